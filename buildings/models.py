@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Lower
+
+from organizing.models import Membership, Organization
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+
+class BuildingQuerySet(models.QuerySet["Building"]):
+    def visible_to(self, membership: Membership) -> BuildingQuerySet:
+        """Committee and admins see the whole organization; an organizer sees their turf."""
+        qs = self.filter(organization_id=membership.organization_id)
+        if not membership.sees_whole_organization:
+            qs = qs.filter(turf__organizer_id=membership.user_id)
+        return qs
+
+
+class Building(models.Model):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="buildings"
+    )
+    name = models.CharField(max_length=200)
+    street_address = models.CharField(max_length=300)
+    city = models.CharField(max_length=120, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    floors = models.PositiveSmallIntegerField(
+        default=1, help_text="Number of floors above ground, for the floor grid."
+    )
+    access_notes = models.TextField(
+        blank=True, help_text="Buzzer code, locked front door, which stairwell is open."
+    )
+    landlord = models.CharField("landlord or manager", max_length=200, blank=True)
+    notes = models.TextField(blank=True)
+    archived = models.BooleanField(default=False)
+    organizers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Turf", related_name="turf_buildings", blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = BuildingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                "organization",
+                Lower("name"),
+                name="building_name_unique_per_organization",
+                violation_error_message="Your organization already has a building of that name.",
+            ),
+            models.CheckConstraint(condition=models.Q(floors__gte=1), name="building_has_floors"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Turf(models.Model):
+    """An organizer assigned to a building."""
+
+    building = models.ForeignKey(Building, on_delete=models.CASCADE, related_name="turf")
+    organizer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="turf"
+    )
+    assigned_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("building", "organizer", name="turf_unique_assignment")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organizer} → {self.building}"
+
+    def clean(self) -> None:
+        organizer: User = self.organizer
+        membership = Membership.objects.filter(user=organizer, active=True).first()
+        if membership is None or membership.organization_id != self.building.organization_id:
+            raise ValidationError(
+                {"organizer": "Only active members of the building's organization can have turf."}
+            )
+
+
+class UnitQuerySet(models.QuerySet["Unit"]):
+    def visible_to(self, membership: Membership) -> UnitQuerySet:
+        return self.filter(building__in=Building.objects.visible_to(membership))
+
+
+class Unit(models.Model):
+    building = models.ForeignKey(Building, on_delete=models.CASCADE, related_name="units")
+    floor = models.SmallIntegerField(help_text="0 for the ground floor, negative for basements.")
+    label = models.CharField(max_length=20, help_text='The door\'s label, such as "1204".')
+    do_not_knock = models.BooleanField(default=False)
+    vacant = models.BooleanField(default=False)
+    # Kept right by contacts.actions.record_visit, so the floor grid needs no aggregation.
+    last_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_conversation_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = UnitQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["building", "floor", "label"]
+        constraints = [
+            models.UniqueConstraint(
+                "building",
+                Lower("label"),
+                name="unit_label_unique_per_building",
+                violation_error_message="This building already has a unit with that label.",
+            ),
+        ]
+        indexes = [models.Index(fields=["building", "floor"])]
+
+    def __str__(self) -> str:
+        return f"{self.building.name} #{self.label}"
+
+    def clean(self) -> None:
+        self.label = self.label.strip()
+        if self.building_id and self.floor > self.building.floors:
+            raise ValidationError(
+                {"floor": f"{self.building.name} has {self.building.floors} floors."}
+            )

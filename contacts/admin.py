@@ -1,0 +1,69 @@
+from django.contrib import admin
+
+from contacts.models import Ask, Contact, FollowUp, LapseThreshold, LevelChange, Visit
+
+
+class LevelChangeInline(admin.TabularInline):
+    model = LevelChange
+    extra = 0
+    readonly_fields = ["from_level", "to_level", "changed_by", "changed_at"]
+    can_delete = False
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "organization",
+        "unit",
+        "level",
+        "status",
+        "owner",
+        "last_conversation_at",
+        "attempts_since_conversation",
+    ]
+    list_filter = ["organization", "level", "status"]
+    search_fields = ["name", "unit__label", "unit__building__name"]
+    list_select_related = ["organization", "unit__building", "owner"]
+    autocomplete_fields = ["unit", "owner"]
+    readonly_fields = ["last_conversation_at", "last_attempt_at", "attempts_since_conversation"]
+    inlines = [LevelChangeInline]
+
+
+@admin.register(Visit)
+class VisitAdmin(admin.ModelAdmin):
+    """Read-only: visits are recorded through the app so the contact's clocks stay right."""
+
+    list_display = ["happened_at", "outcome", "channel", "contact", "unit", "organizer"]
+    list_filter = ["organization", "outcome", "channel"]
+    list_select_related = ["contact", "unit__building", "organizer"]
+    date_hierarchy = "happened_at"
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Ask)
+class AskAdmin(admin.ModelAdmin):
+    list_display = ["question", "contact", "asked_by", "asked_at", "due_on", "answer"]
+    list_filter = ["answer"]
+    search_fields = ["question"]
+    list_select_related = ["contact", "asked_by"]
+    autocomplete_fields = ["contact"]
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(admin.ModelAdmin):
+    list_display = ["planned_for", "purpose", "contact", "assigned_to", "done_by", "cancelled_at"]
+    list_select_related = ["contact", "assigned_to", "done_by"]
+    autocomplete_fields = ["contact"]
+
+
+@admin.register(LapseThreshold)
+class LapseThresholdAdmin(admin.ModelAdmin):
+    list_display = ["organization", "level", "days"]
+    list_filter = ["organization"]
+    list_select_related = ["organization"]

@@ -1,0 +1,351 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from django.conf import global_settings, settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from buildings.models import Building, Unit
+from organizing.models import Membership, Organization
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+
+class Level(models.IntegerChoices):
+    NEW = 1, "New"
+    CONTACT = 2, "Contact"
+    SUPPORTER = 3, "Supporter"
+    ACTIVE = 4, "Active"
+    LEADER = 5, "Leader"
+
+
+class Status(models.TextChoices):
+    ACTIVE = "active", "Active"
+    MOVED = "moved", "Moved"
+    DO_NOT_CONTACT = "do_not_contact", "Do not contact"
+    ARCHIVED = "archived", "Archived"
+
+
+class Channel(models.TextChoices):
+    DOOR = "door", "Door"
+    PHONE = "phone", "Phone"
+    TEXT = "text", "Text"
+    MEETING = "meeting", "Meeting"
+
+
+class Outcome(models.TextChoices):
+    CONVERSATION = "conversation", "Conversation"
+    NOT_HOME = "not_home", "Not home"
+    COME_BACK = "come_back", "Come back later"
+    REFUSED = "refused", "Refused"
+    MOVED_OUT = "moved_out", "Moved out"
+    DO_NOT_CONTACT = "do_not_contact", "Do not contact"
+
+
+class Answer(models.TextChoices):
+    PENDING = "pending", "Pending"
+    YES = "yes", "Yes"
+    NO = "no", "No"
+
+
+LANGUAGES = sorted(global_settings.LANGUAGES, key=lambda language: language[1])
+DEFAULT_THRESHOLD_DAYS = {
+    Level.LEADER: 7,
+    Level.ACTIVE: 14,
+    Level.SUPPORTER: 21,
+    Level.CONTACT: 45,
+    Level.NEW: 60,
+}
+level_in_range = Q(level__gte=Level.NEW, level__lte=Level.LEADER)
+
+phone_validator = RegexValidator(
+    r"^\+?[0-9 ().-]{7,20}$", "Enter a phone number of 7 to 20 digits, like 555 010 1234."
+)
+idempotency_key_validator = RegexValidator(
+    r"^[A-Za-z0-9_-]{8,64}$", "The submission key must be 8 to 64 letters, digits, - or _."
+)
+
+
+class ContactQuerySet(models.QuerySet["Contact"]):
+    def visible_to(self, membership: Membership) -> ContactQuerySet:
+        """Committee and admins see the organization; an organizer sees the contacts they
+        own and the residents of their turf."""
+        qs = self.filter(organization_id=membership.organization_id)
+        if not membership.sees_whole_organization:
+            turf = Building.objects.visible_to(membership).values("pk")
+            qs = qs.filter(Q(owner_id=membership.user_id) | Q(unit__building__in=turf))
+        return qs
+
+
+class Contact(models.Model):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="contacts"
+    )
+    unit = models.ForeignKey(
+        Unit, on_delete=models.SET_NULL, null=True, blank=True, related_name="residents"
+    )
+    name = models.CharField(
+        "name or description", max_length=200, help_text='A name, or "woman in 1204".'
+    )
+    phone = models.CharField(max_length=30, blank=True, validators=[phone_validator])
+    email = models.EmailField(blank=True)
+    language = models.CharField("preferred language", max_length=10, blank=True, choices=LANGUAGES)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_contacts",
+        help_text="The organizer responsible for this relationship.",
+    )
+    level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.NEW)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    consent_note = models.TextField(
+        blank=True, help_text="What the person agreed to: calls, texts, being listed."
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Denormalised, kept right only by contacts.actions.record_visit.
+    last_conversation_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    attempts_since_conversation = models.PositiveIntegerField(default=0, editable=False)
+
+    objects = ContactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=level_in_range,
+                name="contact_level_1_to_5",
+                violation_error_message="Level must be between 1 (new) and 5 (leader).",
+            ),
+        ]
+        indexes = [
+            # What the lapse job and the dashboards ask: active contacts by last conversation.
+            models.Index(
+                fields=["organization", "status", "last_conversation_at"],
+                name="contact_org_status_lastconv",
+            ),
+            models.Index(fields=["owner", "status"], name="contact_owner_status"),
+            models.Index(fields=["unit", "status"], name="contact_unit_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.unit is not None and self.unit.building.organization_id != self.organization_id:
+            raise ValidationError({"unit": "That unit belongs to another organization."})
+        if self.owner_id:
+            owner_org = (
+                Membership.objects.filter(user_id=self.owner_id, active=True)
+                .values_list("organization_id", flat=True)
+                .first()
+            )
+            if owner_org != self.organization_id:
+                raise ValidationError(
+                    {"owner": "The owner must be an active member of this organization."}
+                )
+
+    def set_level(self, level: int, *, by: User) -> LevelChange | None:
+        """Change the level and keep who changed it from what, and when."""
+        if level not in Level.values:
+            raise ValidationError({"level": "Level must be between 1 (new) and 5 (leader)."})
+        if level == self.level:
+            return None
+        change = LevelChange.objects.create(
+            contact=self, from_level=self.level, to_level=level, changed_by=by
+        )
+        self.level = level
+        Contact.objects.filter(pk=self.pk).update(level=level)
+        return change
+
+
+class LevelChange(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="level_changes")
+    from_level = models.PositiveSmallIntegerField(choices=Level.choices)
+    to_level = models.PositiveSmallIntegerField(choices=Level.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-changed_at"]
+        indexes = [models.Index(fields=["contact", "changed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.contact}: {self.from_level} → {self.to_level}"
+
+
+class Visit(models.Model):
+    """One contact attempt. Record it only through contacts.actions.record_visit."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="visits"
+    )
+    unit = models.ForeignKey(
+        Unit, on_delete=models.SET_NULL, null=True, blank=True, related_name="visits"
+    )
+    organizer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="visits"
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.DOOR)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    happened_at = models.DateTimeField(default=timezone.now)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(blank=True)
+    idempotency_key = models.CharField(max_length=64, validators=[idempotency_key_validator])
+
+    class Meta:
+        ordering = ["-happened_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(contact__isnull=False) | Q(unit__isnull=False),
+                name="visit_has_contact_or_unit",
+                violation_error_message="A visit needs a contact or a unit.",
+            ),
+            models.UniqueConstraint(
+                "organization",
+                "idempotency_key",
+                name="visit_idempotency_key_unique_per_organization",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["contact", "happened_at"], name="visit_contact_happened"),
+            models.Index(fields=["unit", "happened_at"], name="visit_unit_happened"),
+            models.Index(fields=["organizer", "happened_at"], name="visit_organizer_happened"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} at {self.happened_at:%Y-%m-%d %H:%M}"
+
+
+class Ask(models.Model):
+    """A commitment asked for at the door, with a date the answer is due back."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="asks")
+    question = models.CharField(
+        "what was asked", max_length=200, help_text='Such as "floor captain?"'
+    )
+    asked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    asked_at = models.DateTimeField(default=timezone.now)
+    due_on = models.DateField("answer due")
+    answer = models.CharField(max_length=10, choices=Answer.choices, default=Answer.PENDING)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_on"]
+        indexes = [models.Index(fields=["contact", "answer", "due_on"])]
+
+    def __str__(self) -> str:
+        return self.question
+
+    def clean(self) -> None:
+        if self.due_on and self.asked_at and self.due_on < timezone.localdate(self.asked_at):
+            raise ValidationError({"due_on": "The answer can't be due before it was asked."})
+
+    def record_answer(self, answer: str) -> None:
+        self.answer = answer
+        self.answered_at = None if answer == Answer.PENDING else timezone.now()
+        self.save(update_fields=["answer", "answered_at"])
+
+
+class FollowUpQuerySet(models.QuerySet["FollowUp"]):
+    def open(self) -> FollowUpQuerySet:
+        return self.filter(done_by__isnull=True, cancelled_at__isnull=True)
+
+
+class FollowUp(models.Model):
+    """The next visit planned with a contact: done by a conversation, or cancelled."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="follow_ups")
+    planned_for = models.DateField()
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="follow_ups"
+    )
+    purpose = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    done_by = models.ForeignKey(
+        Visit, on_delete=models.SET_NULL, null=True, blank=True, related_name="completed"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=200, blank=True)
+
+    objects = FollowUpQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["planned_for"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cancelled_at__isnull=True) | ~Q(cancel_reason=""),
+                name="follow_up_cancel_needs_reason",
+                violation_error_message="Say why the follow-up is cancelled.",
+            ),
+        ]
+        indexes = [models.Index(fields=["contact", "planned_for"])]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} on {self.planned_for}"
+
+    def clean(self) -> None:
+        if self._state.adding and self.planned_for and self.planned_for < timezone.localdate():
+            raise ValidationError({"planned_for": "A follow-up can't be planned in the past."})
+
+    def cancel(self, reason: str) -> None:
+        if not reason.strip():
+            raise ValidationError({"cancel_reason": "Say why the follow-up is cancelled."})
+        self.cancelled_at = timezone.now()
+        self.cancel_reason = reason.strip()
+        self.save(update_fields=["cancelled_at", "cancel_reason"])
+
+
+class LapseThreshold(models.Model):
+    """Days without a conversation before a contact of this level counts as lapsed."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="lapse_thresholds"
+    )
+    level = models.PositiveSmallIntegerField(choices=Level.choices)
+    days = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["organization", "-level"]
+        constraints = [
+            models.UniqueConstraint("organization", "level", name="threshold_unique_per_level"),
+            models.CheckConstraint(
+                condition=Q(days__gte=1),
+                name="threshold_days_positive",
+                violation_error_message="A threshold is at least one day.",
+            ),
+            models.CheckConstraint(condition=level_in_range, name="threshold_level_1_to_5"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_level_display()}: {self.days} days"
+
+    @property
+    def duration(self) -> dt.timedelta:
+        return dt.timedelta(days=self.days)
+
+    @classmethod
+    def create_defaults(cls, organization: Organization) -> None:
+        LapseThreshold.objects.bulk_create(
+            [
+                LapseThreshold(organization=organization, level=level, days=days)
+                for level, days in DEFAULT_THRESHOLD_DAYS.items()
+            ],
+            ignore_conflicts=True,
+        )

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models, transaction
+
+
+class Organization(models.Model):
+    """A mass organization: the privacy boundary. Nobody sees another one's data."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @transaction.atomic
+    def save(self, *args: object, **kwargs: object) -> None:
+        adding = self._state.adding
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        if adding:
+            # Every organization starts with the default lapse thresholds; the committee
+            # tunes them later. Imported here because contacts depends on this app.
+            from contacts.models import LapseThreshold
+
+            LapseThreshold.create_defaults(self)
+
+
+class Role(models.TextChoices):
+    ORGANIZER = "organizer", "Organizer"
+    COMMITTEE = "committee", "Committee"
+    ADMIN = "admin", "Admin"
+
+
+class Membership(models.Model):
+    """A user's place in one organization. A user belongs to a single organization."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.ORGANIZER)
+    active = models.BooleanField(default=True)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "role", "active"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()}, {self.organization})"
+
+    @property
+    def sees_whole_organization(self) -> bool:
+        return self.role in (Role.COMMITTEE, Role.ADMIN)

@@ -1,0 +1,72 @@
+"""The people every test talks about.
+
+Olivia organizes Riverside Towers and owns Maria, who lives in 1204. Omar is a second
+organizer whose turf is Maple Court. Cora sits on the committee and Ada is the admin; both
+see the whole organization. Xavier is an admin of another organization: he must be
+refused everything of ours, and gets a 404 rather than a hint that it exists.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+
+from buildings.models import Building, Unit
+from contacts.models import Contact
+from organizing.models import Organization, Role
+from tests.makers import make_building, make_contact, make_member, make_unit
+
+
+@pytest.fixture
+def org(db: None) -> Organization:
+    return Organization.objects.create(name="Eastside Tenants", slug="eastside")
+
+
+@pytest.fixture
+def other_org(db: None) -> Organization:
+    return Organization.objects.create(name="Westside Tenants", slug="westside")
+
+
+@pytest.fixture
+def olivia(org: Organization) -> User:
+    return make_member(org, "olivia", Role.ORGANIZER)
+
+
+@pytest.fixture
+def omar(org: Organization) -> User:
+    return make_member(org, "omar", Role.ORGANIZER)
+
+
+@pytest.fixture
+def cora(org: Organization) -> User:
+    return make_member(org, "cora", Role.COMMITTEE)
+
+
+@pytest.fixture
+def ada(org: Organization) -> User:
+    return make_member(org, "ada", Role.ADMIN)
+
+
+@pytest.fixture
+def xavier(other_org: Organization) -> User:
+    return make_member(other_org, "xavier", Role.ADMIN)
+
+
+@pytest.fixture
+def riverside(org: Organization, olivia: User) -> Building:
+    return make_building(org, name="Riverside Towers", organizers=(olivia,))
+
+
+@pytest.fixture
+def maple(org: Organization, omar: User) -> Building:
+    return make_building(org, name="Maple Court", floors=3, organizers=(omar,))
+
+
+@pytest.fixture
+def unit_1204(riverside: Building) -> Unit:
+    return make_unit(riverside, "1204")
+
+
+@pytest.fixture
+def maria(unit_1204: Unit, olivia: User) -> Contact:
+    return make_contact(unit_1204, owner=olivia, name="Maria Lopez")

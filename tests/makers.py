@@ -1,0 +1,48 @@
+"""Small helpers that make the objects tests talk about."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from django.contrib.auth.models import User
+
+from buildings.models import Building, Turf, Unit
+from contacts.models import Contact
+from organizing.models import Membership, Organization, Role
+
+_serial = itertools.count(1)
+
+
+def make_member(organization: Organization, username: str, role: Role = Role.ORGANIZER) -> User:
+    user = User.objects.create_user(username, f"{username}@example.org", "correct horse 42")
+    Membership.objects.create(user=user, organization=organization, role=role)
+    return user
+
+
+def make_building(
+    organization: Organization, *, organizers: tuple[User, ...] = (), **fields: Any
+) -> Building:
+    fields.setdefault("name", f"Building {next(_serial)}")
+    fields.setdefault("street_address", "1 Main Street")
+    fields.setdefault("floors", 12)
+    building = Building.objects.create(organization=organization, **fields)
+    for organizer in organizers:
+        Turf.objects.create(building=building, organizer=organizer)
+    return building
+
+
+def make_unit(building: Building, label: str = "1204", floor: int | None = None) -> Unit:
+    floor = floor if floor is not None else int(label[:-2] or 0)
+    return Unit.objects.create(building=building, label=label, floor=floor)
+
+
+def make_contact(unit: Unit, *, owner: User | None = None, **fields: Any) -> Contact:
+    fields.setdefault("name", "Maria Lopez")
+    return Contact.objects.create(
+        organization=unit.building.organization, unit=unit, owner=owner, **fields
+    )
+
+
+def new_key() -> str:
+    return f"test-key-{next(_serial):08d}"
