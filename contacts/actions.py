@@ -61,13 +61,12 @@ def record_visit(
         errors["happened_at"] = "A visit can't be recorded in the future."
     if errors:
         raise ValidationError(errors)
-    if unit is None and contact is not None:
-        unit = contact.unit
+    unit_id = unit.pk if unit is not None else contact.unit_id if contact is not None else None
 
     visit = Visit(
         organization_id=organization_id,
         contact=contact,
-        unit=unit,
+        unit_id=unit_id,
         organizer_id=member.user_id,
         channel=channel,
         outcome=outcome,
@@ -75,9 +74,8 @@ def record_visit(
         note=note.strip(),
         idempotency_key=idempotency_key,
     )
-    visit.full_clean(
-        exclude=["organization", "contact", "unit", "organizer"], validate_unique=False
-    )
+    # Field validation only: the database enforces the constraints in the INSERT below.
+    visit.clean_fields(exclude=["organization", "contact", "unit", "organizer"])
     existing = Visit.objects.filter(
         organization_id=organization_id, idempotency_key=idempotency_key
     ).first()
@@ -93,10 +91,10 @@ def record_visit(
         ), False
 
     talked = outcome == Outcome.CONVERSATION
-    if unit is not None:
-        _advance(Unit.objects.filter(pk=unit.pk), "last_attempt_at", happened_at)
+    if unit_id is not None:
+        _advance(Unit.objects.filter(pk=unit_id), "last_attempt_at", happened_at)
         if talked:
-            _advance(Unit.objects.filter(pk=unit.pk), "last_conversation_at", happened_at)
+            _advance(Unit.objects.filter(pk=unit_id), "last_conversation_at", happened_at)
     if contact is not None:
         _update_contact(contact, visit)
     return visit, True
@@ -134,7 +132,7 @@ def _update_contact(contact: Contact, visit: Visit) -> None:
         # A contact who already lives elsewhere keeps that new home.
         and locked.unit_id in (None, visit.unit_id)
     ):
-        locked.unit = None
+        locked.unit_id = None
         if locked.status == Status.ACTIVE:
             locked.status = Status.MOVED
     locked.save(
@@ -154,4 +152,4 @@ def _update_contact(contact: Contact, visit: Visit) -> None:
     # The caller's instance reflects what was saved.
     for field in ("last_attempt_at", "last_conversation_at", "attempts_since_conversation"):
         setattr(contact, field, getattr(locked, field))
-    contact.status, contact.unit = locked.status, locked.unit
+    contact.status, contact.unit_id = locked.status, locked.unit_id
