@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "organizing.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 

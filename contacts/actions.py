@@ -4,15 +4,19 @@ visits."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from buildings.models import Unit
-from contacts.models import Channel, Contact, FollowUp, Outcome, Status, Visit
+from contacts.models import Ask, Channel, Contact, FollowUp, Outcome, Status, Visit
 from organizing.models import Membership
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # Phones' clocks drift; a knock a few minutes "in the future" is still a real knock.
 CLOCK_SKEW = dt.timedelta(minutes=10)
@@ -153,3 +157,151 @@ def _update_contact(contact: Contact, visit: Visit) -> None:
     for field in ("last_attempt_at", "last_conversation_at", "attempts_since_conversation"):
         setattr(contact, field, getattr(locked, field))
     contact.status, contact.unit_id = locked.status, locked.unit_id
+
+
+UNDO_WINDOW = dt.timedelta(minutes=5)
+
+
+@transaction.atomic
+def record_conversation(
+    *,
+    member: Membership,
+    contact: Contact,
+    idempotency_key: str,
+    note: str,
+    level: int | None = None,
+    ask: str = "",
+    ask_due_on: dt.date | None = None,
+    follow_up_on: dt.date | None = None,
+    follow_up_purpose: str = "",
+    channel: Channel = Channel.DOOR,
+    happened_at: dt.datetime | None = None,
+) -> tuple[Visit, bool]:
+    """A conversation with what came of it: the level as assessed now, an ask with the date
+    its answer is due, and the next follow-up visit. All or nothing; a repeated key records
+    nothing more."""
+    visit, created = record_visit(
+        member=member,
+        contact=contact,
+        outcome=Outcome.CONVERSATION,
+        idempotency_key=idempotency_key,
+        channel=channel,
+        happened_at=happened_at,
+        note=note,
+    )
+    if not created:
+        return visit, False
+    user = member.user
+    if level is not None:
+        contact.set_level(level, by=user)
+    if ask:
+        new_ask = Ask(contact=contact, question=ask, asked_by=user, asked_at=visit.happened_at)
+        new_ask.due_on = ask_due_on  # type: ignore[assignment]
+        new_ask.full_clean()
+        new_ask.save()
+    if follow_up_on is not None:
+        plan_follow_up(
+            member=member,
+            contact=contact,
+            planned_for=follow_up_on,
+            purpose=follow_up_purpose,
+            submission_key=idempotency_key,
+        )
+    return visit, True
+
+
+def plan_follow_up(
+    *,
+    member: Membership,
+    contact: Contact,
+    planned_for: dt.date,
+    purpose: str,
+    submission_key: str,
+    assigned_to: User | None = None,
+) -> FollowUp:
+    follow_up, _ = FollowUp.objects.get_or_create(
+        contact=contact,
+        submission_key=submission_key,
+        defaults={
+            "planned_for": planned_for,
+            "purpose": purpose.strip(),
+            "assigned_to": assigned_to or member.user,
+        },
+    )
+    return follow_up
+
+
+@transaction.atomic
+def add_resident(
+    *,
+    member: Membership,
+    unit: Unit,
+    name: str,
+    submission_key: str,
+    phone: str = "",
+    language: str = "",
+) -> tuple[Contact, bool]:
+    """A person met at the door, owned by whoever met them. A resubmitted form finds the
+    contact it already added."""
+    if unit.building.organization_id != member.organization_id:
+        raise ValidationError({"unit": "That unit is not in your organization."})
+    existing = Contact.objects.filter(
+        organization_id=member.organization_id, submission_key=submission_key
+    ).first()
+    if existing is not None:
+        return existing, False
+    contact = Contact(
+        organization_id=member.organization_id,
+        unit=unit,
+        name=name.strip(),
+        phone=phone.strip(),
+        language=language,
+        owner=member.user,
+        submission_key=submission_key,
+    )
+    contact.full_clean(validate_constraints=False)
+    contact.save()
+    return contact, True
+
+
+@transaction.atomic
+def undo_visit(*, member: Membership, visit: Visit) -> None:
+    """Take back a mis-tap: only the organizer who recorded it, only for a few minutes.
+
+    The clocks are recomputed from the visits that remain; follow-ups it completed open
+    again; a "moved out" or "do not contact" it set is taken back.
+    """
+    if visit.organizer_id != member.user_id or visit.organization_id != member.organization_id:
+        raise ValidationError("Only the organizer who recorded a knock can undo it.")
+    if timezone.now() - visit.recorded_at > UNDO_WINDOW:
+        raise ValidationError("A knock can be undone only in the first five minutes.")
+    contact_id, unit_id, outcome = visit.contact_id, visit.unit_id, visit.outcome
+    visit.delete()
+    if unit_id is not None:
+        remaining = Visit.objects.filter(unit_id=unit_id)
+        Unit.objects.filter(pk=unit_id).update(
+            last_attempt_at=remaining.aggregate(at=Max("happened_at"))["at"],
+            last_conversation_at=remaining.filter(outcome=Outcome.CONVERSATION).aggregate(
+                at=Max("happened_at")
+            )["at"],
+        )
+    if contact_id is None:
+        return
+    contact = Contact.objects.select_for_update().get(pk=contact_id)
+    remaining = Visit.objects.filter(contact_id=contact_id)
+    contact.last_attempt_at = remaining.aggregate(at=Max("happened_at"))["at"]
+    contact.last_conversation_at = remaining.filter(outcome=Outcome.CONVERSATION).aggregate(
+        at=Max("happened_at")
+    )["at"]
+    since = remaining.exclude(outcome=Outcome.CONVERSATION)
+    if contact.last_conversation_at is not None:
+        since = since.filter(happened_at__gt=contact.last_conversation_at)
+    contact.attempts_since_conversation = since.count()
+    if outcome == Outcome.MOVED_OUT and contact.status == Status.MOVED:
+        contact.status, contact.unit_id = Status.ACTIVE, unit_id
+    if (
+        outcome == Outcome.DO_NOT_CONTACT
+        and not remaining.filter(outcome=Outcome.DO_NOT_CONTACT).exists()
+    ):
+        contact.status = Status.ACTIVE
+    contact.save()

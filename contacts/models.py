@@ -112,6 +112,8 @@ class Contact(models.Model):
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # The key of the form that added this contact: a resubmission finds it again.
+    submission_key = models.CharField(max_length=64, blank=True, editable=False)
 
     # Denormalised, kept right only by contacts.actions.record_visit.
     last_conversation_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -127,6 +129,12 @@ class Contact(models.Model):
                 condition=level_in_range,
                 name="contact_level_1_to_5",
                 violation_error_message="Level must be between 1 (new) and 5 (leader).",
+            ),
+            models.UniqueConstraint(
+                "organization",
+                "submission_key",
+                condition=~Q(submission_key=""),
+                name="contact_submission_key_unique_per_organization",
             ),
         ]
         indexes = [
@@ -283,6 +291,7 @@ class FollowUp(models.Model):
     )
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=200, blank=True)
+    submission_key = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = FollowUpQuerySet.as_manager()
 
@@ -293,6 +302,12 @@ class FollowUp(models.Model):
                 condition=Q(cancelled_at__isnull=True) | ~Q(cancel_reason=""),
                 name="follow_up_cancel_needs_reason",
                 violation_error_message="Say why the follow-up is cancelled.",
+            ),
+            models.UniqueConstraint(
+                "contact",
+                "submission_key",
+                condition=~Q(submission_key=""),
+                name="follow_up_submission_key_unique_per_contact",
             ),
         ]
         indexes = [models.Index(fields=["contact", "planned_for"])]

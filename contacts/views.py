@@ -1,32 +1,338 @@
 from __future__ import annotations
 
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+import datetime as dt
 
-from contacts.models import Contact
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from buildings.models import Building
+from contacts.actions import plan_follow_up, record_conversation, record_visit, undo_visit
+from contacts.forms import (
+    CancelFollowUpForm,
+    ContactVisitForm,
+    FollowUpForm,
+    MoveFollowUpForm,
+    TalkForm,
+)
+from contacts.lapse import Thresholds
+from contacts.models import Answer, Ask, Contact, FollowUp, Outcome, Status, Visit
 from organizing.access import MemberRequest, member_required
+
+COMING_DAYS = 7
+
+
+@require_GET
+@member_required()
+def today(request: MemberRequest) -> HttpResponse:
+    """The organizer's home: what to do today, where, and who is about to be dropped."""
+    membership, now = request.membership, timezone.now()
+    thresholds = Thresholds.of(membership.organization)
+    follow_ups = (
+        FollowUp.objects.open()
+        .filter(
+            assigned_to=request.user,
+            contact__organization=membership.organization,
+            planned_for__lte=timezone.localdate(),
+        )
+        .select_related("contact__unit__building")
+        .order_by("planned_for")[:50]
+    )
+    active = Q(units__residents__status=Status.ACTIVE)
+    buildings = (
+        Building.objects.visible_to(membership)
+        .filter(archived=False)
+        .annotate(
+            lapsed=Count(
+                "units__residents",
+                filter=active & thresholds.lapsed_q(now, "units__residents__"),
+                distinct=True,
+            ),
+            due_soon=Count(
+                "units__residents",
+                filter=active & thresholds.due_soon_q(now, "units__residents__"),
+                distinct=True,
+            ),
+            never_knocked=Count(
+                "units",
+                filter=Q(
+                    units__last_attempt_at__isnull=True,
+                    units__vacant=False,
+                    units__do_not_knock=False,
+                ),
+                distinct=True,
+            ),
+        )
+        .order_by("name")
+    )
+    asks_due = dict(
+        Ask.objects.filter(
+            contact__organization=membership.organization,
+            contact__status=Status.ACTIVE,
+            answer=Answer.PENDING,
+            due_on__lte=timezone.localdate() + dt.timedelta(days=2),
+            contact__unit__building__in=buildings.values("pk"),
+        )
+        .values_list("contact__unit__building")
+        .annotate(n=Count("pk"))
+        .values_list("contact__unit__building", "n")
+    )
+    due_contacts = (
+        Contact.objects.filter(
+            organization=membership.organization, owner=request.user, status=Status.ACTIVE
+        )
+        .filter(thresholds.due_within_q(now, COMING_DAYS))
+        .select_related("unit__building")
+    )
+    mine = sorted(
+        (
+            {"contact": c, "due_at": thresholds.due_at(c), "state": thresholds.state(c, now)}
+            for c in due_contacts[:200]
+        ),
+        key=lambda row: row["due_at"],
+    )
+    return render(
+        request,
+        "contacts/today.html",
+        {
+            "follow_ups": follow_ups,
+            "buildings": [(b, asks_due.get(b.pk, 0)) for b in buildings],
+            "mine": mine,
+            "now": now,
+        },
+    )
+
+
+def get_contact(request: MemberRequest, contact_id: int) -> Contact:
+    return get_object_or_404(
+        Contact.objects.visible_to(request.membership).select_related("unit__building", "owner"),
+        pk=contact_id,
+    )
+
+
+def contact_context(request: MemberRequest, contact: Contact) -> dict[str, object]:
+    thresholds = Thresholds.of(request.membership.organization)
+    return {
+        "contact": contact,
+        "state": thresholds.state(contact, timezone.now())
+        if contact.status == Status.ACTIVE
+        else None,
+        "due_at": thresholds.due_at(contact),
+        "visits": contact.visits.select_related("organizer", "unit")[:50],
+        "asks": contact.asks.select_related("asked_by").order_by("-asked_at"),
+        "follow_ups": contact.follow_ups.select_related("assigned_to", "done_by").order_by(
+            "-planned_for"
+        ),
+        "level_changes": contact.level_changes.select_related("changed_by"),
+        "visit_form": ContactVisitForm(),
+        "follow_up_form": FollowUpForm(),
+        "move_form": MoveFollowUpForm(),
+        "cancel_form": CancelFollowUpForm(),
+        "today": timezone.localdate(),
+    }
 
 
 @require_GET
 @member_required()
 def contact_detail(request: MemberRequest, contact_id: int) -> HttpResponse:
-    contact = get_object_or_404(
-        Contact.objects.visible_to(request.membership).select_related("unit__building", "owner"),
-        pk=contact_id,
-    )
-    visits = contact.visits.select_related("organizer")[:50]
-    asks = contact.asks.select_related("asked_by")
-    follow_ups = contact.follow_ups.select_related("assigned_to", "done_by")
-    level_changes = contact.level_changes.select_related("changed_by")
+    contact = get_contact(request, contact_id)
+    return render(request, "contacts/contact_detail.html", contact_context(request, contact))
+
+
+def rerender(request: MemberRequest, contact: Contact, **forms: object) -> HttpResponse:
+    """The contact page again, with the form that failed and what the user typed."""
+    context = contact_context(request, contact) | forms
+    return render(request, "contacts/contact_detail.html", context, status=422)
+
+
+@require_http_methods(["GET", "POST"])
+@member_required()
+def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
+    """A conversation: the note, the level, an ask with its due date, the next visit."""
+    contact = get_contact(request, contact_id)
+    thresholds = Thresholds.of(request.membership.organization)
+    proposed = timezone.localdate() + thresholds.for_level(contact.level) - thresholds.warning
+    if request.method == "POST":
+        form = TalkForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            stale = contact.status != Status.ACTIVE or (
+                data["unit"] is not None and data["unit"] != contact.unit_id
+            )
+            if stale:
+                form.add_error(
+                    None,
+                    f"{contact.name} has moved or changed status since this page was loaded; "
+                    "nothing was recorded. Check the contact's page.",
+                )
+            else:
+                try:
+                    visit, created = record_conversation(
+                        member=request.membership,
+                        contact=contact,
+                        idempotency_key=data["key"],
+                        channel=data["channel"],
+                        note=data["note"],
+                        level=data["level"],
+                        ask=data["ask"],
+                        ask_due_on=data["ask_due_on"],
+                        follow_up_on=data["follow_up_on"],
+                        follow_up_purpose=data["follow_up_purpose"],
+                    )
+                except ValidationError as error:
+                    form.add_error(None, error)
+                else:
+                    if created:
+                        messages.success(
+                            request,
+                            f"Conversation with {contact.name} recorded.",
+                            extra_tags=f"undo:{visit.pk}",
+                        )
+                    if contact.unit_id:
+                        return redirect("buildings:unit", contact.unit.building_id, contact.unit_id)  # type: ignore[union-attr]
+                    return redirect("contacts:detail", contact.pk)
+        status = 422
+    else:
+        form = TalkForm(
+            initial={
+                "unit": request.GET.get("unit") or contact.unit_id,
+                "level": contact.level,
+                "follow_up_on": max(proposed, timezone.localdate()),
+            }
+        )
+        status = 200
     return render(
         request,
-        "contacts/contact_detail.html",
-        {
-            "contact": contact,
-            "visits": visits,
-            "asks": asks,
-            "follow_ups": follow_ups,
-            "level_changes": level_changes,
-        },
+        "contacts/talk.html",
+        {"contact": contact, "form": form, "proposed": proposed},
+        status=status,
     )
+
+
+@require_POST
+@member_required()
+def log_visit(request: MemberRequest, contact_id: int) -> HttpResponse:
+    """A phone call, a text or a meeting, from the contact page."""
+    contact = get_contact(request, contact_id)
+    form = ContactVisitForm(request.POST)
+    if not form.is_valid():
+        return rerender(request, contact, visit_form=form)
+    data = form.cleaned_data
+    if data["outcome"] == Outcome.CONVERSATION:
+        visit, created = record_conversation(
+            member=request.membership,
+            contact=contact,
+            idempotency_key=data["key"],
+            channel=data["channel"],
+            note=data["note"],
+        )
+    else:
+        visit, created = record_visit(
+            member=request.membership,
+            contact=contact,
+            outcome=data["outcome"],
+            channel=data["channel"],
+            note=data["note"],
+            idempotency_key=data["key"],
+        )
+    if created:
+        messages.success(
+            request,
+            f"{visit.get_channel_display()}: {visit.get_outcome_display()} recorded.",
+            extra_tags=f"undo:{visit.pk}",
+        )
+    return redirect("contacts:detail", contact.pk)
+
+
+@require_POST
+@member_required()
+def new_follow_up(request: MemberRequest, contact_id: int) -> HttpResponse:
+    contact = get_contact(request, contact_id)
+    form = FollowUpForm(request.POST)
+    if not form.is_valid():
+        return rerender(request, contact, follow_up_form=form)
+    plan_follow_up(
+        member=request.membership,
+        contact=contact,
+        planned_for=form.cleaned_data["planned_for"],
+        purpose=form.cleaned_data["purpose"],
+        submission_key=form.cleaned_data["key"],
+    )
+    messages.success(request, f"Follow-up planned for {form.cleaned_data['planned_for']:%b %-d}.")
+    return redirect("contacts:detail", contact.pk)
+
+
+def get_follow_up(request: MemberRequest, follow_up_id: int) -> FollowUp:
+    return get_object_or_404(
+        FollowUp.objects.open()
+        .filter(contact__in=Contact.objects.visible_to(request.membership))
+        .select_related("contact"),
+        pk=follow_up_id,
+    )
+
+
+@require_POST
+@member_required()
+def move_follow_up(request: MemberRequest, follow_up_id: int) -> HttpResponse:
+    follow_up = get_follow_up(request, follow_up_id)
+    form = MoveFollowUpForm(request.POST)
+    if not form.is_valid():
+        return rerender(request, follow_up.contact, move_form=form, form_for=follow_up.pk)
+    follow_up.planned_for = form.cleaned_data["planned_for"]
+    follow_up.save(update_fields=["planned_for"])
+    messages.success(request, f"Follow-up moved to {follow_up.planned_for:%b %-d}.")
+    return redirect("contacts:detail", follow_up.contact_id)
+
+
+@require_POST
+@member_required()
+def cancel_follow_up(request: MemberRequest, follow_up_id: int) -> HttpResponse:
+    follow_up = get_follow_up(request, follow_up_id)
+    form = CancelFollowUpForm(request.POST)
+    if not form.is_valid():
+        return rerender(request, follow_up.contact, cancel_form=form, form_for=follow_up.pk)
+    follow_up.cancel(form.cleaned_data["reason"])
+    messages.success(request, "Follow-up cancelled.")
+    return redirect("contacts:detail", follow_up.contact_id)
+
+
+@require_POST
+@member_required()
+def answer_ask(request: MemberRequest, ask_id: int) -> HttpResponse:
+    ask = get_object_or_404(
+        Ask.objects.filter(contact__in=Contact.objects.visible_to(request.membership)),
+        pk=ask_id,
+    )
+    answer = request.POST.get("answer", "")
+    if answer not in Answer.values:
+        messages.error(request, "Choose yes, no or pending.")
+    else:
+        ask.record_answer(answer)
+        messages.success(request, f"{ask.question}: {ask.get_answer_display()}.")
+    return redirect("contacts:detail", ask.contact_id)
+
+
+@require_POST
+@member_required()
+def undo(request: MemberRequest, visit_id: int) -> HttpResponse:
+    visit = get_object_or_404(
+        Visit.objects.filter(organization=request.membership.organization), pk=visit_id
+    )
+    try:
+        undo_visit(member=request.membership, visit=visit)
+    except ValidationError as error:
+        text = " ".join(error.messages)
+        status = 409
+    else:
+        text, status = "Undone.", 200
+    if request.htmx:
+        return render(request, "includes/note.html", {"text": text}, status=status)
+    (messages.success if status == 200 else messages.error)(request, text)
+    back = request.headers.get("Referer", "")
+    safe = url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure())
+    return redirect(back if safe else "home")

@@ -9,6 +9,9 @@ class Organization(models.Model):
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(unique=True)
+    lapse_warning_days = models.PositiveSmallIntegerField(
+        default=2, help_text="Days before the threshold when a contact's owner is warned."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -4,20 +4,12 @@ import logging
 
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from organizing.access import MemberRequest, member_required
 from organizing.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
-
-
-@require_GET
-@member_required()
-def home(request: MemberRequest) -> HttpResponse:
-    return redirect("buildings:list")
 
 
 def _database_answers() -> bool:

@@ -103,4 +103,5 @@ def test_a_member_logs_in_with_the_login_form(olivia: User) -> None:
     response = client.post(
         reverse("login"), {"username": "olivia", "password": "correct horse 42"}, follow=True
     )
-    assert response.redirect_chain[-1][0] == reverse("buildings:list")
+    assert response.redirect_chain[-1][0] == reverse("home")
+    assert b"Today" in response.content

@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from contacts.models import (
+    LANGUAGES,
+    Channel,
+    Level,
+    Outcome,
+    idempotency_key_validator,
+    phone_validator,
+)
+
+
+def new_key() -> str:
+    """A submission key, made when the page is rendered: resubmitting the same page sends
+    the same key, so the server records once."""
+    return uuid.uuid4().hex
+
+
+class KeyedForm(forms.Form):
+    key = forms.CharField(widget=forms.HiddenInput, validators=[idempotency_key_validator])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {}).setdefault("key", new_key())
+        super().__init__(*args, **kwargs)
+
+
+DOOR_OUTCOMES = [
+    (Outcome.NOT_HOME, "Not home"),
+    (Outcome.COME_BACK, "Come back later"),
+    (Outcome.REFUSED, "Refused"),
+    (Outcome.MOVED_OUT, "Moved out"),
+    (Outcome.DO_NOT_CONTACT, "Do not contact"),
+]
+
+
+class KnockForm(KeyedForm):
+    """One tap at the door that was not a conversation."""
+
+    outcome = forms.ChoiceField(choices=DOOR_OUTCOMES)
+
+
+def not_in_past(day: dt.date | None, message: str) -> None:
+    if day is not None and day < timezone.localdate():
+        raise forms.ValidationError(message)
+
+
+class TalkForm(KeyedForm):
+    """What came of a conversation. The note is required: a conversation nobody can read
+    about later is no help to the next organizer at that door."""
+
+    unit = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.DOOR)
+    note = forms.CharField(
+        label="What did you talk about?",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        error_messages={"required": "Say in a few words what you talked about."},
+    )
+    level = forms.TypedChoiceField(choices=Level.choices, coerce=int)
+    ask = forms.CharField(label="Ask", max_length=200, required=False)
+    ask_due_on = forms.DateField(
+        label="Answer due", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    follow_up_on = forms.DateField(
+        label="Next visit", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    follow_up_purpose = forms.CharField(label="Purpose", max_length=200, required=False)
+
+    def clean_ask_due_on(self) -> dt.date | None:
+        day = self.cleaned_data["ask_due_on"]
+        not_in_past(day, "The answer can't be due in the past.")
+        return day
+
+    def clean_follow_up_on(self) -> dt.date | None:
+        day = self.cleaned_data["follow_up_on"]
+        not_in_past(day, "The next visit can't be in the past.")
+        return day
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("ask") and not data.get("ask_due_on") and "ask_due_on" not in self.errors:
+            self.add_error("ask_due_on", "When is the answer due?")
+        if data.get("ask_due_on") and not data.get("ask"):
+            self.add_error("ask", "What was asked?")
+        if data.get("follow_up_on") and not data.get("follow_up_purpose"):
+            self.add_error("follow_up_purpose", "What is the next visit for?")
+        if (
+            data.get("follow_up_purpose")
+            and not data.get("follow_up_on")
+            and "follow_up_on" not in self.errors
+        ):
+            self.add_error("follow_up_on", "When is the next visit?")
+        return data
+
+
+class ResidentForm(KeyedForm):
+    name = forms.CharField(
+        label="Name or description",
+        max_length=200,
+        help_text='A name, or "man with the red door".',
+        error_messages={"required": "Give a name or a short description."},
+    )
+    phone = forms.CharField(max_length=30, required=False, validators=[phone_validator])
+    language = forms.ChoiceField(label="Language", choices=[("", "—"), *LANGUAGES], required=False)
+
+
+class BulkKnockForm(KeyedForm):
+    units = forms.TypedMultipleChoiceField(
+        coerce=int, error_messages={"required": "Select at least one door."}
+    )
+
+    def __init__(self, *args: Any, unit_ids: list[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["units"].choices = [(pk, pk) for pk in unit_ids]  # type: ignore[attr-defined]
+        self.fields["units"].error_messages["invalid_choice"] = (
+            "One of the selected doors is not in this building."
+        )
+
+
+class ContactVisitForm(KeyedForm):
+    """A call, a text or a meeting logged from the contact page."""
+
+    channel = forms.ChoiceField(
+        choices=[c for c in Channel.choices if c[0] != Channel.DOOR], initial=Channel.PHONE
+    )
+    outcome = forms.ChoiceField(choices=Outcome.choices, initial=Outcome.CONVERSATION)
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, required=False
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("outcome") == Outcome.CONVERSATION and not data.get("note"):
+            self.add_error("note", "Say in a few words what you talked about.")
+        return data
+
+
+class FollowUpForm(KeyedForm):
+    planned_for = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    purpose = forms.CharField(max_length=200)
+
+    def clean_planned_for(self) -> dt.date:
+        day = self.cleaned_data["planned_for"]
+        not_in_past(day, "A follow-up can't be planned in the past.")
+        return day
+
+
+class MoveFollowUpForm(forms.Form):
+    planned_for = forms.DateField(label="New date", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean_planned_for(self) -> dt.date:
+        day = self.cleaned_data["planned_for"]
+        not_in_past(day, "A follow-up can't be moved into the past.")
+        return day
+
+
+class CancelFollowUpForm(forms.Form):
+    reason = forms.CharField(
+        max_length=200, error_messages={"required": "Say why the follow-up is cancelled."}
+    )
