@@ -202,8 +202,10 @@ class Visit(models.Model):
     contact = models.ForeignKey(
         Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="visits"
     )
+    # A unit with history can't be deleted on its own (mark it vacant or archive the
+    # building); deleting the whole organization still removes its visits.
     unit = models.ForeignKey(
-        Unit, on_delete=models.SET_NULL, null=True, blank=True, related_name="visits"
+        Unit, on_delete=models.RESTRICT, null=True, blank=True, related_name="visits"
     )
     organizer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="visits"

@@ -1,0 +1,310 @@
+"""seed_demo builds the Eastside Tenants Union demo once, every visit through record_visit,
+with contacts in each lapse state and Tamara, the leader nobody has talked to for a month."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import itertools
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from buildings.models import Building, Turf, Unit
+from contacts.management.commands.seed_demo import delete_demo
+from contacts.models import (
+    DEFAULT_THRESHOLD_DAYS,
+    LANGUAGES,
+    Answer,
+    Ask,
+    Contact,
+    FollowUp,
+    LapseThreshold,
+    Level,
+    LevelChange,
+    Outcome,
+    Status,
+    Visit,
+)
+from organizing.models import Membership, Organization, Role
+
+DAY = dt.timedelta(days=1)
+MODELS = (
+    Organization,
+    Membership,
+    User,
+    Building,
+    Turf,
+    Unit,
+    Contact,
+    LevelChange,
+    Visit,
+    Ask,
+    FollowUp,
+    LapseThreshold,
+)
+
+
+def seed(*args: str) -> str:
+    out = io.StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in MODELS}
+
+
+def lapse_state(contact: Contact, now: dt.datetime) -> str:
+    """By the last conversation alone, against the default thresholds."""
+    if contact.last_conversation_at is None:
+        return "never talked to"
+    threshold = DEFAULT_THRESHOLD_DAYS[Level(contact.level)] * DAY
+    if contact.last_conversation_at < now - threshold:
+        return "lapsed"
+    if contact.last_conversation_at < now - threshold + 2 * DAY:
+        return "due soon"
+    return "ok"
+
+
+@pytest.fixture(scope="module")
+def seeded(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
+    """Seeded once for the module, as seeding takes seconds; each test still runs in a
+    transaction that is rolled back, and the demo is deleted when the module is done so
+    no other test sees it."""
+    with django_db_blocker.unblock():
+        output = seed()
+    yield output
+    with django_db_blocker.unblock():
+        delete_demo()
+
+
+@pytest.fixture
+def demo(seeded: str, db: None) -> Organization:
+    return Organization.objects.get(slug="eastside")
+
+
+def test_it_creates_the_demo_organization_once(demo: Organization) -> None:
+    before = counts()
+
+    output = seed()
+
+    assert "already seeded" in output
+    assert counts() == before
+    assert Organization.objects.filter(slug="eastside").count() == 1
+    assert demo.name == "Eastside Tenants Union"
+
+
+def test_it_prints_the_url_and_the_logins(seeded: str) -> None:
+    assert "Seeded Eastside Tenants Union" in seeded
+    assert "http://127.0.0.1:8000/" in seeded
+    for username, role in [
+        ("maria", "Organizer"),
+        ("kwame", "Organizer"),
+        ("li", "Organizer"),
+        ("dana", "Committee"),
+        ("admin", "Admin"),
+    ]:
+        assert re.search(rf"^\s*{username}\s+{role}\s+doorstep-demo$", seeded, re.MULTILINE)
+
+
+def test_it_prints_the_logins_again_when_already_seeded(demo: Organization) -> None:
+    output = seed()
+
+    assert "http://127.0.0.1:8000/" in output
+    assert re.search(r"^\s*admin\s+Admin\s+doorstep-demo$", output, re.MULTILINE)
+
+
+def test_the_logins_have_their_roles_and_the_demo_password(demo: Organization) -> None:
+    roles = dict(demo.memberships.values_list("user__username", "role"))
+    assert roles == {
+        "maria": Role.ORGANIZER,
+        "kwame": Role.ORGANIZER,
+        "li": Role.ORGANIZER,
+        "dana": Role.COMMITTEE,
+        "admin": Role.ADMIN,
+    }
+    admin = User.objects.get(username="admin")
+    assert admin.is_staff and admin.is_superuser
+    assert admin.check_password("doorstep-demo")
+    maria = User.objects.get(username="maria")
+    assert not maria.is_staff
+    assert maria.check_password("doorstep-demo")
+
+
+def test_the_organizers_own_contacts_only_on_their_turf(demo: Organization) -> None:
+    turf = set(Turf.objects.values_list("organizer__username", "building__name"))
+    assert turf == {
+        ("maria", "Riverside Towers"),
+        ("kwame", "Riverside Towers"),
+        ("kwame", "Maple Court"),
+        ("li", "Linden House"),
+    }
+    owned = Contact.objects.filter(owner__isnull=False, unit__isnull=False)
+    assert owned.count() > 40
+    assert set(owned.values_list("owner__username", "unit__building__name")) <= turf
+
+
+def test_riverside_towers_has_12_floors_of_8_units(demo: Organization) -> None:
+    labels = set(
+        Unit.objects.filter(building__name="Riverside Towers").values_list("floor", "label")
+    )
+
+    assert len(labels) == 96
+    assert labels == {
+        (floor, f"{floor}{door:02d}") for floor in range(1, 13) for door in range(1, 9)
+    }
+    assert Unit.objects.filter(building__name="Maple Court").count() == 12
+    assert Unit.objects.filter(building__name="Linden House").count() == 8
+    assert Unit.objects.filter(vacant=True).exists()
+    assert Unit.objects.filter(do_not_knock=True).exists()
+    assert not Visit.objects.filter(Q(unit__vacant=True) | Q(unit__do_not_knock=True)).exists()
+
+
+def test_about_half_the_doors_have_known_residents(demo: Organization) -> None:
+    units = Unit.objects.filter(building__organization=demo)
+    with_residents = units.filter(residents__isnull=False).distinct().count()
+
+    assert 0.4 * units.count() < with_residents < 0.6 * units.count()
+
+
+def test_tamara_is_a_leader_who_said_yes_and_has_not_been_talked_to_for_30_days(
+    demo: Organization,
+) -> None:
+    tamara = Contact.objects.select_related("unit__building", "owner").get(name="Tamara Okafor")
+    assert tamara.unit and tamara.owner and tamara.last_conversation_at
+
+    assert tamara.level == Level.LEADER
+    assert (tamara.unit.building.name, tamara.unit.label) == ("Riverside Towers", "1204")
+    assert tamara.owner.username == "maria"
+    ask = tamara.asks.get(question="Floor captain for the 12th floor?")
+    assert ask.answer == Answer.YES
+    assert abs(timezone.now() - tamara.last_conversation_at - 30 * DAY) < dt.timedelta(minutes=5)
+    since = tamara.visits.filter(happened_at__gt=tamara.last_conversation_at)
+    assert list(since.values_list("outcome", flat=True)) == [Outcome.NOT_HOME] * 2
+    assert tamara.attempts_since_conversation == 2
+    promotion = tamara.level_changes.latest("changed_at")
+    assert (promotion.to_level, promotion.changed_at) == (Level.LEADER, ask.asked_at)
+    assert lapse_state(tamara, timezone.now()) == "lapsed"
+
+
+def test_it_has_lapsed_and_due_soon_contacts_by_the_thresholds(demo: Organization) -> None:
+    now = timezone.now()
+    active = Contact.objects.filter(organization=demo, status=Status.ACTIVE)
+    states = [(contact.level, lapse_state(contact, now)) for contact in active]
+
+    assert sum(state == "lapsed" for _, state in states) >= 5
+    assert sum(state == "due soon" for _, state in states) >= 5
+    assert sum(state == "ok" for _, state in states) >= 10
+    assert (Level.LEADER, "due soon") in states
+    assert (Level.LEADER, "ok") in states
+
+
+def test_it_has_a_moved_and_a_do_not_contact_resident(demo: Organization) -> None:
+    moved = Contact.objects.get(status=Status.MOVED)
+    assert moved.unit is None
+    assert moved.visits.latest("happened_at").outcome == Outcome.MOVED_OUT
+    assert Contact.objects.filter(status=Status.DO_NOT_CONTACT).count() == 1
+
+
+def test_every_visit_is_of_the_organization_and_keyed_in_time_order(demo: Organization) -> None:
+    visits = Visit.objects.all()
+
+    assert visits.count() > 500
+    assert not visits.exclude(organization=demo).exists()
+    assert not visits.filter(contact__isnull=False).exclude(contact__organization=demo).exists()
+    assert not visits.filter(unit__isnull=False).exclude(unit__building__organization=demo).exists()
+    in_key_order = list(visits.order_by("idempotency_key"))
+    assert in_key_order[0].idempotency_key == "seed-000001"
+    times = [visit.happened_at for visit in in_key_order]
+    assert times == sorted(times)
+    assert timezone.now() - 181 * DAY < times[0] < times[-1] < timezone.now()
+
+
+def test_the_denormalised_clocks_agree_with_the_visits(demo: Organization) -> None:
+    contacts = Contact.objects.annotate(
+        talked=Max("visits__happened_at", filter=Q(visits__outcome=Outcome.CONVERSATION)),
+        tried=Max("visits__happened_at"),
+    )
+    assert contacts.count() > 50
+    for contact in contacts:
+        assert contact.last_conversation_at == contact.talked, contact.name
+        assert contact.last_attempt_at == contact.tried, contact.name
+        since = contact.visits.exclude(outcome=Outcome.CONVERSATION)
+        if contact.talked:
+            since = since.filter(happened_at__gt=contact.talked)
+        assert contact.attempts_since_conversation == since.count(), contact.name
+
+    units = Unit.objects.annotate(
+        talked=Max("visits__happened_at", filter=Q(visits__outcome=Outcome.CONVERSATION)),
+        tried=Max("visits__happened_at"),
+    )
+    for unit in units:
+        assert (unit.last_conversation_at, unit.last_attempt_at) == (unit.talked, unit.tried)
+
+
+def test_each_level_history_climbs_to_the_contacts_level(demo: Organization) -> None:
+    now = timezone.now()
+    assert Contact.objects.filter(level=Level.LEADER).count() >= 3
+    for contact in Contact.objects.filter(level__gt=Level.NEW):
+        changes = list(contact.level_changes.order_by("changed_at"))
+        assert changes, contact.name
+        assert changes[0].from_level == Level.NEW
+        assert changes[-1].to_level == contact.level
+        for before, after in itertools.pairwise(changes):
+            assert before.to_level == after.from_level
+        for change in changes:
+            assert change.changed_at < now
+            assert contact.visits.filter(happened_at=change.changed_at).exists()
+
+
+def test_asks_and_follow_ups_span_past_and_coming_days(demo: Organization) -> None:
+    today = timezone.localdate()
+    answers = set(Ask.objects.values_list("answer", flat=True))
+    assert answers == {Answer.PENDING, Answer.YES, Answer.NO}
+    assert not Ask.objects.filter(answer=Answer.PENDING, answered_at__isnull=False).exists()
+    assert FollowUp.objects.open().filter(planned_for__gt=today).count() >= 3
+    assert FollowUp.objects.filter(done_by__isnull=False).exists()
+    assert FollowUp.objects.filter(cancelled_at__isnull=False).exists()
+    # A follow-up is done by the first conversation on or after its date: none is left open
+    # behind one.
+    for follow_up in FollowUp.objects.open():
+        assert not follow_up.contact.visits.filter(
+            outcome=Outcome.CONVERSATION, happened_at__date__gte=follow_up.planned_for
+        ).exists()
+
+
+def test_languages_are_known_codes(demo: Organization) -> None:
+    languages = set(Contact.objects.values_list("language", flat=True)) - {""}
+
+    assert languages <= {code for code, _ in LANGUAGES}
+    assert {"en", "es", "zh-hans", "ht", "bn", "ar"} <= languages
+    assert Contact.objects.filter(name__contains=" in ").exists()
+
+
+def test_reset_seeds_the_same_demo_again(demo: Organization) -> None:
+    before = counts()
+    residents = sorted(Contact.objects.values_list("name", "level", "unit__label"))
+
+    output = seed("--reset")
+
+    assert "Seeded Eastside Tenants Union" in output
+    assert counts() == before
+    assert sorted(Contact.objects.values_list("name", "level", "unit__label")) == residents
+    assert Organization.objects.get(slug="eastside").pk != demo.pk
+
+
+def test_reset_never_deletes_a_user_of_another_organization(demo: Organization) -> None:
+    westside = Organization.objects.create(name="Westside Tenants", slug="westside")
+    Membership.objects.filter(user__username="kwame").update(organization=westside)
+
+    with pytest.raises(CommandError, match="kwame"):
+        seed("--reset")
+
+    assert Membership.objects.get(user__username="kwame").organization == westside
