@@ -132,7 +132,7 @@ def bulk_not_home(request: MemberRequest, building_id: int) -> HttpResponse:
         labels = ", ".join(units[u].label for u in form.cleaned_data["units"])
         messages.success(request, f"Not home recorded at {labels}.")
     else:
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
     if request.htmx:
         context = building_context(request, building)
         return render(request, "buildings/building_detail.html#grid", context)

@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from functools import reduce
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import (
+    Case,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 
 from contacts.models import Contact, LapseThreshold
 from organizing.models import Organization
@@ -62,6 +72,20 @@ class Thresholds:
         if contact.last_conversation_at is None:
             return LapseState.NEVER
         return LapseState.OK
+
+    def due_at_expression(self) -> ExpressionWrapper:
+        """`due_at` in SQL, to order contacts by how soon they lapse."""
+        threshold = Case(
+            *(
+                When(level=level, then=Value(dt.timedelta(days=days)))
+                for level, days in self.days_by_level.items()
+            ),
+            output_field=DurationField(),
+        )
+        return ExpressionWrapper(
+            Coalesce(F("last_conversation_at"), F("created_at")) + threshold,
+            output_field=DateTimeField(),
+        )
 
     def _clock_started_between(
         self, now: dt.datetime, prefix: str, *, early: dt.timedelta | None, late: dt.timedelta

@@ -89,13 +89,12 @@ def today(request: MemberRequest) -> HttpResponse:
         .filter(thresholds.due_within_q(now, COMING_DAYS))
         .select_related("unit__building")
     )
-    mine = sorted(
-        (
-            {"contact": c, "due_at": thresholds.due_at(c), "state": thresholds.state(c, now)}
-            for c in due_contacts[:200]
-        ),
-        key=lambda row: row["due_at"],
-    )
+    mine = [
+        {"contact": c, "due_at": c.due_at, "state": thresholds.state(c, now)}
+        for c in due_contacts.annotate(due_at=thresholds.due_at_expression()).order_by("due_at")[
+            :100
+        ]
+    ]
     return render(
         request,
         "contacts/today.html",

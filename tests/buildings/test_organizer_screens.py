@@ -1,0 +1,448 @@
+"""Olivia at the door: Today, the floor grid, the unit page, and the one-tap knocks."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from buildings.models import Building, Unit
+from contacts.actions import record_visit
+from contacts.models import Ask, Contact, FollowUp, Level, Outcome, Status, Visit
+from tests.makers import make_contact, make_unit, new_key
+
+DAY = dt.timedelta(days=1)
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def as_olivia(olivia: User) -> Client:
+    client = Client()
+    client.force_login(olivia)
+    return client
+
+
+def unit_url(unit: Unit) -> str:
+    return reverse("buildings:unit", args=[unit.building_id, unit.pk])
+
+
+def knock_url(unit: Unit) -> str:
+    return reverse("buildings:knock", args=[unit.building_id, unit.pk])
+
+
+def talk(contact: Contact, by: User, days_ago: int) -> None:
+    record_visit(
+        member=by.membership,
+        contact=contact,
+        outcome=Outcome.CONVERSATION,
+        happened_at=timezone.now() - days_ago * DAY,
+        idempotency_key=new_key(),
+    )
+
+
+def populate(building: Building, owner: User, count: int, start: int) -> None:
+    """More residents, visits and asks, to show page cost does not grow with them."""
+    for n in range(start, start + count):
+        unit = make_unit(building, f"{n % 12 + 1}{n:02d}", floor=n % 12 + 1)
+        contact = make_contact(unit, owner=owner, name=f"Resident {n}", level=n % 5 + 1)
+        talk(contact, owner, days_ago=n % 40)
+        Ask.objects.create(
+            contact=contact, question="Meeting?", asked_by=owner, due_on=timezone.localdate()
+        )
+
+
+# Today
+
+
+def test_today_shows_follow_ups_due_buildings_and_contacts_about_to_lapse(
+    as_olivia: Client, olivia: User, maria: Contact, riverside: Building
+) -> None:
+    maria.set_level(Level.LEADER, by=olivia)
+    talk(maria, olivia, days_ago=6)  # leader threshold 7 days, warning 2: due soon
+    FollowUp.objects.create(
+        contact=maria, planned_for=timezone.localdate(), assigned_to=olivia, purpose="Meeting RSVP"
+    )
+
+    page = as_olivia.get(reverse("home")).content.decode()
+
+    assert "Meeting RSVP" in page
+    assert "Riverside Towers" in page
+    assert "1 due soon" in page and "0 lapsed" in page
+    assert "Maria Lopez" in page and "lapses in" in page
+
+
+def test_today_counts_a_lapsed_leader(as_olivia: Client, olivia: User, maria: Contact) -> None:
+    maria.set_level(Level.LEADER, by=olivia)
+    talk(maria, olivia, days_ago=8)
+
+    page = as_olivia.get(reverse("home")).content.decode()
+
+    assert "1 lapsed" in page
+    assert "lapsed 1" in page  # "lapsed 1 day ago"
+
+
+def test_today_costs_the_same_queries_with_more_data(
+    as_olivia: Client, olivia: User, riverside: Building, maple: Building
+) -> None:
+    populate(riverside, olivia, 3, start=1)
+    with CaptureQueriesContext(connection) as small:
+        assert as_olivia.get(reverse("home")).status_code == 200
+
+    populate(riverside, olivia, 30, start=10)
+    with CaptureQueriesContext(connection) as large:
+        as_olivia.get(reverse("home"))
+
+    assert len(large) == len(small)
+
+
+# The floor grid
+
+
+def test_the_grid_colours_each_door_by_its_residents(
+    as_olivia: Client, olivia: User, maria: Contact, riverside: Building
+) -> None:
+    talk(maria, olivia, days_ago=50)  # new contact: 60 days, so within threshold
+    lapsed = make_contact(
+        make_unit(riverside, "1205"), owner=olivia, name="Ana", level=Level.LEADER
+    )
+    talk(lapsed, olivia, days_ago=9)
+    make_unit(riverside, "1206")
+
+    page = as_olivia.get(reverse("buildings:detail", args=[riverside.pk])).content.decode()
+
+    assert 'class="door ok"' in page
+    assert 'class="door lapsed"' in page
+    assert 'class="door never"' in page
+    assert "leader" in page  # the aria-label of 1205
+
+
+def test_only_doors_due_hides_doors_within_threshold(
+    as_olivia: Client, olivia: User, maria: Contact, riverside: Building
+) -> None:
+    talk(maria, olivia, days_ago=1)
+    make_unit(riverside, "1206")
+
+    page = as_olivia.get(
+        reverse("buildings:detail", args=[riverside.pk]) + "?due=1"
+    ).content.decode()
+
+    assert "1206" in page
+    assert "1204" not in page
+
+
+def test_the_grid_answers_htmx_with_the_grid_alone(as_olivia: Client, riverside: Building) -> None:
+    response = as_olivia.get(reverse("buildings:detail", args=[riverside.pk]), headers=HTMX)
+
+    assert response.status_code == 200
+    assert b'id="grid"' in response.content
+    assert b"<html" not in response.content
+
+
+def test_the_grid_costs_the_same_queries_with_more_doors(
+    as_olivia: Client, olivia: User, riverside: Building
+) -> None:
+    populate(riverside, olivia, 3, start=1)
+    url = reverse("buildings:detail", args=[riverside.pk])
+    with CaptureQueriesContext(connection) as small:
+        as_olivia.get(url)
+
+    populate(riverside, olivia, 30, start=10)
+    with CaptureQueriesContext(connection) as large:
+        as_olivia.get(url)
+
+    assert len(large) == len(small)
+
+
+def test_another_organizers_building_and_units_are_404(as_olivia: Client, maple: Building) -> None:
+    unit = make_unit(maple, "2B", floor=2)
+
+    assert as_olivia.get(reverse("buildings:detail", args=[maple.pk])).status_code == 404
+    assert as_olivia.get(unit_url(unit)).status_code == 404
+    assert (
+        as_olivia.post(
+            knock_url(unit), {"door-outcome": "not_home", "door-key": new_key()}
+        ).status_code
+        == 404
+    )
+    assert not Visit.objects.exists()
+
+
+def test_the_outsider_gets_404_on_the_unit_and_its_knocks(
+    xavier: User, maria: Contact, unit_1204: Unit
+) -> None:
+    client = Client()
+    client.force_login(xavier)
+
+    assert client.get(unit_url(unit_1204)).status_code == 404
+    response = client.post(
+        knock_url(unit_1204),
+        {"contact": maria.pk, f"c{maria.pk}-outcome": "not_home", f"c{maria.pk}-key": new_key()},
+    )
+    assert response.status_code == 404
+    assert not Visit.objects.exists()
+
+
+# The unit page
+
+
+def test_the_unit_page_shows_what_to_know_before_knocking(
+    as_olivia: Client, olivia: User, maria: Contact, unit_1204: Unit
+) -> None:
+    record_visit(
+        member=olivia.membership,
+        contact=maria,
+        outcome=Outcome.CONVERSATION,
+        note="Worried about the heat; will come Thursday",
+        happened_at=timezone.now() - 41 * DAY,
+        idempotency_key=new_key(),
+    )
+    record_visit(
+        member=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
+    )
+    Ask.objects.create(
+        contact=maria,
+        question="Meeting RSVP",
+        asked_by=olivia,
+        due_on=timezone.localdate() + 3 * DAY,
+    )
+
+    page = as_olivia.get(unit_url(unit_1204)).content.decode()
+
+    assert "Last conversation 1\xa0month" in page
+    assert "Worried about the heat" in page
+    assert "Open ask: Meeting RSVP" in page
+    assert "tried 1 time since" in page
+    for label in (
+        "Talked",
+        "Not home",
+        "Come back later",
+        "Refused",
+        "Moved out",
+        "Do not contact",
+    ):
+        assert label in page
+
+
+def test_the_unit_page_costs_the_same_queries_with_more_residents_and_visits(
+    as_olivia: Client, olivia: User, maria: Contact, unit_1204: Unit
+) -> None:
+    talk(maria, olivia, days_ago=3)
+    with CaptureQueriesContext(connection) as small:
+        as_olivia.get(unit_url(unit_1204))
+
+    for n in range(6):
+        neighbour = make_contact(unit_1204, owner=olivia, name=f"Neighbour {n}")
+        talk(neighbour, olivia, days_ago=n)
+        Ask.objects.create(
+            contact=neighbour, question="RSVP", asked_by=olivia, due_on=timezone.localdate()
+        )
+    with CaptureQueriesContext(connection) as large:
+        as_olivia.get(unit_url(unit_1204))
+
+    assert len(large) == len(small)
+
+
+# One-tap knocks
+
+
+def knock_data(contact: Contact, outcome: str, key: str | None = None) -> dict[str, object]:
+    return {
+        "contact": contact.pk,
+        f"c{contact.pk}-outcome": outcome,
+        f"c{contact.pk}-key": key or new_key(),
+    }
+
+
+def test_not_home_records_an_attempt_and_returns_the_residents_in_place(
+    as_olivia: Client, maria: Contact, unit_1204: Unit
+) -> None:
+    response = as_olivia.post(knock_url(unit_1204), knock_data(maria, "not_home"), headers=HTMX)
+
+    assert response.status_code == 200
+    assert b"<html" not in response.content
+    assert "Not home: Maria Lopez." in response.content.decode()
+    assert "Undo" in response.content.decode()
+    assert Contact.objects.get(pk=maria.pk).attempts_since_conversation == 1
+
+
+def test_a_knock_works_without_javascript(
+    as_olivia: Client, maria: Contact, unit_1204: Unit
+) -> None:
+    response = as_olivia.post(knock_url(unit_1204), knock_data(maria, "come_back"), follow=True)
+
+    assert response.redirect_chain[-1][0] == unit_url(unit_1204)
+    assert "Come back later: Maria Lopez." in response.content.decode()
+    assert Visit.objects.get().outcome == Outcome.COME_BACK
+
+
+def test_a_double_tap_records_once(as_olivia: Client, maria: Contact, unit_1204: Unit) -> None:
+    data = knock_data(maria, "not_home", key="same-page-key-1")
+
+    as_olivia.post(knock_url(unit_1204), data, headers=HTMX)
+    second = as_olivia.post(knock_url(unit_1204), data, headers=HTMX)
+
+    assert "Already recorded" in second.content.decode()
+    assert Visit.objects.count() == 1
+
+
+def test_a_stale_page_after_the_contact_moved_records_nothing(
+    as_olivia: Client, olivia: User, maria: Contact, unit_1204: Unit
+) -> None:
+    record_visit(
+        member=olivia.membership,
+        contact=maria,
+        outcome=Outcome.MOVED_OUT,
+        idempotency_key=new_key(),
+    )
+
+    response = as_olivia.post(knock_url(unit_1204), knock_data(maria, "not_home"), headers=HTMX)
+
+    assert "no longer lives in 1204; nothing was recorded" in response.content.decode()
+    assert Visit.objects.count() == 1
+
+
+def test_a_door_with_nobody_known_can_be_knocked(as_olivia: Client, riverside: Building) -> None:
+    unit = make_unit(riverside, "1207")
+
+    as_olivia.post(knock_url(unit), {"door-outcome": "not_home", "door-key": new_key()})
+
+    unit.refresh_from_db()
+    assert unit.last_attempt_at is not None
+    assert Visit.objects.get().contact is None
+
+
+def test_moved_out_takes_the_resident_off_the_unit_page(
+    as_olivia: Client, maria: Contact, unit_1204: Unit
+) -> None:
+    response = as_olivia.post(knock_url(unit_1204), knock_data(maria, "moved_out"), headers=HTMX)
+
+    assert Contact.objects.get(pk=maria.pk).status == Status.MOVED
+    assert "Nobody known here yet." in response.content.decode()
+
+
+# Bulk "Not home"
+
+
+def test_not_home_on_three_doors_in_one_submission(as_olivia: Client, riverside: Building) -> None:
+    units = [make_unit(riverside, label) for label in ("1201", "1202", "1203")]
+    url = reverse("buildings:bulk_not_home", args=[riverside.pk])
+    data = {"units": [u.pk for u in units], "key": "bulk-key-0001"}
+
+    response = as_olivia.post(url, data, headers=HTMX)
+    as_olivia.post(url, data, headers=HTMX)  # resubmitted
+
+    assert "Not home recorded at 1201, 1202, 1203." in response.content.decode()
+    assert sorted(Visit.objects.values_list("unit__label", flat=True)) == ["1201", "1202", "1203"]
+    assert Visit.objects.filter(outcome=Outcome.NOT_HOME).count() == 3
+
+
+def test_bulk_refuses_a_door_of_another_building_and_records_nothing(
+    as_olivia: Client, riverside: Building, maple: Building
+) -> None:
+    ours = make_unit(riverside, "1201")
+    theirs = make_unit(maple, "1A", floor=1)
+
+    response = as_olivia.post(
+        reverse("buildings:bulk_not_home", args=[riverside.pk]),
+        {"units": [ours.pk, theirs.pk], "key": "bulk-key-0002"},
+        follow=True,
+    )
+
+    assert "not in this building" in response.content.decode()
+    assert not Visit.objects.exists()
+
+
+def test_bulk_with_no_door_selected_says_so(as_olivia: Client, riverside: Building) -> None:
+    response = as_olivia.post(
+        reverse("buildings:bulk_not_home", args=[riverside.pk]),
+        {"key": "bulk-key-0003"},
+        headers=HTMX,
+    )
+
+    assert "Select at least one door." in response.content.decode()
+
+
+# A resident met at the door
+
+
+def test_a_resident_met_at_the_door_is_added_once_and_owned_by_the_organizer(
+    as_olivia: Client, olivia: User, unit_1204: Unit
+) -> None:
+    url = reverse("buildings:new_resident", args=[unit_1204.building_id, unit_1204.pk])
+    data = {
+        "name": "woman in 1204 with twins",
+        "phone": "",
+        "language": "es",
+        "key": "resident-key-1",
+    }
+
+    response = as_olivia.post(url, data, headers=HTMX)
+    as_olivia.post(url, data, headers=HTMX)
+
+    assert "woman in 1204 with twins" in response.content.decode()
+    contact = Contact.objects.get(name="woman in 1204 with twins")
+    assert contact.owner == olivia and contact.unit == unit_1204 and contact.language == "es"
+
+
+def test_a_resident_without_a_name_is_refused_and_the_phone_kept(
+    as_olivia: Client, unit_1204: Unit
+) -> None:
+    url = reverse("buildings:new_resident", args=[unit_1204.building_id, unit_1204.pk])
+
+    response = as_olivia.post(url, {"name": " ", "phone": "555 010 7788", "key": "resident-key-2"})
+
+    assert response.status_code == 422
+    assert "Give a name or a short description." in response.content.decode()
+    assert 'value="555 010 7788"' in response.content.decode()
+    assert not Contact.objects.exists()
+
+
+# Undo
+
+
+def test_the_last_knock_can_be_undone_by_whoever_made_it(
+    as_olivia: Client, maria: Contact, unit_1204: Unit
+) -> None:
+    as_olivia.post(knock_url(unit_1204), knock_data(maria, "moved_out"))
+    visit = Visit.objects.get()
+
+    response = as_olivia.post(reverse("contacts:undo", args=[visit.pk]), headers=HTMX)
+
+    assert response.status_code == 200
+    assert not Visit.objects.exists()
+    maria = Contact.objects.get(pk=maria.pk)
+    assert maria.status == Status.ACTIVE and maria.unit == unit_1204
+    assert maria.attempts_since_conversation == 0
+
+
+def test_another_organizer_cannot_undo_a_knock(olivia: User, cora: User, maria: Contact) -> None:
+    visit, _ = record_visit(
+        member=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
+    )
+    client = Client()
+    client.force_login(cora)
+
+    response = client.post(reverse("contacts:undo", args=[visit.pk]), headers=HTMX)
+
+    assert response.status_code == 409
+    assert Visit.objects.count() == 1
+
+
+def test_a_knock_is_not_undone_after_five_minutes(
+    as_olivia: Client, olivia: User, maria: Contact
+) -> None:
+    visit, _ = record_visit(
+        member=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
+    )
+    Visit.objects.filter(pk=visit.pk).update(recorded_at=timezone.now() - dt.timedelta(minutes=6))
+
+    response = as_olivia.post(reverse("contacts:undo", args=[visit.pk]), headers=HTMX)
+
+    assert "first five minutes" in response.content.decode()
+    assert Visit.objects.count() == 1
