@@ -12,7 +12,17 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from buildings.models import Unit
-from contacts.models import Ask, Channel, Contact, FollowUp, Outcome, Status, Visit
+from contacts.models import (
+    Ask,
+    Channel,
+    Contact,
+    FollowUp,
+    LapseEpisode,
+    LapseFlag,
+    Outcome,
+    Status,
+    Visit,
+)
 from organizing.models import Membership
 
 if TYPE_CHECKING:
@@ -149,6 +159,13 @@ def _update_contact(contact: Contact, visit: Visit) -> None:
             "updated_at",
         ]
     )
+    if talked and not superseded:
+        # The lapse ends with the conversation, not at the job's next run.
+        LapseEpisode.objects.filter(contact=locked, resolved_at__isnull=True).update(
+            resolved_at=timezone.now(), resolved_by=visit
+        )
+        Contact.objects.filter(pk=locked.pk).update(lapse_flag=LapseFlag.OK)
+        contact.lapse_flag = LapseFlag.OK
     if talked:
         FollowUp.objects.open().filter(
             contact=locked, planned_for__lte=timezone.localdate(visit.happened_at)

@@ -48,6 +48,22 @@ class Outcome(models.TextChoices):
     DO_NOT_CONTACT = "do_not_contact", "Do not contact"
 
 
+class LapseFlag(models.TextChoices):
+    """What the hourly job last found, most urgent last."""
+
+    OK = "ok", "OK"
+    DUE_SOON = "due_soon", "Due soon"
+    LAPSED = "lapsed", "Lapsed"
+    ESCALATED = "escalated", "Escalated"
+
+
+class LapseReason(models.TextChoices):
+    NO_CONVERSATION = "no_conversation", "No conversation within the threshold"
+    NEVER_TALKED = "never_talked", "Never talked since being added"
+    ASK_OVERDUE = "ask_overdue", "An ask is past its due date with no answer"
+    FOLLOW_UP_MISSED = "follow_up_missed", "A planned follow-up visit was missed"
+
+
 class Answer(models.TextChoices):
     PENDING = "pending", "Pending"
     YES = "yes", "Yes"
@@ -115,6 +131,18 @@ class Contact(models.Model):
     # The key of the form that added this contact: a resubmission finds it again.
     submission_key = models.CharField(max_length=64, blank=True, editable=False)
 
+    # Set by the hourly job (contacts.lapses.flag_lapsed); a conversation clears it at once.
+    lapse_flag = models.CharField(
+        max_length=10, choices=LapseFlag.choices, default=LapseFlag.OK, editable=False
+    )
+    orphaned = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="The owner left, or has recorded nothing for a while, or there is none.",
+    )
+    snoozed_until = models.DateField(null=True, blank=True)
+    snooze_reason = models.CharField(max_length=200, blank=True)
+
     # Denormalised, kept right only by contacts.actions.record_visit.
     last_conversation_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -136,6 +164,11 @@ class Contact(models.Model):
                 condition=~Q(submission_key=""),
                 name="contact_submission_key_unique_per_organization",
             ),
+            models.CheckConstraint(
+                condition=Q(snoozed_until__isnull=True) | ~Q(snooze_reason=""),
+                name="contact_snooze_needs_reason",
+                violation_error_message="A snooze needs a reason.",
+            ),
         ]
         indexes = [
             # What the lapse job and the dashboards ask: active contacts by last conversation.
@@ -144,6 +177,7 @@ class Contact(models.Model):
                 name="contact_org_status_lastconv",
             ),
             models.Index(fields=["owner", "status"], name="contact_owner_status"),
+            models.Index(fields=["organization", "lapse_flag"], name="contact_org_flag"),
             models.Index(fields=["unit", "status"], name="contact_unit_status"),
         ]
 
@@ -366,3 +400,100 @@ class LapseThreshold(models.Model):
             ],
             ignore_conflicts=True,
         )
+
+
+class OwnerChange(models.Model):
+    """A contact handed from one organizer to another, kept so the history can be trusted."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="owner_changes")
+    from_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    to_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-changed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.contact}: {self.from_owner} → {self.to_owner}"
+
+
+class LapseEpisode(models.Model):
+    """One time a contact was dropped: when, why, at what level, and what ended it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="lapse_episodes")
+    started_at = models.DateTimeField()
+    reason = models.CharField(max_length=20, choices=LapseReason.choices)
+    level = models.PositiveSmallIntegerField(choices=Level.choices)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        Visit, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            # Two overlapping runs of the job can't open a second episode for one contact.
+            models.UniqueConstraint(
+                "contact",
+                condition=Q(resolved_at__isnull=True),
+                name="one_open_lapse_episode_per_contact",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "started_at"], name="episode_org_started"),
+            models.Index(fields=["organization", "resolved_at"], name="episode_org_resolved"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} lapsed {self.started_at:%Y-%m-%d} ({self.get_reason_display()})"
+
+
+class ExportLog(models.Model):
+    """Who took personal data out of the app, and when."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    what = models.CharField(max_length=100)
+    filters = models.CharField(max_length=500, blank=True)
+    rows = models.PositiveIntegerField()
+    exported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-exported_at"]
+
+    def __str__(self) -> str:
+        return f"{self.what} by {self.user} at {self.exported_at:%Y-%m-%d %H:%M}"
+
+
+class DigestKind(models.TextChoices):
+    OWNER_DAILY = "owner_daily", "Owner's daily digest"
+    COMMITTEE_WEEKLY = "committee_weekly", "Committee's weekly digest"
+
+
+class DigestLog(models.Model):
+    """One digest per person per period: the row is claimed before the email is sent, so
+    two overlapping runs send it once."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=DigestKind.choices)
+    period = models.DateField(help_text="The day, or the Monday of the week.")
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("membership", "kind", "period", name="one_digest_per_period")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.membership} ({self.period})"

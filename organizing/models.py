@@ -12,6 +12,13 @@ class Organization(models.Model):
     lapse_warning_days = models.PositiveSmallIntegerField(
         default=2, help_text="Days before the threshold when a contact's owner is warned."
     )
+    lapse_grace_days = models.PositiveSmallIntegerField(
+        default=7, help_text="Days a contact stays lapsed before the lapse is escalated."
+    )
+    orphan_after_days = models.PositiveSmallIntegerField(
+        default=14,
+        help_text="Days an owner may record nothing before their contacts count as orphaned.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,297 @@
+"""The hourly job: nobody who was asked to step up is dropped silently."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import threading
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from buildings.models import Unit
+from contacts.actions import record_visit
+from contacts.lapse import flag_lapsed
+from contacts.models import (
+    Answer,
+    Ask,
+    Contact,
+    FollowUp,
+    LapseEpisode,
+    LapseFlag,
+    LapseReason,
+    LapseThreshold,
+    Level,
+    Outcome,
+    Status,
+)
+from tests.makers import make_contact, new_key
+
+DAY = dt.timedelta(days=1)
+
+
+def talk(contact: Contact, by: User, days_ago: float) -> None:
+    record_visit(
+        member=by.membership,
+        contact=contact,
+        outcome=Outcome.CONVERSATION,
+        happened_at=timezone.now() - days_ago * DAY,
+        idempotency_key=new_key(),
+    )
+
+
+def flag(contact: Contact) -> str:
+    return Contact.objects.get(pk=contact.pk).lapse_flag
+
+
+@pytest.fixture
+def tamara(unit_1204: Unit, olivia: User) -> Contact:
+    """A leader who said yes to being floor captain."""
+    contact = make_contact(unit_1204, owner=olivia, name="Tamara Okafor", level=Level.LEADER)
+    Ask.objects.create(
+        contact=contact,
+        question="Floor captain?",
+        asked_by=olivia,
+        due_on=timezone.localdate(),
+        answer=Answer.YES,
+        answered_at=timezone.now(),
+    )
+    return contact
+
+
+def test_the_tamara_case_is_on_the_committees_screen_and_clears_with_a_conversation(
+    tamara: Contact, olivia: User
+) -> None:
+    talk(tamara, olivia, days_ago=8)
+
+    flag_lapsed()
+    assert flag(tamara) == LapseFlag.LAPSED
+    episode = LapseEpisode.objects.get(contact=tamara)
+    assert (episode.reason, episode.level, episode.resolved_at) == (
+        LapseReason.NO_CONVERSATION,
+        Level.LEADER,
+        None,
+    )
+
+    record_visit(
+        member=olivia.membership,
+        contact=tamara,
+        outcome=Outcome.NOT_HOME,
+        idempotency_key=new_key(),
+    )
+    flag_lapsed()
+    assert flag(tamara) == LapseFlag.LAPSED
+
+    visit, _ = record_visit(
+        member=olivia.membership,
+        contact=tamara,
+        outcome=Outcome.CONVERSATION,
+        idempotency_key=new_key(),
+    )
+    episode.refresh_from_db()
+    assert flag(tamara) == LapseFlag.OK  # at once, not at the next run
+    assert episode.resolved_at is not None and episode.resolved_by == visit
+
+
+def test_a_leader_talked_to_six_days_ago_is_due_soon(tamara: Contact, olivia: User) -> None:
+    talk(tamara, olivia, days_ago=6)
+
+    counts = flag_lapsed()
+
+    assert flag(tamara) == LapseFlag.DUE_SOON
+    assert counts.due_soon == 1 and counts.opened == 0
+
+
+def test_a_contact_never_talked_to_lapses_after_the_threshold_since_being_added(
+    unit_1204: Unit, olivia: User
+) -> None:
+    fresh = make_contact(unit_1204, owner=olivia, name="New", created_at=timezone.now() - 10 * DAY)
+    stale = make_contact(unit_1204, owner=olivia, name="Old", created_at=timezone.now() - 61 * DAY)
+
+    flag_lapsed()
+
+    assert flag(fresh) == LapseFlag.OK
+    assert flag(stale) == LapseFlag.LAPSED
+    assert LapseEpisode.objects.get(contact=stale).reason == LapseReason.NEVER_TALKED
+
+
+def test_an_ask_past_due_and_unanswered_is_a_lapse_even_after_a_recent_talk(
+    maria: Contact, olivia: User
+) -> None:
+    talk(maria, olivia, days_ago=1)
+    Ask.objects.filter(contact=maria).delete()
+    Ask.objects.create(
+        contact=maria, question="Meeting?", asked_by=olivia, due_on=timezone.localdate() - DAY
+    )
+
+    flag_lapsed()
+
+    assert LapseEpisode.objects.get(contact=maria).reason == LapseReason.ASK_OVERDUE
+
+
+def test_a_missed_follow_up_visit_is_a_lapse(maria: Contact, olivia: User) -> None:
+    talk(maria, olivia, days_ago=3)
+    FollowUp.objects.create(
+        contact=maria, planned_for=timezone.localdate() - DAY, assigned_to=olivia, purpose="RSVP"
+    )
+
+    flag_lapsed()
+
+    assert LapseEpisode.objects.get(contact=maria).reason == LapseReason.FOLLOW_UP_MISSED
+
+
+def test_a_lapse_older_than_the_grace_period_is_escalated(tamara: Contact, olivia: User) -> None:
+    talk(tamara, olivia, days_ago=16)
+    flag_lapsed(now=timezone.now() - 8 * DAY)  # first flagged eight days ago
+    assert flag(tamara) == LapseFlag.LAPSED
+
+    counts = flag_lapsed()
+
+    assert counts.escalated == 1
+    assert flag(tamara) == LapseFlag.ESCALATED
+    assert LapseEpisode.objects.get(contact=tamara).escalated_at is not None
+
+
+def test_snoozed_moved_do_not_contact_and_archived_contacts_never_count(
+    unit_1204: Unit, olivia: User
+) -> None:
+    long_ago = timezone.now() - 100 * DAY
+    snoozed = make_contact(
+        unit_1204,
+        owner=olivia,
+        name="Snoozed",
+        created_at=long_ago,
+        snoozed_until=timezone.localdate() + 3 * DAY,
+        snooze_reason="In hospital",
+    )
+    others = [
+        make_contact(unit_1204, owner=olivia, name=status.label, created_at=long_ago, status=status)
+        for status in (Status.MOVED, Status.DO_NOT_CONTACT, Status.ARCHIVED)
+    ]
+
+    flag_lapsed()
+
+    assert not LapseEpisode.objects.exists()
+    assert all(flag(c) == LapseFlag.OK for c in [snoozed, *others])
+
+
+def test_a_snooze_that_ends_brings_the_lapse_back(maria: Contact) -> None:
+    Contact.objects.filter(pk=maria.pk).update(
+        created_at=timezone.now() - 100 * DAY,
+        snoozed_until=timezone.localdate() - DAY,
+        snooze_reason="Travelling",
+    )
+
+    flag_lapsed()
+
+    assert flag(maria) == LapseFlag.LAPSED
+
+
+def test_a_contact_snoozed_while_lapsed_has_the_episode_resolved(maria: Contact) -> None:
+    Contact.objects.filter(pk=maria.pk).update(created_at=timezone.now() - 100 * DAY)
+    flag_lapsed()
+    Contact.objects.filter(pk=maria.pk).update(
+        snoozed_until=timezone.localdate() + 5 * DAY, snooze_reason="Travelling"
+    )
+
+    flag_lapsed()
+
+    assert LapseEpisode.objects.get(contact=maria).resolved_at is not None
+    assert flag(maria) == LapseFlag.OK
+
+
+def test_two_runs_leave_one_open_episode(tamara: Contact, olivia: User) -> None:
+    talk(tamara, olivia, days_ago=10)
+
+    first = flag_lapsed()
+    second = flag_lapsed()
+
+    assert (first.opened, second.opened) == (1, 0)
+    assert LapseEpisode.objects.filter(contact=tamara, resolved_at__isnull=True).count() == 1
+
+
+def test_thresholds_are_the_organizations_own(tamara: Contact, olivia: User) -> None:
+    talk(tamara, olivia, days_ago=8)
+    LapseThreshold.objects.filter(organization=tamara.organization, level=Level.LEADER).update(
+        days=10
+    )
+
+    flag_lapsed()
+
+    assert flag(tamara) == LapseFlag.DUE_SOON
+
+
+def test_contacts_of_an_owner_who_left_or_went_quiet_are_orphaned(
+    maria: Contact, olivia: User, omar: User, unit_1204: Unit
+) -> None:
+    quiet = make_contact(unit_1204, owner=omar, name="Omar's")
+    nobody = make_contact(unit_1204, owner=None, name="Nobody's")
+    talk(maria, olivia, days_ago=1)
+    omar.membership.joined_at = timezone.now() - 30 * DAY
+    omar.membership.save()
+
+    flag_lapsed()
+    assert [Contact.objects.get(pk=c.pk).orphaned for c in (maria, quiet, nobody)] == [
+        False,
+        True,
+        True,
+    ]
+
+    olivia.membership.active = False
+    olivia.membership.save()
+    flag_lapsed()
+    assert Contact.objects.get(pk=maria.pk).orphaned
+
+
+def test_the_management_command_runs_the_same_job(tamara: Contact, olivia: User) -> None:
+    talk(tamara, olivia, days_ago=8)
+    out = io.StringIO()
+
+    call_command("flag_lapsed", stdout=out)
+
+    assert "Opened 1 lapse episodes" in out.getvalue()
+    assert flag(tamara) == LapseFlag.LAPSED
+
+
+def test_the_beat_schedule_runs_the_job_every_hour() -> None:
+    entry = settings.CELERY_BEAT_SCHEDULE["flag-lapsed"]
+
+    assert entry["task"] == "contacts.flag_lapsed"
+    assert entry["schedule"].hour == set(range(24))  # type: ignore[attr-defined]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_the_same_moment_leave_exactly_one_open_episode(
+    unit_1204: Unit, olivia: User
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.fail("this test needs PostgreSQL; run it through `make test`")
+    lapsed = [
+        make_contact(unit_1204, owner=olivia, name=f"C{n}", created_at=timezone.now() - 90 * DAY)
+        for n in range(20)
+    ]
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            start.wait()
+            flag_lapsed()
+        except BaseException as error:  # reported below, in the test's thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    for contact in lapsed:
+        assert LapseEpisode.objects.filter(contact=contact, resolved_at__isnull=True).count() == 1
