@@ -12,5 +12,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("buildings/", include("buildings.urls")),
     path("contacts/", include("contacts.urls")),
+    path("committee/", include("contacts.committee_urls")),
     path("admin/", admin.site.urls),
 ]
