@@ -13,5 +13,7 @@ urlpatterns = [
     path("buildings/", include("buildings.urls")),
     path("contacts/", include("contacts.urls")),
     path("committee/", include("contacts.committee_urls")),
+    path("setup/", include("buildings.setup_urls")),
+    path("members/", include("organizing.members_urls")),
     path("admin/", admin.site.urls),
 ]
