@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from buildings.models import Building, Unit
+from contacts import offline
 from contacts.actions import add_resident, record_visit
 from contacts.forms import BulkKnockForm, KnockForm, ResidentForm
 from contacts.lapse import LapseState, Thresholds, worst
@@ -205,42 +206,72 @@ def unit_response(
     return redirect("buildings:unit", unit.building_id, unit.pk)
 
 
+def knock_conflict(contact: Contact, unit: Unit, seen_owner: str) -> str:
+    """What changed since the page was shown: empty when nothing did."""
+    if contact.unit_id != unit.pk or contact.status != Status.ACTIVE:
+        return (
+            f"is marked {contact.get_status_display().lower()} and no longer lives in {unit.label}"
+        )
+    if seen_owner and seen_owner != str(contact.owner_id or ""):
+        return "has been handed to another organizer"
+    return ""
+
+
 @require_POST
 @member_required()
 def knock(request: MemberRequest, building_id: int, unit_id: int) -> HttpResponse:
-    """One tap: an outcome that is not a conversation, for a resident or for the door."""
+    """One tap: an outcome that is not a conversation, for a resident or for the door.
+
+    A live page refuses a knock on someone who has moved since it was shown; the phone's
+    outbox replaying an offline knock records it anyway, marked for a look."""
+    replay = offline.is_replay(request)
     unit = get_unit(request, building_id, unit_id)
-    contact_id = request.POST.get("contact")
-    contact = None
-    if contact_id:
-        contact = Contact.objects.visible_to(request.membership).filter(pk=contact_id).first()
+    contact, needs_look = None, ""
+    if contact_id := request.POST.get("contact"):
+        # A replayed knock was made when the contact was on this organizer's turf.
+        scope = (
+            Contact.objects.filter(organization=request.membership.organization)
+            if replay
+            else Contact.objects.visible_to(request.membership)
+        )
+        contact = scope.filter(pk=contact_id).first()
         if contact is None:
             return HttpResponse(status=404)
-        if contact.unit_id != unit.pk or contact.status != Status.ACTIVE:
+        needs_look = knock_conflict(contact, unit, request.POST.get("owner", ""))
+        if needs_look and not replay:
             messages.error(
                 request,
-                f"{contact.name} no longer lives in {unit.label}; nothing was recorded. "
+                f"{contact.name} {needs_look}; nothing was recorded. "
                 "The page now shows who lives here.",
             )
             return unit_response(request, unit)
     form = KnockForm(request.POST, prefix=f"c{contact.pk}" if contact else "door")
-    if not form.is_valid():
-        messages.error(request, "That knock could not be read; please tap again.")
-        return unit_response(request, unit)
-    visit, created = record_visit(
-        member=request.membership,
-        contact=contact,
-        unit=unit,
-        outcome=form.cleaned_data["outcome"],
-        idempotency_key=form.cleaned_data["key"],
-    )
-    who = contact.name if contact else f"door {unit.label}"
-    if created:
-        messages.success(
-            request, f"{visit.get_outcome_display()}: {who}.", extra_tags=f"undo:{visit.pk}"
+    try:
+        if not form.is_valid():
+            raise ValidationError("That knock could not be read; please tap again.")
+        visit, created = record_visit(
+            member=request.membership,
+            contact=contact,
+            unit=unit,
+            outcome=form.cleaned_data["outcome"],
+            idempotency_key=form.cleaned_data["key"],
+            happened_at=offline.happened_at(request),
+            needs_look=needs_look,
         )
+    except ValidationError as error:
+        if replay:
+            return offline.reply("refused", " ".join(error.messages), http_status=422)
+        messages.error(request, " ".join(error.messages))
+        return unit_response(request, unit)
+    who = contact.name if contact else f"door {unit.label}"
+    text = f"{visit.get_outcome_display()}: {who}."
+    if replay:
+        status = "recorded" if created else "duplicate"
+        return offline.reply(status, text, needs_look=f"{who} {needs_look}" if needs_look else "")
+    if created:
+        messages.success(request, text, extra_tags=f"undo:{visit.pk}")
     else:
-        messages.info(request, f"Already recorded: {visit.get_outcome_display()}, {who}.")
+        messages.info(request, f"Already recorded: {text}")
     return unit_response(request, unit)
 
 

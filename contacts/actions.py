@@ -4,9 +4,10 @@ visits."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -19,11 +20,13 @@ from contacts.models import (
     FollowUp,
     LapseEpisode,
     LapseFlag,
+    LapseThreshold,
     Outcome,
+    OwnerChange,
     Status,
     Visit,
 )
-from organizing.models import Membership
+from organizing.models import Membership, Organization, Role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -43,6 +46,7 @@ def record_visit(
     channel: Channel = Channel.DOOR,
     happened_at: dt.datetime | None = None,
     note: str = "",
+    needs_look: str = "",
 ) -> tuple[Visit, bool]:
     """Record one contact attempt and keep the contact's and unit's clocks right.
 
@@ -87,6 +91,7 @@ def record_visit(
         happened_at=happened_at,
         note=note.strip(),
         idempotency_key=idempotency_key,
+        needs_look=needs_look,
     )
     # Field validation only: the database enforces the constraints in the INSERT below.
     visit.clean_fields(exclude=["organization", "contact", "unit", "organizer"])
@@ -322,3 +327,108 @@ def undo_visit(*, member: Membership, visit: Visit) -> None:
     ):
         contact.status = Status.ACTIVE
     contact.save()
+
+
+def _refuse_unless_committee(member: Membership) -> None:
+    if not member.sees_whole_organization:
+        raise PermissionDenied("Only the committee and admins can do this.")
+
+
+@transaction.atomic
+def reassign_contacts(*, member: Membership, contacts: Sequence[Contact], to_owner: User) -> int:
+    """Hand contacts to another organizer in one step, keeping who had them before.
+
+    1. Refuse an owner who is not an active organizer of the member's organization, and
+       contacts of another organization: nothing changes.
+    2. Lock the contacts and read their owners as they are now, not as the page showed.
+    3. Write an OwnerChange for each contact that really changes hands.
+    4. Set the owner in one UPDATE; the contacts are no longer orphaned.
+
+    Returns how many contacts changed hands.
+    """
+    _refuse_unless_committee(member)
+    organizer = Membership.objects.filter(
+        user=to_owner, organization_id=member.organization_id, role=Role.ORGANIZER, active=True
+    ).exists()
+    if not organizer:
+        raise ValidationError(
+            {"to_owner": "Contacts can only go to an active organizer of your organization."}
+        )
+    ids = {contact.pk for contact in contacts}
+    if not ids:
+        raise ValidationError({"contacts": "Tick at least one contact to reassign."})
+    owners = dict(
+        Contact.objects.select_for_update()
+        .filter(pk__in=ids, organization_id=member.organization_id)
+        .values_list("pk", "owner_id")
+    )
+    if len(owners) != len(ids):
+        raise ValidationError({"contacts": "Some of those contacts are not in your organization."})
+    OwnerChange.objects.bulk_create(
+        OwnerChange(
+            contact_id=pk, from_owner_id=owner_id, to_owner=to_owner, changed_by=member.user
+        )
+        for pk, owner_id in owners.items()
+        if owner_id != to_owner.pk
+    )
+    Contact.objects.filter(pk__in=ids).update(
+        owner=to_owner, orphaned=False, updated_at=timezone.now()
+    )
+    return sum(owner_id != to_owner.pk for owner_id in owners.values())
+
+
+SNOOZE_AT_MOST = dt.timedelta(days=90)
+
+
+@transaction.atomic
+def snooze_contact(
+    *, member: Membership, contact: Contact, until: dt.date | None, reason: str
+) -> None:
+    """Take a contact off the lapse watch until a date, for a stated reason (away for the
+    summer, in hospital). The open lapse episode ends now: the committee decided, so the
+    contact no longer waits for the next run of the job to leave the dashboard."""
+    _refuse_unless_committee(member)
+    if contact.organization_id != member.organization_id:
+        raise ValidationError("That contact is not in your organization.")
+    today = timezone.localdate()
+    errors: dict[str, str] = {}
+    if not reason.strip():
+        errors["reason"] = "Say why the contact is snoozed."
+    if until is None:
+        errors["until"] = "Give the date the snooze ends."
+    elif until <= today:
+        errors["until"] = "The snooze must end after today."
+    elif until > today + SNOOZE_AT_MOST:
+        errors["until"] = "A snooze can last at most 90 days; look again then."
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    Contact.objects.filter(pk=contact.pk).update(
+        snoozed_until=until, snooze_reason=reason.strip(), lapse_flag=LapseFlag.OK, updated_at=now
+    )
+    LapseEpisode.objects.filter(contact=contact, resolved_at__isnull=True).update(resolved_at=now)
+    contact.snoozed_until, contact.snooze_reason = until, reason.strip()
+    contact.lapse_flag = LapseFlag.OK
+
+
+@transaction.atomic
+def update_lapse_settings(
+    *,
+    member: Membership,
+    days_by_level: dict[int, int],
+    warning_days: int,
+    grace_days: int,
+    orphan_after_days: int,
+) -> None:
+    """The committee's cadence: days per level, and the organization's three windows.
+    The form has checked the values; the job uses them from its next run."""
+    _refuse_unless_committee(member)
+    for level, days in days_by_level.items():
+        LapseThreshold.objects.update_or_create(
+            organization_id=member.organization_id, level=level, defaults={"days": days}
+        )
+    Organization.objects.filter(pk=member.organization_id).update(
+        lapse_warning_days=warning_days,
+        lapse_grace_days=grace_days,
+        orphan_after_days=orphan_after_days,
+    )

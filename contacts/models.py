@@ -250,6 +250,9 @@ class Visit(models.Model):
     recorded_at = models.DateTimeField(auto_now_add=True)
     note = models.TextField(blank=True)
     idempotency_key = models.CharField(max_length=64, validators=[idempotency_key_validator])
+    # Set when a knock sent late from a phone met a changed world (the contact had moved or
+    # been handed to someone else): recorded all the same, and shown to its organizer.
+    needs_look = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-happened_at"]

@@ -202,6 +202,7 @@ def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
                 "unit": request.GET.get("unit") or contact.unit_id,
                 "level": contact.level,
                 "follow_up_on": max(proposed, timezone.localdate()),
+                "follow_up_purpose": "Check in",
             }
         )
         status = 200
@@ -330,7 +331,11 @@ def undo(request: MemberRequest, visit_id: int) -> HttpResponse:
     else:
         text, status = "Undone.", 200
     if request.htmx:
-        return render(request, "includes/note.html", {"text": text}, status=status)
+        response = render(request, "includes/note.html", {"text": text}, status=status)
+        if status == 200:
+            # The cards and the grid counted the knock; reload them as they are now.
+            response["HX-Refresh"] = "true"
+        return response
     (messages.success if status == 200 else messages.error)(request, text)
     back = request.headers.get("Referer", "")
     safe = url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure())
