@@ -118,22 +118,34 @@ def building_detail(request: MemberRequest, building_id: int) -> HttpResponse:
 def bulk_not_home(request: MemberRequest, building_id: int) -> HttpResponse:
     """ "Not home" on several doors of a building in one submission. Each door's visit gets
     a key derived from the form's key, so a resubmission records nothing new."""
+    replay = offline.is_replay(request)
     building = get_object_or_404(Building.objects.visible_to(request.membership), pk=building_id)
     units = {u.pk: u for u in building.units.filter(vacant=False, do_not_knock=False)}
     form = BulkKnockForm(request.POST, unit_ids=list(units))
-    if form.is_valid():
+    try:
+        if not form.is_valid():
+            raise ValidationError([str(e) for errors in form.errors.values() for e in errors])
+        moment = offline.happened_at(request)
         with transaction.atomic():
-            for unit_id in form.cleaned_data["units"]:
+            created = [
                 record_visit(
                     member=request.membership,
                     unit=units[unit_id],
                     outcome=Outcome.NOT_HOME,
                     idempotency_key=f"{form.cleaned_data['key'][:52]}-{unit_id}",
-                )
-        labels = ", ".join(units[u].label for u in form.cleaned_data["units"])
-        messages.success(request, f"Not home recorded at {labels}.")
+                    happened_at=moment,
+                )[1]
+                for unit_id in form.cleaned_data["units"]
+            ]
+    except ValidationError as error:
+        if replay:
+            return offline.reply("refused", " ".join(error.messages), http_status=422)
+        messages.error(request, " ".join(error.messages))
     else:
-        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        labels = ", ".join(units[u].label for u in form.cleaned_data["units"])
+        if replay:
+            return offline.reply("recorded" if any(created) else "duplicate", labels)
+        messages.success(request, f"Not home recorded at {labels}.")
     if request.htmx:
         context = building_context(request, building)
         return render(request, "buildings/building_detail.html#grid", context)

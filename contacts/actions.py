@@ -198,6 +198,7 @@ def record_conversation(
     follow_up_purpose: str = "",
     channel: Channel = Channel.DOOR,
     happened_at: dt.datetime | None = None,
+    needs_look: str = "",
 ) -> tuple[Visit, bool]:
     """A conversation with what came of it: the level as assessed now, an ask with the date
     its answer is due, and the next follow-up visit. All or nothing; a repeated key records
@@ -210,6 +211,7 @@ def record_conversation(
         channel=channel,
         happened_at=happened_at,
         note=note,
+        needs_look=needs_look,
     )
     if not created:
         return visit, False

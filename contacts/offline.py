@@ -9,11 +9,19 @@ The reply is JSON so the outbox can tell sent, already sent, and needs a look ap
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
+from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_GET
+
+from buildings.models import Building, Unit
+from contacts.models import Contact, Status
+from organizing.access import MemberRequest, member_required
 
 # A phone may sit in a drawer for a while; older than this is more likely a broken clock.
 OLDEST_REPLAY = dt.timedelta(days=30)
@@ -42,3 +50,44 @@ def reply(
     return JsonResponse(
         {"status": status, "message": message, "needs_look": needs_look}, status=http_status
     )
+
+
+@require_GET
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """Served from the site root so that its scope is the whole site."""
+    script = finders.find("js/sw.js")
+    response = HttpResponse(Path(str(script)).read_bytes(), content_type="text/javascript")
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+MOST_PAGES = 600
+
+
+@require_GET
+@member_required()
+def pages_to_keep(request: MemberRequest) -> JsonResponse:
+    """The organizer's turf, for the service worker to save while there is a signal:
+    Today, their buildings and units, and the contacts they own."""
+    buildings = Building.objects.filter(
+        organization=request.membership.organization, archived=False, turf__organizer=request.user
+    )
+    urls = [reverse("home")]
+    urls += [
+        reverse("buildings:detail", args=[pk]) for pk in buildings.values_list("pk", flat=True)
+    ]
+    urls += [
+        reverse("buildings:unit", args=[building_id, pk])
+        for pk, building_id in Unit.objects.filter(building__in=buildings)
+        .order_by("building", "-floor", "label")
+        .values_list("pk", "building_id")
+    ]
+    urls += [
+        reverse("contacts:detail", args=[pk])
+        for pk in Contact.objects.filter(
+            organization=request.membership.organization,
+            owner=request.user,
+            status=Status.ACTIVE,
+        ).values_list("pk", flat=True)
+    ]
+    return JsonResponse({"urls": urls[:MOST_PAGES]})

@@ -12,6 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from buildings.models import Building
+from contacts import offline
 from contacts.actions import plan_follow_up, record_conversation, record_visit, undo_visit
 from contacts.forms import (
     CancelFollowUpForm,
@@ -95,10 +96,20 @@ def today(request: MemberRequest) -> HttpResponse:
             :100
         ]
     ]
+    needs_look = (
+        Visit.objects.filter(
+            organization=membership.organization,
+            organizer=request.user,
+            recorded_at__gte=now - dt.timedelta(days=14),
+        )
+        .exclude(needs_look="")
+        .select_related("contact", "unit__building")[:20]
+    )
     return render(
         request,
         "contacts/today.html",
         {
+            "needs_look": needs_look,
             "follow_ups": follow_ups,
             "buildings": [(b, asks_due.get(b.pk, 0)) for b in buildings],
             "mine": mine,
@@ -153,50 +164,17 @@ def rerender(request: MemberRequest, contact: Contact, **forms: object) -> HttpR
 @member_required()
 def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
     """A conversation: the note, the level, an ask with its due date, the next visit."""
-    contact = get_contact(request, contact_id)
+    replay = offline.is_replay(request)
+    if replay:
+        # Sent late by the phone's outbox: the contact was on this organizer's turf then.
+        contact = get_object_or_404(
+            Contact.objects.filter(organization=request.membership.organization), pk=contact_id
+        )
+    else:
+        contact = get_contact(request, contact_id)
     thresholds = Thresholds.of(request.membership.organization)
     proposed = timezone.localdate() + thresholds.for_level(contact.level) - thresholds.warning
-    if request.method == "POST":
-        form = TalkForm(request.POST)
-        if form.is_valid():
-            data = form.cleaned_data
-            stale = contact.status != Status.ACTIVE or (
-                data["unit"] is not None and data["unit"] != contact.unit_id
-            )
-            if stale:
-                form.add_error(
-                    None,
-                    f"{contact.name} has moved or changed status since this page was loaded; "
-                    "nothing was recorded. Check the contact's page.",
-                )
-            else:
-                try:
-                    visit, created = record_conversation(
-                        member=request.membership,
-                        contact=contact,
-                        idempotency_key=data["key"],
-                        channel=data["channel"],
-                        note=data["note"],
-                        level=data["level"],
-                        ask=data["ask"],
-                        ask_due_on=data["ask_due_on"],
-                        follow_up_on=data["follow_up_on"],
-                        follow_up_purpose=data["follow_up_purpose"],
-                    )
-                except ValidationError as error:
-                    form.add_error(None, error)
-                else:
-                    if created:
-                        messages.success(
-                            request,
-                            f"Conversation with {contact.name} recorded.",
-                            extra_tags=f"undo:{visit.pk}",
-                        )
-                    if contact.unit_id:
-                        return redirect("buildings:unit", contact.unit.building_id, contact.unit_id)  # type: ignore[union-attr]
-                    return redirect("contacts:detail", contact.pk)
-        status = 422
-    else:
+    if request.method == "GET":
         form = TalkForm(
             initial={
                 "unit": request.GET.get("unit") or contact.unit_id,
@@ -205,13 +183,57 @@ def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
                 "follow_up_purpose": "Check in",
             }
         )
-        status = 200
-    return render(
-        request,
-        "contacts/talk.html",
-        {"contact": contact, "form": form, "proposed": proposed},
-        status=status,
-    )
+        context = {"contact": contact, "form": form, "proposed": proposed}
+        return render(request, "contacts/talk.html", context)
+
+    form = TalkForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        moved = contact.status != Status.ACTIVE or (
+            data["unit"] is not None and data["unit"] != contact.unit_id
+        )
+        needs_look = "had moved or changed status before this conversation arrived" if moved else ""
+        if moved and not replay:
+            form.add_error(
+                None,
+                f"{contact.name} has moved or changed status since this page was loaded; "
+                "nothing was recorded. Check the contact's page.",
+            )
+        else:
+            try:
+                visit, created = record_conversation(
+                    member=request.membership,
+                    contact=contact,
+                    idempotency_key=data["key"],
+                    channel=data["channel"],
+                    note=data["note"],
+                    level=data["level"],
+                    ask=data["ask"],
+                    ask_due_on=data["ask_due_on"],
+                    follow_up_on=data["follow_up_on"],
+                    follow_up_purpose=data["follow_up_purpose"],
+                    happened_at=offline.happened_at(request),
+                    needs_look=needs_look,
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                text = f"Conversation with {contact.name} recorded."
+                if replay:
+                    look = f"{contact.name} {needs_look}" if needs_look else ""
+                    return offline.reply(
+                        "recorded" if created else "duplicate", text, needs_look=look
+                    )
+                if created:
+                    messages.success(request, text, extra_tags=f"undo:{visit.pk}")
+                if contact.unit is not None:
+                    return redirect("buildings:unit", contact.unit.building_id, contact.unit_id)
+                return redirect("contacts:detail", contact.pk)
+    if replay:
+        problems = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        return offline.reply("refused", problems, http_status=422)
+    context = {"contact": contact, "form": form, "proposed": proposed}
+    return render(request, "contacts/talk.html", context, status=422)
 
 
 @require_POST

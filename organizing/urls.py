@@ -2,12 +2,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from contacts import offline
 from contacts import views as contact_views
 from organizing import views
 
 urlpatterns = [
     path("", contact_views.today, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("sw.js", offline.service_worker, name="service_worker"),
+    path("offline/pages.json", offline.pages_to_keep, name="offline_pages"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("buildings/", include("buildings.urls")),

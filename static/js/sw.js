@@ -1,0 +1,80 @@
+/* Doorstep's service worker: keeps the organizer's pages so they open without a signal.
+ *
+ * Pages (HTML navigations) are network first: a fresh copy when there is a signal, the
+ * last saved copy when there is none. Static files are cache first (their names change
+ * when they change). htmx partials are never saved: they share URLs with whole pages.
+ * Knocks are not sent from here; the page's outbox (outbox.js) owns them.
+ */
+const PAGES = "doorstep-pages-v1";
+const STATIC = "doorstep-static-v1";
+
+self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+
+function savable(response) {
+  return response.ok && !response.redirected && response.type === "basic";
+}
+
+async function networkFirst(request) {
+  try {
+    const response = await fetch(request);
+    if (savable(response)) {
+      const cache = await caches.open(PAGES);
+      await cache.put(request.url, response.clone());
+    }
+    return response;
+  } catch (error) {
+    const saved = await caches.match(request.url, { cacheName: PAGES });
+    if (saved) return saved;
+    return new Response(
+      "<!doctype html><meta name=viewport content='width=device-width'><title>Offline</title>" +
+        "<p style='font:18px system-ui;padding:16px'>You are offline and this page was not saved " +
+        "on this phone. <a href='/'>Open Today</a></p>",
+      { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } },
+    );
+  }
+}
+
+async function cacheFirst(request) {
+  const saved = await caches.match(request, { cacheName: STATIC });
+  if (saved) return saved;
+  const response = await fetch(request);
+  if (savable(response)) (await caches.open(STATIC)).put(request, response.clone());
+  return response;
+}
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  const url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (request.headers.get("HX-Request")) return;
+  if (url.pathname.startsWith("/static/")) {
+    event.respondWith(cacheFirst(request));
+  } else if (request.mode === "navigate") {
+    event.respondWith(networkFirst(request));
+  }
+});
+
+/* The page sends the list of the organizer's turf pages (and its own static files) to
+ * keep while online, and is told when they are kept. */
+self.addEventListener("message", (event) => {
+  if (!event.data || event.data.type !== "keep") return;
+  event.waitUntil(
+    (async () => {
+      const pages = await caches.open(PAGES);
+      const statics = await caches.open(STATIC);
+      for (const path of event.data.urls) {
+        const url = new URL(path, self.location.origin);
+        const cache = url.pathname.startsWith("/static/") ? statics : pages;
+        try {
+          const response = await fetch(url, { credentials: "same-origin" });
+          if (savable(response)) await cache.put(url.href, response);
+        } catch (error) {
+          return; // the signal went: keep what we have
+        }
+      }
+      const clients = await self.clients.matchAll({ includeUncontrolled: true });
+      clients.forEach((client) => client.postMessage({ type: "kept" }));
+    })(),
+  );
+});

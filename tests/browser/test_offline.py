@@ -1,0 +1,78 @@
+"""No knock is ever lost: Olivia in a basement with no signal."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from buildings.models import Unit
+from contacts.models import Contact, Outcome, Visit
+from tests.browser.conftest import Screenshot
+from tests.browser.test_organizer_at_the_door import card, log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+READ_OUTBOX = """() => new Promise((resolve) => {
+  const open = indexedDB.open("doorstep", 1);
+  open.onsuccess = () => {
+    const request = open.result.transaction("outbox").objectStore("outbox").getAll();
+    request.onsuccess = () => resolve(request.result);
+  };
+})"""
+
+REPLAY = """async (items) => {
+  const token = JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"];
+  const answers = [];
+  for (const item of items) {
+    const body = new URLSearchParams(item.fields);
+    body.set("happened_at", item.happened_at);
+    const response = await fetch(item.action, {method: "POST", body, headers: {
+      "X-Doorstep-Replay": "1", "X-CSRFToken": token, "Accept": "application/json"}});
+    answers.push((await response.json()).status);
+  }
+  return answers;
+}"""
+
+
+def test_knocks_made_offline_wait_on_the_phone_and_are_sent_at_their_own_times(
+    phone: Page, screenshot: Screenshot, olivia: User, maria: Contact, unit_1204: Unit
+) -> None:
+    page = phone
+    log_in(page, olivia)
+    # Today registers the service worker, which keeps the turf pages while online.
+    page.reload()
+    expect(page.locator("html[data-kept=yes]")).to_be_attached(timeout=15_000)
+
+    page.context.set_offline(True)
+    offline_since = timezone.now()
+    page.goto(reverse("buildings:unit", args=[unit_1204.building_id, unit_1204.pk]))
+    expect(page.get_by_role("heading", name="1204")).to_be_visible()
+    card(page, maria).get_by_role("button", name="Not home").click()
+    expect(page.locator("#outbox")).to_contain_text("1 knock waiting to send")
+    card(page, maria).get_by_role("button", name="Come back later").click()
+    expect(page.locator("#outbox")).to_contain_text("2 knocks waiting to send")
+    expect(page.locator("#outbox")).to_contain_text("Offline, saved at")
+    screenshot(page, "offline-two-knocks-waiting")
+
+    page.reload()
+    expect(page.get_by_role("heading", name="1204")).to_be_visible()
+    expect(page.locator("#outbox")).to_contain_text("2 knocks waiting to send")
+    outbox = page.evaluate(READ_OUTBOX)
+    assert len(outbox) == 2
+    assert Visit.objects.count() == 0
+    back_online = timezone.now()
+
+    page.context.set_offline(False)
+    expect(page.locator("#outbox")).to_contain_text("2 knocks sent")
+    screenshot(page, "offline-knocks-sent")
+
+    visits = list(Visit.objects.order_by("happened_at"))
+    assert [v.outcome for v in visits] == [Outcome.NOT_HOME, Outcome.COME_BACK]
+    assert all(offline_since <= v.happened_at <= back_online for v in visits)
+    assert all(v.recorded_at >= back_online for v in visits)
+
+    assert page.evaluate(REPLAY, outbox) == ["duplicate", "duplicate"]
+    assert Visit.objects.count() == 2

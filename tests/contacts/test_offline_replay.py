@@ -1,0 +1,215 @@
+"""Knocks made without a signal and sent later by the phone's outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from buildings.models import Building, Unit
+from contacts.actions import record_visit
+from contacts.models import Contact, Outcome, Status, Visit
+from tests.makers import make_contact, make_unit, new_key
+
+REPLAY = {"X-Doorstep-Replay": "1", "Accept": "application/json"}
+HOUR = dt.timedelta(hours=1)
+
+
+@pytest.fixture
+def as_olivia(olivia: User) -> Client:
+    client = Client()
+    client.force_login(olivia)
+    return client
+
+
+def knock_url(unit: Unit) -> str:
+    return reverse("buildings:knock", args=[unit.building_id, unit.pk])
+
+
+def queued(
+    contact: Contact, outcome: str, when: dt.datetime, key: str = "outbox-key-0001"
+) -> dict[str, str]:
+    """What outbox.js sends: the page's form fields, plus when the knock happened."""
+    return {
+        "contact": str(contact.pk),
+        "owner": str(contact.owner_id),
+        f"c{contact.pk}-outcome": outcome,
+        f"c{contact.pk}-key": key,
+        "happened_at": when.isoformat(),
+    }
+
+
+def test_a_knock_sent_hours_late_keeps_the_time_it_happened(
+    as_olivia: Client, maria: Contact, unit_1204: Unit
+) -> None:
+    when = timezone.now() - 3 * HOUR
+
+    response = as_olivia.post(knock_url(unit_1204), queued(maria, "not_home", when), headers=REPLAY)
+
+    assert response.json() == {
+        "status": "recorded",
+        "message": "Not home: Maria Lopez.",
+        "needs_look": "",
+    }
+    visit = Visit.objects.get()
+    assert visit.happened_at == when and visit.recorded_at > when
+    assert Contact.objects.get(pk=maria.pk).last_attempt_at == when
+
+
+def test_a_late_conversation_never_moves_the_last_conversation_backwards(
+    as_olivia: Client, olivia: User, maria: Contact, unit_1204: Unit
+) -> None:
+    record_visit(
+        member=olivia.membership,
+        contact=maria,
+        outcome=Outcome.CONVERSATION,
+        idempotency_key=new_key(),
+    )
+    talked_at = Contact.objects.get(pk=maria.pk).last_conversation_at
+    late = {
+        "key": "outbox-talk-0001",
+        "unit": str(maria.unit_id),
+        "channel": "door",
+        "note": "Talked in the hall",
+        "level": "2",
+        "happened_at": (timezone.now() - 5 * HOUR).isoformat(),
+    }
+
+    as_olivia.post(reverse("contacts:talk", args=[maria.pk]), late, headers=REPLAY)
+
+    assert Contact.objects.get(pk=maria.pk).last_conversation_at == talked_at
+
+
+def test_the_same_outbox_replayed_twice_records_nothing_new(
+    as_olivia: Client, maria: Contact, unit_1204: Unit, riverside: Building
+) -> None:
+    doors = [make_unit(riverside, label) for label in ("1201", "1202")]
+    when = timezone.now() - HOUR
+    outbox = [
+        (knock_url(unit_1204), queued(maria, "not_home", when)),
+        (
+            reverse("buildings:bulk_not_home", args=[riverside.pk]),
+            {
+                "units": [str(d.pk) for d in doors],
+                "key": "outbox-bulk-0001",
+                "happened_at": when.isoformat(),
+            },
+        ),
+    ]
+
+    first = [as_olivia.post(url, data, headers=REPLAY).json()["status"] for url, data in outbox]
+    second = [as_olivia.post(url, data, headers=REPLAY).json()["status"] for url, data in outbox]
+
+    assert first == ["recorded", "recorded"] and second == ["duplicate", "duplicate"]
+    assert Visit.objects.count() == 3
+    assert set(Visit.objects.values_list("happened_at", flat=True)) == {when}
+
+
+def test_a_knock_on_someone_who_moved_meanwhile_is_recorded_and_needs_a_look(
+    as_olivia: Client, olivia: User, maria: Contact, unit_1204: Unit
+) -> None:
+    data = queued(maria, "not_home", timezone.now() - 2 * HOUR)
+    record_visit(
+        member=olivia.membership,
+        contact=maria,
+        outcome=Outcome.MOVED_OUT,
+        idempotency_key=new_key(),
+    )
+
+    answer = as_olivia.post(knock_url(unit_1204), data, headers=REPLAY).json()
+
+    assert answer["status"] == "recorded"
+    assert "no longer lives in 1204" in answer["needs_look"]
+    assert Visit.objects.filter(needs_look__contains="no longer lives").count() == 1
+    assert "Knocks sent late that need a look" in as_olivia.get(reverse("home")).content.decode()
+
+
+def test_a_knock_on_someone_reassigned_meanwhile_is_recorded_and_needs_a_look(
+    as_olivia: Client, cora: User, maria: Contact, unit_1204: Unit
+) -> None:
+    data = queued(maria, "come_back", timezone.now() - HOUR)
+    Contact.objects.filter(pk=maria.pk).update(owner=cora)
+
+    answer = as_olivia.post(knock_url(unit_1204), data, headers=REPLAY).json()
+
+    assert answer["status"] == "recorded"
+    assert "handed to another organizer" in answer["needs_look"]
+
+
+def test_a_knock_for_a_deleted_unit_is_answered_404_so_the_phone_keeps_it(
+    as_olivia: Client, riverside: Building
+) -> None:
+    unit = make_unit(riverside, "1208")
+    url = knock_url(unit)
+    unit.delete()
+
+    response = as_olivia.post(
+        url, {"door-outcome": "not_home", "door-key": "outbox-key-0009"}, headers=REPLAY
+    )
+
+    assert response.status_code == 404
+    assert not Visit.objects.exists()
+
+
+def test_a_knock_whose_session_expired_is_sent_to_log_in_and_not_recorded(
+    maria: Contact, unit_1204: Unit
+) -> None:
+    response = Client().post(
+        knock_url(unit_1204), queued(maria, "not_home", timezone.now()), headers=REPLAY
+    )
+
+    assert response.status_code == 302 and "/login/" in response["Location"]
+    assert not Visit.objects.exists()
+
+
+def test_a_knock_older_than_thirty_days_is_refused_with_a_reason(
+    as_olivia: Client, maria: Contact, unit_1204: Unit
+) -> None:
+    data = queued(maria, "not_home", timezone.now() - dt.timedelta(days=31))
+
+    response = as_olivia.post(knock_url(unit_1204), data, headers=REPLAY)
+
+    assert response.status_code == 422
+    assert "more than 30 days old" in response.json()["message"]
+    assert not Visit.objects.exists()
+
+
+def test_the_pages_kept_offline_are_the_organizers_turf_and_own_contacts(
+    as_olivia: Client, olivia: User, maria: Contact, unit_1204: Unit, maple: Building
+) -> None:
+    theirs = make_contact(make_unit(maple, "1A", floor=1), owner=None, name="Not hers")
+
+    urls = as_olivia.get(reverse("offline_pages")).json()["urls"]
+
+    assert reverse("home") in urls
+    assert reverse("buildings:unit", args=[unit_1204.building_id, unit_1204.pk]) in urls
+    assert reverse("contacts:detail", args=[maria.pk]) in urls
+    assert reverse("buildings:detail", args=[maple.pk]) not in urls
+    assert reverse("contacts:detail", args=[theirs.pk]) not in urls
+
+
+def test_the_service_worker_is_served_from_the_root(client: Client) -> None:
+    response = client.get("/sw.js")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert b'addEventListener("fetch"' in response.content
+
+
+def test_the_pages_link_the_manifest_and_the_outbox(as_olivia: Client, maria: Contact) -> None:
+    page = as_olivia.get(reverse("home")).content.decode()
+
+    assert "manifest.webmanifest" in page and "js/outbox.js" in page
+    assert 'name="doorstep-rendered-at"' in page
+
+
+def test_moved_contacts_are_not_kept_offline(as_olivia: Client, maria: Contact) -> None:
+    Contact.objects.filter(pk=maria.pk).update(status=Status.MOVED)
+
+    urls = as_olivia.get(reverse("offline_pages")).json()["urls"]
+
+    assert reverse("contacts:detail", args=[maria.pk]) not in urls
