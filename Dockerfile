@@ -15,9 +15,9 @@ RUN pip install --require-hashes -r requirements.txt
 
 COPY . .
 
-# DEBUG off insists on SECRET_KEY and DATABASE_URL; these dummies serve collectstatic only,
+# DEBUG off insists on SECRET_KEY, DATABASE_URL and SITE_URL; these dummies serve collectstatic only,
 # which connects to neither. var/ must be writable at run time for beat's schedule file.
-RUN SECRET_KEY=collectstatic-only DEBUG=0 DATABASE_URL=sqlite:////tmp/unused.sqlite3 \
+RUN SECRET_KEY=collectstatic-only DEBUG=0 DATABASE_URL=sqlite:////tmp/unused.sqlite3 SITE_URL=http://unused \
         REDIS_URL=redis://unused:6379/0 python manage.py collectstatic --noinput \
     && chown doorstep:doorstep var
 

@@ -283,7 +283,7 @@ def knock(request: MemberRequest, building_id: int, unit_id: int) -> HttpRespons
     if created:
         messages.success(request, text, extra_tags=f"undo:{visit.pk}")
     else:
-        messages.info(request, f"Already recorded: {text}")
+        messages.info(request, f"Already recorded: {visit.get_outcome_display()}, {who}.")
     return unit_response(request, unit)
 
 

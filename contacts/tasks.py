@@ -2,9 +2,21 @@
 
 from celery import shared_task
 
+from contacts.digests import send_committee_digests, send_owner_digests
 from contacts.lapse import flag_lapsed
 
 
 @shared_task(name="contacts.flag_lapsed")
 def flag_lapsed_task() -> dict[str, int]:
     return vars(flag_lapsed())
+
+
+# One SMTP exchange per person: more time than the default, which suits the database jobs.
+@shared_task(name="contacts.send_owner_digests", soft_time_limit=25 * 60, time_limit=30 * 60)
+def send_owner_digests_task() -> int:
+    return send_owner_digests()
+
+
+@shared_task(name="contacts.send_committee_digests", soft_time_limit=25 * 60, time_limit=30 * 60)
+def send_committee_digests_task() -> int:
+    return send_committee_digests()

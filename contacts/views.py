@@ -352,11 +352,13 @@ def undo(request: MemberRequest, visit_id: int) -> HttpResponse:
         status = 409
     else:
         text, status = "Undone.", 200
+    if request.htmx and status != 200:
+        return render(request, "includes/note.html", {"text": text}, status=status)
     if request.htmx:
-        response = render(request, "includes/note.html", {"text": text}, status=status)
-        if status == 200:
-            # The cards and the grid counted the knock; reload them as they are now.
-            response["HX-Refresh"] = "true"
+        # The cards and the grid counted the knock: reload the page as it is now.
+        messages.success(request, text)
+        response = HttpResponse()
+        response["HX-Refresh"] = "true"
         return response
     (messages.success if status == 200 else messages.error)(request, text)
     back = request.headers.get("Referer", "")

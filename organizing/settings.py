@@ -160,6 +160,10 @@ else:
             },
         }
     }
+# Where links in emails point. Required in production: a digest must link to the real site.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+if not DEBUG and not SITE_URL:
+    raise ImproperlyConfigured("Production settings (DEBUG off) need SITE_URL in the environment.")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Doorstep <doorstep@localhost>")
 
 SESSION_COOKIE_HTTPONLY = True
@@ -205,4 +209,12 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The static beat schedule, reviewed like code.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "flag-lapsed": {"task": "contacts.flag_lapsed", "schedule": crontab(minute=5)},
+    "owner-digests": {
+        "task": "contacts.send_owner_digests",
+        "schedule": crontab(hour=7, minute=0),
+    },
+    "committee-digests": {
+        "task": "contacts.send_committee_digests",
+        "schedule": crontab(hour=7, minute=30, day_of_week="mon"),
+    },
 }

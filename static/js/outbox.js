@@ -138,6 +138,8 @@
   async function send(item) {
     const body = new URLSearchParams(item.fields);
     body.set("happened_at", item.happened_at);
+    // The token saved with the form may be stale (a new login rotates it): send today's.
+    body.delete("csrfmiddlewaretoken");
     return fetch(item.action, {
       method: "POST",
       body,

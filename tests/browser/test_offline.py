@@ -76,3 +76,28 @@ def test_knocks_made_offline_wait_on_the_phone_and_are_sent_at_their_own_times(
 
     assert page.evaluate(REPLAY, outbox) == ["duplicate", "duplicate"]
     assert Visit.objects.count() == 2
+
+
+def test_a_knock_queued_when_the_session_expired_waits_for_login_then_sends(
+    phone: Page, screenshot: Screenshot, olivia: User, maria: Contact, unit_1204: Unit
+) -> None:
+    page = phone
+    log_in(page, olivia)
+    unit_page = reverse("buildings:unit", args=[unit_1204.building_id, unit_1204.pk])
+    page.goto(unit_page)
+    page.context.set_offline(True)
+    card(page, maria).get_by_role("button", name="Not home").click()
+    expect(page.locator("#outbox")).to_contain_text("1 knock waiting to send")
+
+    page.context.clear_cookies()  # the session ended while the phone was in the basement
+    page.context.set_offline(False)
+    expect(page.locator("#outbox")).to_contain_text("Log in to send")
+    screenshot(page, "offline-log-in-to-send")
+    assert Visit.objects.count() == 0
+
+    page.locator("#outbox").get_by_role("link", name="Log in").click()
+    page.get_by_label("Username").fill(olivia.username)
+    page.get_by_label("Password").fill("correct horse 42")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#outbox")).to_contain_text("1 knock sent")
+    assert Visit.objects.get().contact == maria

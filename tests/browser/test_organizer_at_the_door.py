@@ -110,7 +110,7 @@ def test_olivia_knocks_talks_and_adds_a_resident_on_her_phone(
 
     expect(page.get_by_text("Conversation with Maria Lopez recorded.")).to_be_visible()
     expect(card(page, maria).locator(".pill")).to_have_text("Active")
-    expect(card(page, maria)).to_contain_text("Last conversation 0\xa0minutes ago (olivia)")
+    expect(card(page, maria)).to_contain_text("Last conversation just now (olivia)")
     expect(card(page, maria)).to_contain_text(f"Open ask: Floor captain? · due {due:%b} {due.day}")
     screenshot(page, "unit-1204-after-talk")
     assert Visit.objects.filter(contact=maria, outcome=Outcome.CONVERSATION).count() == 1

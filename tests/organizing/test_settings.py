@@ -52,11 +52,21 @@ def test_production_refuses_to_start_without_a_database(tmp_path: Path) -> None:
     assert "need DATABASE_URL" in result.stderr
 
 
+def test_production_refuses_to_start_without_the_sites_address(tmp_path: Path) -> None:
+    env = {"DEBUG": "0", "SECRET_KEY": "s3cret-for-this-test", "DATABASE_URL": "postgres://db/d"}
+
+    result = start(env, tmp_path)
+
+    assert result.returncode != 0
+    assert "need SITE_URL" in result.stderr
+
+
 def test_production_starts_with_a_secret_and_a_database(tmp_path: Path) -> None:
     result = start(
         {
             "DEBUG": "0",
             "SECRET_KEY": "s3cret-for-this-test",
+            "SITE_URL": "https://doorstep.example.org",
             "DATABASE_URL": "postgres://db/doorstep",
         },
         tmp_path,
