@@ -122,5 +122,6 @@ def test_the_log_filter_removes_emails_and_phone_numbers_from_messages_and_trace
 
 
 def test_every_log_handler_runs_the_filter() -> None:
-    for handler in settings.LOGGING["handlers"].values():
+    handlers: dict[str, dict[str, list[str]]] = settings.LOGGING["handlers"]  # type: ignore[index, assignment]
+    for handler in handlers.values():
         assert "personal_data" in handler.get("filters", [])
