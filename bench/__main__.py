@@ -3,6 +3,10 @@ in the same run (these machines are shared and noisy, so absolute times mean lit
 
 It runs in a throwaway test database, created and dropped here, on the DATABASE_URL that
 `make bench` provides (a temporary PostgreSQL unless one is given).
+
+A suite returns its figures as (name, samples) pairs, the first being the baseline; or, to
+report more than one table, Table objects: rows that may each name their own baseline and
+carry a query count, and notes printed under the table (targets, sizes, bytes).
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "organizing.settings")
 
@@ -20,9 +25,28 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from bench import knocks  # noqa: E402
+from bench import knocks, organizer  # noqa: E402
 
-SUITES: list[Callable[[], list[tuple[str, list[float]]]]] = [knocks.run]
+
+@dataclass
+class Row:
+    name: str
+    samples: list[float]
+    # The name of the row this one is a ratio to; the table's first row when None.
+    baseline: str | None = None
+    queries: int | None = None
+
+
+@dataclass
+class Table:
+    title: str
+    rows: list[Row]
+    notes: list[str] = field(default_factory=list)
+
+
+Results = Sequence[tuple[str, list[float]]] | Sequence[Table]
+
+SUITES: list[Callable[[], Results]] = [knocks.run, organizer.run]
 
 
 def summarize(samples: list[float]) -> tuple[float, float]:
@@ -30,21 +54,40 @@ def summarize(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[int(len(ordered) * 0.95) - 1]
 
 
+def tables(suite: Callable[[], Results]) -> list[Table]:
+    results = suite()
+    # Tables made by a suite come from bench.__main__, not from this __main__ module, so
+    # they are told apart from plain pairs by shape, not by class.
+    if results and isinstance(results[0], tuple):
+        pairs = [pair for pair in results if isinstance(pair, tuple)]
+        return [Table(suite.__module__, [Row(name, samples) for name, samples in pairs])]
+    return [table for table in results if not isinstance(table, tuple)]
+
+
+def print_table(table: Table) -> None:
+    medians = {row.name: summarize(row.samples)[0] for row in table.rows}
+    with_queries = any(row.queries is not None for row in table.rows)
+    print(f"\n{table.title}")
+    header = f"  {'what':44} {'median ms':>10} {'p95 ms':>8} {'x baseline':>11}"
+    print(header + (f" {'queries':>8}" if with_queries else ""))
+    for row in table.rows:
+        median, p95 = summarize(row.samples)
+        baseline = medians[row.baseline or table.rows[0].name]
+        line = f"  {row.name:44} {median * 1000:10.2f} {p95 * 1000:8.2f} {median / baseline:11.1f}"
+        if with_queries:
+            line += f" {'' if row.queries is None else row.queries:>8}"
+        print(line)
+    for note in table.notes:
+        print(f"  {note}")
+
+
 def main() -> None:
     print(f"database: {connection.vendor}")
     old_name = connection.creation.create_test_db(verbosity=0)
     try:
         for suite in SUITES:
-            results = suite()
-            baseline_median, _ = summarize(results[0][1])
-            print(f"\n{suite.__module__}")
-            print(f"  {'what':44} {'median ms':>10} {'p95 ms':>8} {'x baseline':>11}")
-            for name, samples in results:
-                median, p95 = summarize(samples)
-                print(
-                    f"  {name:44} {median * 1000:10.2f} {p95 * 1000:8.2f}"
-                    f" {median / baseline_median:11.1f}"
-                )
+            for table in tables(suite):
+                print_table(table)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

@@ -5,4 +5,10 @@ from organizing import members
 app_name = "members"
 urlpatterns = [
     path("", members.member_list, name="list"),
+    path("add/", members.member_add, name="add"),
+    path("<int:membership_id>/", members.member_detail, name="detail"),
+    path("<int:membership_id>/role/", members.member_role, name="role"),
+    path("<int:membership_id>/turf/", members.member_turf, name="turf"),
+    path("<int:membership_id>/deactivate/", members.member_deactivate, name="deactivate"),
+    path("<int:membership_id>/reactivate/", members.member_reactivate, name="reactivate"),
 ]

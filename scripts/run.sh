@@ -15,6 +15,8 @@ cd "$(dirname "$0")/.."
 mkdir -p "${VAR_DIR:-var}"
 .venv/bin/python manage.py migrate
 .venv/bin/python manage.py seed_demo
+# Flag lapses now rather than at the next hourly run, so the dashboard has something to show.
+.venv/bin/python manage.py flag_lapsed
 
 worker=
 stop_worker() {
