@@ -6,7 +6,8 @@ It runs in a throwaway test database, created and dropped here, on the DATABASE_
 
 A suite returns its figures as (name, samples) pairs, the first being the baseline; or, to
 report more than one table, Table objects: rows that may each name their own baseline and
-carry a query count, and notes printed under the table (targets, sizes, bytes).
+carry a query count, and notes printed under the table (targets, sizes, bytes). Anything
+else it returns (bench.imports' (what, value, unit) figures) it has printed itself.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from bench import knocks, organizer  # noqa: E402
+from bench import imports, knocks, organizer  # noqa: E402
 
 
 @dataclass
@@ -44,9 +45,9 @@ class Table:
     notes: list[str] = field(default_factory=list)
 
 
-Results = Sequence[tuple[str, list[float]]] | Sequence[Table]
+Results = Sequence[tuple[str, list[float]]] | Sequence[Table] | Sequence[tuple[object, ...]]
 
-SUITES: list[Callable[[], Results]] = [knocks.run, organizer.run]
+SUITES: list[Callable[[], Results]] = [knocks.run, organizer.run, imports.run]
 
 
 def summarize(samples: list[float]) -> tuple[float, float]:
@@ -57,9 +58,13 @@ def summarize(samples: list[float]) -> tuple[float, float]:
 def tables(suite: Callable[[], Results]) -> list[Table]:
     results = suite()
     # Tables made by a suite come from bench.__main__, not from this __main__ module, so
-    # they are told apart from plain pairs by shape, not by class.
-    if results and isinstance(results[0], tuple):
-        pairs = [pair for pair in results if isinstance(pair, tuple)]
+    # they are told apart by shape, not by class.
+    pairs = [
+        (name, samples)
+        for name, samples in (r for r in results if isinstance(r, tuple) and len(r) == 2)
+        if isinstance(name, str) and isinstance(samples, list)
+    ]
+    if results and len(pairs) == len(results):
         return [Table(suite.__module__, [Row(name, samples) for name, samples in pairs])]
     return [table for table in results if not isinstance(table, tuple)]
 
@@ -68,6 +73,10 @@ def print_table(table: Table) -> None:
     medians = {row.name: summarize(row.samples)[0] for row in table.rows}
     with_queries = any(row.queries is not None for row in table.rows)
     print(f"\n{table.title}")
+    if not table.rows:
+        for note in table.notes:
+            print(f"  {note}")
+        return
     header = f"  {'what':44} {'median ms':>10} {'p95 ms':>8} {'x baseline':>11}"
     print(header + (f" {'queries':>8}" if with_queries else ""))
     for row in table.rows:

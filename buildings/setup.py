@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 BUILDINGS_PER_PAGE = 50
-CONTACTS_PER_PAGE = 100
+CONTACTS_PER_PAGE = 50
 
 Doors = list[tuple[int, str]]
 
@@ -330,10 +330,11 @@ def building_units(request: MemberRequest, building_id: int) -> HttpResponse:
             if preview is None:
                 units = add_units(member=request.membership, building=building, doors=doors)
                 kept = len(doors) - len(units)
+                stays = "stays as it was" if kept == 1 else "stay as they were"
                 messages.success(
                     request,
-                    f"Added {len(units)} units to {building.name}"
-                    + (f"; {kept} were already there and are unchanged." if kept else "."),
+                    f"Added {len(units)} units to {building.name}."
+                    + (f" {kept} already there {stays}." if kept else ""),
                 )
                 return go_to(request, "setup:edit", building.pk)
         else:
@@ -533,9 +534,7 @@ class Echo:
 def export_csv(request: MemberRequest) -> HttpResponseBase:
     """Contacts with their last conversation, level and owner, as CSV; each export logged."""
     organization = request.membership.organization
-    form = ExportForm(
-        request.POST if request.method == "POST" else None, organization=organization
-    )
+    form = ExportForm(request.POST if request.method == "POST" else None, organization=organization)
     if request.method == "POST" and form.is_valid():
         building = form.cleaned_data["building"]
         everyone = form.cleaned_data["everyone"]

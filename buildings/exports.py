@@ -1,0 +1,117 @@
+"""CSV export of contacts, for the committee and admins, each export logged.
+
+Cells a spreadsheet would read as a formula (=HYPERLINK(...), +, -, @, a tab or a carriage
+return at the start) get a leading apostrophe, as OWASP recommends for CSV injection: the
+spreadsheet then shows the text and runs nothing. A do-not-contact resident's phone and
+email are left out, so a phone bank made from the file can't reach them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from buildings.models import Building
+from contacts.models import LANGUAGES, Contact, ExportLog, Level, Status
+from organizing.models import Membership
+
+HEADER = [
+    "building",
+    "unit",
+    "floor",
+    "name",
+    "phone",
+    "email",
+    "language",
+    "level",
+    "status",
+    "owner",
+    "last_conversation",
+    "attempts_since_conversation",
+    "lapse",
+]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+LANGUAGE_NAMES = dict(LANGUAGES)
+LEVEL_NAMES = dict(Level.choices)
+STATUS_NAMES = dict(Status.choices)
+
+
+def neutralise(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def contacts_to_export(
+    *, member: Membership, building: Building | None = None, everyone: bool = False
+) -> QuerySet[Contact]:
+    contacts = Contact.objects.filter(organization_id=member.organization_id)
+    if building is not None:
+        contacts = contacts.filter(unit__building=building)
+    if not everyone:
+        contacts = contacts.filter(status=Status.ACTIVE)
+    return contacts
+
+
+def log_export(
+    *, member: Membership, contacts: QuerySet[Contact], filters: str
+) -> tuple[ExportLog, Iterator[list[str]]]:
+    """Log the export (who, when, which filters, how many rows) and return the log with the
+    rows to write, header first. The rows are read in chunks as they are written."""
+    log = ExportLog.objects.create(
+        organization_id=member.organization_id,
+        user=member.user,
+        what="contacts",
+        filters=filters[:500],
+        rows=contacts.count(),
+    )
+    return log, _rows(contacts)
+
+
+def _rows(contacts: QuerySet[Contact]) -> Iterator[list[str]]:
+    yield HEADER
+    values = contacts.order_by(
+        "unit__building__name", "unit__floor", "unit__label", "name", "pk"
+    ).values_list(
+        "unit__building__name",
+        "unit__label",
+        "unit__floor",
+        "name",
+        "phone",
+        "email",
+        "language",
+        "level",
+        "status",
+        "owner__username",
+        "owner__first_name",
+        "last_conversation_at",
+        "attempts_since_conversation",
+        "lapse_flag",
+    )
+    for row in values.iterator(chunk_size=2_000):
+        yield [neutralise(cell) for cell in _cells(row)]
+
+
+def _cells(row: tuple[Any, ...]) -> list[object]:
+    (building, unit, floor, name, phone, email, language, level, status) = row[:9]
+    (owner, owner_first_name, last_conversation, attempts, lapse) = row[9:]
+    if status == Status.DO_NOT_CONTACT:
+        phone = email = ""
+    when = timezone.localtime(last_conversation) if last_conversation else None
+    return [
+        building,
+        unit,
+        floor,
+        name,
+        phone,
+        email,
+        LANGUAGE_NAMES.get(language, language),
+        LEVEL_NAMES.get(level, level),
+        STATUS_NAMES.get(status, status),
+        owner_first_name or owner or "",
+        when.strftime("%Y-%m-%d %H:%M") if when else "",
+        attempts,
+        lapse,
+    ]
