@@ -8,6 +8,8 @@ refused everything of ours, and gets a 404 rather than a hint that it exists.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
 
@@ -15,6 +17,12 @@ from buildings.models import Building, Unit
 from contacts.models import Contact
 from organizing.models import Organization, Role
 from tests.makers import make_building, make_contact, make_member, make_unit
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Each persona has a password; the real hasher is slow on purpose, tests need not be."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

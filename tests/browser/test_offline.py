@@ -96,6 +96,7 @@ def test_a_knock_queued_when_the_session_expired_waits_for_login_then_sends(
     assert Visit.objects.count() == 0
 
     page.locator("#outbox").get_by_role("link", name="Log in").click()
+    expect(page.get_by_label("Username")).to_be_visible(timeout=15_000)
     page.get_by_label("Username").fill(olivia.username)
     page.get_by_label("Password").fill("correct horse 42")
     page.get_by_role("button", name="Log in").click()
