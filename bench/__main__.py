@@ -26,7 +26,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from bench import imports, knocks, organizer  # noqa: E402
+from bench import imports, knocks, lapses, organizer  # noqa: E402
 
 
 @dataclass
@@ -47,7 +47,7 @@ class Table:
 
 Results = Sequence[tuple[str, list[float]]] | Sequence[Table] | Sequence[tuple[object, ...]]
 
-SUITES: list[Callable[[], Results]] = [knocks.run, organizer.run, imports.run]
+SUITES: list[Callable[[], Results]] = [knocks.run, organizer.run, imports.run, lapses.run]
 
 
 def summarize(samples: list[float]) -> tuple[float, float]:

@@ -22,7 +22,10 @@ from tests.makers import make_building, make_contact, make_member, make_unit
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings: Any) -> None:
     """Each persona has a password; the real hasher is slow on purpose, tests need not be."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",  # what seed_demo made earlier
+    ]
 
 
 @pytest.fixture
