@@ -47,7 +47,12 @@ class Table:
 
 Results = Sequence[tuple[str, list[float]]] | Sequence[Table] | Sequence[tuple[object, ...]]
 
-SUITES: list[Callable[[], Results]] = [knocks.run, organizer.run, imports.run, lapses.run]
+SUITES: dict[str, Callable[[], Results]] = {
+    "knocks": knocks.run,
+    "organizer": organizer.run,
+    "imports": imports.run,
+    "lapses": lapses.run,
+}
 
 
 def summarize(samples: list[float]) -> tuple[float, float]:
@@ -94,11 +99,20 @@ def main() -> None:
     print(f"database: {connection.vendor}")
     old_name = connection.creation.create_test_db(verbosity=0)
     try:
-        for suite in SUITES:
+        for suite in chosen():
             for table in tables(suite):
                 print_table(table)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def chosen() -> list[Callable[[], Results]]:
+    """Every suite, or those named in BENCH_SUITES (comma-separated: knocks,lapses)."""
+    names = [n.strip() for n in os.environ.get("BENCH_SUITES", "").split(",") if n.strip()]
+    unknown = sorted(set(names) - set(SUITES))
+    if unknown:
+        raise SystemExit(f"BENCH_SUITES: no suite {', '.join(unknown)}; there are {', '.join(SUITES)}")
+    return [SUITES[n] for n in names] if names else list(SUITES.values())
 
 
 def timed(fn: Callable[[], object], repeat: int) -> list[float]:

@@ -6,6 +6,7 @@ as `make test` and production do. With DEBUG off, a missing SECRET_KEY or DATABA
 stops the process at start-up instead of running on a default.
 """
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -56,6 +57,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "simple_history",
     "organizing",
     "buildings",
     "contacts",
@@ -69,10 +74,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "organizing.urls"
@@ -121,6 +130,60 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+
+AUTHENTICATION_BACKENDS = [
+    # First, so that a locked-out user is refused before their password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Shared by every web server when Redis is there (rate limits count across them); in one
+# process otherwise, as in `make run`.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "doorstep",
+        }
+    }
+    # django-ratelimit knows django-redis, not Django's own Redis cache; it increments
+    # atomically all the same (INCR).
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # django-ratelimit refuses a per-process cache as not shared: with one process it is.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+# How many proxies of ours stand before the app (a load balancer: 1). The client's address
+# is then that many entries from the right of X-Forwarded-For; with 0, REMOTE_ADDR.
+TRUSTED_PROXIES = envint("TRUSTED_PROXIES", "0")
+
+# Lockout (django-axes): five wrong passwords for one account from one address lock that
+# pair out for fifteen minutes. Addresses that try many accounts meet the login rate limit.
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5")
+AXES_COOLOFF_TIME = dt.timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", "15"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "organizing.security.locked_out"
+AXES_CLIENT_IP_CALLABLE = "organizing.security.client_ip"
+AXES_USERNAME_CALLABLE = "organizing.security.login_username"
+# Its log lines name the account and the address: personal data.
+AXES_VERBOSE = False
+
+# Rate limits (django-ratelimit), per client address; see organizing/security.py.
+RATELIMIT_IP_META_KEY = "organizing.security.client_ip"
+RATE_LIMITS = {
+    "login": os.environ.get("RATE_LIMIT_LOGIN", "20/10m"),
+    "password_reset": os.environ.get("RATE_LIMIT_PASSWORD_RESET", "5/h"),
+    # A whole floor in bulk is one post; a knock a second for a minute is already a lot.
+    "knock": os.environ.get("RATE_LIMIT_KNOCK", "120/m"),
+}
+
+# Two-factor (django-otp, TOTP): members of these roles must use it; anyone who has set it up
+# must use it. Admins are required to in production.
+OTP_REQUIRED_ROLES = envlist("OTP_REQUIRED_ROLES", "" if DEBUG else "admin")
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Doorstep")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

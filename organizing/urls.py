@@ -13,6 +13,7 @@ urlpatterns = [
     path("offline/pages.json", offline.pages_to_keep, name="offline_pages"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", include("organizing.password_urls")),
     path("buildings/", include("buildings.urls")),
     path("contacts/", include("contacts.urls")),
     path("committee/", include("contacts.committee_urls")),

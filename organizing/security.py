@@ -1,0 +1,100 @@
+"""Who is asking from where, and how often they may ask.
+
+The client's address feeds the login lockout (django-axes) and the rate limits
+(django-ratelimit). Behind our own proxies (TRUSTED_PROXIES of them) it is the entry that
+many places from the right of X-Forwarded-For: entries further left are the client's to
+write, so they are never trusted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import render
+from django_ratelimit.core import get_usage
+
+logger = logging.getLogger(__name__)
+
+View = Callable[..., HttpResponseBase]
+
+
+def client_ip(request: HttpRequest) -> str:
+    proxies = settings.TRUSTED_PROXIES
+    if proxies:
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return str(request.META.get("REMOTE_ADDR") or "0.0.0.0")
+
+
+def login_username(request: HttpRequest | None, credentials: dict[str, Any] | None) -> str:
+    """The username a login tried, as the lockout counts it: OLIVIA and olivia are one."""
+    username = (credentials or {}).get("username")
+    if username is None and request is not None:
+        username = request.POST.get("username", "")
+    return str(username or "").strip().lower()
+
+
+def rate_limit(name: str, *, key: str = "ip") -> Callable[[View], View]:
+    """Answer 429 to a POST once `key` (the client's address, or "user") has made more than
+    settings.RATE_LIMITS[name] of them; GETs are never counted."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if request.method == "POST":
+                try:
+                    usage = get_usage(
+                        request,
+                        group=f"doorstep.{name}",
+                        key=key,
+                        rate=settings.RATE_LIMITS[name],
+                        method="POST",
+                        increment=True,
+                    )
+                except Exception:
+                    # The cache is down: a knock is worth more than a limit, so let it in.
+                    logger.warning("rate limit %s not counted: the cache is unreachable", name)
+                    usage = None
+                if usage is not None and usage["should_limit"]:
+                    return too_many(request, usage["time_left"])
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def too_many(request: HttpRequest, seconds: int) -> HttpResponse:
+    seconds = max(int(seconds), 1)
+    if "application/json" in request.headers.get("Accept", ""):
+        response = HttpResponse(
+            f'{{"message": "Too many at once: try again in {seconds} seconds."}}',
+            content_type="application/json",
+            status=429,
+        )
+    else:
+        response = render(request, "429.html", {"seconds": seconds}, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
+
+
+def locked_out(
+    request: HttpRequest,
+    original_response: HttpResponse | None = None,
+    credentials: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """django-axes' answer to a locked-out login: the login page's place, with a way out."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    response = render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
+    response["Retry-After"] = str(minutes * 60)
+    return response
