@@ -111,7 +111,8 @@ def chosen() -> list[Callable[[], Results]]:
     names = [n.strip() for n in os.environ.get("BENCH_SUITES", "").split(",") if n.strip()]
     unknown = sorted(set(names) - set(SUITES))
     if unknown:
-        raise SystemExit(f"BENCH_SUITES: no suite {', '.join(unknown)}; there are {', '.join(SUITES)}")
+        known = ", ".join(SUITES)
+        raise SystemExit(f"BENCH_SUITES: no suite {', '.join(unknown)}; there are {known}")
     return [SUITES[n] for n in names] if names else list(SUITES.values())
 
 
