@@ -20,6 +20,7 @@ from contacts.forms import BulkKnockForm, KnockForm, ResidentForm
 from contacts.lapse import LapseState, Thresholds, worst
 from contacts.models import Answer, Ask, Contact, Level, Outcome, Status, Visit
 from organizing.access import MemberRequest, member_required
+from organizing.security import rate_limit
 
 
 @require_GET
@@ -115,6 +116,7 @@ def building_detail(request: MemberRequest, building_id: int) -> HttpResponse:
 
 @require_POST
 @member_required()
+@rate_limit("knock", key="user")
 def bulk_not_home(request: MemberRequest, building_id: int) -> HttpResponse:
     """ "Not home" on several doors of a building in one submission. Each door's visit gets
     a key derived from the form's key, so a resubmission records nothing new."""
@@ -231,6 +233,7 @@ def knock_conflict(contact: Contact, unit: Unit, seen_owner: str) -> str:
 
 @require_POST
 @member_required()
+@rate_limit("knock", key="user")
 def knock(request: MemberRequest, building_id: int, unit_id: int) -> HttpResponse:
     """One tap: an outcome that is not a conversation, for a resident or for the door.
 
@@ -289,6 +292,7 @@ def knock(request: MemberRequest, building_id: int, unit_id: int) -> HttpRespons
 
 @require_POST
 @member_required()
+@rate_limit("knock", key="user")
 def new_resident(request: MemberRequest, building_id: int, unit_id: int) -> HttpResponse:
     unit = get_unit(request, building_id, unit_id)
     form = ResidentForm(request.POST)

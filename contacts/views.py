@@ -24,6 +24,7 @@ from contacts.forms import (
 from contacts.lapse import Thresholds
 from contacts.models import Answer, Ask, Contact, FollowUp, Outcome, Status, Visit
 from organizing.access import MemberRequest, member_required
+from organizing.security import rate_limit
 
 COMING_DAYS = 7
 
@@ -162,6 +163,7 @@ def rerender(request: MemberRequest, contact: Contact, **forms: object) -> HttpR
 
 @require_http_methods(["GET", "POST"])
 @member_required()
+@rate_limit("knock", key="user")
 def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
     """A conversation: the note, the level, an ask with its due date, the next visit."""
     replay = offline.is_replay(request)
@@ -238,6 +240,7 @@ def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
 
 @require_POST
 @member_required()
+@rate_limit("knock", key="user")
 def log_visit(request: MemberRequest, contact_id: int) -> HttpResponse:
     """A phone call, a text or a meeting, from the contact page."""
     contact = get_contact(request, contact_id)

@@ -12,9 +12,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.http import urlencode
 from django_htmx.middleware import HtmxDetails
 
 from organizing.models import Membership, Role
@@ -33,9 +36,31 @@ class MemberRequest(HttpRequest):
 
 View = Callable[..., HttpResponseBase]
 
+# Set at login (organizing/accounts.py): the account has a two-factor device, so a code is
+# asked before anything else.
+CODE_REQUIRED = "doorstep_two_factor_required"
 
-def member_required(*roles: Role) -> Callable[[View], View]:
-    """Let in logged-in, active members of an organization; with roles, only those roles."""
+
+def two_factor_redirect(request: HttpRequest, membership: Membership) -> HttpResponseBase | None:
+    """Where a member must go before the page they asked for, if anywhere: to enter a code
+    (they have a device and have not used it in this session) or to set one up (their role
+    is in settings.OTP_REQUIRED_ROLES). None when they may go on."""
+    is_verified = getattr(request.user, "is_verified", None)
+    if is_verified is not None and is_verified():
+        return None
+    if request.session.get(CODE_REQUIRED):
+        name = "two_factor_verify"
+    elif membership.role in settings.OTP_REQUIRED_ROLES:
+        name = "two_factor_setup"
+    else:
+        return None
+    next_url = request.get_full_path() if request.method == "GET" else reverse("home")
+    return HttpResponseRedirect(f"{reverse(name)}?{urlencode({'next': next_url})}")
+
+
+def member_required(*roles: Role, two_factor: bool = True) -> Callable[[View], View]:
+    """Let in logged-in, active members of an organization; with roles, only those roles.
+    Two-factor is enforced unless two_factor is False (the pages that set it up)."""
 
     def decorator(view: View) -> View:
         @wraps(view)
@@ -49,6 +74,8 @@ def member_required(*roles: Role) -> Callable[[View], View]:
             )
             if membership is None:
                 raise PermissionDenied("You are not an active member of any organization.")
+            if two_factor and (detour := two_factor_redirect(request, membership)):
+                return detour
             if roles and membership.role not in roles:
                 raise PermissionDenied("Your role does not give access to this page.")
             request.membership = membership  # type: ignore[attr-defined]

@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class OrganizingConfig(AppConfig):
     name = "organizing"
     verbose_name = "Organizations and members"
+
+    def ready(self) -> None:
+        from organizing import accounts, checks  # noqa: F401  (signal receiver, checks)

@@ -15,11 +15,13 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from buildings.models import Turf
 from buildings.setup import count_of, set_organizer_turf
 from contacts.models import Contact, Status
 from organizing.access import MemberRequest, member_required
+from organizing.accounts import send_password_link
 from organizing.member_forms import AddMemberForm, MemberTurfForm, RoleForm
 from organizing.models import Membership, Organization, Role
 
@@ -177,9 +179,9 @@ def member_add(request: MemberRequest) -> HttpResponse:
         else:
             text = f"Added {display(membership.user)} as {membership.get_role_display().lower()}."
             if created:
+                send_password_link(membership.user, invite=True)
                 text += (
-                    " They have no password yet: they will set their own through a password "
-                    f"reset sent to {membership.user.email}."
+                    f" An email to {membership.user.email} invites them to choose their password."
                 )
             messages.success(request, text)
             return redirect("members:detail", membership.pk)
@@ -218,8 +220,39 @@ def member_detail(request: MemberRequest, membership_id: int) -> HttpResponse:
             "turf_form": turf,
             "owned": owned,
             "owners_url": reverse("setup:owners") + f"?owner={membership.user_id}",
+            "two_factor": TOTPDevice.objects.filter(user=membership.user, confirmed=True).exists(),
         },
     )
+
+
+@require_POST
+@member_required(Role.ADMIN)
+def member_password_link(request: MemberRequest, membership_id: int) -> HttpResponse:
+    """Email the member a fresh link to set their password: the invitation expired, or they
+    can't get in."""
+    membership = get_membership(request, membership_id)
+    if not membership.active or not membership.user.email:
+        messages.error(request, "Only an active member with an email address can get a link.")
+    else:
+        send_password_link(membership.user, invite=not membership.user.has_usable_password())
+        messages.success(
+            request, f"A link to set a password is on its way to {membership.user.email}."
+        )
+    return redirect("members:detail", membership.pk)
+
+
+@require_POST
+@member_required(Role.ADMIN)
+def member_two_factor_reset(request: MemberRequest, membership_id: int) -> HttpResponse:
+    """Remove a member's two-factor device (a lost phone): at their next login they set up a
+    new one, if their role requires it, before anything else."""
+    membership = get_membership(request, membership_id)
+    removed, _ = TOTPDevice.objects.filter(user=membership.user).delete()
+    if removed:
+        messages.success(request, f"Two-factor removed for {display(membership.user)}.")
+    else:
+        messages.info(request, f"{display(membership.user)} had no two-factor to remove.")
+    return redirect("members:detail", membership.pk)
 
 
 def after_change(request: MemberRequest, membership: Membership) -> HttpResponse:

@@ -178,6 +178,8 @@ RATE_LIMITS = {
     "password_reset": os.environ.get("RATE_LIMIT_PASSWORD_RESET", "5/h"),
     # A whole floor in bulk is one post; a knock a second for a minute is already a lot.
     "knock": os.environ.get("RATE_LIMIT_KNOCK", "120/m"),
+    # django-otp also slows down each wrong code; this bounds the guessing per account.
+    "two_factor": os.environ.get("RATE_LIMIT_TWO_FACTOR", "20/10m"),
 }
 
 # Two-factor (django-otp, TOTP): members of these roles must use it; anyone who has set it up

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 
 from buildings.models import Building, Unit
 from contacts.models import Contact
@@ -26,6 +27,13 @@ def fast_password_hashing(settings: Any) -> None:
         "django.contrib.auth.hashers.MD5PasswordHasher",
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",  # what seed_demo made earlier
     ]
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> None:
+    """Rate limits count in the cache, which is Redis under `make test`: each test starts
+    with none spent."""
+    cache.clear()
 
 
 @pytest.fixture

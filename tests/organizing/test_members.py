@@ -53,7 +53,7 @@ def test_someone_new_is_added_by_email_with_an_account_without_password(
     assert (user.membership.organization, user.membership.role) == (org, Role.ORGANIZER)
     page = response.content.decode()
     assert "Added Nadia as organizer." in page
-    assert "no password yet: they will set their own through a password reset" in page
+    assert "An email to nadia@example.org invites them to choose their password." in page
 
 
 def test_a_person_with_an_account_but_no_organization_is_added_as_they_are(

@@ -45,6 +45,16 @@ MATRIX: dict[str, dict[str, str]] = {
     "service_worker": PUBLIC,
     "login": PUBLIC,
     "logout": PUBLIC,
+    "password_reset": PUBLIC,
+    "password_reset_done": PUBLIC,
+    "password_reset_confirm": PUBLIC,
+    "password_reset_complete": PUBLIC,
+    # Setting up a code from a phone app is for committee and admins.
+    "two_factor": COMMITTEE,
+    "two_factor_setup": COMMITTEE,
+    "two_factor_off": COMMITTEE,
+    # Asked of whoever has a device; anyone else is sent on.
+    "two_factor_verify": MEMBER,
     "home": MEMBER,
     "offline_pages": MEMBER,
     "buildings:list": MEMBER,
@@ -85,6 +95,8 @@ MATRIX: dict[str, dict[str, str]] = {
     "members:turf": ADMIN_OBJECT,
     "members:deactivate": ADMIN_OBJECT,
     "members:reactivate": ADMIN_OBJECT,
+    "members:password_link": ADMIN_OBJECT,
+    "members:two_factor_reset": ADMIN_OBJECT,
 }
 
 
@@ -136,7 +148,11 @@ def ids(
 
 def ask(client: Client, name: str, ids: dict[str, int]) -> tuple[int, str]:
     """GET the URL filled with Olivia's ids; a POST-only view is POSTed empty instead."""
-    candidates = [{}, {"building_id": ids["building_id"], "unit_id": ids["unit_id"]}]
+    candidates: list[dict[str, object]] = [
+        {},
+        {"building_id": ids["building_id"], "unit_id": ids["unit_id"]},
+        {"uidb64": "MQ", "token": "not-a-token"},
+    ]
     candidates += [{key: value} for key, value in ids.items()]
     for kwargs in candidates:
         try:

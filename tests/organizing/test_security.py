@@ -45,6 +45,7 @@ def test_the_deploy_check_is_clean_under_production_settings(tmp_path: Path) -> 
         "DATABASE_URL": "postgres://doorstep@127.0.0.1:1/doorstep",
         "SITE_URL": "https://doorstep.example.org",
         "ALLOWED_HOSTS": "doorstep.example.org",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
         "VAR_DIR": str(tmp_path),
     }
 

@@ -1,0 +1,31 @@
+"""Deployment checks of ours, run by `manage.py check --deploy` beside Django's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Tags, Warning, register
+
+
+@register(Tags.security, deploy=True)
+def hardening(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    warnings = []
+    if "admin" not in settings.OTP_REQUIRED_ROLES:
+        warnings.append(
+            Warning(
+                "Admins can use Doorstep without two-factor.",
+                hint="Keep 'admin' in OTP_REQUIRED_ROLES.",
+                id="doorstep.W001",
+            )
+        )
+    if not settings.REDIS_URL:
+        warnings.append(
+            Warning(
+                "Without REDIS_URL, rate limits are counted in each process apart and the "
+                "Celery broker is a local folder.",
+                hint="Set REDIS_URL in production.",
+                id="doorstep.W002",
+            )
+        )
+    return warnings

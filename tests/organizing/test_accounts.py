@@ -1,0 +1,406 @@
+"""Getting in, and being kept out: lockout after wrong passwords, passwords set by email,
+two-factor codes for committee and admins, and rate limits on login and knocks."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from axes.models import AccessAttempt
+from django.contrib.auth.models import User
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from buildings.models import Building, Unit
+from contacts.models import Contact, Visit
+from organizing.access import CODE_REQUIRED
+from organizing.models import Organization, Role
+from organizing.security import client_ip
+from tests.makers import make_member, new_key
+
+PASSWORD = "correct horse 42"  # tests/makers.make_member's
+
+
+def log_in(client: Client, username: str, password: str, address: str = "10.0.0.1") -> Any:
+    return client.post(
+        reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=address
+    )
+
+
+def link_in(message: mail.EmailMessage) -> str:
+    match = re.search(r"https?://[^/\s]+(/password/reset/[^\s]+/)", str(message.body))
+    assert match, message.body
+    return match.group(1)
+
+
+# Lockout
+
+
+def test_five_wrong_passwords_lock_the_account_out_from_that_address(
+    olivia: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = Client()
+    caplog.set_level(logging.DEBUG)
+    for _ in range(4):
+        response = log_in(client, "olivia", "wrong password")
+        assert response.status_code == 200
+        assert "Please enter a correct username and password" in response.content.decode()
+
+    log_in(client, "olivia", "wrong password")  # the fifth
+    locked = log_in(client, "olivia", PASSWORD)
+
+    page = locked.content.decode()
+    assert locked.status_code == 429
+    assert "Login locked for now" in page and "15 minutes" in page
+    assert "_auth_user_id" not in client.session
+    # The same account from another address, and another account from this one, still get in.
+    assert log_in(Client(), "olivia", PASSWORD, address="10.0.0.2").status_code == 302
+    make_member(olivia.membership.organization, "omar")
+    assert log_in(Client(), "omar", PASSWORD).status_code == 302
+    # Neither the account nor the address is written to the logs.
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "olivia" not in logged and "10.0.0.1" not in logged
+
+
+def test_the_lockout_ends_after_the_cool_off(olivia: User) -> None:
+    for _ in range(5):
+        log_in(Client(), "OLIVIA", "wrong password")
+    assert log_in(Client(), "olivia", PASSWORD).status_code == 429  # one account, any case
+
+    AccessAttempt.objects.update(
+        attempt_time=AccessAttempt.objects.get().attempt_time - timedelta(minutes=16)
+    )
+
+    assert log_in(Client(), "olivia", PASSWORD).status_code == 302
+
+
+def test_a_right_password_clears_earlier_failures(olivia: User) -> None:
+    for _ in range(4):
+        log_in(Client(), "olivia", "wrong password")
+    assert log_in(Client(), "olivia", PASSWORD).status_code == 302
+    for _ in range(4):
+        log_in(Client(), "olivia", "wrong password")
+
+    assert log_in(Client(), "olivia", PASSWORD).status_code == 302
+
+
+# Rate limits
+
+
+def test_one_address_trying_many_accounts_is_slowed_down(settings: Any, olivia: User) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login": "5/10m"}
+    for n in range(5):
+        assert log_in(Client(), f"guess{n}", "password").status_code == 200
+
+    refused = log_in(Client(), "olivia", PASSWORD)
+
+    assert refused.status_code == 429
+    assert "Too many at once" in refused.content.decode()
+    assert int(refused["Retry-After"]) > 0
+    assert log_in(Client(), "olivia", PASSWORD, address="10.0.0.9").status_code == 302
+
+
+def knock(client: Client, unit: Unit, contact: Contact, **headers: Any) -> Any:
+    return client.post(
+        reverse("buildings:knock", args=[unit.building_id, unit.pk]),
+        {
+            "contact": contact.pk,
+            f"c{contact.pk}-outcome": "not_home",
+            f"c{contact.pk}-key": new_key(),
+        },
+        **headers,
+    )
+
+
+def test_knocks_past_the_limit_are_refused_and_kept_on_the_phone(
+    settings: Any, olivia: User, maria: Contact, unit_1204: Unit
+) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "knock": "3/m"}
+    client = Client()
+    client.force_login(olivia)
+    for _ in range(3):
+        assert knock(client, unit_1204, maria).status_code in (200, 302)
+
+    refused = knock(client, unit_1204, maria)
+    replayed = knock(
+        client, unit_1204, maria, HTTP_ACCEPT="application/json", HTTP_X_DOORSTEP_REPLAY="1"
+    )
+
+    assert refused.status_code == 429 and "Too many at once" in refused.content.decode()
+    # The outbox keeps what the server refuses with 429 and sends it again later.
+    assert replayed.status_code == 429 and "try again in" in replayed.json()["message"]
+    assert Visit.objects.filter(contact=maria).count() == 3
+
+
+def test_the_knock_limit_is_per_organizer(
+    settings: Any, olivia: User, riverside: Building, maria: Contact, unit_1204: Unit
+) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "knock": "1/m"}
+    olivia_client, colleague = Client(), Client()
+    olivia_client.force_login(olivia)
+    sam = make_member(olivia.membership.organization, "sam")
+    riverside.turf.create(organizer=sam)
+    colleague.force_login(sam)
+
+    assert knock(olivia_client, unit_1204, maria).status_code in (200, 302)
+    assert knock(colleague, unit_1204, maria).status_code in (200, 302)
+    assert knock(olivia_client, unit_1204, maria).status_code == 429
+
+
+def test_a_knock_is_recorded_when_the_cache_is_down(
+    settings: Any, olivia: User, maria: Contact, unit_1204: Unit
+) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens there
+        }
+    }
+    client = Client()
+    client.force_login(olivia)
+
+    response = knock(client, unit_1204, maria)
+
+    assert response.status_code in (200, 302)
+    assert Visit.objects.filter(contact=maria).count() == 1
+
+
+def test_the_client_address_behind_our_proxy_is_the_one_it_saw(settings: Any, rf: Any) -> None:
+    forwarded = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7", REMOTE_ADDR="10.1.1.1")
+    settings.TRUSTED_PROXIES = 0
+    assert client_ip(forwarded) == "10.1.1.1"
+    settings.TRUSTED_PROXIES = 1
+    # The left entry is whatever the client wrote: never trusted.
+    assert client_ip(forwarded) == "203.0.113.7"
+
+
+# Passwords by email
+
+
+@pytest.fixture
+def on_commit(django_capture_on_commit_callbacks: Callable[..., Any]) -> Callable[..., Any]:
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def test_a_new_member_chooses_their_password_from_the_invitation(
+    ada: User, org: Organization, on_commit: Callable[..., Any]
+) -> None:
+    admin = Client()
+    admin.force_login(ada)
+    with on_commit():
+        admin.post(
+            reverse("members:add"),
+            {"email": "nadia@example.org", "name": "Nadia", "role": Role.ORGANIZER},
+        )
+
+    (invitation,) = mail.outbox
+    assert invitation.to == ["nadia@example.org"]
+    assert "choose your password" in invitation.subject
+    nadia = Client()
+    form_url = nadia.get(link_in(invitation), follow=True).redirect_chain[-1][0]
+    nadia.post(form_url, {"new_password1": "a long new secret 7", "new_password2": "x"})
+    assert not User.objects.get(username="nadia@example.org").has_usable_password()
+    done = nadia.post(
+        form_url, {"new_password1": "a long new secret 7", "new_password2": "a long new secret 7"}
+    )
+
+    assert done.status_code == 302
+    assert log_in(Client(), "nadia@example.org", "a long new secret 7").status_code == 302
+    # The link works once.
+    again = Client().get(link_in(invitation), follow=True)
+    assert "This link has been used already or is too old" in again.content.decode()
+
+
+def test_a_forgotten_password_is_set_again_by_email(olivia: User) -> None:
+    client = Client()
+    response = client.post(reverse("password_reset"), {"email": "OLIVIA@example.org"}, follow=True)
+    assert "Check your email" in response.content.decode()
+    (message,) = mail.outbox
+    form_url = client.get(link_in(message), follow=True).redirect_chain[-1][0]
+
+    client.post(
+        form_url, {"new_password1": "another secret 99", "new_password2": "another secret 99"}
+    )
+
+    assert log_in(Client(), "olivia", "another secret 99").status_code == 302
+    assert log_in(Client(), "olivia", PASSWORD, address="10.0.0.3").status_code == 200
+
+
+def test_an_unknown_address_gets_the_same_answer_and_no_email(db: None) -> None:
+    response = Client().post(
+        reverse("password_reset"), {"email": "nobody@example.org"}, follow=True
+    )
+
+    assert "Check your email" in response.content.decode()
+    assert mail.outbox == []
+
+
+def test_an_admin_sends_a_member_a_fresh_link(
+    ada: User, olivia: User, on_commit: Callable[..., Any]
+) -> None:
+    admin = Client()
+    admin.force_login(ada)
+    with on_commit():
+        response = admin.post(
+            reverse("members:password_link", args=[olivia.membership.pk]), follow=True
+        )
+
+    assert "A link to set a password is on its way to olivia@example.org" in (
+        response.content.decode()
+    )
+    assert [m.to for m in mail.outbox] == [["olivia@example.org"]]
+
+
+# Two-factor
+
+
+def code(device: TOTPDevice, steps_ahead: int = 0) -> str:
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = totp.time + steps_ahead * device.step
+    return f"{totp.token():06d}"
+
+
+def test_a_committee_member_sets_up_two_factor(cora: User) -> None:
+    client = Client()
+    client.force_login(cora)
+    page = client.get(reverse("two_factor_setup"))
+    assert page.status_code == 200 and b"<svg" in page.content
+    device = TOTPDevice.objects.get(user=cora)
+
+    wrong = client.post(
+        reverse("two_factor_setup"), {"code": "000000" if code(device) != "000000" else "111111"}
+    )
+    assert wrong.status_code == 422
+    assert "That code did not work" in wrong.content.decode()
+    device.refresh_from_db()
+    assert not device.confirmed
+    # Each wrong code makes the next try wait: a guesser can't run through a million codes.
+    throttled = client.post(reverse("two_factor_setup"), {"code": code(device)})
+    assert "Too many wrong codes: wait 1 second" in throttled.content.decode()
+    device.refresh_from_db()
+    assert not device.confirmed
+    device.throttle_reset()
+
+    right = client.post(reverse("two_factor_setup"), {"code": code(device), "next": "/committee/"})
+
+    assert right.status_code == 302 and right["Location"] == "/committee/"
+    device.refresh_from_db()
+    assert device.confirmed
+    assert "On." in client.get(reverse("two_factor")).content.decode()
+
+
+def confirmed_device(user: User) -> TOTPDevice:
+    return TOTPDevice.objects.create(user=user, name="Phone app", confirmed=True)
+
+
+def test_with_two_factor_on_a_password_alone_shows_nothing(cora: User, maria: Contact) -> None:
+    device = confirmed_device(cora)
+    client = Client()
+    assert log_in(client, "cora", PASSWORD).status_code == 302
+    assert client.session[CODE_REQUIRED] is True
+
+    for url in (reverse("committee:dashboard"), reverse("contacts:detail", args=[maria.pk])):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("two_factor_verify"))
+    assert maria.name not in client.get(reverse("two_factor_verify")).content.decode()
+
+    wrong = client.post(reverse("two_factor_verify"), {"code": "12345x"})
+    assert wrong.status_code == 422 and "6 digits" in wrong.content.decode()
+    right = client.post(
+        reverse("two_factor_verify"), {"code": code(device), "next": reverse("committee:dashboard")}
+    )
+
+    assert right["Location"] == reverse("committee:dashboard")
+    assert client.get(reverse("committee:dashboard")).status_code == 200
+    # A code works once: replaying it in another session is refused.
+    thief = Client()
+    log_in(thief, "cora", PASSWORD, address="10.0.0.5")
+    assert thief.post(reverse("two_factor_verify"), {"code": code(device)}).status_code == 422
+
+
+def test_admins_must_set_up_two_factor_where_it_is_required(
+    settings: Any, ada: User, olivia: User
+) -> None:
+    settings.OTP_REQUIRED_ROLES = ["admin"]
+    admin, organizer = Client(), Client()
+    log_in(admin, "ada", PASSWORD)
+    log_in(organizer, "olivia", PASSWORD)
+
+    response = admin.get(reverse("members:list"))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("two_factor_setup"))
+    setup = admin.get(response["Location"])
+    assert "Your role must use two-factor before going on" in setup.content.decode()
+    assert organizer.get(reverse("home")).status_code == 200
+    # It can't be turned off by the admin who must have it.
+    device = TOTPDevice.objects.get(user=ada)
+    admin.post(reverse("two_factor_setup"), {"code": code(device)})
+    admin.post(reverse("two_factor_off"))
+    assert TOTPDevice.objects.filter(user=ada, confirmed=True).exists()
+
+
+def test_production_settings_require_two_factor_of_admins() -> None:
+    import subprocess
+    import sys
+
+    env = {
+        "DEBUG": "0",
+        "SECRET_KEY": "x" * 60,
+        "DATABASE_URL": "postgres://doorstep@127.0.0.1:1/doorstep",
+        "SITE_URL": "https://doorstep.example.org",
+        "PATH": "/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='organizing.settings'; "
+            "django.setup(); from django.conf import settings; print(settings.OTP_REQUIRED_ROLES)",
+        ],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "['admin']", result.stderr
+
+
+def test_an_admin_removes_the_two_factor_of_a_member_who_lost_their_phone(
+    ada: User, cora: User
+) -> None:
+    confirmed_device(cora)
+    admin = Client()
+    admin.force_login(ada)
+    assert (
+        "Two-factor on"
+        in admin.get(reverse("members:detail", args=[cora.membership.pk])).content.decode()
+    )
+
+    admin.post(reverse("members:two_factor_reset", args=[cora.membership.pk]))
+
+    assert not TOTPDevice.objects.filter(user=cora).exists()
+    client = Client()
+    log_in(client, "cora", PASSWORD)
+    assert client.get(reverse("committee:dashboard")).status_code == 200
+
+
+def test_an_outsider_cannot_remove_our_two_factor(xavier: User, cora: User) -> None:
+    confirmed_device(cora)
+    client = Client()
+    client.force_login(xavier)
+
+    response = client.post(reverse("members:two_factor_reset", args=[cora.membership.pk]))
+
+    assert response.status_code == 404
+    assert TOTPDevice.objects.filter(user=cora).exists()
