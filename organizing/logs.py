@@ -17,9 +17,15 @@ PHONE_LIKE = re.compile(r"(?<![\w/])\+?\d[\d ().-]{6,}\d(?![\w/])")
 PHONE_DIGITS = 9
 
 
+# A timestamp (2026-11-28 15:59:53) has a phone's digits but is not one.
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d(?:[ T]\d\d)?$")
+
+
 def _phone(match: re.Match[str]) -> str:
-    digits = sum(c.isdigit() for c in match.group())
-    return "[phone]" if digits >= PHONE_DIGITS else match.group()
+    text = match.group()
+    if TIMESTAMP.match(text):
+        return text
+    return "[phone]" if sum(c.isdigit() for c in text) >= PHONE_DIGITS else text
 
 
 def redact(text: str) -> str:

@@ -120,6 +120,8 @@ def test_the_log_filter_removes_emails_and_phone_numbers_from_messages_and_trace
     assert "sent digest to [email]" in formatted
     assert "example.org" not in formatted and "555-0199" not in formatted
     assert redact('GET /contacts/12/ HTTP/1.1" 200 1349') == 'GET /contacts/12/ HTTP/1.1" 200 1349'
+    assert redact("older than 2026-11-28 15:59:53+00:00") == "older than 2026-11-28 15:59:53+00:00"
+    assert redact("call 2026-112-8159") == "call [phone]"
 
 
 def test_every_log_handler_runs_the_filter() -> None:
