@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import math
 from base64 import b32encode
+from typing import Any
 
 import segno
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponse
+from django.contrib.admin import AdminSite
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
@@ -32,6 +34,26 @@ from organizing.models import Role
 from organizing.security import rate_limit
 
 ROLES = (Role.COMMITTEE, Role.ADMIN)
+
+
+class CodeRequiredAdminSite(AdminSite):
+    """Django's admin (superusers and staff only) that, where admins must use two-factor,
+    also wants a code entered in this session. The code is set up and entered on our own
+    pages, so a superuser who runs Doorstep is also an admin member of an organization."""
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        if not super().has_permission(request):
+            return False
+        return Role.ADMIN not in settings.OTP_REQUIRED_ROLES or bool(
+            getattr(request.user, "is_verified", lambda: False)()
+        )
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        user = request.user
+        if user.is_active and user.is_staff and not self.has_permission(request):
+            name = "two_factor_verify" if request.session.get(CODE_REQUIRED) else "two_factor_setup"
+            return redirect(f"{reverse(name)}?{urlencode({'next': reverse('admin:index')})}")
+        return super().login(request, extra_context)
 
 
 class CodeForm(forms.Form):

@@ -6,6 +6,9 @@ from contacts import offline
 from contacts import views as contact_views
 from organizing import accounts, two_factor, views
 
+# Where admins must use two-factor, so must Django's admin.
+admin.site.__class__ = two_factor.CodeRequiredAdminSite
+
 urlpatterns = [
     path("", contact_views.today, name="home"),
     path("healthz", views.healthz, name="healthz"),

@@ -404,3 +404,21 @@ def test_an_outsider_cannot_remove_our_two_factor(xavier: User, cora: User) -> N
 
     assert response.status_code == 404
     assert TOTPDevice.objects.filter(user=cora).exists()
+
+
+def test_django_admin_wants_a_code_where_admins_must_use_two_factor(
+    settings: Any, ada: User
+) -> None:
+    User.objects.filter(pk=ada.pk).update(is_staff=True, is_superuser=True)
+    device = confirmed_device(ada)
+    settings.OTP_REQUIRED_ROLES = ["admin"]
+    client = Client()
+    log_in(client, "ada", PASSWORD)
+
+    response = client.get(reverse("admin:index"), follow=True)
+
+    assert response.redirect_chain[-1][0].startswith(reverse("two_factor_verify"))
+    client.post(reverse("two_factor_verify"), {"code": code(device)})
+    assert client.get(reverse("admin:index")).status_code == 200
+    settings.OTP_REQUIRED_ROLES = []
+    assert Client().get(reverse("admin:index")).status_code == 302  # still staff only
