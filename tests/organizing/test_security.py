@@ -62,6 +62,18 @@ def test_the_deploy_check_is_clean_under_production_settings(tmp_path: Path) -> 
     assert "no issues" in result.stdout
 
 
+def test_cookies_are_out_of_reach_of_scripts(olivia: User) -> None:
+    client = Client()
+    login_page = client.get(reverse("login"))
+    logged_in = client.post(
+        reverse("login"), {"username": "olivia", "password": "correct horse 42"}
+    )
+
+    assert login_page.cookies["csrftoken"]["httponly"]
+    assert logged_in.cookies["sessionid"]["httponly"]
+    assert logged_in.cookies["sessionid"]["samesite"] == "Lax"
+
+
 def test_a_session_ends_after_two_idle_hours_and_each_request_renews_it(olivia: User) -> None:
     client = Client()
     client.force_login(olivia)
