@@ -1,4 +1,5 @@
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
 from organizing.models import Membership, Organization
 
@@ -18,7 +19,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(SimpleHistoryAdmin):
     list_display = ["user", "organization", "role", "active", "joined_at"]
     list_filter = ["organization", "role", "active"]
     search_fields = ["user__username", "user__email"]
