@@ -1,0 +1,46 @@
+"""What the fuzzer (tests/security/test_fuzz_forms.py) found, each pinned by an example."""
+
+from __future__ import annotations
+
+import time
+
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from buildings.models import Building, Unit
+from contacts.models import Contact, Visit
+from tests.makers import new_key
+
+
+def client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_knock_on_a_contact_id_that_is_not_a_number_finds_nobody(
+    olivia: User, maria: Contact, unit_1204: Unit
+) -> None:
+    url = reverse("buildings:knock", args=[unit_1204.building_id, unit_1204.pk])
+
+    response = client_for(olivia).post(
+        url, {"contact": ":", "c:-outcome": "not_home", "c:-key": new_key()}
+    )
+
+    assert response.status_code == 404
+    assert not Visit.objects.exists()
+
+
+def test_a_unit_range_of_billions_is_refused_without_listing_them(
+    ada: User, riverside: Building
+) -> None:
+    url = reverse("setup:units", args=[riverside.pk])
+    started = time.monotonic()
+
+    response = client_for(ada).post(url, {"floors": "1-12", "units": "1-999999999999999999"})
+
+    assert time.monotonic() - started < 5
+    assert response.status_code == 422
+    assert "at most 2,000 can be added at once" in response.content.decode()
+    assert not riverside.units.exists()
