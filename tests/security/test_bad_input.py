@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
@@ -44,3 +45,13 @@ def test_a_unit_range_of_billions_is_refused_without_listing_them(
     assert response.status_code == 422
     assert "at most 2,000 can be added at once" in response.content.decode()
     assert not riverside.units.exists()
+
+
+def test_a_login_with_a_username_of_ten_thousand_characters_is_refused_and_counted(
+    olivia: User,
+) -> None:
+    response = Client().post(reverse("login"), {"username": "a" * 10_001, "password": "0"})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert AccessAttempt.objects.get().username == "a" * 150
