@@ -3,9 +3,12 @@ they were, and no row links two organizations."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.db.models import F, Q, QuerySet
 
 from buildings.models import Building, Turf, Unit
@@ -125,5 +128,17 @@ def crossings() -> list[str]:
     ]
 
 
-def changed(before: dict[str, Rows], after: dict[str, Rows]) -> list[str]:
-    return [name for name in before if before[name] != after[name]]
+def assert_organizations_kept_apart(theirs: Organization, before: dict[str, Rows]) -> None:
+    """Nothing of theirs changed since `before`, and nothing links two organizations."""
+    after = rows_of(theirs)
+    assert [name for name in before if before[name] != after[name]] == []
+    assert crossings() == []
+
+
+@contextmanager
+def rolled_back() -> Iterator[None]:
+    """One example's writes, undone before the next example: Hypothesis runs many in one
+    test, and the test's database fixtures are set up once for all of them."""
+    with transaction.atomic():
+        yield
+        transaction.set_rollback(True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.test import Client
@@ -55,3 +56,34 @@ def test_a_login_with_a_username_of_ten_thousand_characters_is_refused_and_count
     assert response.status_code == 200
     assert response.context["form"].errors
     assert AccessAttempt.objects.get().username == "a" * 150
+
+
+@pytest.mark.parametrize(
+    "when", ["2024-02-30T10:00:00Z", "2024-06-01T25:61:61Z", "2024-06-01T10:00:00+99:00"]
+)
+def test_a_replayed_knock_at_a_time_that_does_not_exist_is_refused(
+    when: str, olivia: User, maria: Contact, unit_1204: Unit
+) -> None:
+    url = reverse("buildings:knock", args=[unit_1204.building_id, unit_1204.pk])
+
+    response = client_for(olivia).post(
+        url,
+        {
+            "contact": maria.pk,
+            f"c{maria.pk}-outcome": "not_home",
+            f"c{maria.pk}-key": new_key(),
+            "happened_at": when,
+        },
+        headers={"X-Doorstep-Replay": "1", "Accept": "application/json"},
+    )
+
+    assert response.status_code == 422
+    assert response.json()["message"] == "The time of the knock could not be read."
+    assert not Visit.objects.exists()
+
+
+def test_a_nul_in_a_building_search_is_left_out(ada: User, riverside: Building) -> None:
+    response = client_for(ada).get(reverse("setup:buildings"), {"q": "Riverside\x00"})
+
+    assert response.status_code == 200
+    assert list(response.context["page"]) == [riverside]
