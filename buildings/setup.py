@@ -162,7 +162,8 @@ def get_building(request: MemberRequest, building_id: int) -> Building:
 @require_GET
 @member_required(Role.ADMIN)
 def building_list(request: MemberRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()[:100]
+    # PostgreSQL text can't hold NUL, and nobody searches for one.
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:100]
     archived = request.GET.get("archived") == "1"
     # Counted in subqueries, one per building listed: joins and GROUP BY would multiply
     # every unit by every resident of the organization.

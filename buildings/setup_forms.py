@@ -207,10 +207,19 @@ class UnitGeneratorForm(forms.Form):
         else:
             raise forms.ValidationError({"floors": 'Which floors? Like "1-12".'})
         first, last, width = _range(units, "units")
-        if isinstance(first, int) and isinstance(last, int):
-            doors = [f"{n:0{width}d}" for n in range(first, last + 1)]
-        else:
-            doors = [chr(c) for c in range(ord(str(first)), ord(str(last)) + 1)]
+        numbered = isinstance(first, int) and isinstance(last, int)
+        codes = (
+            range(int(first), int(last) + 1)
+            if numbered
+            else range(ord(str(first)), ord(str(last)) + 1)
+        )
+        # Counted before the doors are listed: "1-9999999999" would list them all first.
+        count = (high - low + 1) * (codes.stop - codes.start)
+        if count > MAX_NEW_UNITS:
+            raise forms.ValidationError(
+                f"That makes {count:,} units; at most {MAX_NEW_UNITS:,} can be added at once."
+            )
+        doors = [f"{n:0{width}d}" if numbered else chr(n) for n in codes]
         return [(floor, f"{floor}{door}") for floor in range(low, high + 1) for door in doors]
 
     def _pasted(self, text: str) -> list[tuple[int, str]]:

@@ -249,7 +249,8 @@ def knock(request: MemberRequest, building_id: int, unit_id: int) -> HttpRespons
             if replay
             else Contact.objects.visible_to(request.membership)
         )
-        contact = scope.filter(pk=contact_id).first()
+        # Hand-read, so checked by hand: "abc" is no contact of ours either.
+        contact = scope.filter(pk=contact_id).first() if contact_id.isdecimal() else None
         if contact is None:
             return HttpResponse(status=404)
         needs_look = knock_conflict(contact, unit, request.POST.get("owner", ""))

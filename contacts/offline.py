@@ -36,7 +36,10 @@ def happened_at(request: HttpRequest) -> dt.datetime | None:
     raw = request.POST.get("happened_at", "").strip()
     if not raw:
         return None
-    moment = parse_datetime(raw)
+    try:
+        moment = parse_datetime(raw)
+    except ValueError:  # well formed but no real time, like February 30th or +99:00
+        moment = None
     if moment is None or timezone.is_naive(moment):
         raise ValidationError("The time of the knock could not be read.")
     if moment < timezone.now() - OLDEST_REPLAY:

@@ -20,6 +20,8 @@ from django_ratelimit.core import get_usage
 
 logger = logging.getLogger(__name__)
 
+USERNAME_MAX_LENGTH = 150  # django.contrib.auth.models.User.username
+
 View = Callable[..., HttpResponseBase]
 
 
@@ -37,11 +39,14 @@ def client_ip(request: HttpRequest) -> str:
 
 
 def login_username(request: HttpRequest | None, credentials: dict[str, Any] | None) -> str:
-    """The username a login tried, as the lockout counts it: OLIVIA and olivia are one."""
+    """The username a login tried, as the lockout counts it: OLIVIA and olivia are one.
+
+    Cut to the longest a username can be: Django's login form checks no length, and a
+    longer one doesn't fit the lockout's table (a 500 instead of "wrong password")."""
     username = (credentials or {}).get("username")
     if username is None and request is not None:
         username = request.POST.get("username", "")
-    return str(username or "").strip().lower()
+    return str(username or "").strip().lower()[:USERNAME_MAX_LENGTH]
 
 
 def rate_limit(name: str, *, key: str = "ip") -> Callable[[View], View]:
