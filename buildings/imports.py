@@ -36,7 +36,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -46,9 +46,6 @@ from buildings.models import Building, Unit
 from buildings.setup_forms import HIGHEST_FLOOR, LOWEST_FLOOR, floor_from_label
 from contacts.models import LANGUAGES, Contact, phone_validator
 from organizing.models import Membership, Organization
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import User
 
 MAX_ROWS = 20_000
 PENDING_FOR = dt.timedelta(hours=6)
@@ -284,7 +281,7 @@ class Plan:
     def has_work(self) -> bool:
         return bool(self.new_buildings or self.new_units or self.new_residents)
 
-    def save(self, by: User | None = None) -> None:
+    def save(self) -> None:
         """Create the buildings, then their units, then the residents. A unit holds its
         building and a resident its unit as objects, so the keys assigned by each INSERT
         reach the rows of the next."""
@@ -294,10 +291,6 @@ class Plan:
         Building.objects.bulk_create(self.new_buildings.values())
         Unit.objects.bulk_create(self.new_units.values(), batch_size=2_000)
         Contact.objects.bulk_create(self.new_residents, batch_size=2_000)
-        # bulk_create sends no signals: the audit trail gets its "added" rows here.
-        Contact.history.bulk_history_create(
-            self.new_residents, batch_size=2_000, default_user=by, default_change_reason="imported"
-        )
         self.saved = True
 
 
@@ -505,7 +498,7 @@ def import_residents(*, member: Membership, data: bytes, expected: str | None = 
     Organization.objects.select_for_update().only("pk").get(pk=member.organization_id)
     plan = plan_import(organization=member.organization, data=data)
     if expected is None or plan.fingerprint == expected:
-        plan.save(by=member.user)
+        plan.save()
     return plan
 
 

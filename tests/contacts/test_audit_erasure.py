@@ -14,7 +14,6 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from buildings.imports import import_residents
 from buildings.models import Building, Unit
 from contacts.actions import record_conversation, record_visit, snooze_contact
 from contacts.lapse import flag_lapsed
@@ -181,31 +180,6 @@ def test_an_erased_contact_never_lapses_and_is_not_erased_twice(
     assert FollowUp.objects.filter(contact=marias_story).exclude(purpose="(erased)").count() == 0
 
 
-def test_a_knock_sent_late_for_an_erased_contact_records_nothing(
-    marias_story: Contact, ada: User, olivia: User, unit_1204: Unit
-) -> None:
-    as_(ada).post(reverse("contacts:erase", args=[marias_story.pk]))
-    visits = Visit.objects.count()
-
-    replayed = as_(olivia).post(
-        reverse("contacts:talk", args=[marias_story.pk]),
-        {
-            "key": new_key(),
-            "unit": unit_1204.pk,
-            "channel": "door",
-            "note": "Maria Lopez says the landlord came by",
-            "level": Level.SUPPORTER,
-        },
-        HTTP_X_DOORSTEP_REPLAY="1",
-        HTTP_ACCEPT="application/json",
-    )
-
-    assert replayed.status_code == 422
-    assert "erased on request" in replayed.json()["message"]
-    assert Visit.objects.count() == visits
-    assert not Visit.objects.filter(note__contains="landlord").exists()
-
-
 def test_only_our_admins_erase(
     marias_story: Contact, olivia: User, cora: User, xavier: User
 ) -> None:
@@ -243,19 +217,3 @@ def test_a_conversation_recorded_through_the_action_is_in_the_trail_with_its_org
     assert record.history_type == "+"
     # No copy of Maria for a knock: the clocks it moves are not in her history.
     assert maria.history.count() == copies == 1
-
-
-def test_residents_imported_from_a_file_enter_the_trail_as_imported_by_the_admin(
-    ada: User, riverside: Building
-) -> None:
-    import_residents(
-        member=ada.membership,
-        data=b"building,unit,name\nRiverside Towers,1204,Ana Diaz\n",
-    )
-
-    record = Contact.history.get(name="Ana Diaz")
-    assert (record.history_type, record.history_user, record.history_change_reason) == (
-        "+",
-        ada,
-        "imported",
-    )
