@@ -154,8 +154,6 @@ def _update_contact(contact: Contact, visit: Visit) -> None:
         locked.unit_id = None
         if locked.status == Status.ACTIVE:
             locked.status = Status.MOVED
-    # The visit is in the audit trail; a copy of the contact for each knock would not help.
-    locked.skip_history_when_saving = True  # type: ignore[attr-defined]
     locked.save(
         update_fields=[
             "last_attempt_at",
@@ -407,11 +405,9 @@ def snooze_contact(
     if errors:
         raise ValidationError(errors)
     now = timezone.now()
-    locked = Contact.objects.select_for_update().get(pk=contact.pk)
-    locked.snoozed_until, locked.snooze_reason = until, reason.strip()
-    locked.lapse_flag = LapseFlag.OK
-    locked._history_user = member.user  # type: ignore[attr-defined]
-    locked.save(update_fields=["snoozed_until", "snooze_reason", "lapse_flag", "updated_at"])
+    Contact.objects.filter(pk=contact.pk).update(
+        snoozed_until=until, snooze_reason=reason.strip(), lapse_flag=LapseFlag.OK, updated_at=now
+    )
     LapseEpisode.objects.filter(contact=contact, resolved_at__isnull=True).update(resolved_at=now)
     contact.snoozed_until, contact.snooze_reason = until, reason.strip()
     contact.lapse_flag = LapseFlag.OK

@@ -1,18 +1,6 @@
 from django.contrib import admin
-from django.http import HttpRequest
-from simple_history.admin import SimpleHistoryAdmin
 
-from contacts.models import (
-    Ask,
-    Contact,
-    Erasure,
-    ExportLog,
-    FollowUp,
-    LapseThreshold,
-    LevelChange,
-    OwnerChange,
-    Visit,
-)
+from contacts.models import Ask, Contact, FollowUp, LapseThreshold, LevelChange, Visit
 
 
 class LevelChangeInline(admin.TabularInline):
@@ -23,7 +11,7 @@ class LevelChangeInline(admin.TabularInline):
 
 
 @admin.register(Contact)
-class ContactAdmin(SimpleHistoryAdmin):
+class ContactAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "organization",
@@ -43,7 +31,7 @@ class ContactAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Visit)
-class VisitAdmin(SimpleHistoryAdmin):
+class VisitAdmin(admin.ModelAdmin):
     """Read-only: visits are recorded through the app so the contact's clocks stay right."""
 
     list_display = ["happened_at", "outcome", "channel", "contact", "unit", "organizer"]
@@ -59,7 +47,7 @@ class VisitAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Ask)
-class AskAdmin(SimpleHistoryAdmin):
+class AskAdmin(admin.ModelAdmin):
     list_display = ["question", "contact", "asked_by", "asked_at", "due_on", "answer"]
     list_filter = ["answer"]
     search_fields = ["question"]
@@ -79,36 +67,3 @@ class LapseThresholdAdmin(admin.ModelAdmin):
     list_display = ["organization", "level", "days"]
     list_filter = ["organization"]
     list_select_related = ["organization"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records of what happened: looked at, never edited."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
-@admin.register(ExportLog)
-class ExportLogAdmin(ReadOnlyAdmin):
-    list_display = ["exported_at", "organization", "user", "what", "rows"]
-    list_filter = ["organization"]
-    list_select_related = ["organization", "user"]
-
-
-@admin.register(Erasure)
-class ErasureAdmin(ReadOnlyAdmin):
-    list_display = ["erased_at", "organization", "contact_number", "erased_by"]
-    list_filter = ["organization"]
-    list_select_related = ["organization", "erased_by"]
-
-
-@admin.register(OwnerChange)
-class OwnerChangeAdmin(ReadOnlyAdmin):
-    list_display = ["changed_at", "contact", "from_owner", "to_owner", "changed_by"]
-    list_select_related = ["contact", "from_owner", "to_owner", "changed_by"]

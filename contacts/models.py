@@ -9,7 +9,6 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
 from buildings.models import Building, Unit
 from organizing.models import Membership, Organization
@@ -31,8 +30,6 @@ class Status(models.TextChoices):
     MOVED = "moved", "Moved"
     DO_NOT_CONTACT = "do_not_contact", "Do not contact"
     ARCHIVED = "archived", "Archived"
-    # Personal data removed on request (contacts.erasure); the visits stay as counts.
-    ERASED = "erased", "Erased"
 
 
 class Channel(models.TextChoices):
@@ -152,19 +149,6 @@ class Contact(models.Model):
     attempts_since_conversation = models.PositiveIntegerField(default=0, editable=False)
 
     objects = ContactQuerySet.as_manager()
-    # Who changed what, for admins (the audit trail). The job's flags and the clocks a knock
-    # moves are left out: the visits themselves are in the trail.
-    history = HistoricalRecords(
-        excluded_fields=[
-            "updated_at",
-            "submission_key",
-            "lapse_flag",
-            "orphaned",
-            "last_conversation_at",
-            "last_attempt_at",
-            "attempts_since_conversation",
-        ]
-    )
 
     class Meta:
         ordering = ["name"]
@@ -270,8 +254,6 @@ class Visit(models.Model):
     # been handed to someone else): recorded all the same, and shown to its organizer.
     needs_look = models.CharField(max_length=200, blank=True)
 
-    history = HistoricalRecords(excluded_fields=["idempotency_key", "recorded_at"])
-
     class Meta:
         ordering = ["-happened_at"]
         constraints = [
@@ -310,8 +292,6 @@ class Ask(models.Model):
     due_on = models.DateField("answer due")
     answer = models.CharField(max_length=10, choices=Answer.choices, default=Answer.PENDING)
     answered_at = models.DateTimeField(null=True, blank=True)
-
-    history = HistoricalRecords()
 
     class Meta:
         ordering = ["due_on"]
@@ -497,25 +477,6 @@ class ExportLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.what} by {self.user} at {self.exported_at:%Y-%m-%d %H:%M}"
-
-
-class Erasure(models.Model):
-    """That a contact's personal data was erased on request, by whom and when: never what."""
-
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.SET_NULL, null=True, related_name="+")
-    contact_number = models.PositiveBigIntegerField(help_text="The erased contact's id.")
-    erased_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
-    )
-    erased_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-erased_at"]
-        indexes = [models.Index(fields=["organization", "erased_at"])]
-
-    def __str__(self) -> str:
-        return f"contact #{self.contact_number} erased {self.erased_at:%Y-%m-%d}"
 
 
 class DigestKind(models.TextChoices):

@@ -4,9 +4,7 @@ from contacts import views
 
 app_name = "contacts"
 urlpatterns = [
-    path("audit/", views.audit, name="audit"),
     path("<int:contact_id>/", views.contact_detail, name="detail"),
-    path("<int:contact_id>/erase/", views.erase, name="erase"),
     path("<int:contact_id>/talk/", views.talk, name="talk"),
     path("<int:contact_id>/visits/", views.log_visit, name="log_visit"),
     path("<int:contact_id>/follow-ups/", views.new_follow_up, name="new_follow_up"),

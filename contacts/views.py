@@ -14,7 +14,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from buildings.models import Building
 from contacts import offline
 from contacts.actions import plan_follow_up, record_conversation, record_visit, undo_visit
-from contacts.erasure import audit_trail, erase_contact
 from contacts.forms import (
     CancelFollowUpForm,
     ContactVisitForm,
@@ -23,19 +22,8 @@ from contacts.forms import (
     TalkForm,
 )
 from contacts.lapse import Thresholds
-from contacts.models import (
-    Answer,
-    Ask,
-    Contact,
-    Erasure,
-    ExportLog,
-    FollowUp,
-    Outcome,
-    Status,
-    Visit,
-)
+from contacts.models import Answer, Ask, Contact, FollowUp, Outcome, Status, Visit
 from organizing.access import MemberRequest, member_required
-from organizing.models import Role
 from organizing.security import rate_limit
 
 COMING_DAYS = 7
@@ -152,8 +140,6 @@ def contact_context(request: MemberRequest, contact: Contact) -> dict[str, objec
             "-planned_for"
         ),
         "level_changes": contact.level_changes.select_related("changed_by"),
-        # The trail names who did what to a tenant's record: for admins only.
-        "trail": audit_trail(contact) if request.membership.role == Role.ADMIN else None,
         "visit_form": ContactVisitForm(),
         "follow_up_form": FollowUpForm(),
         "move_form": MoveFollowUpForm(),
@@ -381,47 +367,3 @@ def undo(request: MemberRequest, visit_id: int) -> HttpResponse:
     back = request.headers.get("Referer", "")
     safe = url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure())
     return redirect(back if safe else "home")
-
-
-@require_http_methods(["GET", "POST"])
-@member_required(Role.ADMIN)
-def erase(request: MemberRequest, contact_id: int) -> HttpResponse:
-    """An admin erases a contact on their request: a page that says what goes and what
-    stays, then the erasure."""
-    contact = get_contact(request, contact_id)
-    if request.method == "POST":
-        try:
-            erase_contact(member=request.membership, contact=contact)
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(
-                request,
-                f"Contact #{contact.pk} is erased: their personal data and notes are gone; "
-                "their visits are kept as counts.",
-            )
-        return redirect("contacts:detail", contact.pk)
-    return render(
-        request,
-        "contacts/erase.html",
-        {"contact": contact, "visits": contact.visits.count(), "asks": contact.asks.count()},
-    )
-
-
-@require_GET
-@member_required(Role.ADMIN)
-def audit(request: MemberRequest) -> HttpResponse:
-    """What left the app and what was erased, for the organization's admins."""
-    organization = request.membership.organization
-    return render(
-        request,
-        "contacts/audit.html",
-        {
-            "exports": ExportLog.objects.filter(organization=organization).select_related("user")[
-                :200
-            ],
-            "erasures": Erasure.objects.filter(organization=organization).select_related(
-                "erased_by"
-            )[:200],
-        },
-    )

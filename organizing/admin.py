@@ -1,5 +1,4 @@
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
 
 from organizing.models import Membership, Organization
 
@@ -19,7 +18,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(SimpleHistoryAdmin):
+class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "organization", "role", "active", "joined_at"]
     list_filter = ["organization", "role", "active"]
     search_fields = ["user__username", "user__email"]

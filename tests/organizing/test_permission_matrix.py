@@ -64,8 +64,6 @@ MATRIX: dict[str, dict[str, str]] = {
     "buildings:knock": TURF,
     "buildings:new_resident": TURF,
     "contacts:detail": TURF,
-    "contacts:erase": ADMIN_OBJECT,
-    "contacts:audit": ADMIN,
     "contacts:talk": TURF,
     "contacts:log_visit": TURF,
     "contacts:new_follow_up": TURF,
