@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from buildings.models import Building
 from contacts import offline
 from contacts.actions import plan_follow_up, record_conversation, record_visit, undo_visit
+from contacts.audit import contact_trail
 from contacts.forms import (
     CancelFollowUpForm,
     ContactVisitForm,
@@ -24,6 +25,7 @@ from contacts.forms import (
 from contacts.lapse import Thresholds
 from contacts.models import Answer, Ask, Contact, FollowUp, Outcome, Status, Visit
 from organizing.access import MemberRequest, member_required
+from organizing.models import Role
 
 COMING_DAYS = 7
 
@@ -139,6 +141,8 @@ def contact_context(request: MemberRequest, contact: Contact) -> dict[str, objec
             "-planned_for"
         ),
         "level_changes": contact.level_changes.select_related("changed_by"),
+        # Admins only: organizers and the committee read the page without these queries.
+        "trail": contact_trail(contact) if request.membership.role == Role.ADMIN else None,
         "visit_form": ContactVisitForm(),
         "follow_up_form": FollowUpForm(),
         "move_form": MoveFollowUpForm(),

@@ -85,6 +85,8 @@ MATRIX: dict[str, dict[str, str]] = {
     "members:turf": ADMIN_OBJECT,
     "members:deactivate": ADMIN_OBJECT,
     "members:reactivate": ADMIN_OBJECT,
+    "audit:log": ADMIN,
+    "audit:erase": ADMIN_OBJECT,
 }
 
 
