@@ -432,11 +432,16 @@ def snooze_contact(
     if errors:
         raise ValidationError(errors)
     now = timezone.now()
+    # Saved from the row as it is now, not the caller's copy: the trail row is a snapshot
+    # of every field, and a stale level or owner would read as a change nobody made.
+    locked = Contact.objects.select_for_update().get(pk=contact.pk)
+    locked.snoozed_until, locked.snooze_reason = until, reason.strip()
+    locked.lapse_flag = LapseFlag.OK
+    locked._history_user = member.user  # type: ignore[attr-defined]
+    locked.save(update_fields=["snoozed_until", "snooze_reason", "lapse_flag", "updated_at"])
+    LapseEpisode.objects.filter(contact=contact, resolved_at__isnull=True).update(resolved_at=now)
     contact.snoozed_until, contact.snooze_reason = until, reason.strip()
     contact.lapse_flag = LapseFlag.OK
-    contact._history_user = member.user  # type: ignore[attr-defined]
-    contact.save(update_fields=["snoozed_until", "snooze_reason", "lapse_flag", "updated_at"])
-    LapseEpisode.objects.filter(contact=contact, resolved_at__isnull=True).update(resolved_at=now)
 
 
 @transaction.atomic

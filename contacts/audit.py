@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from contacts.erasure import erase_contact, erasure_scope
@@ -43,6 +44,8 @@ PRIVATE_FIELDS = {
 }
 BOOKKEEPING = {"id", "history_id", "history_date", "history_change_reason", "history_type"}
 BOOKKEEPING |= {"history_user", "organization", "contact", "user"}
+# Said by the entry's own date when an object is added.
+WHEN_ADDED = {"created_at", "joined_at", "asked_at"}
 
 
 @dataclass
@@ -66,7 +69,7 @@ def _show(row: models.Model, model_field: models.Field) -> str:
             return related.get_full_name() or related.get_username()
         return str(getattr(related, "label", related))
     if isinstance(value, dt.datetime):
-        return f"{value:%b %-d, %Y %H:%M}"
+        return f"{timezone.localtime(value):%b %-d, %Y %H:%M}"
     if isinstance(value, dt.date):
         return f"{value:%b %-d, %Y}"
     if isinstance(value, bool):
@@ -112,7 +115,8 @@ def _entries(
                 break
             new_value = getattr(row, model_field.attname)
             if old is None:
-                if new_value in (None, "", False) or model_field.name in PRIVATE_FIELDS:
+                skip = PRIVATE_FIELDS | WHEN_ADDED
+                if new_value in (None, "", False) or model_field.name in skip:
                     continue
                 entry.changes.append(f"{model_field.verbose_name}: {_show(row, model_field)}")
             elif getattr(old, model_field.attname) != new_value:

@@ -17,6 +17,7 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -112,6 +113,8 @@ def test_the_admin_sees_who_changed_what_on_the_contact_page(
     assert "snooze reason changed" in trail
     assert "owner: olivia → omar" in trail
     assert "(reassigned)" in trail
+    # Each row says only what its author changed.
+    assert "level: Active → New" not in trail
     # What Maria said stays in the visit list, not in a second copy in the trail.
     assert SECRET not in trail
 
@@ -204,6 +207,32 @@ def test_the_outsider_sees_only_his_own_organizations_audit(
 
     assert f"contact #{maria.pk}" not in html
     assert "Nobody has been erased" in html
+
+
+def test_the_trail_costs_the_admin_the_same_queries_as_it_grows_and_others_none(
+    olivia: User, ada: User, known_maria: Contact
+) -> None:
+    talk_at_the_door(olivia, known_maria)
+    url = reverse("contacts:detail", args=[known_maria.pk])
+    as_ada, as_olivia = client_for(ada), client_for(olivia)
+    with CaptureQueriesContext(connection) as small:
+        as_ada.get(url)
+
+    for _ in range(4):
+        talk_at_the_door(olivia, known_maria)
+        record_visit(
+            member=olivia.membership,
+            contact=known_maria,
+            outcome=Outcome.NOT_HOME,
+            idempotency_key=new_key(),
+        )
+    with CaptureQueriesContext(connection) as large:
+        as_ada.get(url)
+    with CaptureQueriesContext(connection) as organizer:
+        as_olivia.get(url)
+
+    assert len(large) == len(small)
+    assert not [q for q in organizer.captured_queries if "historical" in q["sql"]]
 
 
 # Erasure
