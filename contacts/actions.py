@@ -378,9 +378,9 @@ def reassign_contacts(*, member: Membership, contacts: Sequence[Contact], to_own
     if not ids:
         raise ValidationError({"contacts": "Tick at least one contact to reassign."})
     locked = list(
-        Contact.objects.select_for_update().filter(
-            pk__in=ids, organization_id=member.organization_id
-        )
+        Contact.objects.select_for_update()
+        .filter(pk__in=ids, organization_id=member.organization_id)
+        .exclude(status=Status.ERASED)
     )
     if len(locked) != len(ids):
         raise ValidationError({"contacts": "Some of those contacts are not in your organization."})
@@ -419,6 +419,8 @@ def snooze_contact(
     _refuse_unless_committee(member)
     if contact.organization_id != member.organization_id:
         raise ValidationError("That contact is not in your organization.")
+    if contact.status == Status.ERASED:
+        raise ValidationError("This person was erased on request.")
     today = timezone.localdate()
     errors: dict[str, str] = {}
     if not reason.strip():

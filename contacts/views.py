@@ -28,6 +28,7 @@ from organizing.access import MemberRequest, member_required
 from organizing.models import Role
 
 COMING_DAYS = 7
+ERASED = "This person was erased on request; nothing more is recorded about them."
 
 
 @require_GET
@@ -246,6 +247,8 @@ def log_visit(request: MemberRequest, contact_id: int) -> HttpResponse:
     """A phone call, a text or a meeting, from the contact page."""
     contact = get_contact(request, contact_id)
     form = ContactVisitForm(request.POST)
+    if contact.status == Status.ERASED:
+        form.add_error(None, ERASED)
     if not form.is_valid():
         return rerender(request, contact, visit_form=form)
     data = form.cleaned_data
@@ -280,6 +283,8 @@ def log_visit(request: MemberRequest, contact_id: int) -> HttpResponse:
 def new_follow_up(request: MemberRequest, contact_id: int) -> HttpResponse:
     contact = get_contact(request, contact_id)
     form = FollowUpForm(request.POST)
+    if contact.status == Status.ERASED:
+        form.add_error(None, ERASED)
     if not form.is_valid():
         return rerender(request, contact, follow_up_form=form)
     plan_follow_up(

@@ -439,3 +439,33 @@ def test_a_new_admin_member_appears_in_the_member_trail(ada: User, org: object) 
     html = client_for(ada).get(reverse("audit:log")).content.decode()
 
     assert "Membership of nia added" in html
+
+
+def test_nothing_new_is_recorded_about_an_erased_person(
+    olivia: User, cora: User, omar: User, ada: User, maria: Contact
+) -> None:
+    erase_contact(member=ada.membership, contact=maria)
+    maria.refresh_from_db()
+    client = client_for(ada)
+
+    logged = client.post(
+        reverse("contacts:log_visit", args=[maria.pk]),
+        {"key": new_key(), "channel": "phone", "outcome": "conversation", "note": NAME},
+    )
+    planned = client.post(
+        reverse("contacts:new_follow_up", args=[maria.pk]),
+        {"key": new_key(), "planned_for": timezone.localdate(), "purpose": NAME},
+    )
+
+    assert logged.status_code == planned.status_code == 422
+    assert not Visit.objects.filter(contact=maria).exists()
+    assert not FollowUp.objects.filter(contact=maria).exists()
+    with pytest.raises(ValidationError):
+        snooze_contact(
+            member=cora.membership,
+            contact=maria,
+            until=timezone.localdate() + DAY,
+            reason="Away",
+        )
+    with pytest.raises(ValidationError):
+        reassign_contacts(member=cora.membership, contacts=[maria], to_owner=omar)
