@@ -291,6 +291,11 @@ class Plan:
         Building.objects.bulk_create(self.new_buildings.values())
         Unit.objects.bulk_create(self.new_units.values(), batch_size=2_000)
         Contact.objects.bulk_create(self.new_residents, batch_size=2_000)
+        # bulk_create sends no signals: the audit trail gets its "added" rows here, by the
+        # admin the middleware saw.
+        Contact.history.bulk_history_create(
+            self.new_residents, batch_size=2_000, default_change_reason="imported"
+        )
         self.saved = True
 
 

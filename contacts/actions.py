@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
 
 from buildings.models import Unit
 from contacts.models import (
@@ -129,6 +130,11 @@ def _advance(queryset: object, field: str, moment: dt.datetime) -> None:
 
 def _update_contact(contact: Contact, visit: Visit) -> None:
     locked = Contact.objects.select_for_update().get(pk=contact.pk)
+    if locked.status == Status.ERASED:
+        # A knock sent late from a phone must not bring back what the person asked us to
+        # forget; the whole visit is rolled back.
+        raise ValidationError({"contact": "This person was erased on request."})
+    before = (locked.status, locked.unit_id)
     talked = visit.outcome == Outcome.CONVERSATION
     if locked.last_attempt_at is None or visit.happened_at > locked.last_attempt_at:
         locked.last_attempt_at = visit.happened_at
@@ -154,6 +160,12 @@ def _update_contact(contact: Contact, visit: Visit) -> None:
         locked.unit_id = None
         if locked.status == Status.ACTIVE:
             locked.status = Status.MOVED
+    if (locked.status, locked.unit_id) == before:
+        # Only the clocks moved, and the trail leaves them out: the visit's own record
+        # says what happened, so a knock costs one history row, not two.
+        locked.skip_history_when_saving = True  # type: ignore[attr-defined]
+    else:
+        locked._history_user = visit.organizer  # type: ignore[attr-defined,assignment]
     locked.save(
         update_fields=[
             "last_attempt_at",
@@ -172,9 +184,15 @@ def _update_contact(contact: Contact, visit: Visit) -> None:
         Contact.objects.filter(pk=locked.pk).update(lapse_flag=LapseFlag.OK)
         contact.lapse_flag = LapseFlag.OK
     if talked:
-        FollowUp.objects.open().filter(
-            contact=locked, planned_for__lte=timezone.localdate(visit.happened_at)
-        ).update(done_by=visit)
+        done = list(
+            FollowUp.objects.open().filter(
+                contact=locked, planned_for__lte=timezone.localdate(visit.happened_at)
+            )
+        )
+        for follow_up in done:
+            follow_up.done_by = visit
+        if done:
+            bulk_update_with_history(done, FollowUp, ["done_by"], default_user=visit.organizer)
     # The caller's instance reflects what was saved.
     for field in ("last_attempt_at", "last_conversation_at", "attempts_since_conversation"):
         setattr(contact, field, getattr(locked, field))
@@ -359,24 +377,33 @@ def reassign_contacts(*, member: Membership, contacts: Sequence[Contact], to_own
     ids = {contact.pk for contact in contacts}
     if not ids:
         raise ValidationError({"contacts": "Tick at least one contact to reassign."})
-    owners = dict(
+    locked = list(
         Contact.objects.select_for_update()
         .filter(pk__in=ids, organization_id=member.organization_id)
-        .values_list("pk", "owner_id")
+        .exclude(status=Status.ERASED)
     )
-    if len(owners) != len(ids):
+    if len(locked) != len(ids):
         raise ValidationError({"contacts": "Some of those contacts are not in your organization."})
+    moving = [contact for contact in locked if contact.owner_id != to_owner.pk]
     OwnerChange.objects.bulk_create(
         OwnerChange(
-            contact_id=pk, from_owner_id=owner_id, to_owner=to_owner, changed_by=member.user
+            contact=contact,
+            from_owner_id=contact.owner_id,
+            to_owner=to_owner,
+            changed_by=member.user,
         )
-        for pk, owner_id in owners.items()
-        if owner_id != to_owner.pk
+        for contact in moving
     )
     Contact.objects.filter(pk__in=ids).update(
         owner=to_owner, orphaned=False, updated_at=timezone.now()
     )
-    return sum(owner_id != to_owner.pk for owner_id in owners.values())
+    # The UPDATE above writes no history; one row per contact that changed hands does.
+    for contact in moving:
+        contact.owner = to_owner
+    Contact.history.bulk_history_create(
+        moving, update=True, default_user=member.user, default_change_reason="reassigned"
+    )
+    return len(moving)
 
 
 SNOOZE_AT_MOST = dt.timedelta(days=90)
@@ -392,6 +419,8 @@ def snooze_contact(
     _refuse_unless_committee(member)
     if contact.organization_id != member.organization_id:
         raise ValidationError("That contact is not in your organization.")
+    if contact.status == Status.ERASED:
+        raise ValidationError("This person was erased on request.")
     today = timezone.localdate()
     errors: dict[str, str] = {}
     if not reason.strip():
@@ -405,9 +434,13 @@ def snooze_contact(
     if errors:
         raise ValidationError(errors)
     now = timezone.now()
-    Contact.objects.filter(pk=contact.pk).update(
-        snoozed_until=until, snooze_reason=reason.strip(), lapse_flag=LapseFlag.OK, updated_at=now
-    )
+    # Saved from the row as it is now, not the caller's copy: the trail row is a snapshot
+    # of every field, and a stale level or owner would read as a change nobody made.
+    locked = Contact.objects.select_for_update().get(pk=contact.pk)
+    locked.snoozed_until, locked.snooze_reason = until, reason.strip()
+    locked.lapse_flag = LapseFlag.OK
+    locked._history_user = member.user  # type: ignore[attr-defined]
+    locked.save(update_fields=["snoozed_until", "snooze_reason", "lapse_flag", "updated_at"])
     LapseEpisode.objects.filter(contact=contact, resolved_at__isnull=True).update(resolved_at=now)
     contact.snoozed_until, contact.snooze_reason = until, reason.strip()
     contact.lapse_flag = LapseFlag.OK

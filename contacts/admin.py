@@ -1,6 +1,17 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
-from contacts.models import Ask, Contact, FollowUp, LapseThreshold, LevelChange, Visit
+from contacts.models import (
+    Ask,
+    Contact,
+    Erasure,
+    ExportLog,
+    FollowUp,
+    LapseThreshold,
+    LevelChange,
+    OwnerChange,
+    Visit,
+)
 
 
 class LevelChangeInline(admin.TabularInline):
@@ -67,3 +78,39 @@ class LapseThresholdAdmin(admin.ModelAdmin):
     list_display = ["organization", "level", "days"]
     list_filter = ["organization"]
     list_select_related = ["organization"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Audit records: written by the app when the thing happens, never edited after."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ExportLog)
+class ExportLogAdmin(ReadOnlyAdmin):
+    list_display = ["exported_at", "organization", "user", "what", "rows", "filters"]
+    list_filter = ["organization"]
+    list_select_related = ["organization", "user"]
+    date_hierarchy = "exported_at"
+
+
+@admin.register(OwnerChange)
+class OwnerChangeAdmin(ReadOnlyAdmin):
+    list_display = ["changed_at", "contact", "from_owner", "to_owner", "changed_by"]
+    list_select_related = ["contact", "from_owner", "to_owner", "changed_by"]
+    date_hierarchy = "changed_at"
+
+
+@admin.register(Erasure)
+class ErasureAdmin(ReadOnlyAdmin):
+    list_display = ["erased_at", "organization", "contact_id", "erased_by", "visits", "asks"]
+    list_filter = ["organization"]
+    list_select_related = ["organization", "erased_by"]
+    date_hierarchy = "erased_at"

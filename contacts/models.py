@@ -9,6 +9,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from buildings.models import Building, Unit
 from organizing.models import Membership, Organization
@@ -30,6 +31,8 @@ class Status(models.TextChoices):
     MOVED = "moved", "Moved"
     DO_NOT_CONTACT = "do_not_contact", "Do not contact"
     ARCHIVED = "archived", "Archived"
+    # Erased on the person's request: the row stays only so that visits still count.
+    ERASED = "erased", "Erased"
 
 
 class Channel(models.TextChoices):
@@ -149,6 +152,19 @@ class Contact(models.Model):
     attempts_since_conversation = models.PositiveIntegerField(default=0, editable=False)
 
     objects = ContactQuerySet.as_manager()
+    # Who changed what a person can see on the page. The clocks and flags the app derives
+    # itself (and rewrites on every knock or hourly run) are left out of the trail.
+    history = HistoricalRecords(
+        excluded_fields=[
+            "updated_at",
+            "submission_key",
+            "lapse_flag",
+            "orphaned",
+            "last_conversation_at",
+            "last_attempt_at",
+            "attempts_since_conversation",
+        ]
+    )
 
     class Meta:
         ordering = ["name"]
@@ -208,7 +224,8 @@ class Contact(models.Model):
             contact=self, from_level=self.level, to_level=level, changed_by=by
         )
         self.level = level
-        Contact.objects.filter(pk=self.pk).update(level=level)
+        self._history_user = by  # type: ignore[attr-defined]
+        self.save(update_fields=["level", "updated_at"])
         return change
 
 
@@ -254,6 +271,8 @@ class Visit(models.Model):
     # been handed to someone else): recorded all the same, and shown to its organizer.
     needs_look = models.CharField(max_length=200, blank=True)
 
+    history = HistoricalRecords(excluded_fields=["recorded_at", "idempotency_key"])
+
     class Meta:
         ordering = ["-happened_at"]
         constraints = [
@@ -292,6 +311,8 @@ class Ask(models.Model):
     due_on = models.DateField("answer due")
     answer = models.CharField(max_length=10, choices=Answer.choices, default=Answer.PENDING)
     answered_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["due_on"]
@@ -333,6 +354,7 @@ class FollowUp(models.Model):
     submission_key = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = FollowUpQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["submission_key"])
 
     class Meta:
         ordering = ["planned_for"]
@@ -477,6 +499,37 @@ class ExportLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.what} by {self.user} at {self.exported_at:%Y-%m-%d %H:%M}"
+
+
+class Erasure(models.Model):
+    """That a person was erased on request: who did it and when, and nothing about them.
+
+    The contact id is a plain number, not a key: the record must outlive the row and must
+    not lead back to anything the person said or was."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    contact_id = models.PositiveBigIntegerField()
+    erased_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    erased_at = models.DateTimeField(default=timezone.now)
+    # What was scrubbed, as counts, so an admin can see the erasure reached everything.
+    visits = models.PositiveIntegerField(default=0)
+    asks = models.PositiveIntegerField(default=0)
+    follow_ups = models.PositiveIntegerField(default=0)
+    history_rows = models.PositiveIntegerField(
+        default=0, help_text="Rows of the audit trail that held the person's data."
+    )
+    mentions = models.PositiveIntegerField(
+        default=0, help_text="Other notes that named the person, now redacted."
+    )
+
+    class Meta:
+        ordering = ["-erased_at"]
+        indexes = [models.Index(fields=["organization", "erased_at"], name="erasure_org_erased")]
+
+    def __str__(self) -> str:
+        return f"Contact #{self.contact_id} erased at {self.erased_at:%Y-%m-%d %H:%M}"
 
 
 class DigestKind(models.TextChoices):

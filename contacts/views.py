@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from buildings.models import Building
 from contacts import offline
 from contacts.actions import plan_follow_up, record_conversation, record_visit, undo_visit
+from contacts.audit import contact_trail
 from contacts.forms import (
     CancelFollowUpForm,
     ContactVisitForm,
@@ -24,9 +25,11 @@ from contacts.forms import (
 from contacts.lapse import Thresholds
 from contacts.models import Answer, Ask, Contact, FollowUp, Outcome, Status, Visit
 from organizing.access import MemberRequest, member_required
+from organizing.models import Role
 from organizing.security import rate_limit
 
 COMING_DAYS = 7
+ERASED = "This person was erased on request; nothing more is recorded about them."
 
 
 @require_GET
@@ -140,6 +143,8 @@ def contact_context(request: MemberRequest, contact: Contact) -> dict[str, objec
             "-planned_for"
         ),
         "level_changes": contact.level_changes.select_related("changed_by"),
+        # Admins only: organizers and the committee read the page without these queries.
+        "trail": contact_trail(contact) if request.membership.role == Role.ADMIN else None,
         "visit_form": ContactVisitForm(),
         "follow_up_form": FollowUpForm(),
         "move_form": MoveFollowUpForm(),
@@ -245,6 +250,8 @@ def log_visit(request: MemberRequest, contact_id: int) -> HttpResponse:
     """A phone call, a text or a meeting, from the contact page."""
     contact = get_contact(request, contact_id)
     form = ContactVisitForm(request.POST)
+    if contact.status == Status.ERASED:
+        form.add_error(None, ERASED)
     if not form.is_valid():
         return rerender(request, contact, visit_form=form)
     data = form.cleaned_data
@@ -279,6 +286,8 @@ def log_visit(request: MemberRequest, contact_id: int) -> HttpResponse:
 def new_follow_up(request: MemberRequest, contact_id: int) -> HttpResponse:
     contact = get_contact(request, contact_id)
     form = FollowUpForm(request.POST)
+    if contact.status == Status.ERASED:
+        form.add_error(None, ERASED)
     if not form.is_valid():
         return rerender(request, contact, follow_up_form=form)
     plan_follow_up(

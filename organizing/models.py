@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models, transaction
+from simple_history.models import HistoricalRecords
 
 
 class Organization(models.Model):
@@ -57,6 +58,8 @@ class Membership(models.Model):
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.ORGANIZER)
     active = models.BooleanField(default=True)
     joined_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         indexes = [models.Index(fields=["organization", "role", "active"])]

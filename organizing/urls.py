@@ -26,5 +26,6 @@ urlpatterns = [
     path("committee/", include("contacts.committee_urls")),
     path("setup/", include("buildings.setup_urls")),
     path("members/", include("organizing.members_urls")),
+    path("audit/", include("contacts.audit_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -114,6 +114,10 @@ def test_a_clean_file_of_2000_residents_is_previewed_then_imported_in_one_go(
     assert (resident.unit.label, resident.unit.floor, resident.language) == ("1003", 10, "es")
     # Buildings, units in batches, residents in batches: not a query per row.
     assert len(import_queries) < 40
+    # The audit trail has each resident as added by the admin who imported the file.
+    added = Contact.history.filter(organization_id=org.pk, history_type="+")
+    assert added.count() == 2000
+    assert set(added.values_list("history_user__username", flat=True)) == {"ada"}
     assert not list(Path(settings.VAR_DIR, "imports").iterdir())
 
 

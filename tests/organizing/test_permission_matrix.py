@@ -97,6 +97,8 @@ MATRIX: dict[str, dict[str, str]] = {
     "members:reactivate": ADMIN_OBJECT,
     "members:password_link": ADMIN_OBJECT,
     "members:two_factor_reset": ADMIN_OBJECT,
+    "audit:log": ADMIN,
+    "audit:erase": ADMIN_OBJECT,
 }
 
 

@@ -1,0 +1,210 @@
+"""Erasure of a person on request: what they said and who they are leave the database; the
+knocks stay as anonymous counts so the building's figures stay right."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from contacts.models import (
+    Ask,
+    Contact,
+    Erasure,
+    FollowUp,
+    LapseEpisode,
+    LapseFlag,
+    Level,
+    LevelChange,
+    Status,
+    Visit,
+)
+from organizing.models import Membership, Role
+
+ERASED_NAME = "Erased contact"
+ERASED_TEXT = "(erased)"
+REDACTED = "[erased]"
+# Shorter names ("Al", "Jo") would redact unrelated words in other people's notes.
+SHORTEST_MENTION = 4
+
+
+@dataclass(frozen=True)
+class ErasureScope:
+    """What an erasure will touch, told to the admin before they confirm."""
+
+    visits: int
+    asks: int
+    follow_ups: int
+    history_rows: int
+
+
+def _history(contact_id: int) -> list[models.QuerySet]:
+    """Every trail row that holds the person or what was said with them, including the
+    rows of visits undone and asks or follow-ups since deleted."""
+    return [
+        Contact.history.filter(id=contact_id),
+        Visit.history.filter(contact_id=contact_id),
+        Ask.history.filter(contact_id=contact_id),
+        FollowUp.history.filter(contact_id=contact_id),
+    ]
+
+
+def erasure_scope(contact: Contact) -> ErasureScope:
+    return ErasureScope(
+        visits=contact.visits.count(),
+        asks=contact.asks.count(),
+        follow_ups=contact.follow_ups.count(),
+        history_rows=sum(rows.count() for rows in _history(contact.pk)),
+    )
+
+
+@transaction.atomic
+def erase_contact(*, member: Membership, contact: Contact) -> Erasure:
+    """Erase a person on their request, all or nothing. Admins only.
+
+    1. Lock the contact; refuse another organization's contact or one already erased.
+    2. Redact the person's name, phone and email where other notes of the organization
+       mention them (and in those notes' trail rows), before the name is gone.
+    3. Blank the notes of their visits and the text of their asks and follow-ups; the
+       visits keep unit, time, channel, outcome and organizer, so counts stay right.
+    4. Delete their level history and every trail row about them, their visits, asks and
+       follow-ups; redact them from Django admin's log.
+    5. Blank the contact: no name, phone, email, language, notes, owner or unit; status
+       "erased", which no lapse list, digest, count or export includes; any open lapse
+       episode ends now.
+    6. Write one trail row (the blank contact, "erased", by whom) and the Erasure record:
+       contact id, organization, who, when, and counts, nothing about the person.
+    """
+    if member.role != Role.ADMIN:
+        raise PermissionDenied("Only an admin can erase a person.")
+    locked = (
+        Contact.objects.select_for_update()
+        .filter(pk=contact.pk, organization_id=member.organization_id)
+        .first()
+    )
+    if locked is None:
+        raise ValidationError("That contact is not in your organization.")
+    if locked.status == Status.ERASED:
+        raise ValidationError("This person has already been erased.")
+    organization_id = member.organization_id
+
+    mentions = _redact_mentions(locked, organization_id)
+
+    visits = Visit.objects.filter(contact=locked).update(note="", needs_look="")
+    asks = Ask.objects.filter(contact=locked).update(question=ERASED_TEXT)
+    follow_ups = FollowUp.objects.filter(contact=locked).update(purpose=ERASED_TEXT)
+    FollowUp.objects.filter(contact=locked).exclude(cancel_reason="").update(
+        cancel_reason=ERASED_TEXT
+    )
+
+    LevelChange.objects.filter(contact=locked).delete()
+    history_rows = 0
+    for rows in _history(locked.pk):
+        history_rows += rows.delete()[0]
+    _redact_admin_log(locked)
+
+    now = timezone.now()
+    LapseEpisode.objects.filter(contact=locked, resolved_at__isnull=True).update(resolved_at=now)
+    locked.name = ERASED_NAME
+    locked.phone = locked.email = locked.language = ""
+    locked.notes = locked.consent_note = locked.snooze_reason = ""
+    locked.snoozed_until = None
+    locked.submission_key = ""
+    locked.owner = None
+    locked.unit = None
+    locked.level = Level.NEW
+    locked.status = Status.ERASED
+    locked.lapse_flag = LapseFlag.OK
+    locked.orphaned = False
+    locked._history_user = member.user  # type: ignore[attr-defined]
+    locked._change_reason = "erased on request"  # type: ignore[attr-defined]
+    locked.save()
+
+    return Erasure.objects.create(
+        organization_id=organization_id,
+        contact_id=locked.pk,
+        erased_by=member.user,
+        erased_at=now,
+        visits=visits,
+        asks=asks,
+        follow_ups=follow_ups,
+        history_rows=history_rows,
+        mentions=mentions,
+    )
+
+
+def _redact_mentions(contact: Contact, organization_id: int) -> int:
+    """Replace the person's name, phone and email in the organization's other free text
+    and in those texts' trail rows. Returns how many live rows named them."""
+    needles = [
+        value.strip()
+        for value in (contact.name, contact.phone, contact.email)
+        if len(value.strip()) >= SHORTEST_MENTION
+    ]
+    if not needles:
+        return 0
+    pattern = re.compile("|".join(re.escape(needle) for needle in needles), re.IGNORECASE)
+    others = Contact.objects.filter(organization_id=organization_id).exclude(pk=contact.pk)
+    contact_text = ["notes", "consent_note", "snooze_reason"]
+    in_org = Q(contact__organization_id=organization_id)
+    theirs = Q(contact=contact)
+    live = [
+        (others, contact_text),
+        (
+            Visit.objects.filter(organization_id=organization_id).exclude(theirs),
+            ["note", "needs_look"],
+        ),
+        (Ask.objects.filter(in_org).exclude(theirs), ["question"]),
+        (FollowUp.objects.filter(in_org).exclude(theirs), ["purpose", "cancel_reason"]),
+    ]
+    org_contacts = Contact.objects.filter(organization_id=organization_id).values("pk")
+    trail = [
+        (Contact.history.filter(organization_id=organization_id), contact_text),
+        (Visit.history.filter(organization_id=organization_id), ["note", "needs_look"]),
+        (Ask.history.filter(contact_id__in=org_contacts), ["question"]),
+        (
+            FollowUp.history.filter(contact_id__in=org_contacts),
+            ["purpose", "cancel_reason"],
+        ),
+    ]
+    count = sum(_redact(rows, fields, needles, pattern) for rows, fields in live)
+    for rows, fields in trail:
+        _redact(rows, fields, needles, pattern)
+    return count
+
+
+def _redact(
+    rows: models.QuerySet, fields: list[str], needles: list[str], pattern: re.Pattern[str]
+) -> int:
+    """Rewrite the matching rows with an UPDATE each: no trail row is written for the
+    redaction itself, since the trail's own copies are redacted the same way."""
+    matches = Q()
+    for field in fields:
+        for needle in needles:
+            matches |= Q(**{f"{field}__icontains": needle})
+    changed = 0
+    for row in rows.filter(matches).only("pk", *fields):
+        values = {field: pattern.sub(REDACTED, getattr(row, field)) for field in fields}
+        type(row).objects.filter(pk=row.pk).update(**values)
+        changed += 1
+    return changed
+
+
+def _redact_admin_log(contact: Contact) -> None:
+    """Django admin's log keeps each object's name as it was; it must not outlive it."""
+    objects = [
+        (Contact, [contact.pk]),
+        (Ask, list(contact.asks.values_list("pk", flat=True))),
+        (FollowUp, list(contact.follow_ups.values_list("pk", flat=True))),
+    ]
+    for model, pks in objects:
+        LogEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(model),
+            object_id__in=[str(pk) for pk in pks],
+        ).update(object_repr=ERASED_TEXT, change_message="")
