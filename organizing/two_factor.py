@@ -19,7 +19,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin import AdminSite
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
@@ -132,7 +132,7 @@ def setup(request: MemberRequest) -> HttpResponse:
             messages.success(
                 request, "Two-factor is on: after your password, Doorstep asks for a code."
             )
-            return redirect(next_url(request))
+            return HttpResponseRedirect(next_url(request))
         form.add_error("code", problem)
     raw = b32encode(device.bin_key).decode()
     return render(
@@ -154,17 +154,17 @@ def setup(request: MemberRequest) -> HttpResponse:
 @rate_limit("two_factor", key="user")
 def verify(request: MemberRequest) -> HttpResponse:
     if verified(request) or not request.session.get(CODE_REQUIRED):
-        return redirect(next_url(request))
+        return HttpResponseRedirect(next_url(request))
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         device = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
         if device is None:  # removed by an admin meanwhile
             request.session[CODE_REQUIRED] = False
-            return redirect(next_url(request))
+            return HttpResponseRedirect(next_url(request))
         problem = refusal(device, form.cleaned_data["code"])
         if problem is None:
             otp_login(request, device)
-            return redirect(next_url(request))
+            return HttpResponseRedirect(next_url(request))
         form.add_error("code", problem)
     return render(
         request,

@@ -327,6 +327,18 @@ def test_with_two_factor_on_a_password_alone_shows_nothing(cora: User, maria: Co
     assert thief.post(reverse("two_factor_verify"), {"code": code(device)}).status_code == 422
 
 
+def test_a_next_that_is_not_a_path_is_followed_as_a_path_not_as_a_view_name(
+    cora: User,
+) -> None:
+    """Found by the fuzzer: redirect("1") looked for a view named "1" and answered 500."""
+    client = Client()
+    client.force_login(cora)
+
+    response = client.get(reverse("two_factor_verify") + "?next=1")
+
+    assert response.status_code == 302 and response["Location"] == "1"
+
+
 def test_admins_must_set_up_two_factor_where_it_is_required(
     settings: Any, ada: User, olivia: User
 ) -> None:

@@ -54,6 +54,7 @@ from contacts.forms import (
 )
 from contacts.models import Answer, Contact
 from organizing.member_forms import AddMemberForm, MemberTurfForm, RoleForm
+from organizing.two_factor import CodeForm
 from tests.organizing.test_permission_matrix import url_names
 from tests.security.conftest import Ground
 from tests.security.guard import assert_organizations_kept_apart, crossings, rolled_back, rows_of
@@ -200,6 +201,14 @@ POSTS: dict[str, Post] = {
     "members:turf": Post("ada", lambda ours: [MemberTurfForm(organization=ours.organization)]),
     "members:deactivate": Post("ada"),
     "members:reactivate": Post("ada"),
+    "members:password_link": Post("ada"),
+    "members:two_factor_reset": Post("ada"),
+    "two_factor_setup": Post("cora", lambda ours: [CodeForm()]),
+    "two_factor_verify": Post("cora", lambda ours: [CodeForm()]),
+    "two_factor_off": Post("cora"),
+    "audit:erase": Post(
+        "ada", by_hand={"confirm": lambda ours: st.sampled_from(["erase", "", "yes"])}
+    ),
 }
 
 
