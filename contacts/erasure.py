@@ -11,6 +11,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 
 from contacts.models import (
@@ -25,7 +27,7 @@ from contacts.models import (
     Status,
     Visit,
 )
-from organizing.models import Membership, Role
+from organizing.models import Membership, Organization, Role
 
 ERASED_NAME = "Erased contact"
 ERASED_TEXT = "(erased)"
@@ -208,3 +210,16 @@ def _redact_admin_log(contact: Contact) -> None:
             content_type=ContentType.objects.get_for_model(model),
             object_id__in=[str(pk) for pk in pks],
         ).update(object_repr=ERASED_TEXT, change_message="")
+
+
+@receiver(post_delete, sender=Organization)
+def forget_organization(sender: object, instance: Organization, **kwargs: object) -> None:
+    """Deleting an organization deletes its rows by cascade (each leaving a "deleted" copy in
+    the trail), but the trail's copies have no foreign keys to cascade through: they all go
+    here, once the cascade is done, so no tenant outlives the organization."""
+    contacts = Contact.history.filter(organization_id=instance.pk).values("id")
+    Ask.history.filter(contact_id__in=contacts).delete()
+    FollowUp.history.filter(contact_id__in=contacts).delete()
+    Visit.history.filter(organization_id=instance.pk).delete()
+    Contact.history.filter(organization_id=instance.pk).delete()
+    Membership.history.filter(organization_id=instance.pk).delete()

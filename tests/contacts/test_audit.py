@@ -39,7 +39,7 @@ from contacts.models import (
     Status,
     Visit,
 )
-from organizing.models import Role
+from organizing.models import Membership, Organization, Role
 from tests.makers import make_contact, make_member, make_unit, new_key
 
 DAY = dt.timedelta(days=1)
@@ -469,3 +469,23 @@ def test_nothing_new_is_recorded_about_an_erased_person(
         )
     with pytest.raises(ValidationError):
         reassign_contacts(member=cora.membership, contacts=[maria], to_owner=omar)
+
+
+def test_deleting_an_organization_leaves_no_copy_of_its_tenants_in_the_trail(
+    org: Organization, olivia: User, maria: Contact, other_org: Organization, xavier: User
+) -> None:
+    record_visit(
+        member=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
+    )
+    Ask.objects.create(
+        contact=maria, question="Meeting?", asked_by=olivia, due_on=timezone.localdate()
+    )
+    assert Contact.history.filter(organization_id=org.pk).exists()
+
+    org.delete()
+
+    assert not Contact.history.filter(name="Maria Lopez").exists()
+    assert not Visit.history.filter(organization_id=org.pk).exists()
+    assert not Ask.history.exists()
+    assert not Membership.history.filter(organization_id=org.pk).exists()
+    assert Membership.history.filter(organization_id=other_org.pk).exists()  # theirs stays
