@@ -1,0 +1,148 @@
+"""What the hourly job keeps for the committee's dashboard: the figures that take a pass over
+every contact of an organization (how many are counted, per building, per owner, the weekly
+lapse rate). Counting them at each request would cost the dashboard more as the organization
+grows; the job reads every contact anyway, so it counts them once an hour, and the dashboard
+says when.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from contacts.models import (
+    Answer,
+    Ask,
+    Contact,
+    LapseEpisode,
+    LapseFlag,
+    LapseSummary,
+    Level,
+    Status,
+)
+from organizing.models import Organization
+
+WEEK = dt.timedelta(weeks=1)
+CHART_WEEKS = 12
+LEADERS_REACHED_WITHIN = dt.timedelta(days=14)
+FLAGGED = (LapseFlag.LAPSED, LapseFlag.ESCALATED)
+
+
+def counted_q(today: dt.date, prefix: str = "") -> Q:
+    """The contacts the lapse job watches: active, and not snoozed (a snooze holds through
+    its last day), as in contacts.lapse."""
+    return Q(**{f"{prefix}status": Status.ACTIVE}) & (
+        Q(**{f"{prefix}snoozed_until__isnull": True}) | Q(**{f"{prefix}snoozed_until__lt": today})
+    )
+
+
+def local_monday(now: dt.datetime) -> dt.datetime:
+    """Midnight at the start of this week (Monday), in the organization's local time."""
+    local = timezone.localtime(now)
+    monday = local.date() - dt.timedelta(days=local.weekday())
+    return dt.datetime.combine(monday, dt.time.min, tzinfo=local.tzinfo)
+
+
+def week_label(day: dt.date) -> str:
+    return f"{day:%b} {day.day}"
+
+
+def take_summary(organization: Organization, now: dt.datetime) -> LapseSummary:
+    """Count, in one pass over the organization's contacts grouped by building and owner,
+    what the dashboard's figures and tables show; then the overdue asks and the weekly
+    lapse rate. Run after the flags are set, in the same transaction."""
+    today = timezone.localdate(now)
+    counted = counted_q(today)
+    active = Q(status=Status.ACTIVE)
+    leaders = active & Q(level=Level.LEADER)
+    groups = (
+        Contact.objects.filter(organization=organization)
+        .values("unit__building_id", "owner_id")
+        .annotate(
+            counted=Count("pk", filter=counted),
+            reached=Count(
+                "pk",
+                filter=counted
+                & Q(
+                    lapse_flag__in=(LapseFlag.OK, LapseFlag.DUE_SOON),
+                    last_conversation_at__isnull=False,
+                ),
+            ),
+            due_soon=Count("pk", filter=counted & Q(lapse_flag=LapseFlag.DUE_SOON)),
+            leaders=Count("pk", filter=leaders),
+            leaders_reached=Count(
+                "pk",
+                filter=leaders & Q(last_conversation_at__gte=now - LEADERS_REACHED_WITHIN),
+            ),
+            owned=Count("pk", filter=active),
+            lapsed=Count("pk", filter=active & Q(lapse_flag__in=FLAGGED)),
+            orphaned=Count("pk", filter=active & Q(orphaned=True)),
+        )
+        .order_by()
+    )
+    summary = LapseSummary(organization=organization, taken_at=now)
+    buildings: dict[str, list[int]] = {}
+    owners: dict[str, list[int]] = {}
+    for group in groups:
+        summary.counted += group["counted"]
+        summary.due_soon += group["due_soon"]
+        summary.leaders += group["leaders"]
+        summary.leaders_reached += group["leaders_reached"]
+        summary.orphaned += group["orphaned"]
+        if group["unit__building_id"] is not None:
+            line = buildings.setdefault(str(group["unit__building_id"]), [0, 0, 0])
+            line[0] += group["counted"]
+            line[1] += group["reached"]
+            line[2] += group["leaders"]
+        if group["owner_id"] is not None:
+            owned = owners.setdefault(str(group["owner_id"]), [0, 0])
+            owned[0] += group["owned"]
+            owned[1] += group["lapsed"]
+    summary.buildings, summary.owners = buildings, owners
+    summary.asks_overdue = Ask.objects.filter(
+        contact__organization=organization,
+        contact__status=Status.ACTIVE,
+        answer=Answer.PENDING,
+        due_on__lt=today,
+    ).count()
+    summary.weeks = weekly_lapse_rate(organization, now, summary.counted)
+    # The organization is the key: an UPDATE, or an INSERT the first time.
+    summary.save()
+    return summary
+
+
+def weekly_lapse_rate(
+    organization: Organization, now: dt.datetime, counted: int
+) -> list[tuple[str, float]]:
+    """The lapse rate at the end of each of the last weeks (the current week: now), from
+    the episodes open at that moment, in one query: (the week's label, a share).
+
+    An approximation: each week's open episodes are divided by the contacts counted *now*.
+    The app keeps no history of how many contacts were active each week, and that number
+    moves slowly next to the number lapsed, so the shape of the line is right.
+    """
+    this_monday = local_monday(now)
+    ends = [this_monday - weeks_ago * WEEK for weeks_ago in range(CHART_WEEKS - 1, 0, -1)]
+    ends.append(now)
+    open_at = {
+        f"w{i}": Count(
+            "pk",
+            filter=Q(started_at__lte=end) & (Q(resolved_at__isnull=True) | Q(resolved_at__gt=end)),
+        )
+        for i, end in enumerate(ends)
+    }
+    counts = (
+        LapseEpisode.objects.filter(organization=organization, started_at__lte=now)
+        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=ends[0]))
+        .aggregate(**open_at)
+    )
+    starts = [end - WEEK for end in ends[:-1]] + [this_monday]
+    return [
+        (
+            week_label(timezone.localdate(start)),
+            counts[f"w{i}"] / counted if counted else 0.0,
+        )
+        for i, start in enumerate(starts)
+    ]
