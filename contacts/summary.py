@@ -8,6 +8,7 @@ says when.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -49,17 +50,17 @@ def week_label(day: dt.date) -> str:
     return f"{day:%b} {day.day}"
 
 
-def take_summary(organization: Organization, now: dt.datetime) -> LapseSummary:
-    """Count, in one pass over the organization's contacts grouped by building and owner,
-    what the dashboard's figures and tables show; then the overdue asks and the weekly
-    lapse rate. Run after the flags are set, in the same transaction."""
+def take_summaries(now: dt.datetime) -> list[LapseSummary]:
+    """Count what the dashboard's figures and tables show, for every organization, in one
+    pass over the contacts grouped by organization, building and owner; then each
+    organization's overdue asks and weekly lapse rate. Run after the flags are set, in
+    the same transaction."""
     today = timezone.localdate(now)
     counted = counted_q(today)
     active = Q(status=Status.ACTIVE)
     leaders = active & Q(level=Level.LEADER)
     groups = (
-        Contact.objects.filter(organization=organization)
-        .values("unit__building_id", "owner_id")
+        Contact.objects.values("organization_id", "unit__building_id", "owner_id")
         .annotate(
             counted=Count("pk", filter=counted),
             reached=Count(
@@ -82,6 +83,21 @@ def take_summary(organization: Organization, now: dt.datetime) -> LapseSummary:
         )
         .order_by()
     )
+    by_organization: dict[int, list[dict[str, Any]]] = {}
+    for group in groups:
+        by_organization.setdefault(group["organization_id"], []).append(dict(group))
+    return [
+        take_summary(organization, now, by_organization.get(organization.pk, []))
+        for organization in Organization.objects.order_by("pk")
+    ]
+
+
+def take_summary(
+    organization: Organization, now: dt.datetime, groups: list[dict[str, Any]]
+) -> LapseSummary:
+    """Keep one organization's counts by building and owner as its figures and tables;
+    count its overdue asks and its weekly lapse rate."""
+    today = timezone.localdate(now)
     summary = LapseSummary(organization=organization, taken_at=now)
     buildings: dict[str, list[int]] = {}
     owners: dict[str, list[int]] = {}
