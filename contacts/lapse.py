@@ -195,15 +195,16 @@ def _flag_organization(organization: Organization, now: dt.datetime, counts: Fla
     # Each state is worked out once a row behind the fence; PostgreSQL would otherwise
     # inline the subquery and run the EXISTS again for each test below.
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
-    select_sql, params = _states(organization, now)
+    thresholds = Thresholds.of(organization)
+    select_sql, params = _states(organization, thresholds, now)
     escalate_before = now - dt.timedelta(days=organization.lapse_grace_days)
     flag = f"""
         CASE WHEN s.lapsed AND (s.episode_escalated IS NOT NULL
                                 OR s.episode_started < %s) THEN '{LapseFlag.ESCALATED}'
              WHEN s.lapsed THEN '{LapseFlag.LAPSED}'
-             WHEN s.counted AND s.clock_due_soon THEN '{LapseFlag.DUE_SOON}'
+             WHEN s.counted AND s.due_at < %s THEN '{LapseFlag.DUE_SOON}'
              ELSE '{LapseFlag.OK}' END"""
-    lapsed = "s.counted AND (s.clock_lapsed OR s.ask_overdue OR s.follow_up_missed)"
+    lapsed = "s.counted AND (s.due_at < %s OR s.ask_overdue OR s.follow_up_missed)"
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -219,7 +220,7 @@ def _flag_organization(organization: Organization, now: dt.datetime, counts: Fla
                OR s.flag <> s.lapse_flag
                OR s.orphan <> s.orphaned
             """,
-            [escalate_before, *params],
+            [escalate_before, now + thresholds.warning, now, *params],
         )
         cursor.execute(
             f"""
@@ -273,13 +274,14 @@ def _flag_organization(organization: Organization, now: dt.datetime, counts: Fla
         cursor.execute(f"DROP TABLE {CHANGES}")
 
 
-def _states(organization: Organization, now: dt.datetime) -> tuple[str, tuple[Any, ...]]:
+def _states(
+    organization: Organization, thresholds: Thresholds, now: dt.datetime
+) -> tuple[str, tuple[Any, ...]]:
     """Each contact of the organization with what decides its state: whether the job
-    counts it, its clock against its level's threshold, an overdue ask, a missed
+    counts it, when it lapses by its clock (`due_at`), an overdue ask, a missed
     follow-up, its open episode, and whether it has an owner who is still around; as SQL
     and its parameters."""
     today = timezone.localdate(now)
-    thresholds = Thresholds.of(organization)
     counted = Q(status=Status.ACTIVE) & (Q(snoozed_until__isnull=True) | Q(snoozed_until__lt=today))
     # Owners still around and still knocking: a short list, one query.
     window = now - dt.timedelta(days=organization.orphan_after_days)
@@ -309,8 +311,7 @@ def _states(organization: Organization, now: dt.datetime) -> tuple[str, tuple[An
         )
         .annotate(
             counted=boolean(counted),
-            clock_lapsed=boolean(thresholds.lapsed_q(now)),
-            clock_due_soon=boolean(thresholds.due_soon_q(now)),
+            due_at=thresholds.due_at_expression(),
             ask_overdue=Exists(
                 Ask.objects.filter(contact=OuterRef("pk"), answer=Answer.PENDING, due_on__lt=today)
             ),
@@ -329,8 +330,7 @@ def _states(organization: Organization, now: dt.datetime) -> tuple[str, tuple[An
             "lapse_flag",
             "orphaned",
             "counted",
-            "clock_lapsed",
-            "clock_due_soon",
+            "due_at",
             "ask_overdue",
             "follow_up_missed",
             "orphan",
