@@ -24,6 +24,7 @@ from django.db.models import (
     FilteredRelation,
     OuterRef,
     Q,
+    QuerySet,
     Value,
     When,
 )
@@ -174,6 +175,10 @@ def flag_lapsed(*, now: dt.datetime | None = None) -> FlagCounts:
             # not (they run hashed); on that estimate JIT compilation would cost several
             # times what the statements take.
             cursor.execute("SET LOCAL jit = off")
+            # The summary groups a few hundred rows that the planner, with no statistics
+            # across the contacts' and the units' columns, takes for one a contact: with
+            # room, it hashes them rather than sorting every contact on disk.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
     counts = FlagCounts()
     for organization in Organization.objects.order_by("pk"):
         _flag_organization(organization, now, counts)
@@ -195,7 +200,7 @@ def _flag_organization(organization: Organization, now: dt.datetime, counts: Fla
     # Each state is worked out once a row behind the fence; PostgreSQL would otherwise
     # inline the subquery and run the EXISTS again for each test below.
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
-    thresholds = Thresholds.of(organization)
+    today, thresholds = timezone.localdate(now), Thresholds.of(organization)
     select_sql, params = _states(organization, thresholds, now)
     escalate_before = now - dt.timedelta(days=organization.lapse_grace_days)
     flag = f"""
@@ -204,15 +209,12 @@ def _flag_organization(organization: Organization, now: dt.datetime, counts: Fla
              WHEN s.lapsed THEN '{LapseFlag.LAPSED}'
              WHEN s.counted AND s.due_at < %s THEN '{LapseFlag.DUE_SOON}'
              ELSE '{LapseFlag.OK}' END"""
-    lapsed = "s.counted AND (s.due_at < %s OR s.ask_overdue OR s.follow_up_missed)"
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             CREATE TEMPORARY TABLE {CHANGES} AS
             SELECT * FROM (
-                SELECT s.*, {flag} AS flag FROM (
-                    SELECT s.*, {lapsed} AS lapsed FROM ({select_sql}{fence}) AS s
-                ) AS s
+                SELECT s.*, {flag} AS flag FROM ({select_sql}{fence}) AS s
             ) AS s
             WHERE (s.lapsed AND s.episode IS NULL)
                OR (NOT s.lapsed AND s.episode IS NOT NULL)
@@ -220,14 +222,29 @@ def _flag_organization(organization: Organization, now: dt.datetime, counts: Fla
                OR s.flag <> s.lapse_flag
                OR s.orphan <> s.orphaned
             """,
-            [escalate_before, now + thresholds.warning, now, *params],
+            [escalate_before, now + thresholds.warning, *params],
         )
+        if cursor.rowcount == 0:
+            # Nothing moved, as in most hours: nothing to write.
+            cursor.execute(f"DROP TABLE {CHANGES}")
+            return
+        # Why each new episode opened, looked up for those contacts only: the asks and
+        # follow-ups of _overdue, in SQL.
+        ask, follow_up = Ask._meta.db_table, FollowUp._meta.db_table
         cursor.execute(
             f"""
             INSERT INTO {episode} (organization_id, contact_id, started_at, reason, level)
             SELECT %s, s.id, %s,
-                   CASE WHEN s.ask_overdue THEN '{LapseReason.ASK_OVERDUE}'
-                        WHEN s.follow_up_missed THEN '{LapseReason.FOLLOW_UP_MISSED}'
+                   CASE WHEN EXISTS (
+                            SELECT 1 FROM {ask} AS a
+                            WHERE a.contact_id = s.id AND a.answer = '{Answer.PENDING}'
+                              AND a.due_on < %s
+                        ) THEN '{LapseReason.ASK_OVERDUE}'
+                        WHEN EXISTS (
+                            SELECT 1 FROM {follow_up} AS f
+                            WHERE f.contact_id = s.id AND f.done_by_id IS NULL
+                              AND f.cancelled_at IS NULL AND f.planned_for < %s
+                        ) THEN '{LapseReason.FOLLOW_UP_MISSED}'
                         WHEN s.last_conversation_at IS NULL THEN '{LapseReason.NEVER_TALKED}'
                         ELSE '{LapseReason.NO_CONVERSATION}' END,
                    s.level
@@ -235,7 +252,7 @@ def _flag_organization(organization: Organization, now: dt.datetime, counts: Fla
             WHERE s.lapsed AND s.episode IS NULL
             ON CONFLICT DO NOTHING
             """,
-            [organization.pk, now],
+            [organization.pk, now, today, today],
         )
         counts.opened += cursor.rowcount
         if connection.vendor == "postgresql":
@@ -295,6 +312,8 @@ def _states(
     if present:
         orphan &= Q(owner__isnull=True) | ~Q(owner_id__in=present)
 
+    overdue_asks, missed_follow_ups = _overdue(today)
+
     def boolean(condition: Q) -> ExpressionWrapper:
         return ExpressionWrapper(condition, output_field=BooleanField())
 
@@ -309,14 +328,14 @@ def _states(
                 ),
             )
         )
+        .annotate(due_at=thresholds.due_at_expression())
         .annotate(
             counted=boolean(counted),
-            due_at=thresholds.due_at_expression(),
-            ask_overdue=Exists(
-                Ask.objects.filter(contact=OuterRef("pk"), answer=Answer.PENDING, due_on__lt=today)
-            ),
-            follow_up_missed=Exists(
-                FollowUp.objects.open().filter(contact=OuterRef("pk"), planned_for__lt=today)
+            # Lapsed by the clock, or else by an ask or a follow-up: the lookups run only
+            # for contacts the clock has not lapsed, as SQL stops at the first true OR.
+            lapsed=boolean(
+                counted
+                & (Q(due_at__lt=now) | Q(Exists(overdue_asks)) | Q(Exists(missed_follow_ups)))
             ),
             orphan=boolean(orphan),
             episode=F("open_episode__id"),
@@ -331,8 +350,7 @@ def _states(
             "orphaned",
             "counted",
             "due_at",
-            "ask_overdue",
-            "follow_up_missed",
+            "lapsed",
             "orphan",
             "episode",
             "episode_started",
@@ -341,3 +359,11 @@ def _states(
         .order_by()
     )
     return states.query.sql_with_params()
+
+
+def _overdue(today: dt.date) -> tuple[QuerySet[Ask], QuerySet[FollowUp]]:
+    """A contact's asks past their date with no answer, and its follow-ups missed."""
+    return (
+        Ask.objects.filter(contact=OuterRef("pk"), answer=Answer.PENDING, due_on__lt=today),
+        FollowUp.objects.open().filter(contact=OuterRef("pk"), planned_for__lt=today),
+    )

@@ -86,19 +86,33 @@ def take_summaries(now: dt.datetime) -> list[LapseSummary]:
     by_organization: dict[int, list[dict[str, Any]]] = {}
     for group in groups:
         by_organization.setdefault(group["organization_id"], []).append(dict(group))
+    asks_overdue = dict(
+        Ask.objects.filter(contact__status=Status.ACTIVE, answer=Answer.PENDING, due_on__lt=today)
+        .values_list("contact__organization_id")
+        .annotate(Count("pk"))
+        .order_by()
+    )
     return [
-        take_summary(organization, now, by_organization.get(organization.pk, []))
+        take_summary(
+            organization,
+            now,
+            by_organization.get(organization.pk, []),
+            asks_overdue=asks_overdue.get(organization.pk, 0),
+        )
         for organization in Organization.objects.order_by("pk")
     ]
 
 
 def take_summary(
-    organization: Organization, now: dt.datetime, groups: list[dict[str, Any]]
+    organization: Organization,
+    now: dt.datetime,
+    groups: list[dict[str, Any]],
+    *,
+    asks_overdue: int,
 ) -> LapseSummary:
-    """Keep one organization's counts by building and owner as its figures and tables;
-    count its overdue asks and its weekly lapse rate."""
-    today = timezone.localdate(now)
-    summary = LapseSummary(organization=organization, taken_at=now)
+    """Keep one organization's counts by building and owner as its figures and tables,
+    with its weekly lapse rate."""
+    summary = LapseSummary(organization=organization, taken_at=now, asks_overdue=asks_overdue)
     buildings: dict[str, list[int]] = {}
     owners: dict[str, list[int]] = {}
     for group in groups:
@@ -117,12 +131,6 @@ def take_summary(
             owned[0] += group["owned"]
             owned[1] += group["lapsed"]
     summary.buildings, summary.owners = buildings, owners
-    summary.asks_overdue = Ask.objects.filter(
-        contact__organization=organization,
-        contact__status=Status.ACTIVE,
-        answer=Answer.PENDING,
-        due_on__lt=today,
-    ).count()
     summary.weeks = weekly_lapse_rate(organization, now, summary.counted)
     # The organization is the key: an UPDATE, or an INSERT the first time.
     summary.save()
