@@ -296,6 +296,35 @@ def test_the_building_and_organizer_tables_count_without_a_query_per_row(
     )
 
 
+def test_a_conversation_takes_a_contact_off_the_list_and_the_lapse_rate_at_once(
+    as_cora: Client, lapsed_people: dict, olivia: User
+) -> None:
+    talk(lapsed_people["bo"], olivia, days_ago=0)
+
+    page = re.sub(r"\s+", " ", as_cora.get(DASHBOARD).content.decode())
+
+    assert "Bo Leader" not in page
+    # Three of the six counted at the last hourly check are lapsed now.
+    assert "<strong>50%</strong> <span>3 of 6 active contacts" in page
+    # The tables are as the hourly check left them, and the page says so.
+    organizers = page[page.index('id="organizers-heading"') :]
+    assert re.search(
+        r"olivia</a></td> <td class=\"num\">4</td> <td class=\"num\">2</td>", organizers
+    )
+    assert "as of the hourly check at" in page
+
+
+def test_before_the_first_hourly_check_the_page_says_the_figures_will_follow(
+    as_cora: Client, riverside: Building, olivia: User
+) -> None:
+    resident(make_unit(riverside, "701"), olivia, "Not Yet Checked", Level.LEADER)
+
+    page = as_cora.get(DASHBOARD).content.decode()
+
+    assert "appear after the first hourly check" in page
+    assert "Riverside Towers" in page
+
+
 def test_the_chart_draws_twelve_weeks_of_the_lapse_rate_as_svg(
     as_cora: Client, lapsed_people: dict
 ) -> None:
