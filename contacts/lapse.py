@@ -222,7 +222,7 @@ def _flag_organization(organization: Organization, now: dt.datetime, counts: Fla
                OR s.flag <> s.lapse_flag
                OR s.orphan <> s.orphaned
             """,
-            [escalate_before, now + thresholds.warning, *params],
+            [moment(escalate_before), moment(now + thresholds.warning), *params],
         )
         if cursor.rowcount == 0:
             # Nothing moved, as in most hours: nothing to write.
@@ -252,7 +252,7 @@ def _flag_organization(organization: Organization, now: dt.datetime, counts: Fla
             WHERE s.lapsed AND s.episode IS NULL
             ON CONFLICT DO NOTHING
             """,
-            [organization.pk, now, today, today],
+            [organization.pk, moment(now), day(today), day(today)],
         )
         counts.opened += cursor.rowcount
         if connection.vendor == "postgresql":
@@ -264,7 +264,7 @@ def _flag_organization(organization: Organization, now: dt.datetime, counts: Fla
             FROM {CHANGES} AS s
             WHERE {episode}.id = s.episode AND NOT s.lapsed AND {episode}.resolved_at IS NULL
             """,
-            [now],
+            [moment(now)],
         )
         counts.resolved += cursor.rowcount
         cursor.execute(
@@ -274,7 +274,7 @@ def _flag_organization(organization: Organization, now: dt.datetime, counts: Fla
             WHERE {episode}.id = s.episode AND s.flag = '{LapseFlag.ESCALATED}'
               AND {episode}.resolved_at IS NULL AND {episode}.escalated_at IS NULL
             """,
-            [now],
+            [moment(now)],
         )
         counts.escalated += cursor.rowcount
         cursor.execute(f"SELECT count(*) FROM {CHANGES} AS s WHERE s.orphan AND NOT s.orphaned")
@@ -289,6 +289,16 @@ def _flag_organization(organization: Organization, now: dt.datetime, counts: Fla
             """
         )
         cursor.execute(f"DROP TABLE {CHANGES}")
+
+
+def moment(value: dt.datetime) -> Any:
+    """A time as the database stores it, for the statements written out here (SQLite
+    compares times as text, in Django's format)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def day(value: dt.date) -> Any:
+    return connection.ops.adapt_datefield_value(value)
 
 
 def _states(
