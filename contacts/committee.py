@@ -97,15 +97,25 @@ def headline(organization: Organization, now: dt.datetime, summary: LapseSummary
         "asks_overdue": summary.asks_overdue,
     }
     this_monday = local_monday(now)
-    figures |= Visit.objects.filter(
+    conversations = Visit.objects.filter(
         organization=organization,
         outcome=Outcome.CONVERSATION,
         happened_at__gte=this_monday - WEEK,
-    ).aggregate(
-        # Of a column the index visit_org_conversation holds, so it is read alone.
-        this_week=Count("happened_at", filter=Q(happened_at__gte=this_monday)),
-        last_week=Count("happened_at", filter=Q(happened_at__lt=this_monday)),
     )
+    if summary.taken_at and local_monday(summary.taken_at) == this_monday:
+        # The job counted the weeks up to its run: add those recorded since, at most an
+        # hour's (visit_org_talk_recorded), not weeks of visits at each request.
+        figures["this_week"] = summary.conversations_this_week
+        figures["last_week"] = summary.conversations_last_week
+        conversations = conversations.filter(recorded_at__gt=summary.taken_at)
+    else:
+        figures["this_week"] = figures["last_week"] = 0
+    since = conversations.aggregate(
+        this_week=Count("pk", filter=Q(happened_at__gte=this_monday)),
+        last_week=Count("pk", filter=Q(happened_at__lt=this_monday)),
+    )
+    figures["this_week"] += since["this_week"]
+    figures["last_week"] += since["last_week"]
     figures["rate_percent"] = percent(figures["lapsed"], figures["counted"]) or "0%"
     figures["leaders_missed"] = figures["leaders"] - figures["leaders_reached"]
     return figures

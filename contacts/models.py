@@ -292,11 +292,18 @@ class Visit(models.Model):
             models.Index(fields=["contact", "happened_at"], name="visit_contact_happened"),
             models.Index(fields=["unit", "happened_at"], name="visit_unit_happened"),
             models.Index(fields=["organizer", "happened_at"], name="visit_organizer_happened"),
-            # The dashboard's conversations this week and last.
+            # Conversations this week and last: counted by the hourly job
+            # (contacts.summary) by when they happened, and by the dashboard among those
+            # recorded since.
             models.Index(
                 fields=["organization", "happened_at"],
                 condition=Q(outcome=Outcome.CONVERSATION),
                 name="visit_org_conversation",
+            ),
+            models.Index(
+                fields=["organization", "recorded_at"],
+                condition=Q(outcome=Outcome.CONVERSATION),
+                name="visit_org_talk_recorded",
             ),
         ]
 
@@ -500,6 +507,9 @@ class LapseSummary(models.Model):
     leaders_reached = models.PositiveIntegerField(default=0)
     orphaned = models.PositiveIntegerField(default=0)
     asks_overdue = models.PositiveIntegerField(default=0)
+    # Conversations recorded by `taken_at`, in its week and the week before.
+    conversations_this_week = models.PositiveIntegerField(default=0)
+    conversations_last_week = models.PositiveIntegerField(default=0)
     # {building id: [counted, reached in time, leaders]}
     buildings = models.JSONField(default=dict)
     # {owner's user id: [active contacts owned, of them lapsed or escalated]}

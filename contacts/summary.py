@@ -21,7 +21,9 @@ from contacts.models import (
     LapseFlag,
     LapseSummary,
     Level,
+    Outcome,
     Status,
+    Visit,
 )
 from organizing.models import Organization
 
@@ -92,15 +94,32 @@ def take_summaries(now: dt.datetime) -> list[LapseSummary]:
         .annotate(Count("pk"))
         .order_by()
     )
-    return [
-        take_summary(
+    this_monday = local_monday(now)
+    weeks = (
+        Visit.objects.filter(
+            outcome=Outcome.CONVERSATION,
+            happened_at__gte=this_monday - WEEK,
+            recorded_at__lte=now,
+        )
+        .values("organization_id")
+        .annotate(
+            this_week=Count("pk", filter=Q(happened_at__gte=this_monday)),
+            last_week=Count("pk", filter=Q(happened_at__lt=this_monday)),
+        )
+        .order_by()
+    )
+    conversations = {w["organization_id"]: (w["this_week"], w["last_week"]) for w in weeks}
+    summaries = []
+    for organization in Organization.objects.order_by("pk"):
+        summary = take_summary(
             organization,
             now,
             by_organization.get(organization.pk, []),
             asks_overdue=asks_overdue.get(organization.pk, 0),
+            conversations=conversations.get(organization.pk, (0, 0)),
         )
-        for organization in Organization.objects.order_by("pk")
-    ]
+        summaries.append(summary)
+    return summaries
 
 
 def take_summary(
@@ -109,10 +128,17 @@ def take_summary(
     groups: list[dict[str, Any]],
     *,
     asks_overdue: int,
+    conversations: tuple[int, int],
 ) -> LapseSummary:
     """Keep one organization's counts by building and owner as its figures and tables,
     with its weekly lapse rate."""
-    summary = LapseSummary(organization=organization, taken_at=now, asks_overdue=asks_overdue)
+    summary = LapseSummary(
+        organization=organization,
+        taken_at=now,
+        asks_overdue=asks_overdue,
+        conversations_this_week=conversations[0],
+        conversations_last_week=conversations[1],
+    )
     buildings: dict[str, list[int]] = {}
     owners: dict[str, list[int]] = {}
     for group in groups:

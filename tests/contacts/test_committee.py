@@ -31,6 +31,7 @@ from contacts.models import (
     ExportLog,
     LapseEpisode,
     LapseFlag,
+    LapseSummary,
     LapseThreshold,
     Level,
     Outcome,
@@ -312,6 +313,20 @@ def test_a_conversation_takes_a_contact_off_the_list_and_the_lapse_rate_at_once(
         r"olivia</a></td> <td class=\"num\">4</td> <td class=\"num\">2</td>", organizers
     )
     assert "as of the hourly check at" in page
+
+
+def test_conversations_are_counted_afresh_when_the_last_check_was_in_an_earlier_week(
+    as_cora: Client, maria: Contact, olivia: User
+) -> None:
+    talk(maria, olivia, days_ago=0)
+    flag_lapsed()
+    LapseSummary.objects.filter(organization=maria.organization).update(
+        taken_at=ago(8), conversations_this_week=99, conversations_last_week=99
+    )
+
+    page = re.sub(r"\s+", " ", as_cora.get(DASHBOARD).content.decode())
+
+    assert "<strong>1</strong> <span>last week 0</span>" in page
 
 
 def test_before_the_first_hourly_check_the_page_says_the_figures_will_follow(
