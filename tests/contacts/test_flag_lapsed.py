@@ -257,6 +257,20 @@ def test_the_run_keeps_the_dashboards_figures_as_of_now(
     assert counts.due_soon == summary.due_soon
 
 
+def test_the_run_carries_this_weeks_conversations_on_with_those_recorded_since(
+    maria: Contact, olivia: User
+) -> None:
+    talk(maria, olivia, days_ago=0)
+    flag_lapsed()
+    talk(maria, olivia, days_ago=0)
+    talk(maria, olivia, days_ago=0)
+
+    flag_lapsed()
+
+    summary = LapseSummary.objects.get(organization=maria.organization)
+    assert summary.conversations_this_week == 3
+
+
 def test_thresholds_are_the_organizations_own(tamara: Contact, olivia: User) -> None:
     talk(tamara, olivia, days_ago=8)
     LapseThreshold.objects.filter(organization=tamara.organization, level=Level.LEADER).update(
