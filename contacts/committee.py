@@ -1,15 +1,17 @@
 """The committee's screens: who is lapsed, who owns them, and what to do about it.
 
 Every queryset here starts from `request.membership.organization`; a contact id of another
-organization is simply not found. The page costs the same few queries whatever the size
-of the organization: figures, tables and the chart are aggregates, and the list's notes and
-asks are subqueries.
+organization is simply not found. The page costs the same few queries, and about the same
+time, whatever the size of the organization: the tables, the chart and most figures are the
+hourly job's summary (contacts.summary), the live figures and the list are read off partial
+indexes, a page of the list at a time, and the list's notes and asks are subqueries.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
@@ -17,10 +19,12 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.forms import Form
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from buildings.models import Building
@@ -40,24 +44,20 @@ from contacts.models import (
     Contact,
     ExportLog,
     LapseEpisode,
-    LapseFlag,
     LapseReason,
-    Level,
+    LapseSummary,
     Outcome,
     Status,
     Visit,
 )
+from contacts.summary import CHART_WEEKS, FLAGGED, WEEK, counted_q, local_monday
 from organizing.access import MemberRequest, member_required
 from organizing.models import Membership, Organization, Role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-WEEK = dt.timedelta(weeks=1)
 PAGE_SIZE = 50
-LEADERS_REACHED_WITHIN = dt.timedelta(days=14)
-CHART_WEEKS = 12
-FLAGGED = (LapseFlag.LAPSED, LapseFlag.ESCALATED)
 WHY = {
     LapseReason.NO_CONVERSATION: "No conversation in time",
     LapseReason.NEVER_TALKED: "Never talked",
@@ -67,149 +67,85 @@ WHY = {
 committee_only = member_required(Role.COMMITTEE, Role.ADMIN)
 
 
-def counted_q(today: dt.date, prefix: str = "") -> Q:
-    """The contacts the lapse job watches: active, and not snoozed (a snooze holds through
-    its last day), as in contacts.lapse."""
-    return Q(**{f"{prefix}status": Status.ACTIVE}) & (
-        Q(**{f"{prefix}snoozed_until__isnull": True}) | Q(**{f"{prefix}snoozed_until__lt": today})
-    )
-
-
-def local_monday(now: dt.datetime) -> dt.datetime:
-    """Midnight at the start of this week (Monday), in the organization's local time."""
-    local = timezone.localtime(now)
-    monday = local.date() - dt.timedelta(days=local.weekday())
-    return dt.datetime.combine(monday, dt.time.min, tzinfo=local.tzinfo)
-
-
 def percent(part: int, whole: int) -> str:
     return f"{part / whole:.0%}" if whole else ""
 
 
-def week_label(day: dt.date) -> str:
-    return f"{day:%b} {day.day}"
+# The figures: live where a conversation or a snooze changes them at once (the lapsed, this
+# week's conversations, both read off partial indexes); the rest as the hourly job counted
+# them (contacts.summary), so that the page costs the same whatever the organization's size.
 
 
-# The figures
+def summary_of(organization: Organization) -> LapseSummary:
+    """The job's last count, or zeros before its first run."""
+    found = LapseSummary.objects.filter(organization=organization).first()
+    return found or LapseSummary(organization=organization)
 
 
-def headline(organization: Organization, now: dt.datetime) -> dict[str, Any]:
-    """The five figures at the top, in three queries."""
-    today = timezone.localdate(now)
-    counted = counted_q(today)
-    leaders = Q(status=Status.ACTIVE, level=Level.LEADER)
-    figures = Contact.objects.filter(organization=organization).aggregate(
-        counted=Count("pk", filter=counted),
-        lapsed=Count("pk", filter=counted & Q(lapse_flag__in=FLAGGED)),
-        leaders=Count("pk", filter=leaders),
-        leaders_reached=Count(
-            "pk", filter=leaders & Q(last_conversation_at__gte=now - LEADERS_REACHED_WITHIN)
-        ),
-        orphaned=Count("pk", filter=Q(status=Status.ACTIVE, orphaned=True)),
-    )
+def headline(organization: Organization, now: dt.datetime, summary: LapseSummary) -> dict[str, Any]:
+    """The five figures at the top, in two queries and the summary."""
+    figures: dict[str, Any] = {
+        "lapsed": Contact.objects.filter(
+            counted_q(timezone.localdate(now)),
+            organization=organization,
+            lapse_flag__in=FLAGGED,
+        ).count(),
+        "counted": summary.counted,
+        "leaders": summary.leaders,
+        "leaders_reached": summary.leaders_reached,
+        "orphaned": summary.orphaned,
+        "asks_overdue": summary.asks_overdue,
+    }
     this_monday = local_monday(now)
-    figures |= Visit.objects.filter(
+    conversations = Visit.objects.filter(
         organization=organization,
         outcome=Outcome.CONVERSATION,
         happened_at__gte=this_monday - WEEK,
-    ).aggregate(
+    )
+    if summary.taken_at and local_monday(summary.taken_at) == this_monday:
+        # The job counted the weeks up to its run: add those recorded since, at most an
+        # hour's (visit_org_talk_recorded), not weeks of visits at each request.
+        figures["this_week"] = summary.conversations_this_week
+        figures["last_week"] = summary.conversations_last_week
+        conversations = conversations.filter(recorded_at__gt=summary.taken_at)
+    else:
+        figures["this_week"] = figures["last_week"] = 0
+    since = conversations.aggregate(
         this_week=Count("pk", filter=Q(happened_at__gte=this_monday)),
         last_week=Count("pk", filter=Q(happened_at__lt=this_monday)),
     )
-    figures["asks_overdue"] = Ask.objects.filter(
-        contact__organization=organization,
-        contact__status=Status.ACTIVE,
-        answer=Answer.PENDING,
-        due_on__lt=today,
-    ).count()
+    figures["this_week"] += since["this_week"]
+    figures["last_week"] += since["last_week"]
     figures["rate_percent"] = percent(figures["lapsed"], figures["counted"]) or "0%"
     figures["leaders_missed"] = figures["leaders"] - figures["leaders_reached"]
     return figures
 
 
-def weekly_lapse_rate(organization: Organization, now: dt.datetime, counted: int) -> list[Point]:
-    """The lapse rate at the end of each of the last weeks (the current week: now), from
-    the episodes open at that moment, in one query.
-
-    An approximation: each week's open episodes are divided by the contacts counted *now*.
-    The app keeps no history of how many contacts were active each week, and that number
-    moves slowly next to the number lapsed, so the shape of the line is right.
-    """
-    this_monday = local_monday(now)
-    ends = [this_monday - weeks_ago * WEEK for weeks_ago in range(CHART_WEEKS - 1, 0, -1)]
-    ends.append(now)
-    open_at = {
-        f"w{i}": Count(
-            "pk",
-            filter=Q(started_at__lte=end) & (Q(resolved_at__isnull=True) | Q(resolved_at__gt=end)),
+def building_table(buildings: list[tuple[int, str]], summary: LapseSummary) -> list[dict[str, Any]]:
+    lines = []
+    for pk, name in buildings:
+        counted, reached, leaders = summary.buildings.get(str(pk), (0, 0, 0))
+        lines.append(
+            {
+                "pk": pk,
+                "name": name,
+                "counted": counted,
+                "share": percent(reached, counted),
+                "leaders": leaders,
+            }
         )
-        for i, end in enumerate(ends)
-    }
-    counts = (
-        LapseEpisode.objects.filter(organization=organization, started_at__lte=now)
-        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=ends[0]))
-        .aggregate(**open_at)
-    )
-    starts = [end - WEEK for end in ends[:-1]] + [this_monday]
-    return [
-        Point(
-            label=week_label(timezone.localdate(start)),
-            value=counts[f"w{i}"] / counted if counted else 0.0,
-        )
-        for i, start in enumerate(starts)
-    ]
+    return lines
 
 
-def building_table(organization: Organization, today: dt.date) -> list[dict[str, Any]]:
-    r = "units__residents__"
-    counted = counted_q(today, r)
-    buildings = (
-        Building.objects.filter(organization=organization, archived=False)
-        .annotate(
-            counted=Count("units__residents", filter=counted),
-            reached=Count(
-                "units__residents",
-                filter=counted
-                & Q(
-                    **{
-                        f"{r}lapse_flag__in": (LapseFlag.OK, LapseFlag.DUE_SOON),
-                        f"{r}last_conversation_at__isnull": False,
-                    }
-                ),
-            ),
-            leaders=Count(
-                "units__residents", filter=Q(**{f"{r}status": Status.ACTIVE, f"{r}level": 5})
-            ),
-        )
-        .order_by("name")
-    )
-    return [{"building": b, "share": percent(b.reached, b.counted)} for b in buildings]
-
-
-def people(organization: Organization) -> list[Membership]:
+def people(members: list[Membership], summary: LapseSummary) -> list[dict[str, Any]]:
     """The organizers, and anyone else who still owns contacts (someone who left, say),
     with what they own, what of it is lapsed, and when they last recorded anything."""
-    owned = "user__owned_contacts__"
-    theirs = Q(**{f"{owned}organization": organization, f"{owned}status": Status.ACTIVE})
-    last_visit = (
-        Visit.objects.filter(organization=organization, organizer=OuterRef("user_id"))
-        .order_by("-happened_at")
-        .values("happened_at")[:1]
-    )
-    return list(
-        Membership.objects.filter(organization=organization)
-        .select_related("user")
-        .annotate(
-            owned=Count("user__owned_contacts", filter=theirs),
-            lapsed=Count(
-                "user__owned_contacts",
-                filter=theirs & Q(**{f"{owned}lapse_flag__in": FLAGGED}),
-            ),
-            last_activity=Subquery(last_visit),
-        )
-        .filter(Q(owned__gt=0) | Q(active=True, role=Role.ORGANIZER))
-        .order_by("user__first_name", "user__username")
-    )
+    lines = []
+    for member in members:
+        owned, lapsed = summary.owners.get(str(member.user_id), (0, 0))
+        if owned or (member.active and member.role == Role.ORGANIZER):
+            lines.append({"member": member, "owned": owned, "lapsed": lapsed})
+    return lines
 
 
 def user_name(user: User) -> str:
@@ -267,7 +203,9 @@ def lapsed_contacts(
             lapse_reason=Subquery(reason),
             due_at=thresholds.due_at_expression(),
         )
-        .order_by("-level", "due_at", "name", "pk")
+        # Within a level the threshold is the same, so the clock orders as `due_at` does,
+        # and the partial index contact_flagged_by_severity serves a page without a sort.
+        .order_by("-level", Coalesce("last_conversation_at", "created_at"), "name", "pk")
     )
 
 
@@ -281,21 +219,54 @@ def row(contact: Contact, now: dt.datetime) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class DrawnField:
+    """A blank form's field, drawn once for a form repeated on every row of the list:
+    drawing a widget takes a template, fifty rows take a good part of the page's time."""
+
+    label: str
+    html: SafeString
+    errors: str = ""
+
+    def __str__(self) -> SafeString:
+        return self.html
+
+    def __html__(self) -> SafeString:
+        return self.html
+
+
+def drawn_once(form: Form) -> dict[str, DrawnField]:
+    return {
+        field.name: DrawnField(label=str(field.label), html=mark_safe(str(field))) for field in form
+    }
+
+
 def members_of(organization: Organization) -> list[Membership]:
+    """Everyone in the organization, with when they last recorded anything."""
+    last_visit = (
+        Visit.objects.filter(organization=organization, organizer=OuterRef("user_id"))
+        .order_by("-happened_at")
+        .values("happened_at")[:1]
+    )
     return list(
         Membership.objects.filter(organization=organization)
         .select_related("user")
+        .annotate(last_activity=Subquery(last_visit))
         .order_by("user__first_name", "user__username")
     )
 
 
-def filter_form(
-    request: MemberRequest, organization: Organization, members: list[Membership]
-) -> LapsedFilterForm:
+def buildings_of(organization: Organization) -> list[tuple[int, str]]:
     buildings = Building.objects.filter(organization=organization, archived=False).order_by("name")
+    return list(buildings.values_list("pk", "name"))
+
+
+def filter_form(
+    request: MemberRequest, buildings: list[tuple[int, str]], members: list[Membership]
+) -> LapsedFilterForm:
     return LapsedFilterForm(
         request.GET,
-        buildings=list(buildings.values_list("pk", "name")),
+        buildings=buildings,
         owners=[(m.user_id, display_name(m)) for m in members],
     )
 
@@ -303,12 +274,14 @@ def filter_form(
 def list_context(
     request: MemberRequest, organization: Organization, now: dt.datetime
 ) -> dict[str, Any]:
-    members = members_of(organization)
-    filters = filter_form(request, organization, members)
+    members, buildings = members_of(organization), buildings_of(organization)
+    filters = filter_form(request, buildings, members)
     chosen = filters.filters()
     contacts = lapsed_contacts(organization, Thresholds.of(organization), chosen)
     page: Page[Contact] = Paginator(contacts, PAGE_SIZE).get_page(request.GET.get("page"))
     return {
+        "members": members,
+        "building_choices": buildings,
         "filters": filters,
         "filtered": bool(chosen),
         "page_obj": page,
@@ -318,19 +291,21 @@ def list_context(
         ],
         "selected": set(),
         "snooze_form": SnoozeForm(),
-        "blank_snooze": SnoozeForm(),
+        "blank_snooze": drawn_once(SnoozeForm()),
         "snooze_for": None,
     }
 
 
 def board_context(request: MemberRequest) -> dict[str, Any]:
     organization, now = request.membership.organization, timezone.now()
-    figures = headline(organization, now)
-    points = weekly_lapse_rate(organization, now, figures["counted"])
-    return list_context(request, organization, now) | {
-        "figures": figures,
-        "buildings": building_table(organization, timezone.localdate(now)),
-        "organizers": people(organization),
+    summary = summary_of(organization)
+    context = list_context(request, organization, now)
+    points = [Point(label=label, value=value) for label, value in summary.weeks]
+    return context | {
+        "summary": summary,
+        "figures": headline(organization, now, summary),
+        "buildings": building_table(context["building_choices"], summary),
+        "organizers": people(context["members"], summary),
         "points": points,
         "chart": rate_chart(
             points, title=f"Weekly lapse rate, last {CHART_WEEKS} weeks", chart_id="lapse-rate"
@@ -445,7 +420,7 @@ def cell(value: object) -> object:
 def export(request: MemberRequest) -> HttpResponse:
     """The lapsed list as filtered, every page of it, as CSV; the export is logged."""
     organization, now = request.membership.organization, timezone.now()
-    chosen = filter_form(request, organization, members_of(organization)).filters()
+    chosen = filter_form(request, buildings_of(organization), members_of(organization)).filters()
     contacts = lapsed_contacts(organization, Thresholds.of(organization), chosen)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (

@@ -10,18 +10,21 @@ import datetime as dt
 import operator
 from dataclasses import dataclass
 from functools import reduce
+from typing import Any
 
 from django.db import connection, models, transaction
 from django.db.models import (
+    BooleanField,
     Case,
-    CharField,
     DateTimeField,
     DurationField,
     Exists,
     ExpressionWrapper,
     F,
+    FilteredRelation,
     OuterRef,
     Q,
+    QuerySet,
     Value,
     When,
 )
@@ -40,6 +43,7 @@ from contacts.models import (
     Status,
     Visit,
 )
+from contacts.summary import take_summaries
 from organizing.models import Membership, Organization
 
 
@@ -149,11 +153,14 @@ class FlagCounts:
 
 # Any constant: PostgreSQL serialises holders of the same advisory lock.
 FLAG_LAPSED_LOCK = 0x1A95ED
+# Where one run keeps the contacts whose state moved; dropped before the run ends.
+CHANGES = "lapse_change"
 
 
 @transaction.atomic
 def flag_lapsed(*, now: dt.datetime | None = None) -> FlagCounts:
-    """Mark who is due soon, lapsed, escalated and orphaned, for every organization, in SQL.
+    """Mark who is due soon, lapsed, escalated and orphaned, for every organization, in SQL,
+    then keep each organization's figures for the committee's dashboard (LapseSummary).
 
     Idempotent and safe to overlap: on PostgreSQL a second run waits for the first on an
     advisory lock, and the partial unique index on open episodes refuses a second open
@@ -164,83 +171,145 @@ def flag_lapsed(*, now: dt.datetime | None = None) -> FlagCounts:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FLAG_LAPSED_LOCK])
+            # The EXISTS of each contact are costed as if run once a row, which they are
+            # not (they run hashed); on that estimate JIT compilation would cost several
+            # times what the statements take.
+            cursor.execute("SET LOCAL jit = off")
+            # The summary groups a few hundred rows that the planner, with no statistics
+            # across the contacts' and the units' columns, takes for one a contact: with
+            # room, it hashes them rather than sorting every contact on disk.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
     counts = FlagCounts()
     for organization in Organization.objects.order_by("pk"):
         _flag_organization(organization, now, counts)
+    counts.due_soon = sum(summary.due_soon for summary in take_summaries(now))
     return counts
 
 
 def _flag_organization(organization: Organization, now: dt.datetime, counts: FlagCounts) -> None:
-    """1. Open an episode for each counted contact that is lapsed and has none open.
-    2. Resolve the open episodes of contacts no longer lapsed (snoozed, answered, moved).
-    3. Escalate episodes open longer than the grace period.
-    4. Set each contact's flag from its open episode, or due soon, or OK.
-    5. Mark contacts whose owner left or has recorded nothing for the orphan window."""
-    today = timezone.localdate(now)
-    thresholds = Thresholds.of(organization)
-    contacts = Contact.objects.filter(organization=organization)
-    counted = contacts.filter(status=Status.ACTIVE).filter(
-        Q(snoozed_until__isnull=True) | Q(snoozed_until__lt=today)
-    )
-    ask_overdue = Exists(
-        Ask.objects.filter(contact=OuterRef("pk"), answer=Answer.PENDING, due_on__lt=today)
-    )
-    follow_up_missed = Exists(
-        FollowUp.objects.open().filter(contact=OuterRef("pk"), planned_for__lt=today)
-    )
-    lapsed = counted.filter(thresholds.lapsed_q(now) | Q(ask_overdue) | Q(follow_up_missed))
-    open_episode = LapseEpisode.objects.filter(contact=OuterRef("pk"), resolved_at__isnull=True)
-
-    new_episodes = (
-        lapsed.filter(~Exists(open_episode))
-        .annotate(
-            e_organization=F("organization_id"),
-            e_contact=F("pk"),
-            e_started=Value(now, output_field=DateTimeField()),
-            e_reason=Case(
-                When(ask_overdue, then=Value(LapseReason.ASK_OVERDUE)),
-                When(follow_up_missed, then=Value(LapseReason.FOLLOW_UP_MISSED)),
-                When(last_conversation_at__isnull=True, then=Value(LapseReason.NEVER_TALKED)),
-                default=Value(LapseReason.NO_CONVERSATION),
-                output_field=CharField(),
-            ),
-            e_level=F("level"),
-        )
-        .values_list("e_organization", "e_contact", "e_started", "e_reason", "e_level")
-    )
-    select_sql, params = new_episodes.query.sql_with_params()
+    """1. Read every contact once and keep, in a temporary table, only those whose state
+       moved: lapsed with no open episode, an open episode no longer lapsed or past the
+       grace period, or a flag or orphan mark that is not what it should be. An hour
+       usually moves a few contacts, so the writes below touch a few rows.
+    2. Open an episode for each lapsed contact that has none open.
+    3. Resolve the open episodes of contacts no longer lapsed (snoozed, answered, moved).
+    4. Escalate episodes open longer than the grace period.
+    5. Set each moved contact's flag (escalated, lapsed, due soon or OK) and orphan mark,
+       unless a conversation was recorded meanwhile (record_visit has cleared it then)."""
+    table, episode = Contact._meta.db_table, LapseEpisode._meta.db_table
+    # Each state is worked out once a row behind the fence; PostgreSQL would otherwise
+    # inline the subquery and run the EXISTS again for each test below.
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    today, thresholds = timezone.localdate(now), Thresholds.of(organization)
+    select_sql, params = _states(organization, thresholds, now)
+    escalate_before = now - dt.timedelta(days=organization.lapse_grace_days)
+    flag = f"""
+        CASE WHEN s.lapsed AND (s.episode_escalated IS NOT NULL
+                                OR s.episode_started < %s) THEN '{LapseFlag.ESCALATED}'
+             WHEN s.lapsed THEN '{LapseFlag.LAPSED}'
+             WHEN s.counted AND s.due_at < %s THEN '{LapseFlag.DUE_SOON}'
+             ELSE '{LapseFlag.OK}' END"""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {LapseEpisode._meta.db_table} "
-            "(organization_id, contact_id, started_at, reason, level) "
-            f"{select_sql} ON CONFLICT DO NOTHING",
-            params,
+            f"""
+            CREATE TEMPORARY TABLE {CHANGES} AS
+            SELECT * FROM (
+                SELECT s.*, {flag} AS flag FROM ({select_sql}{fence}) AS s
+            ) AS s
+            WHERE (s.lapsed AND s.episode IS NULL)
+               OR (NOT s.lapsed AND s.episode IS NOT NULL)
+               OR (s.flag = '{LapseFlag.ESCALATED}' AND s.episode_escalated IS NULL)
+               OR s.flag <> s.lapse_flag
+               OR s.orphan <> s.orphaned
+            """,
+            [moment(escalate_before), moment(now + thresholds.warning), *params],
+        )
+        if cursor.rowcount == 0:
+            # Nothing moved, as in most hours: nothing to write.
+            cursor.execute(f"DROP TABLE {CHANGES}")
+            return
+        # Why each new episode opened, looked up for those contacts only: the asks and
+        # follow-ups of _overdue, in SQL.
+        ask, follow_up = Ask._meta.db_table, FollowUp._meta.db_table
+        cursor.execute(
+            f"""
+            INSERT INTO {episode} (organization_id, contact_id, started_at, reason, level)
+            SELECT %s, s.id, %s,
+                   CASE WHEN EXISTS (
+                            SELECT 1 FROM {ask} AS a
+                            WHERE a.contact_id = s.id AND a.answer = '{Answer.PENDING}'
+                              AND a.due_on < %s
+                        ) THEN '{LapseReason.ASK_OVERDUE}'
+                        WHEN EXISTS (
+                            SELECT 1 FROM {follow_up} AS f
+                            WHERE f.contact_id = s.id AND f.done_by_id IS NULL
+                              AND f.cancelled_at IS NULL AND f.planned_for < %s
+                        ) THEN '{LapseReason.FOLLOW_UP_MISSED}'
+                        WHEN s.last_conversation_at IS NULL THEN '{LapseReason.NEVER_TALKED}'
+                        ELSE '{LapseReason.NO_CONVERSATION}' END,
+                   s.level
+            FROM {CHANGES} AS s
+            WHERE s.lapsed AND s.episode IS NULL
+            ON CONFLICT DO NOTHING
+            """,
+            [organization.pk, moment(now), day(today), day(today)],
         )
         counts.opened += cursor.rowcount
+        if connection.vendor == "postgresql":
+            # A temporary table has no statistics until it is analysed.
+            cursor.execute(f"ANALYZE {CHANGES}")
+        cursor.execute(
+            f"""
+            UPDATE {episode} SET resolved_at = %s
+            FROM {CHANGES} AS s
+            WHERE {episode}.id = s.episode AND NOT s.lapsed AND {episode}.resolved_at IS NULL
+            """,
+            [moment(now)],
+        )
+        counts.resolved += cursor.rowcount
+        cursor.execute(
+            f"""
+            UPDATE {episode} SET escalated_at = %s
+            FROM {CHANGES} AS s
+            WHERE {episode}.id = s.episode AND s.flag = '{LapseFlag.ESCALATED}'
+              AND {episode}.resolved_at IS NULL AND {episode}.escalated_at IS NULL
+            """,
+            [moment(now)],
+        )
+        counts.escalated += cursor.rowcount
+        cursor.execute(f"SELECT count(*) FROM {CHANGES} AS s WHERE s.orphan AND NOT s.orphaned")
+        counts.orphaned += cursor.fetchone()[0]
+        cursor.execute(
+            f"""
+            UPDATE {table} SET lapse_flag = s.flag, orphaned = s.orphan
+            FROM {CHANGES} AS s
+            WHERE {table}.id = s.id
+              AND {table}.last_conversation_at IS NOT DISTINCT FROM s.last_conversation_at
+              AND ({table}.lapse_flag <> s.flag OR {table}.orphaned <> s.orphan)
+            """
+        )
+        cursor.execute(f"DROP TABLE {CHANGES}")
 
-    episodes = LapseEpisode.objects.filter(organization=organization, resolved_at__isnull=True)
-    counts.resolved += episodes.filter(~Exists(lapsed.filter(pk=OuterRef("contact_id")))).update(
-        resolved_at=now
-    )
-    counts.escalated += episodes.filter(
-        escalated_at__isnull=True,
-        started_at__lt=now - dt.timedelta(days=organization.lapse_grace_days),
-    ).update(escalated_at=now)
 
-    escalated = open_episode.filter(escalated_at__isnull=False)
-    contacts.filter(Exists(escalated)).exclude(lapse_flag=LapseFlag.ESCALATED).update(
-        lapse_flag=LapseFlag.ESCALATED
-    )
-    contacts.filter(Exists(open_episode), ~Exists(escalated)).exclude(
-        lapse_flag=LapseFlag.LAPSED
-    ).update(lapse_flag=LapseFlag.LAPSED)
-    due_soon = counted.filter(thresholds.due_soon_q(now), ~Exists(open_episode))
-    due_soon.exclude(lapse_flag=LapseFlag.DUE_SOON).update(lapse_flag=LapseFlag.DUE_SOON)
-    counts.due_soon += due_soon.count()
-    contacts.exclude(lapse_flag=LapseFlag.OK).filter(~Exists(open_episode)).exclude(
-        pk__in=due_soon.values("pk")
-    ).update(lapse_flag=LapseFlag.OK)
+def moment(value: dt.datetime) -> Any:
+    """A time as the database stores it, for the statements written out here (SQLite
+    compares times as text, in Django's format)."""
+    return connection.ops.adapt_datetimefield_value(value)
 
+
+def day(value: dt.date) -> Any:
+    return connection.ops.adapt_datefield_value(value)
+
+
+def _states(
+    organization: Organization, thresholds: Thresholds, now: dt.datetime
+) -> tuple[str, tuple[Any, ...]]:
+    """Each contact of the organization with what decides its state: whether the job
+    counts it, when it lapses by its clock (`due_at`), an overdue ask, a missed
+    follow-up, its open episode, and whether it has an owner who is still around; as SQL
+    and its parameters."""
+    today = timezone.localdate(now)
+    counted = Q(status=Status.ACTIVE) & (Q(snoozed_until__isnull=True) | Q(snoozed_until__lt=today))
     # Owners still around and still knocking: a short list, one query.
     window = now - dt.timedelta(days=organization.orphan_after_days)
     recorded = Exists(Visit.objects.filter(organizer=OuterRef("user_id"), happened_at__gte=window))
@@ -249,6 +318,62 @@ def _flag_organization(organization: Organization, now: dt.datetime, counts: Fla
         .filter(Q(joined_at__gte=window) | Q(recorded))
         .values_list("user_id", flat=True)
     )
-    orphan = Q(status=Status.ACTIVE) & (Q(owner__isnull=True) | ~Q(owner_id__in=present))
-    counts.orphaned += contacts.filter(orphan).exclude(orphaned=True).update(orphaned=True)
-    contacts.filter(orphaned=True).exclude(orphan).update(orphaned=False)
+    orphan = Q(status=Status.ACTIVE)
+    if present:
+        orphan &= Q(owner__isnull=True) | ~Q(owner_id__in=present)
+
+    overdue_asks, missed_follow_ups = _overdue(today)
+
+    def boolean(condition: Q) -> ExpressionWrapper:
+        return ExpressionWrapper(condition, output_field=BooleanField())
+
+    states = (
+        Contact.objects.filter(organization=organization)
+        .alias(
+            open_episode=FilteredRelation(
+                "lapse_episodes",
+                condition=Q(
+                    lapse_episodes__resolved_at__isnull=True,
+                    lapse_episodes__organization=organization,
+                ),
+            )
+        )
+        .annotate(due_at=thresholds.due_at_expression())
+        .annotate(
+            counted=boolean(counted),
+            # Lapsed by the clock, or else by an ask or a follow-up: the lookups run only
+            # for contacts the clock has not lapsed, as SQL stops at the first true OR.
+            lapsed=boolean(
+                counted
+                & (Q(due_at__lt=now) | Q(Exists(overdue_asks)) | Q(Exists(missed_follow_ups)))
+            ),
+            orphan=boolean(orphan),
+            episode=F("open_episode__id"),
+            episode_started=F("open_episode__started_at"),
+            episode_escalated=F("open_episode__escalated_at"),
+        )
+        .values(
+            "id",
+            "level",
+            "last_conversation_at",
+            "lapse_flag",
+            "orphaned",
+            "counted",
+            "due_at",
+            "lapsed",
+            "orphan",
+            "episode",
+            "episode_started",
+            "episode_escalated",
+        )
+        .order_by()
+    )
+    return states.query.sql_with_params()
+
+
+def _overdue(today: dt.date) -> tuple[QuerySet[Ask], QuerySet[FollowUp]]:
+    """A contact's asks past their date with no answer, and its follow-ups missed."""
+    return (
+        Ask.objects.filter(contact=OuterRef("pk"), answer=Answer.PENDING, due_on__lt=today),
+        FollowUp.objects.open().filter(contact=OuterRef("pk"), planned_for__lt=today),
+    )

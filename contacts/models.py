@@ -7,7 +7,8 @@ from django.conf import global_settings, settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -82,6 +83,8 @@ DEFAULT_THRESHOLD_DAYS = {
     Level.NEW: 60,
 }
 level_in_range = Q(level__gte=Level.NEW, level__lte=Level.LEADER)
+# Active contacts on the committee's list: what its partial indexes cover.
+flagged = Q(status=Status.ACTIVE, lapse_flag__in=[LapseFlag.LAPSED, LapseFlag.ESCALATED])
 
 phone_validator = RegexValidator(
     r"^\+?[0-9 ().-]{7,20}$", "Enter a phone number of 7 to 20 digits, like 555 010 1234."
@@ -195,6 +198,23 @@ class Contact(models.Model):
             models.Index(fields=["owner", "status"], name="contact_owner_status"),
             models.Index(fields=["organization", "lapse_flag"], name="contact_org_flag"),
             models.Index(fields=["unit", "status"], name="contact_unit_status"),
+            # The committee's list of the lapsed, most severe first (see
+            # contacts.committee.lapsed_contacts): a page of it is read off this index.
+            models.Index(
+                F("organization"),
+                F("level").desc(),
+                Coalesce("last_conversation_at", "created_at"),
+                F("name"),
+                F("id"),
+                condition=flagged,
+                name="contact_flagged_by_severity",
+            ),
+            # The dashboard's live count of the lapsed, without visiting the table.
+            models.Index(
+                fields=["organization", "snoozed_until"],
+                condition=flagged,
+                name="contact_flagged_snooze",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -291,6 +311,19 @@ class Visit(models.Model):
             models.Index(fields=["contact", "happened_at"], name="visit_contact_happened"),
             models.Index(fields=["unit", "happened_at"], name="visit_unit_happened"),
             models.Index(fields=["organizer", "happened_at"], name="visit_organizer_happened"),
+            # Conversations this week and last: counted by the hourly job
+            # (contacts.summary) by when they happened, and by the dashboard among those
+            # recorded since.
+            models.Index(
+                fields=["organization", "happened_at"],
+                condition=Q(outcome=Outcome.CONVERSATION),
+                name="visit_org_conversation",
+            ),
+            models.Index(
+                fields=["organization", "recorded_at"],
+                condition=Q(outcome=Outcome.CONVERSATION),
+                name="visit_org_talk_recorded",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -480,6 +513,34 @@ class LapseEpisode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact} lapsed {self.started_at:%Y-%m-%d} ({self.get_reason_display()})"
+
+
+class LapseSummary(models.Model):
+    """What the hourly job (contacts.lapse.flag_lapsed) counted for an organization's
+    dashboard, as of `taken_at`: the figures that take a pass over every contact."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    taken_at = models.DateTimeField()
+    counted = models.PositiveIntegerField(default=0)
+    due_soon = models.PositiveIntegerField(default=0)
+    leaders = models.PositiveIntegerField(default=0)
+    leaders_reached = models.PositiveIntegerField(default=0)
+    orphaned = models.PositiveIntegerField(default=0)
+    asks_overdue = models.PositiveIntegerField(default=0)
+    # Conversations recorded by `taken_at`, in its week and the week before.
+    conversations_this_week = models.PositiveIntegerField(default=0)
+    conversations_last_week = models.PositiveIntegerField(default=0)
+    # {building id: [counted, reached in time, leaders]}
+    buildings = models.JSONField(default=dict)
+    # {owner's user id: [active contacts owned, of them lapsed or escalated]}
+    owners = models.JSONField(default=dict)
+    # [[the week's label, the lapse rate at its end]], oldest first
+    weeks = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"{self.organization} as of {self.taken_at:%Y-%m-%d %H:%M}"
 
 
 class ExportLog(models.Model):

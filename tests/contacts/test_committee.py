@@ -31,6 +31,7 @@ from contacts.models import (
     ExportLog,
     LapseEpisode,
     LapseFlag,
+    LapseSummary,
     LapseThreshold,
     Level,
     Outcome,
@@ -296,6 +297,49 @@ def test_the_building_and_organizer_tables_count_without_a_query_per_row(
     )
 
 
+def test_a_conversation_takes_a_contact_off_the_list_and_the_lapse_rate_at_once(
+    as_cora: Client, lapsed_people: dict, olivia: User
+) -> None:
+    talk(lapsed_people["bo"], olivia, days_ago=0)
+
+    page = re.sub(r"\s+", " ", as_cora.get(DASHBOARD).content.decode())
+
+    assert "Bo Leader" not in page
+    # Three of the six counted at the last hourly check are lapsed now.
+    assert "<strong>50%</strong> <span>3 of 6 active contacts" in page
+    # The tables are as the hourly check left them, and the page says so.
+    organizers = page[page.index('id="organizers-heading"') :]
+    assert re.search(
+        r"olivia</a></td> <td class=\"num\">4</td> <td class=\"num\">2</td>", organizers
+    )
+    assert "as of the hourly check at" in page
+
+
+def test_conversations_are_counted_afresh_when_the_last_check_was_in_an_earlier_week(
+    as_cora: Client, maria: Contact, olivia: User
+) -> None:
+    talk(maria, olivia, days_ago=0)
+    flag_lapsed()
+    LapseSummary.objects.filter(organization=maria.organization).update(
+        taken_at=ago(8), conversations_this_week=99, conversations_last_week=99
+    )
+
+    page = re.sub(r"\s+", " ", as_cora.get(DASHBOARD).content.decode())
+
+    assert "<strong>1</strong> <span>last week 0</span>" in page
+
+
+def test_before_the_first_hourly_check_the_page_says_the_figures_will_follow(
+    as_cora: Client, riverside: Building, olivia: User
+) -> None:
+    resident(make_unit(riverside, "701"), olivia, "Not Yet Checked", Level.LEADER)
+
+    page = as_cora.get(DASHBOARD).content.decode()
+
+    assert "appear after the first hourly check" in page
+    assert "Riverside Towers" in page
+
+
 def test_the_chart_draws_twelve_weeks_of_the_lapse_rate_as_svg(
     as_cora: Client, lapsed_people: dict
 ) -> None:
@@ -351,10 +395,11 @@ def test_the_dashboard_costs_the_same_number_of_queries_as_data_grows(
 
     assert small == large
     assert small_htmx == large_htmx
-    # The user and membership; three headline figures, the chart, the building and the
-    # organizer tables; the members and buildings for the filters, the thresholds, and
-    # the list's count and page. htmx asks only for the list.
-    assert (large, large_htmx) == (13, 7)
+    # The user and membership; the hourly job's summary (the chart, the tables and most
+    # figures), the live count of the lapsed and this week's conversations; the members
+    # (the filter and the organizer table) and the buildings (the filter and the building
+    # table), the thresholds, and the list's count and page. htmx asks only for the list.
+    assert (large, large_htmx) == (10, 7)
 
 
 # Who may see it

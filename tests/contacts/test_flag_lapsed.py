@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from buildings.models import Unit
@@ -24,6 +25,7 @@ from contacts.models import (
     LapseEpisode,
     LapseFlag,
     LapseReason,
+    LapseSummary,
     LapseThreshold,
     Level,
     Outcome,
@@ -212,6 +214,61 @@ def test_two_runs_leave_one_open_episode(tamara: Contact, olivia: User) -> None:
 
     assert (first.opened, second.opened) == (1, 0)
     assert LapseEpisode.objects.filter(contact=tamara, resolved_at__isnull=True).count() == 1
+
+
+def test_a_run_where_nothing_moved_writes_nothing(tamara: Contact, olivia: User) -> None:
+    if connection.vendor != "postgresql":
+        pytest.fail("this test needs PostgreSQL; run it through `make test`")
+    talk(tamara, olivia, days_ago=10)
+    flag_lapsed()
+
+    with CaptureQueriesContext(connection) as captured:
+        counts = flag_lapsed()
+
+    writes = [
+        q["sql"]
+        for q in captured.captured_queries
+        if any(
+            f"{verb} {table}" in q["sql"]
+            for verb in ("INSERT INTO", "UPDATE")
+            for table in (Contact._meta.db_table, LapseEpisode._meta.db_table)
+        )
+    ]
+    assert writes == []
+    assert (counts.opened, counts.resolved, counts.escalated) == (0, 0, 0)
+    assert flag(tamara) == LapseFlag.LAPSED
+
+
+def test_the_run_keeps_the_dashboards_figures_as_of_now(
+    tamara: Contact, maria: Contact, olivia: User
+) -> None:
+    talk(tamara, olivia, days_ago=10)
+    now = timezone.now()
+
+    counts = flag_lapsed(now=now)
+
+    summary = LapseSummary.objects.get(organization=tamara.organization)
+    assert summary.taken_at == now
+    assert (summary.counted, summary.leaders, summary.leaders_reached) == (2, 1, 1)
+    building = str(tamara.unit.building_id)  # type: ignore[union-attr]
+    assert summary.buildings[building] == [2, 0, 1]  # Maria never talked to: not reached
+    assert summary.owners[str(olivia.pk)] == [2, 1]
+    assert len(summary.weeks) == 12 and summary.weeks[-1][1] == 0.5
+    assert counts.due_soon == summary.due_soon
+
+
+def test_the_run_carries_this_weeks_conversations_on_with_those_recorded_since(
+    maria: Contact, olivia: User
+) -> None:
+    talk(maria, olivia, days_ago=0)
+    flag_lapsed()
+    talk(maria, olivia, days_ago=0)
+    talk(maria, olivia, days_ago=0)
+
+    flag_lapsed()
+
+    summary = LapseSummary.objects.get(organization=maria.organization)
+    assert summary.conversations_this_week == 3
 
 
 def test_thresholds_are_the_organizations_own(tamara: Contact, olivia: User) -> None:

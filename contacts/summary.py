@@ -1,0 +1,241 @@
+"""What the hourly job keeps for the committee's dashboard: the figures that take a pass over
+every contact of an organization (how many are counted, per building, per owner, the weekly
+lapse rate). Counting them at each request would cost the dashboard more as the organization
+grows; the job reads every contact anyway, so it counts them once an hour, and the dashboard
+says when.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from contacts.models import (
+    Answer,
+    Ask,
+    Contact,
+    LapseEpisode,
+    LapseFlag,
+    LapseSummary,
+    Level,
+    Outcome,
+    Status,
+    Visit,
+)
+from organizing.models import Organization
+
+WEEK = dt.timedelta(weeks=1)
+CHART_WEEKS = 12
+LEADERS_REACHED_WITHIN = dt.timedelta(days=14)
+FLAGGED = (LapseFlag.LAPSED, LapseFlag.ESCALATED)
+
+
+def counted_q(today: dt.date, prefix: str = "") -> Q:
+    """The contacts the lapse job watches: active, and not snoozed (a snooze holds through
+    its last day), as in contacts.lapse."""
+    return Q(**{f"{prefix}status": Status.ACTIVE}) & (
+        Q(**{f"{prefix}snoozed_until__isnull": True}) | Q(**{f"{prefix}snoozed_until__lt": today})
+    )
+
+
+def local_monday(now: dt.datetime) -> dt.datetime:
+    """Midnight at the start of this week (Monday), in the organization's local time."""
+    local = timezone.localtime(now)
+    monday = local.date() - dt.timedelta(days=local.weekday())
+    return dt.datetime.combine(monday, dt.time.min, tzinfo=local.tzinfo)
+
+
+def week_label(day: dt.date) -> str:
+    return f"{day:%b} {day.day}"
+
+
+def take_summaries(now: dt.datetime) -> list[LapseSummary]:
+    """Count what the dashboard's figures and tables show, for every organization, in one
+    pass over the contacts grouped by organization, building and owner; then each
+    organization's overdue asks and weekly lapse rate. Run after the flags are set, in
+    the same transaction."""
+    today = timezone.localdate(now)
+    counted = counted_q(today)
+    active = Q(status=Status.ACTIVE)
+    leaders = active & Q(level=Level.LEADER)
+    groups = (
+        Contact.objects.values("organization_id", "unit__building_id", "owner_id")
+        .annotate(
+            counted=Count("pk", filter=counted),
+            reached=Count(
+                "pk",
+                filter=counted
+                & Q(
+                    lapse_flag__in=(LapseFlag.OK, LapseFlag.DUE_SOON),
+                    last_conversation_at__isnull=False,
+                ),
+            ),
+            due_soon=Count("pk", filter=counted & Q(lapse_flag=LapseFlag.DUE_SOON)),
+            leaders=Count("pk", filter=leaders),
+            leaders_reached=Count(
+                "pk",
+                filter=leaders & Q(last_conversation_at__gte=now - LEADERS_REACHED_WITHIN),
+            ),
+            owned=Count("pk", filter=active),
+            lapsed=Count("pk", filter=active & Q(lapse_flag__in=FLAGGED)),
+            orphaned=Count("pk", filter=active & Q(orphaned=True)),
+        )
+        .order_by()
+    )
+    by_organization: dict[int, list[dict[str, Any]]] = {}
+    for group in groups:
+        by_organization.setdefault(group["organization_id"], []).append(dict(group))
+    asks_overdue = dict(
+        Ask.objects.filter(contact__status=Status.ACTIVE, answer=Answer.PENDING, due_on__lt=today)
+        .values_list("contact__organization_id")
+        .annotate(Count("pk"))
+        .order_by()
+    )
+    conversations = conversations_by_week(now)
+    summaries = []
+    for organization in Organization.objects.order_by("pk"):
+        summary = take_summary(
+            organization,
+            now,
+            by_organization.get(organization.pk, []),
+            asks_overdue=asks_overdue.get(organization.pk, 0),
+            conversations=conversations.get(organization.pk, (0, 0)),
+        )
+        summaries.append(summary)
+    return summaries
+
+
+def conversations_by_week(now: dt.datetime) -> dict[int, tuple[int, int]]:
+    """Each organization's conversations this week and last, recorded by now. The last
+    run's counts carry on, with the conversations recorded since (an hour's, read off
+    visit_org_talk_recorded); counted afresh in a new week, or for an organization the
+    last run did not count."""
+    this_monday = local_monday(now)
+    previous = {
+        summary.organization_id: summary
+        for summary in LapseSummary.objects.only(
+            "taken_at", "conversations_this_week", "conversations_last_week"
+        )
+    }
+    last = max((summary.taken_at for summary in previous.values()), default=None)
+    carried = [
+        organization
+        for organization, summary in previous.items()
+        if last is not None
+        and summary.taken_at == last
+        and local_monday(last) == this_monday
+        and last <= now
+    ]
+    conversations = Visit.objects.filter(
+        outcome=Outcome.CONVERSATION, happened_at__gte=this_monday - WEEK, recorded_at__lte=now
+    )
+    afresh = [
+        organization
+        for organization in Organization.objects.values_list("pk", flat=True)
+        if organization not in carried
+    ]
+    counts = dict.fromkeys(carried, (0, 0))
+    # Each by organization, so that each reads its organizations' part of an index.
+    for partial in (
+        conversations.filter(organization__in=carried, recorded_at__gt=last)
+        if carried
+        else conversations.none(),
+        conversations.filter(organization__in=afresh),
+    ):
+        weeks = (
+            partial.values("organization_id")
+            .annotate(
+                this_week=Count("pk", filter=Q(happened_at__gte=this_monday)),
+                last_week=Count("pk", filter=Q(happened_at__lt=this_monday)),
+            )
+            .order_by()
+        )
+        for week in weeks:
+            counts[week["organization_id"]] = (week["this_week"], week["last_week"])
+    for organization in carried:
+        this_week, last_week = counts[organization]
+        summary = previous[organization]
+        counts[organization] = (
+            summary.conversations_this_week + this_week,
+            summary.conversations_last_week + last_week,
+        )
+    return counts
+
+
+def take_summary(
+    organization: Organization,
+    now: dt.datetime,
+    groups: list[dict[str, Any]],
+    *,
+    asks_overdue: int,
+    conversations: tuple[int, int],
+) -> LapseSummary:
+    """Keep one organization's counts by building and owner as its figures and tables,
+    with its weekly lapse rate."""
+    summary = LapseSummary(
+        organization=organization,
+        taken_at=now,
+        asks_overdue=asks_overdue,
+        conversations_this_week=conversations[0],
+        conversations_last_week=conversations[1],
+    )
+    buildings: dict[str, list[int]] = {}
+    owners: dict[str, list[int]] = {}
+    for group in groups:
+        summary.counted += group["counted"]
+        summary.due_soon += group["due_soon"]
+        summary.leaders += group["leaders"]
+        summary.leaders_reached += group["leaders_reached"]
+        summary.orphaned += group["orphaned"]
+        if group["unit__building_id"] is not None:
+            line = buildings.setdefault(str(group["unit__building_id"]), [0, 0, 0])
+            line[0] += group["counted"]
+            line[1] += group["reached"]
+            line[2] += group["leaders"]
+        if group["owner_id"] is not None:
+            owned = owners.setdefault(str(group["owner_id"]), [0, 0])
+            owned[0] += group["owned"]
+            owned[1] += group["lapsed"]
+    summary.buildings, summary.owners = buildings, owners
+    summary.weeks = weekly_lapse_rate(organization, now, summary.counted)
+    # The organization is the key: an UPDATE, or an INSERT the first time.
+    summary.save()
+    return summary
+
+
+def weekly_lapse_rate(
+    organization: Organization, now: dt.datetime, counted: int
+) -> list[tuple[str, float]]:
+    """The lapse rate at the end of each of the last weeks (the current week: now), from
+    the episodes open at that moment, in one query: (the week's label, a share).
+
+    An approximation: each week's open episodes are divided by the contacts counted *now*.
+    The app keeps no history of how many contacts were active each week, and that number
+    moves slowly next to the number lapsed, so the shape of the line is right.
+    """
+    this_monday = local_monday(now)
+    ends = [this_monday - weeks_ago * WEEK for weeks_ago in range(CHART_WEEKS - 1, 0, -1)]
+    ends.append(now)
+    open_at = {
+        f"w{i}": Count(
+            "pk",
+            filter=Q(started_at__lte=end) & (Q(resolved_at__isnull=True) | Q(resolved_at__gt=end)),
+        )
+        for i, end in enumerate(ends)
+    }
+    counts = (
+        LapseEpisode.objects.filter(organization=organization, started_at__lte=now)
+        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=ends[0]))
+        .aggregate(**open_at)
+    )
+    starts = [end - WEEK for end in ends[:-1]] + [this_monday]
+    return [
+        (
+            week_label(timezone.localdate(start)),
+            counts[f"w{i}"] / counted if counted else 0.0,
+        )
+        for i, start in enumerate(starts)
+    ]
