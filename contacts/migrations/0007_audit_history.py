@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('buildings', '0001_initial'),
-        ('contacts', '0005_visit_needs_look'),
+        ('contacts', '0006_lapse_perf_indexes_and_summary'),
         ('organizing', '0004_audit_history'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
