@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import urlencode
 from django_htmx.middleware import HtmxDetails
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from organizing.models import Membership, Role
 
@@ -36,19 +38,26 @@ class MemberRequest(HttpRequest):
 
 View = Callable[..., HttpResponseBase]
 
-# Set at login (organizing/accounts.py): the account has a two-factor device, so a code is
-# asked before anything else.
-CODE_REQUIRED = "doorstep_two_factor_required"
+
+def verified(request: HttpRequest) -> bool:
+    """Whether this session entered a two-factor code (django-otp's OTPMiddleware says)."""
+    return bool(getattr(request.user, "is_verified", lambda: False)())
+
+
+def has_code_device(user: Any) -> Exists:
+    """An expression: `user` has a confirmed two-factor device. Asked afresh on every
+    request with the membership, so a device set up or removed in another session counts at
+    once; a flag noted at login would not."""
+    return Exists(TOTPDevice.objects.filter(user=user, confirmed=True))
 
 
 def two_factor_redirect(request: HttpRequest, membership: Membership) -> HttpResponseBase | None:
     """Where a member must go before the page they asked for, if anywhere: to enter a code
     (they have a device and have not used it in this session) or to set one up (their role
     is in settings.OTP_REQUIRED_ROLES). None when they may go on."""
-    is_verified = getattr(request.user, "is_verified", None)
-    if is_verified is not None and is_verified():
+    if verified(request):
         return None
-    if request.session.get(CODE_REQUIRED):
+    if membership.has_code_device:  # type: ignore[attr-defined]
         name = "two_factor_verify"
     elif membership.role in settings.OTP_REQUIRED_ROLES:
         name = "two_factor_setup"
@@ -70,6 +79,7 @@ def member_required(*roles: Role, two_factor: bool = True) -> Callable[[View], V
             membership = (
                 Membership.objects.select_related("organization")
                 .filter(user=request.user, active=True)
+                .annotate(has_code_device=has_code_device(OuterRef("user")))
                 .first()
             )
             if membership is None:

@@ -4,12 +4,13 @@
    from an address after repeated wrong passwords (settings.AXES_*).
 2. A password is set through an emailed link: a forgotten one, or the first one of a member
    an admin has just added (their account starts with no usable password).
-3. At login, whether the account has a two-factor device is noted in the session, so that
-   `member_required` asks for a code without a query per request (organizing/two_factor.py).
+3. Two-factor codes are asked by `member_required` after the password, whenever the
+   account has a device (organizing/two_factor.py).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,25 +18,14 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.models import User
-from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
-from django.dispatch import receiver
-from django.http import HttpRequest
-from django_otp import user_has_device
 
-from organizing.access import CODE_REQUIRED
 from organizing.models import Membership
 from organizing.security import rate_limit
 
 # 1. Login
 
 login = rate_limit("login")(auth_views.LoginView.as_view(redirect_authenticated_user=True))
-
-
-@receiver(user_logged_in)
-def remember_device(sender: object, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
-    if request is not None and hasattr(request, "session"):
-        request.session[CODE_REQUIRED] = user_has_device(user, confirmed=True)
 
 
 # 2. Passwords by email
@@ -47,9 +37,17 @@ class MemberPasswordResetForm(PasswordResetForm):
 
     def get_users(self, email: str) -> Any:
         for user in User.objects.filter(email__iexact=email, is_active=True):
+            # As Django's own: the database's case-insensitive match may join addresses that
+            # differ in Unicode (a dotless i, U+0131, and an i): a link goes to an exact one.
+            if folded(email) != folded(user.email):
+                continue
             member = Membership.objects.filter(user=user, active=True).exists()
             if user.has_usable_password() or member:
                 yield user
+
+
+def folded(email: str) -> str:
+    return unicodedata.normalize("NFKC", email).casefold()
 
 
 def send_password_link(user: User, *, invite: bool) -> None:

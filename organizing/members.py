@@ -65,7 +65,8 @@ def add_member(
     1. Find the account with that email (in any case). With none, make one: the email is
        the username and the password unusable, so nobody can log in with it until the
        person sets their own through a password reset.
-    2. Refuse a person who already belongs to an organization: a user belongs to one.
+    2. Refuse a person who already belongs to an organization (a user belongs to one), and
+       an account that runs the site (staff): a superuser adds those.
     """
     _lock(member)
     accounts = list(User.objects.filter(email__iexact=email)[:2])
@@ -86,8 +87,10 @@ def add_member(
     if existing is not None and existing.organization_id == member.organization_id:
         state = "a member" if existing.active else "a deactivated member: reactivate them"
         raise ValidationError({"email": f"{display(user)} is already {state}."})
-    if existing is not None:
-        # Said without naming the other organization: that is theirs to know.
+    if existing is not None or user.is_staff or user.is_superuser:
+        # Said without naming the other organization: that is theirs to know. An account
+        # that runs the site joins an organization through a superuser, or an organization's
+        # admin would manage it (its password link, its two-factor).
         raise ValidationError(
             {
                 "email": "That email address can't be added: its account is in use elsewhere. "
@@ -247,6 +250,14 @@ def member_two_factor_reset(request: MemberRequest, membership_id: int) -> HttpR
     """Remove a member's two-factor device (a lost phone): at their next login they set up a
     new one, if their role requires it, before anything else."""
     membership = get_membership(request, membership_id)
+    if membership.user.is_staff or membership.user.is_superuser:
+        # Their code also guards Django's admin over every organization: not ours to remove.
+        messages.error(
+            request,
+            f"{display(membership.user)} also runs the site: only a superuser can remove "
+            "their two-factor.",
+        )
+        return redirect("members:detail", membership.pk)
     removed, _ = TOTPDevice.objects.filter(user=membership.user).delete()
     if removed:
         messages.success(request, f"Two-factor removed for {display(membership.user)}.")

@@ -8,6 +8,7 @@ write, so they are never trusted.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Callable
 from functools import wraps
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django_ratelimit.core import get_usage
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +35,18 @@ def client_ip(request: HttpRequest) -> str:
             for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
             if part.strip()
         ]
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies]
-    return str(request.META.get("REMOTE_ADDR") or "0.0.0.0")
+        if len(forwarded) >= proxies and (address := valid_ip(forwarded[-proxies])):
+            return address
+    return valid_ip(str(request.META.get("REMOTE_ADDR") or "")) or "0.0.0.0"
+
+
+def valid_ip(text: str) -> str | None:
+    """`text` as an address, written the one way (so one client is counted once), or None
+    when it is not an address: a misconfigured proxy's header is not a client."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
 
 
 def login_username(request: HttpRequest | None, credentials: dict[str, Any] | None) -> str:
@@ -66,7 +77,7 @@ def rate_limit(name: str, *, key: str = "ip") -> Callable[[View], View]:
                         method="POST",
                         increment=True,
                     )
-                except Exception:
+                except (RedisError, OSError):
                     # The cache is down: a knock is worth more than a limit, so let it in.
                     logger.warning("rate limit %s not counted: the cache is unreachable", name)
                     usage = None

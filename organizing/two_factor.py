@@ -27,9 +27,9 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
-from organizing.access import CODE_REQUIRED, MemberRequest, member_required
+from organizing.access import MemberRequest, member_required, verified
 from organizing.models import Role
 from organizing.security import rate_limit
 
@@ -37,23 +37,28 @@ ROLES = (Role.COMMITTEE, Role.ADMIN)
 
 
 class CodeRequiredAdminSite(AdminSite):
-    """Django's admin (superusers and staff only) that, where admins must use two-factor,
-    also wants a code entered in this session. The code is set up and entered on our own
-    pages, so a superuser who runs Doorstep is also an admin member of an organization."""
+    """Django's admin (superusers and staff only), which wants a code entered in this session
+    from whoever has a device, and from everyone where admins must use two-factor. The code
+    is set up and entered on our own pages, so a superuser who runs Doorstep is also an
+    admin member of an organization. Its login form counts against the same limit as ours."""
 
     def has_permission(self, request: HttpRequest) -> bool:
         if not super().has_permission(request):
             return False
-        return Role.ADMIN not in settings.OTP_REQUIRED_ROLES or bool(
-            getattr(request.user, "is_verified", lambda: False)()
-        )
+        return verified(request) or not self.code_required(request)
+
+    def code_required(self, request: HttpRequest) -> bool:
+        return Role.ADMIN in settings.OTP_REQUIRED_ROLES or self.has_device(request)
+
+    def has_device(self, request: HttpRequest) -> bool:
+        return TOTPDevice.objects.filter(user=request.user, confirmed=True).exists()
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         user = request.user
         if user.is_active and user.is_staff and not self.has_permission(request):
-            name = "two_factor_verify" if request.session.get(CODE_REQUIRED) else "two_factor_setup"
+            name = "two_factor_verify" if self.has_device(request) else "two_factor_setup"
             return redirect(f"{reverse(name)}?{urlencode({'next': reverse('admin:index')})}")
-        return super().login(request, extra_context)
+        return rate_limit("login")(super().login)(request, extra_context)
 
 
 class CodeForm(forms.Form):
@@ -99,11 +104,6 @@ def next_url(request: MemberRequest) -> str:
     return reverse("home")
 
 
-def verified(request: MemberRequest) -> bool:
-    """Whether this session entered a code (set by django-otp's OTPMiddleware)."""
-    return bool(getattr(request.user, "is_verified", lambda: False)())
-
-
 def required(request: MemberRequest) -> bool:
     return request.membership.role in settings.OTP_REQUIRED_ROLES
 
@@ -113,7 +113,7 @@ def required(request: MemberRequest) -> bool:
 @rate_limit("two_factor", key="user")
 def setup(request: MemberRequest) -> HttpResponse:
     user = request.user
-    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+    if request.membership.has_code_device:  # type: ignore[attr-defined]
         if not verified(request):
             query = urlencode({"next": next_url(request)})
             return redirect(f"{reverse('two_factor_verify')}?{query}")
@@ -121,6 +121,11 @@ def setup(request: MemberRequest) -> HttpResponse:
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None:
         device = TOTPDevice.objects.create(user=user, name="Phone app", confirmed=False)
+    elif request.method == "GET":
+        # A new secret for each showing: one seen on this screen earlier (over a shoulder,
+        # on a phone left open) is worth nothing once the page is opened again.
+        device.key = default_key()
+        device.save(update_fields=["key"])
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         problem = refusal(device, form.cleaned_data["code"])
@@ -128,7 +133,6 @@ def setup(request: MemberRequest) -> HttpResponse:
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             otp_login(request, device)
-            request.session[CODE_REQUIRED] = True
             messages.success(
                 request, "Two-factor is on: after your password, Doorstep asks for a code."
             )
@@ -153,13 +157,12 @@ def setup(request: MemberRequest) -> HttpResponse:
 @member_required(two_factor=False)
 @rate_limit("two_factor", key="user")
 def verify(request: MemberRequest) -> HttpResponse:
-    if verified(request) or not request.session.get(CODE_REQUIRED):
+    if verified(request) or not request.membership.has_code_device:  # type: ignore[attr-defined]
         return HttpResponseRedirect(next_url(request))
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         device = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
         if device is None:  # removed by an admin meanwhile
-            request.session[CODE_REQUIRED] = False
             return HttpResponseRedirect(next_url(request))
         problem = refusal(device, form.cleaned_data["code"])
         if problem is None:
@@ -188,6 +191,5 @@ def turn_off(request: MemberRequest) -> HttpResponse:
         messages.error(request, "Your role must use two-factor: it can't be turned off.")
         return redirect("two_factor")
     TOTPDevice.objects.filter(user=request.user).delete()
-    request.session[CODE_REQUIRED] = False
     messages.success(request, "Two-factor is off. Doorstep asks only for your password now.")
     return redirect("two_factor")
