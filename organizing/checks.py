@@ -28,4 +28,13 @@ def hardening(app_configs: Any, **kwargs: Any) -> list[Warning]:
                 id="doorstep.W002",
             )
         )
+    if settings.SECURE_PROXY_SSL_HEADER and not settings.TRUSTED_PROXIES:
+        warnings.append(
+            Warning(
+                "Behind a proxy with TRUSTED_PROXIES=0, every client has the proxy's address: "
+                "one address's login limit and lockout then stop everybody.",
+                hint="Set TRUSTED_PROXIES to the number of proxies of yours before the app.",
+                id="doorstep.W003",
+            )
+        )
     return warnings

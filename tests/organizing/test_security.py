@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from buildings.models import Unit
 from contacts.models import Contact
+from organizing.checks import hardening
 from organizing.logs import RedactPersonalData, redact
 from tests.makers import new_key
 
@@ -46,6 +47,7 @@ def test_the_deploy_check_is_clean_under_production_settings(tmp_path: Path) -> 
         "SITE_URL": "https://doorstep.example.org",
         "ALLOWED_HOSTS": "doorstep.example.org",
         "REDIS_URL": "redis://127.0.0.1:1/0",
+        "TRUSTED_PROXIES": "1",
         "VAR_DIR": str(tmp_path),
     }
 
@@ -60,6 +62,14 @@ def test_the_deploy_check_is_clean_under_production_settings(tmp_path: Path) -> 
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_the_deploy_check_warns_of_a_proxy_whose_clients_are_not_told_apart() -> None:
+    behind_a_proxy = {"SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https")}
+    with override_settings(**behind_a_proxy, TRUSTED_PROXIES=0):
+        assert "doorstep.W003" in {warning.id for warning in hardening(None)}
+    with override_settings(**behind_a_proxy, TRUSTED_PROXIES=1):
+        assert "doorstep.W003" not in {warning.id for warning in hardening(None)}
 
 
 def test_cookies_are_out_of_reach_of_scripts(olivia: User) -> None:
