@@ -98,7 +98,7 @@ P95_TARGET_MS = 200.0
 FLOOR = "floor: one SELECT count(*) of the lapsed"
 FIRST_RUN = "flag_lapsed, first run (opens episodes)"
 SECOND_RUN = "flag_lapsed, second run (nothing new)"
-SUMMARY = "  of which the dashboard's summary"
+SUMMARY = "  of which the summary's own queries"
 BARE = "bare view GET"
 DASHBOARD = "committee dashboard GET"
 
@@ -366,12 +366,13 @@ def time_job(deployment: Deployment, now: dt.datetime) -> Table:
         second.append(time.perf_counter() - started)
         assert again.opened == again.resolved == again.escalated == 0, f"not idempotent: {again}"
 
-    # What the second run spends on the dashboard's summary, its last step, alone.
+    # What the second run spends on the summary's own queries (the counts come from the
+    # job's pass over the contacts), alone.
     summary: list[float] = []
     for _ in range(SECOND_RUN_REPEAT):
         with transaction.atomic():
             started = time.perf_counter()
-            take_summaries(now)
+            take_summaries(now, [])
             summary.append(time.perf_counter() - started)
 
     floor_s, second_s = statistics.median(floor), statistics.median(second)
@@ -389,7 +390,7 @@ def time_job(deployment: Deployment, now: dt.datetime) -> Table:
             f"{JOB_TARGET_S:.0f} s, {label}: {seconds:.2f} s, {ratio:.1f}x  {verdict}"
         )
     notes.append(
-        f"of the second run, the summary for the dashboard (contacts.summary): "
+        f"of the second run, the summary's own queries (contacts.summary): "
         f"{statistics.median(summary):.2f} s, {statistics.median(summary) / floor_s:.1f}x"
     )
     notes.append(
@@ -541,7 +542,7 @@ def explain(captured: CaptureQueriesContext, *, analyze_all: bool) -> None:
     """Each statement with the time Django took for it; EXPLAIN (ANALYZE, BUFFERS) of every
     statement that has a plan (not SAVEPOINT and the like), or with analyze_all False, of
     the SELECTs only."""
-    explained = ("SELECT", "INSERT", "UPDATE", "DELETE") if analyze_all else ("SELECT",)
+    explained = ("SELECT", "WITH", "INSERT", "UPDATE", "DELETE") if analyze_all else ("SELECT",)
     for query in captured.captured_queries:
         statement = query["sql"]
         print(f"\n  [{query['time']} s] {statement}")

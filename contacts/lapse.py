@@ -14,23 +14,19 @@ from typing import Any
 
 from django.db import connection, models, transaction
 from django.db.models import (
-    BooleanField,
     Case,
     DateTimeField,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
-    FilteredRelation,
-    OuterRef,
     Q,
-    QuerySet,
     Value,
     When,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from buildings.models import Unit
 from contacts.models import (
     Answer,
     Ask,
@@ -40,10 +36,11 @@ from contacts.models import (
     LapseFlag,
     LapseReason,
     LapseThreshold,
+    Level,
     Status,
     Visit,
 )
-from contacts.summary import take_summaries
+from contacts.summary import LEADERS_REACHED_WITHIN, take_summaries
 from organizing.models import Membership, Organization
 
 
@@ -153,19 +150,39 @@ class FlagCounts:
 
 # Any constant: PostgreSQL serialises holders of the same advisory lock.
 FLAG_LAPSED_LOCK = 0x1A95ED
-# Where one run keeps the contacts whose state moved; dropped before the run ends.
+# Where one run keeps its counts by organization, building and owner, with how many of
+# their contacts moved; and those contacts' states. Both dropped before the run ends.
+PASS = "lapse_pass"
 CHANGES = "lapse_change"
+# What the pass counts for the dashboard (contacts.summary), in the order of its columns.
+FIGURES = (
+    "counted",
+    "reached",
+    "due_soon",
+    "leaders",
+    "leaders_reached",
+    "owned",
+    "lapsed",
+    "orphaned",
+)
 
 
 @transaction.atomic
 def flag_lapsed(*, now: dt.datetime | None = None) -> FlagCounts:
     """Mark who is due soon, lapsed, escalated and orphaned, for every organization, in SQL,
-    then keep each organization's figures for the committee's dashboard (LapseSummary).
+    and keep each organization's figures for the committee's dashboard (LapseSummary).
+
+    1. One pass over every contact of every organization (each with its own thresholds,
+       joined in): the contact's state, counted by organization, building and owner for
+       the dashboard, with the contacts whose state moved set apart: lapsed with no open
+       episode, an open episode no longer lapsed or past the grace period, or a flag or
+       orphan mark that is not what it should be. An hour usually moves a few contacts.
+    2. Those contacts' states again, with what the writes need (see _write_changes).
+    3. The dashboard's figures, from the pass's counts (contacts.summary).
 
     Idempotent and safe to overlap: on PostgreSQL a second run waits for the first on an
     advisory lock, and the partial unique index on open episodes refuses a second open
-    episode for a contact whatever happens. The loop is over organizations (each has its
-    own thresholds), never over contacts.
+    episode for a contact whatever happens. No loop over contacts, nor over organizations.
     """
     now = now or timezone.now()
     if connection.vendor == "postgresql":
@@ -175,66 +192,264 @@ def flag_lapsed(*, now: dt.datetime | None = None) -> FlagCounts:
             # not (they run hashed); on that estimate JIT compilation would cost several
             # times what the statements take.
             cursor.execute("SET LOCAL jit = off")
-            # The summary groups a few hundred rows that the planner, with no statistics
+            # The pass groups a few thousand rows that the planner, with no statistics
             # across the contacts' and the units' columns, takes for one a contact: with
             # room, it hashes them rather than sorting every contact on disk.
             cursor.execute("SET LOCAL work_mem = '64MB'")
     counts = FlagCounts()
-    for organization in Organization.objects.order_by("pk"):
-        _flag_organization(organization, now, counts)
-    counts.due_soon = sum(summary.due_soon for summary in take_summaries(now))
+    organizations = list(Organization.objects.order_by("pk"))
+    groups: list[dict[str, Any]] = []
+    if organizations:
+        rules = _Rules.of(organizations, now)
+        groups = _pass(rules, counts)
+    summaries = take_summaries(now, groups)
+    counts.due_soon = sum(summary.due_soon for summary in summaries)
     return counts
 
 
-def _flag_organization(organization: Organization, now: dt.datetime, counts: FlagCounts) -> None:
-    """1. Read every contact once and keep, in a temporary table, only those whose state
-       moved: lapsed with no open episode, an open episode no longer lapsed or past the
-       grace period, or a flag or orphan mark that is not what it should be. An hour
-       usually moves a few contacts, so the writes below touch a few rows.
+@dataclass(frozen=True)
+class _Rules:
+    """What decides the states, as SQL: a WITH clause of each organization's cut-offs and
+    the owners still around, and its parameters. Each threshold is turned into the moment
+    before which a clock lapses (and the one before which it is due soon), so that a
+    contact is compared with two times rather than having its threshold added to it."""
+
+    with_sql: str
+    params: tuple[Any, ...]
+    today: dt.date
+    now: dt.datetime
+
+    @classmethod
+    def of(cls, organizations: list[Organization], now: dt.datetime) -> _Rules:
+        days = {
+            (organization, level): days
+            for organization, level, days in LapseThreshold.objects.filter(
+                organization__in=organizations
+            ).values_list("organization_id", "level", "days")
+        }
+        # A row for every level of every organization, so that each contact finds its
+        # organization's grace period; with no threshold for its level, it lapses only
+        # by an ask or a follow-up, as Thresholds would have it.
+        rules: list[Any] = []
+        for organization in organizations:
+            escalate_before = moment(now - dt.timedelta(days=organization.lapse_grace_days))
+            for level in Level.values:
+                lapse_before = due_before = None
+                if (organization.pk, level) in days:
+                    cut = now - dt.timedelta(days=days[organization.pk, level])
+                    lapse_before = moment(cut)
+                    due_before = moment(cut + dt.timedelta(days=organization.lapse_warning_days))
+                rules += [organization.pk, level, lapse_before, due_before, escalate_before]
+        windows: list[Any] = []
+        for organization in organizations:
+            windows += [
+                organization.pk,
+                moment(now - dt.timedelta(days=organization.orphan_after_days)),
+            ]
+
+        def values(params: list[Any], width: int) -> str:
+            row = "(" + ", ".join(["%s"] * width) + ")"
+            return ", ".join([row] * (len(params) // width))
+
+        membership, visit = Membership._meta.db_table, Visit._meta.db_table
+        with_sql = f"""
+            WITH threshold (organization_id, level, lapse_before, due_before, escalate_before)
+            AS (VALUES {values(rules, 5)}),
+            activity (organization_id, active_since) AS (VALUES {values(windows, 2)}),
+            present (organization_id, user_id) AS (
+                SELECT m.organization_id, m.user_id
+                FROM {membership} AS m
+                JOIN activity AS w ON w.organization_id = m.organization_id
+                WHERE m.active AND (
+                    m.joined_at >= w.active_since
+                    OR EXISTS (
+                        SELECT 1 FROM {visit} AS v
+                        WHERE v.organizer_id = m.user_id AND v.happened_at >= w.active_since
+                    )
+                )
+            )"""
+        return cls(
+            with_sql=with_sql,
+            params=(*rules, *windows),
+            today=timezone.localdate(now),
+            now=now,
+        )
+
+
+def _states(
+    rules: _Rules, where: str = "", where_params: list[Any] | None = None
+) -> tuple[str, list[Any]]:
+    """Each contact with what decides its state, and the state: `flag`, `lapsed`, `due`
+    and `orphan`; as a SELECT whose rows are `s`, to follow rules.with_sql, and its
+    parameters. `where` narrows the contacts (`c`).
+
+    Asks, follow-ups and owners are looked up in hashed subqueries rather than joined:
+    a join carries every column of every contact through one more step, where a lookup
+    is one probe, and the EXISTS of an ask or a follow-up runs only for contacts the
+    clock has not lapsed, as SQL stops at the first true OR."""
+    contact, unit, episode = (m._meta.db_table for m in (Contact, Unit, LapseEpisode))
+    ask, follow_up = Ask._meta.db_table, FollowUp._meta.db_table
+    # Each state is worked out once a row behind the fence; PostgreSQL would otherwise
+    # inline the subquery and work it out again for each test of it.
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    active = f"c.status = '{Status.ACTIVE}'"
+    counted = f"({active} AND (c.snoozed_until IS NULL OR c.snoozed_until < %s))"
+    clock = "coalesce(c.last_conversation_at, c.created_at)"
+    sql = f"""
+        SELECT s.*,
+               CASE WHEN s.lapsed AND (s.episode_escalated IS NOT NULL
+                                       OR s.episode_started < s.escalate_before)
+                        THEN '{LapseFlag.ESCALATED}'
+                    WHEN s.lapsed THEN '{LapseFlag.LAPSED}'
+                    WHEN s.due THEN '{LapseFlag.DUE_SOON}'
+                    ELSE '{LapseFlag.OK}' END AS flag
+        FROM (
+            SELECT c.id, c.organization_id, u.building_id, c.owner_id, c.level,
+                   c.last_conversation_at, c.lapse_flag, c.orphaned,
+                   {active} AS active,
+                   {counted} AS counted,
+                   {counted} AND (
+                       {clock} < t.lapse_before
+                       OR EXISTS (
+                           SELECT 1 FROM {ask} AS a
+                           WHERE a.contact_id = c.id AND a.answer = '{Answer.PENDING}'
+                             AND a.due_on < %s
+                       )
+                       OR EXISTS (
+                           SELECT 1 FROM {follow_up} AS f
+                           WHERE f.contact_id = c.id AND f.done_by_id IS NULL
+                             AND f.cancelled_at IS NULL AND f.planned_for < %s
+                       )
+                   ) AS lapsed,
+                   {counted} AND {clock} < t.due_before AS due,
+                   {active} AND NOT coalesce(
+                       (c.organization_id, c.owner_id) IN (SELECT * FROM present), false
+                   ) AS orphan,
+                   t.escalate_before,
+                   e.id AS episode, e.started_at AS episode_started,
+                   e.escalated_at AS episode_escalated
+            FROM {contact} AS c
+            LEFT JOIN threshold AS t
+                ON t.organization_id = c.organization_id AND t.level = c.level
+            LEFT JOIN {unit} AS u ON u.id = c.unit_id
+            LEFT JOIN {episode} AS e
+                ON e.contact_id = c.id AND e.resolved_at IS NULL
+                AND e.organization_id = c.organization_id
+            {where}{fence}
+        ) AS s"""
+    today = day(rules.today)
+    # In the order they appear: counted, counted, the asks, the follow-ups, counted.
+    return sql, [today, today, today, today, today, *(where_params or [])]
+
+
+# A contact whose state moved since the last run, in terms of _states' columns.
+MOVED = f"""(
+    (s.lapsed AND s.episode IS NULL)
+    OR (NOT s.lapsed AND s.episode IS NOT NULL)
+    OR (s.flag = '{LapseFlag.ESCALATED}' AND s.episode_escalated IS NULL)
+    OR s.flag <> s.lapse_flag
+    OR s.orphan <> s.orphaned
+)"""
+
+
+def _pass(rules: _Rules, counts: FlagCounts) -> list[dict[str, Any]]:
+    """1. Read every contact once: count the dashboard's figures by organization,
+       building and owner, with how many of each group's contacts moved.
+    2. If any moved, write their new states (_write_changes).
+    3. Return the counts by organization, building and owner, for contacts.summary."""
+    states, state_params = _states(rules)
+    leaders_since = moment(rules.now - LEADERS_REACHED_WITHIN)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The planner, with no statistics across the contacts' and the units' columns,
+            # takes the few thousand groups for one a contact, and would sort every
+            # contact on disk rather than hash them.
+            cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute(
+            f"""
+            CREATE TEMPORARY TABLE {PASS} AS
+            {rules.with_sql}
+            SELECT s.organization_id, s.building_id, s.owner_id,
+                   count(CASE WHEN {MOVED} THEN 1 END) AS moved,
+                   count(CASE WHEN s.counted THEN 1 END) AS counted,
+                   count(CASE WHEN s.counted AND NOT s.lapsed
+                                   AND s.last_conversation_at IS NOT NULL THEN 1 END) AS reached,
+                   count(CASE WHEN s.due AND NOT s.lapsed THEN 1 END) AS due_soon,
+                   count(CASE WHEN s.active AND s.level = {Level.LEADER} THEN 1 END) AS leaders,
+                   count(CASE WHEN s.active AND s.level = {Level.LEADER}
+                                   AND s.last_conversation_at >= %s THEN 1 END)
+                       AS leaders_reached,
+                   count(CASE WHEN s.active THEN 1 END) AS owned,
+                   count(CASE WHEN s.lapsed THEN 1 END) AS lapsed,
+                   count(CASE WHEN s.orphan THEN 1 END) AS orphaned
+            FROM ({states}) AS s
+            GROUP BY s.organization_id, s.building_id, s.owner_id
+            """,
+            [*rules.params, leaders_since, *state_params],
+        )
+        if connection.vendor == "postgresql":
+            cursor.execute("RESET enable_sort")
+        cursor.execute(f"SELECT DISTINCT organization_id, owner_id FROM {PASS} WHERE moved > 0")
+        moved = cursor.fetchall()
+        if moved:
+            _write_changes(rules, moved, counts)
+        sums = ", ".join(f"sum({name})" for name in FIGURES)
+        cursor.execute(
+            f"""
+            SELECT organization_id, building_id, owner_id, {sums} FROM {PASS}
+            GROUP BY organization_id, building_id, owner_id
+            """
+        )
+        groups = [
+            {
+                "organization_id": organization,
+                "building_id": building,
+                "owner_id": owner,
+                **{name: int(value or 0) for name, value in zip(FIGURES, values, strict=True)},
+            }
+            for organization, building, owner, *values in cursor.fetchall()
+        ]
+        cursor.execute(f"DROP TABLE {PASS}")
+    return groups
+
+
+def _write_changes(rules: _Rules, moved: list[tuple[int, int | None]], counts: FlagCounts) -> None:
+    """1. Keep, in a temporary table, the states of the contacts that moved, worked out
+       again for the owners (or the organizations' contacts with no owner) among whose
+       contacts the pass found some: read by owner, off an index, when few moved.
     2. Open an episode for each lapsed contact that has none open.
     3. Resolve the open episodes of contacts no longer lapsed (snoozed, answered, moved).
     4. Escalate episodes open longer than the grace period.
     5. Set each moved contact's flag (escalated, lapsed, due soon or OK) and orphan mark,
        unless a conversation was recorded meanwhile (record_visit has cleared it then)."""
     table, episode = Contact._meta.db_table, LapseEpisode._meta.db_table
-    # Each state is worked out once a row behind the fence; PostgreSQL would otherwise
-    # inline the subquery and run the EXISTS again for each test below.
-    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
-    today, thresholds = timezone.localdate(now), Thresholds.of(organization)
-    select_sql, params = _states(organization, thresholds, now)
-    escalate_before = now - dt.timedelta(days=organization.lapse_grace_days)
-    flag = f"""
-        CASE WHEN s.lapsed AND (s.episode_escalated IS NOT NULL
-                                OR s.episode_started < %s) THEN '{LapseFlag.ESCALATED}'
-             WHEN s.lapsed THEN '{LapseFlag.LAPSED}'
-             WHEN s.counted AND s.due_at < %s THEN '{LapseFlag.DUE_SOON}'
-             ELSE '{LapseFlag.OK}' END"""
+    owners = sorted({owner for _, owner in moved if owner is not None})
+    unowned = sorted({organization for organization, owner in moved if owner is None})
+    among = []
+    if owners:
+        among.append(f"c.owner_id IN ({', '.join(['%s'] * len(owners))})")
+    if unowned:
+        among.append(
+            f"(c.owner_id IS NULL AND c.organization_id IN ({', '.join(['%s'] * len(unowned))}))"
+        )
+    states, state_params = _states(rules, f"WHERE {' OR '.join(among)}", [*owners, *unowned])
+    now = moment(rules.now)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             CREATE TEMPORARY TABLE {CHANGES} AS
-            SELECT * FROM (
-                SELECT s.*, {flag} AS flag FROM ({select_sql}{fence}) AS s
-            ) AS s
-            WHERE (s.lapsed AND s.episode IS NULL)
-               OR (NOT s.lapsed AND s.episode IS NOT NULL)
-               OR (s.flag = '{LapseFlag.ESCALATED}' AND s.episode_escalated IS NULL)
-               OR s.flag <> s.lapse_flag
-               OR s.orphan <> s.orphaned
+            {rules.with_sql}
+            SELECT * FROM ({states}) AS s WHERE {MOVED}
             """,
-            [moment(escalate_before), moment(now + thresholds.warning), *params],
+            [*rules.params, *state_params],
         )
-        if cursor.rowcount == 0:
-            # Nothing moved, as in most hours: nothing to write.
-            cursor.execute(f"DROP TABLE {CHANGES}")
-            return
-        # Why each new episode opened, looked up for those contacts only: the asks and
-        # follow-ups of _overdue, in SQL.
+        # Why each new episode opened, looked up for those contacts only: an ask past
+        # its date, else a follow-up missed, else the clock.
         ask, follow_up = Ask._meta.db_table, FollowUp._meta.db_table
         cursor.execute(
             f"""
             INSERT INTO {episode} (organization_id, contact_id, started_at, reason, level)
-            SELECT %s, s.id, %s,
+            SELECT s.organization_id, s.id, %s,
                    CASE WHEN EXISTS (
                             SELECT 1 FROM {ask} AS a
                             WHERE a.contact_id = s.id AND a.answer = '{Answer.PENDING}'
@@ -252,7 +467,7 @@ def _flag_organization(organization: Organization, now: dt.datetime, counts: Fla
             WHERE s.lapsed AND s.episode IS NULL
             ON CONFLICT DO NOTHING
             """,
-            [organization.pk, moment(now), day(today), day(today)],
+            [now, day(rules.today), day(rules.today)],
         )
         counts.opened += cursor.rowcount
         if connection.vendor == "postgresql":
@@ -264,7 +479,7 @@ def _flag_organization(organization: Organization, now: dt.datetime, counts: Fla
             FROM {CHANGES} AS s
             WHERE {episode}.id = s.episode AND NOT s.lapsed AND {episode}.resolved_at IS NULL
             """,
-            [moment(now)],
+            [now],
         )
         counts.resolved += cursor.rowcount
         cursor.execute(
@@ -274,7 +489,7 @@ def _flag_organization(organization: Organization, now: dt.datetime, counts: Fla
             WHERE {episode}.id = s.episode AND s.flag = '{LapseFlag.ESCALATED}'
               AND {episode}.resolved_at IS NULL AND {episode}.escalated_at IS NULL
             """,
-            [moment(now)],
+            [now],
         )
         counts.escalated += cursor.rowcount
         cursor.execute(f"SELECT count(*) FROM {CHANGES} AS s WHERE s.orphan AND NOT s.orphaned")
@@ -299,81 +514,3 @@ def moment(value: dt.datetime) -> Any:
 
 def day(value: dt.date) -> Any:
     return connection.ops.adapt_datefield_value(value)
-
-
-def _states(
-    organization: Organization, thresholds: Thresholds, now: dt.datetime
-) -> tuple[str, tuple[Any, ...]]:
-    """Each contact of the organization with what decides its state: whether the job
-    counts it, when it lapses by its clock (`due_at`), an overdue ask, a missed
-    follow-up, its open episode, and whether it has an owner who is still around; as SQL
-    and its parameters."""
-    today = timezone.localdate(now)
-    counted = Q(status=Status.ACTIVE) & (Q(snoozed_until__isnull=True) | Q(snoozed_until__lt=today))
-    # Owners still around and still knocking: a short list, one query.
-    window = now - dt.timedelta(days=organization.orphan_after_days)
-    recorded = Exists(Visit.objects.filter(organizer=OuterRef("user_id"), happened_at__gte=window))
-    present = list(
-        Membership.objects.filter(organization=organization, active=True)
-        .filter(Q(joined_at__gte=window) | Q(recorded))
-        .values_list("user_id", flat=True)
-    )
-    orphan = Q(status=Status.ACTIVE)
-    if present:
-        orphan &= Q(owner__isnull=True) | ~Q(owner_id__in=present)
-
-    overdue_asks, missed_follow_ups = _overdue(today)
-
-    def boolean(condition: Q) -> ExpressionWrapper:
-        return ExpressionWrapper(condition, output_field=BooleanField())
-
-    states = (
-        Contact.objects.filter(organization=organization)
-        .alias(
-            open_episode=FilteredRelation(
-                "lapse_episodes",
-                condition=Q(
-                    lapse_episodes__resolved_at__isnull=True,
-                    lapse_episodes__organization=organization,
-                ),
-            )
-        )
-        .annotate(due_at=thresholds.due_at_expression())
-        .annotate(
-            counted=boolean(counted),
-            # Lapsed by the clock, or else by an ask or a follow-up: the lookups run only
-            # for contacts the clock has not lapsed, as SQL stops at the first true OR.
-            lapsed=boolean(
-                counted
-                & (Q(due_at__lt=now) | Q(Exists(overdue_asks)) | Q(Exists(missed_follow_ups)))
-            ),
-            orphan=boolean(orphan),
-            episode=F("open_episode__id"),
-            episode_started=F("open_episode__started_at"),
-            episode_escalated=F("open_episode__escalated_at"),
-        )
-        .values(
-            "id",
-            "level",
-            "last_conversation_at",
-            "lapse_flag",
-            "orphaned",
-            "counted",
-            "due_at",
-            "lapsed",
-            "orphan",
-            "episode",
-            "episode_started",
-            "episode_escalated",
-        )
-        .order_by()
-    )
-    return states.query.sql_with_params()
-
-
-def _overdue(today: dt.date) -> tuple[QuerySet[Ask], QuerySet[FollowUp]]:
-    """A contact's asks past their date with no answer, and its follow-ups missed."""
-    return (
-        Ask.objects.filter(contact=OuterRef("pk"), answer=Answer.PENDING, due_on__lt=today),
-        FollowUp.objects.open().filter(contact=OuterRef("pk"), planned_for__lt=today),
-    )

@@ -1,8 +1,8 @@
 """What the hourly job keeps for the committee's dashboard: the figures that take a pass over
 every contact of an organization (how many are counted, per building, per owner, the weekly
 lapse rate). Counting them at each request would cost the dashboard more as the organization
-grows; the job reads every contact anyway, so it counts them once an hour, and the dashboard
-says when.
+grows; the job reads every contact anyway, so it counts them in that same pass, once an hour
+(contacts.lapse), and the dashboard says when.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from contacts.models import (
@@ -20,7 +20,6 @@ from contacts.models import (
     LapseEpisode,
     LapseFlag,
     LapseSummary,
-    Level,
     Outcome,
     Status,
     Visit,
@@ -52,48 +51,15 @@ def week_label(day: dt.date) -> str:
     return f"{day:%b} {day.day}"
 
 
-def take_summaries(now: dt.datetime) -> list[LapseSummary]:
-    """Count what the dashboard's figures and tables show, for every organization, in one
-    pass over the contacts grouped by organization, building and owner; then each
-    organization's overdue asks and weekly lapse rate. Run after the flags are set, in
-    the same transaction."""
-    today = timezone.localdate(now)
-    counted = counted_q(today)
-    active = Q(status=Status.ACTIVE)
-    leaders = active & Q(level=Level.LEADER)
-    groups = (
-        Contact.objects.values("organization_id", "unit__building_id", "owner_id")
-        .annotate(
-            counted=Count("pk", filter=counted),
-            reached=Count(
-                "pk",
-                filter=counted
-                & Q(
-                    lapse_flag__in=(LapseFlag.OK, LapseFlag.DUE_SOON),
-                    last_conversation_at__isnull=False,
-                ),
-            ),
-            due_soon=Count("pk", filter=counted & Q(lapse_flag=LapseFlag.DUE_SOON)),
-            leaders=Count("pk", filter=leaders),
-            leaders_reached=Count(
-                "pk",
-                filter=leaders & Q(last_conversation_at__gte=now - LEADERS_REACHED_WITHIN),
-            ),
-            owned=Count("pk", filter=active),
-            lapsed=Count("pk", filter=active & Q(lapse_flag__in=FLAGGED)),
-            orphaned=Count("pk", filter=active & Q(orphaned=True)),
-        )
-        .order_by()
-    )
+def take_summaries(now: dt.datetime, groups: list[dict[str, Any]]) -> list[LapseSummary]:
+    """Keep, for every organization, what the dashboard's figures and tables show: the
+    counts by organization, building and owner that the job's pass over the contacts made
+    (contacts.lapse.flag_lapsed, in the same transaction), with each organization's
+    conversations and weekly lapse rate."""
     by_organization: dict[int, list[dict[str, Any]]] = {}
     for group in groups:
-        by_organization.setdefault(group["organization_id"], []).append(dict(group))
-    asks_overdue = dict(
-        Ask.objects.filter(contact__status=Status.ACTIVE, answer=Answer.PENDING, due_on__lt=today)
-        .values_list("contact__organization_id")
-        .annotate(Count("pk"))
-        .order_by()
-    )
+        by_organization.setdefault(group["organization_id"], []).append(group)
+    overdue = asks_overdue(timezone.localdate(now))
     conversations = conversations_by_week(now)
     summaries = []
     for organization in Organization.objects.order_by("pk"):
@@ -101,11 +67,25 @@ def take_summaries(now: dt.datetime) -> list[LapseSummary]:
             organization,
             now,
             by_organization.get(organization.pk, []),
-            asks_overdue=asks_overdue.get(organization.pk, 0),
+            asks_overdue=overdue.get(organization.pk, 0),
             conversations=conversations.get(organization.pk, (0, 0)),
         )
         summaries.append(summary)
     return summaries
+
+
+def asks_overdue(today: dt.date) -> dict[int, int]:
+    """Each organization's asks past their date with no answer, of active contacts. Read
+    from those asks, each finding its contact by key: a join would read every contact."""
+    organization = Contact.objects.filter(pk=OuterRef("contact_id"), status=Status.ACTIVE)
+    return dict(
+        Ask.objects.filter(answer=Answer.PENDING, due_on__lt=today)
+        .annotate(organization=Subquery(organization.values("organization_id")))
+        .filter(organization__isnull=False)
+        .values_list("organization")
+        .annotate(Count("pk"))
+        .order_by()
+    )
 
 
 def conversations_by_week(now: dt.datetime) -> dict[int, tuple[int, int]]:
@@ -190,8 +170,8 @@ def take_summary(
         summary.leaders += group["leaders"]
         summary.leaders_reached += group["leaders_reached"]
         summary.orphaned += group["orphaned"]
-        if group["unit__building_id"] is not None:
-            line = buildings.setdefault(str(group["unit__building_id"]), [0, 0, 0])
+        if group["building_id"] is not None:
+            line = buildings.setdefault(str(group["building_id"]), [0, 0, 0])
             line[0] += group["counted"]
             line[1] += group["reached"]
             line[2] += group["leaders"]
