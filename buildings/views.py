@@ -243,9 +243,8 @@ def knock(request: MemberRequest, building_id: int, unit_id: int) -> HttpRespons
     unit = get_unit(request, building_id, unit_id)
     contact, needs_look = None, ""
     if contact_id := request.POST.get("contact"):
-        # A replayed knock was made when the contact was on this organizer's turf.
         scope = (
-            Contact.objects.filter(organization=request.membership.organization)
+            offline.replayable(request.membership)
             if replay
             else Contact.objects.visible_to(request.membership)
         )

@@ -7,7 +7,7 @@ from django.conf import global_settings, settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -103,6 +103,26 @@ class ContactQuerySet(models.QuerySet["Contact"]):
             turf = Building.objects.visible_to(membership).values("pk")
             qs = qs.filter(Q(owner_id=membership.user_id) | Q(unit__building__in=turf))
         return qs
+
+    def replayable_by(self, membership: Membership, since: dt.datetime) -> ContactQuerySet:
+        """What the phone's outbox may still send for: what the member sees now, or an
+        organizer's contact that the trail shows owned by them or living on their turf at
+        some moment since `since`, moved or handed on while the phone was offline."""
+        if membership.sees_whole_organization:
+            return self.visible_to(membership)
+        turf = Building.objects.visible_to(membership).values("pk")
+        theirs = Q(owner_id=membership.user_id) | Q(unit__building__in=turf)
+        trail = Contact.history.model.objects  # type: ignore[attr-defined]
+        # The row in force at `since`, and every row written after it.
+        in_force = trail.filter(id=OuterRef("id"), history_date__lt=since).order_by(
+            "-history_date", "-history_id"
+        )
+        was_theirs = trail.filter(theirs, id=OuterRef("pk")).filter(
+            Q(history_date__gte=since) | Q(history_id=Subquery(in_force.values("history_id")[:1]))
+        )
+        return self.filter(organization_id=membership.organization_id).filter(
+            theirs | Exists(was_theirs)
+        )
 
 
 class Contact(models.Model):

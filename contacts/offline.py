@@ -3,6 +3,8 @@
 A replayed submission carries the header `X-Doorstep-Replay: 1` and the time the knock
 happened on the phone. It is recorded at that time; what changed meanwhile (the contact
 moved, or was handed to another organizer) does not refuse it, it marks it for a look.
+The header widens nothing else: a replay may name only a contact the organizer sees, or
+one the trail shows on their turf or theirs within the last 30 days; a GET is never one.
 The reply is JSON so the outbox can tell sent, already sent, and needs a look apart.
 """
 
@@ -20,8 +22,9 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
 from buildings.models import Building, Unit
-from contacts.models import Contact, Status
+from contacts.models import Contact, ContactQuerySet, Status
 from organizing.access import MemberRequest, member_required
+from organizing.models import Membership
 
 # A phone may sit in a drawer for a while; older than this is more likely a broken clock.
 OLDEST_REPLAY = dt.timedelta(days=30)
@@ -29,6 +32,12 @@ OLDEST_REPLAY = dt.timedelta(days=30)
 
 def is_replay(request: HttpRequest) -> bool:
     return request.headers.get("X-Doorstep-Replay") == "1"
+
+
+def replayable(membership: Membership) -> ContactQuerySet:
+    """The contacts a replay may name: those the member could have seen when the knock was
+    made, as far back as a replay may reach. Anyone else is a 404, as on a live page."""
+    return Contact.objects.replayable_by(membership, timezone.now() - OLDEST_REPLAY)
 
 
 def happened_at(request: HttpRequest) -> dt.datetime | None:

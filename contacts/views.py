@@ -171,12 +171,11 @@ def rerender(request: MemberRequest, contact: Contact, **forms: object) -> HttpR
 @rate_limit("knock", key="user")
 def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
     """A conversation: the note, the level, an ask with its due date, the next visit."""
-    replay = offline.is_replay(request)
+    # Sent late by the phone's outbox: the contact may have moved off this organizer's turf
+    # or been handed on since. Only a POST is a replay; a page is only shown for what they see.
+    replay = request.method == "POST" and offline.is_replay(request)
     if replay:
-        # Sent late by the phone's outbox: the contact was on this organizer's turf then.
-        contact = get_object_or_404(
-            Contact.objects.filter(organization=request.membership.organization), pk=contact_id
-        )
+        contact = get_object_or_404(offline.replayable(request.membership), pk=contact_id)
     else:
         contact = get_contact(request, contact_id)
     thresholds = Thresholds.of(request.membership.organization)

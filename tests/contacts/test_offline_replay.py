@@ -213,3 +213,79 @@ def test_moved_contacts_are_not_kept_offline(as_olivia: Client, maria: Contact) 
     urls = as_olivia.get(reverse("offline_pages")).json()["urls"]
 
     assert reverse("contacts:detail", args=[maria.pk]) not in urls
+
+
+def talk_url(contact: Contact) -> str:
+    return reverse("contacts:talk", args=[contact.pk])
+
+
+def replayed_talk(when: dt.datetime) -> dict[str, str]:
+    return {
+        "key": "outbox-talk-0042",
+        "channel": "door",
+        "note": "Said yes to the meeting",
+        "level": "3",
+        "happened_at": when.isoformat(),
+    }
+
+
+@pytest.fixture
+def not_hers(maple: Building) -> Contact:
+    """A resident of Omar's building, owned by nobody: never on Olivia's turf."""
+    return make_contact(make_unit(maple, "1A", floor=1), owner=None, name="Rosa Quintero")
+
+
+def test_the_replay_header_shows_no_page_of_a_contact_off_the_turf(
+    as_olivia: Client, not_hers: Contact
+) -> None:
+    response = as_olivia.get(talk_url(not_hers), headers=REPLAY)
+
+    assert response.status_code == 404
+    assert "Rosa Quintero" not in response.content.decode()
+
+
+def test_a_replay_for_a_contact_never_on_the_turf_records_nothing(
+    as_olivia: Client, not_hers: Contact, unit_1204: Unit
+) -> None:
+    when = timezone.now() - HOUR
+
+    talked = as_olivia.post(talk_url(not_hers), replayed_talk(when), headers=REPLAY)
+    # Named in a knock on a door of her own turf, as a forged outbox would.
+    knocked = as_olivia.post(
+        knock_url(unit_1204), queued(not_hers, "do_not_contact", when), headers=REPLAY
+    )
+
+    assert talked.status_code == knocked.status_code == 404
+    assert "Rosa Quintero" not in talked.content.decode() + knocked.content.decode()
+    assert not Visit.objects.exists()
+    assert Contact.objects.get(pk=not_hers.pk).status == Status.ACTIVE
+
+
+def test_a_conversation_sent_after_the_contact_left_the_turf_is_recorded_for_a_look(
+    as_olivia: Client, maria: Contact, maple: Building
+) -> None:
+    data = replayed_talk(timezone.now() - 2 * HOUR) | {"unit": str(maria.unit_id)}
+    maria.unit = make_unit(maple, "3C", floor=3)  # moved into Omar's building meanwhile
+    maria.owner = None
+    maria.save()
+
+    answer = as_olivia.post(talk_url(maria), data, headers=REPLAY).json()
+
+    assert answer["status"] == "recorded"
+    assert "had moved" in answer["needs_look"]
+    assert Visit.objects.get().contact == maria
+
+
+def test_a_contact_who_left_the_turf_over_thirty_days_ago_is_out_of_replay_reach(
+    as_olivia: Client, maria: Contact, maple: Building
+) -> None:
+    maria.unit = make_unit(maple, "3C", floor=3)
+    maria.owner = None
+    maria.save()
+    long_ago = timezone.now() - dt.timedelta(days=40)
+    Contact.history.filter(id=maria.pk).update(history_date=long_ago)
+
+    response = as_olivia.post(talk_url(maria), replayed_talk(timezone.now() - HOUR), headers=REPLAY)
+
+    assert response.status_code == 404
+    assert not Visit.objects.exists()
