@@ -42,6 +42,19 @@ def _lock(member: Membership, membership: Membership | None = None) -> None:
         membership.refresh_from_db()
 
 
+def runs_the_site(user: User) -> bool:
+    """Staff and superusers reach Django's admin over every organization: an organization's
+    admin may not lock them out of it, nor handle their way in."""
+    return user.is_staff or user.is_superuser
+
+
+def _refuse_site_staff(member: Membership, membership: Membership, what: str) -> None:
+    if membership.pk != member.pk and runs_the_site(membership.user):
+        raise ValidationError(
+            f"{display(membership.user)} also runs the site: only a superuser can {what}."
+        )
+
+
 def _refuse_last_admin(membership: Membership, what: str) -> None:
     if membership.role != Role.ADMIN or not membership.active:
         return
@@ -87,7 +100,7 @@ def add_member(
     if existing is not None and existing.organization_id == member.organization_id:
         state = "a member" if existing.active else "a deactivated member: reactivate them"
         raise ValidationError({"email": f"{display(user)} is already {state}."})
-    if existing is not None or user.is_staff or user.is_superuser:
+    if existing is not None or runs_the_site(user):
         # Said without naming the other organization: that is theirs to know. An account
         # that runs the site joins an organization through a superuser, or an organization's
         # admin would manage it (its password link, its two-factor).
@@ -110,6 +123,7 @@ def add_member(
 @transaction.atomic
 def change_role(*, member: Membership, membership: Membership, role: Role) -> None:
     _lock(member, membership)
+    _refuse_site_staff(member, membership, "change their role")
     if role != Role.ADMIN:
         _refuse_last_admin(membership, "given another role")
     membership.role = role
@@ -124,6 +138,7 @@ def deactivate_member(*, member: Membership, membership: Membership) -> int:
     _lock(member, membership)
     if membership.pk == member.pk:
         raise ValidationError("You can't deactivate yourself; ask another admin.")
+    _refuse_site_staff(member, membership, "deactivate them")
     _refuse_last_admin(membership, "deactivated")
     membership.active = False
     membership.save(update_fields=["active"])
@@ -234,7 +249,12 @@ def member_password_link(request: MemberRequest, membership_id: int) -> HttpResp
     """Email the member a fresh link to set their password: the invitation expired, or they
     can't get in."""
     membership = get_membership(request, membership_id)
-    if not membership.active or not membership.user.email:
+    if runs_the_site(membership.user) and membership.pk != request.membership.pk:
+        messages.error(
+            request,
+            f"{display(membership.user)} also runs the site: they reset their own password.",
+        )
+    elif not membership.active or not membership.user.email:
         messages.error(request, "Only an active member with an email address can get a link.")
     else:
         send_password_link(membership.user, invite=not membership.user.has_usable_password())
@@ -250,7 +270,7 @@ def member_two_factor_reset(request: MemberRequest, membership_id: int) -> HttpR
     """Remove a member's two-factor device (a lost phone): at their next login they set up a
     new one, if their role requires it, before anything else."""
     membership = get_membership(request, membership_id)
-    if membership.user.is_staff or membership.user.is_superuser:
+    if runs_the_site(membership.user):
         # Their code also guards Django's admin over every organization: not ours to remove.
         messages.error(
             request,

@@ -41,12 +41,21 @@ def client_ip(request: HttpRequest) -> str:
 
 
 def valid_ip(text: str) -> str | None:
-    """`text` as an address, written the one way (so one client is counted once), or None
-    when it is not an address: a misconfigured proxy's header is not a client."""
+    """The client `text` names, written the one way so that one client is counted once, or
+    None when it is not an address: a misconfigured proxy's header is not a client.
+
+    An IPv4 address written as IPv6 (::ffff:1.2.3.4) is that IPv4 address. An IPv6 address
+    is its /64 network: one home or phone holds a whole /64 and may use any address in it,
+    so the lockout and the rate limits (which would mask it so anyway) count the network."""
     try:
-        return str(ipaddress.ip_address(text))
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(address), 64), strict=False).network_address)
+    return str(address)
 
 
 def login_username(request: HttpRequest | None, credentials: dict[str, Any] | None) -> str:

@@ -95,6 +95,13 @@ def refusal(device: TOTPDevice, code: str) -> str | None:
     return "That code did not work: enter the code your app shows now (each code works once)."
 
 
+def code_entered(request: MemberRequest, device: TOTPDevice) -> None:
+    """The session now holds more than it did: give it a new key, as Django's login does,
+    so that a key seen before the code (on a shared phone, say) opens nothing."""
+    request.session.cycle_key()
+    otp_login(request, device)
+
+
 def next_url(request: MemberRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(
@@ -132,7 +139,7 @@ def setup(request: MemberRequest) -> HttpResponse:
         if problem is None:
             device.confirmed = True
             device.save(update_fields=["confirmed"])
-            otp_login(request, device)
+            code_entered(request, device)
             messages.success(
                 request, "Two-factor is on: after your password, Doorstep asks for a code."
             )
@@ -166,7 +173,7 @@ def verify(request: MemberRequest) -> HttpResponse:
             return HttpResponseRedirect(next_url(request))
         problem = refusal(device, form.cleaned_data["code"])
         if problem is None:
-            otp_login(request, device)
+            code_entered(request, device)
             return HttpResponseRedirect(next_url(request))
         form.add_error("code", problem)
     return render(

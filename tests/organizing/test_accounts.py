@@ -182,8 +182,13 @@ def test_the_client_address_behind_our_proxy_is_the_one_it_saw(settings: Any, rf
     # A header that holds no address (a proxy set up wrong) is not a client: the peer is.
     garbled = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, unknown", REMOTE_ADDR="10.1.1.1")
     assert client_ip(garbled) == "10.1.1.1"
-    # One client written two ways is counted once.
-    assert client_ip(rf.get("/", REMOTE_ADDR="2001:DB8::0:1")) == "2001:db8::1"
+    # One client written two ways is counted once; a phone rotating through its IPv6 /64
+    # is one client, and an IPv4 client seen through an IPv6 socket is that IPv4 client.
+    assert client_ip(rf.get("/", REMOTE_ADDR="2001:DB8::0:1")) == "2001:db8::"
+    assert client_ip(rf.get("/", REMOTE_ADDR="2001:db8::ffff:1234")) == "2001:db8::"
+    assert client_ip(rf.get("/", REMOTE_ADDR="2001:db8:0:1::1")) == "2001:db8:0:1::"
+    assert client_ip(rf.get("/", REMOTE_ADDR="::ffff:203.0.113.7")) == "203.0.113.7"
+    assert client_ip(rf.get("/", REMOTE_ADDR="::ffff:198.51.100.9")) == "198.51.100.9"
 
 
 # Passwords by email
@@ -318,12 +323,18 @@ def test_with_two_factor_on_a_password_alone_shows_nothing(cora: User, maria: Co
 
     wrong = client.post(reverse("two_factor_verify"), {"code": "12345x"})
     assert wrong.status_code == 422 and "6 digits" in wrong.content.decode()
+    before_the_code = client.cookies["sessionid"].value
     right = client.post(
         reverse("two_factor_verify"), {"code": code(device), "next": reverse("committee:dashboard")}
     )
 
     assert right["Location"] == reverse("committee:dashboard")
     assert client.get(reverse("committee:dashboard")).status_code == 200
+    # The session key seen before the code opens nothing after it.
+    assert client.cookies["sessionid"].value != before_the_code
+    stale = Client()
+    stale.cookies["sessionid"] = before_the_code
+    assert stale.get(reverse("committee:dashboard")).status_code == 302
     # A code works once: replaying it in another session is refused.
     thief = Client()
     log_in(thief, "cora", PASSWORD, address="10.0.0.5")
@@ -529,6 +540,30 @@ def test_an_admin_cannot_remove_the_code_of_someone_who_runs_the_site(
 
     assert "only a superuser can remove their two-factor" in response.content.decode()
     assert TOTPDevice.objects.filter(user=cora).exists()
+
+
+@pytest.mark.parametrize(
+    ("action", "data", "refusal"),
+    [
+        ("members:role", {"role": Role.ORGANIZER}, "only a superuser can change their role"),
+        ("members:deactivate", {}, "only a superuser can deactivate them"),
+        ("members:password_link", {}, "they reset their own password"),
+    ],
+)
+def test_an_admin_cannot_lock_out_or_handle_someone_who_runs_the_site(
+    ada: User, cora: User, on_commit: Callable[..., Any], action: str, data: Any, refusal: str
+) -> None:
+    User.objects.filter(pk=cora.pk).update(is_staff=True)
+    admin = Client()
+    admin.force_login(ada)
+
+    with on_commit():
+        response = admin.post(reverse(action, args=[cora.membership.pk]), data, follow=True)
+
+    assert refusal in response.content.decode()
+    cora.membership.refresh_from_db()
+    assert cora.membership.role == Role.COMMITTEE and cora.membership.active
+    assert not mail.outbox
 
 
 def test_an_admin_cannot_add_an_account_that_runs_the_site(ada: User) -> None:
