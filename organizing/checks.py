@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register(Tags.security, deploy=True)
@@ -38,3 +38,20 @@ def hardening(app_configs: Any, **kwargs: Any) -> list[Warning]:
             )
         )
     return warnings
+
+
+@register(Tags.security)
+def two_factor_roles(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """Only committee and admins have a page to set up a code: an organizer made to would
+    be sent to one that refuses them, on every page."""
+    wrong = sorted(set(settings.OTP_REQUIRED_ROLES) - {"committee", "admin"})
+    if not wrong:
+        return []
+    return [
+        Error(
+            f"OTP_REQUIRED_ROLES holds {', '.join(wrong)}: only committee and admin can "
+            "be required to use two-factor.",
+            hint="Set OTP_REQUIRED_ROLES to admin, or committee,admin.",
+            id="doorstep.E001",
+        )
+    ]

@@ -186,6 +186,8 @@ RATE_LIMITS = {
 # must use it. Admins are required to in production.
 OTP_REQUIRED_ROLES = envlist("OTP_REQUIRED_ROLES", "" if DEBUG else "admin")
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Doorstep")
+# Django's admin lists the devices without their secret keys.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -292,6 +294,8 @@ else:
         "data_folder_in": str(BROKER_DIR),
         "data_folder_out": str(BROKER_DIR),
         "store_processed": False,
+        # Where the worker's exchanges are noted; kombu's default is ./control.
+        "control_folder": str(BROKER_DIR / "control"),
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]

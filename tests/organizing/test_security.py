@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from buildings.models import Unit
 from contacts.models import Contact
-from organizing.checks import hardening
+from organizing.checks import hardening, two_factor_roles
 from organizing.logs import RedactPersonalData, redact
 from tests.makers import new_key
 
@@ -70,6 +70,14 @@ def test_the_deploy_check_warns_of_a_proxy_whose_clients_are_not_told_apart() ->
         assert "doorstep.W003" in {warning.id for warning in hardening(None)}
     with override_settings(**behind_a_proxy, TRUSTED_PROXIES=1):
         assert "doorstep.W003" not in {warning.id for warning in hardening(None)}
+
+
+def test_requiring_two_factor_of_organizers_is_refused_at_start() -> None:
+    # They have no page to set a code up on: every page would send them to a 403.
+    with override_settings(OTP_REQUIRED_ROLES=["organizer", "admin"]):
+        assert [error.id for error in two_factor_roles(None)] == ["doorstep.E001"]
+    with override_settings(OTP_REQUIRED_ROLES=["committee", "admin"]):
+        assert two_factor_roles(None) == []
 
 
 def test_cookies_are_out_of_reach_of_scripts(olivia: User) -> None:
