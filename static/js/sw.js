@@ -3,7 +3,8 @@
  * Pages (HTML navigations) are network first: a fresh copy when there is a signal, the
  * last saved copy when there is none. Static files are cache first (their names change
  * when they change). htmx partials are never saved: they share URLs with whole pages.
- * Knocks are not sent from here; the page's outbox (outbox.js) owns them.
+ * A page that turns out to be the login page (the session ran out) empties the saved
+ * pages. Knocks are not sent from here; the page's outbox (outbox.js) owns them.
  */
 const PAGES = "doorstep-pages-v1";
 const STATIC = "doorstep-static-v1";
@@ -18,7 +19,10 @@ function savable(response) {
 async function networkFirst(request) {
   try {
     const response = await fetch(request);
-    if (savable(response)) {
+    if (new URL(response.url).pathname === "/login/") {
+      // Logged out, or the session ran out: a shared phone keeps nobody's pages.
+      await caches.delete(PAGES);
+    } else if (savable(response)) {
       const cache = await caches.open(PAGES);
       await cache.put(request.url, response.clone());
     }

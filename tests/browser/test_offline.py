@@ -36,6 +36,8 @@ REPLAY = """async (items) => {
   return answers;
 }"""
 
+SAVED_PAGES = """() => caches.open("doorstep-pages-v1").then((c) => c.keys()).then((k) => k.length)"""
+
 
 def test_knocks_made_offline_wait_on_the_phone_and_are_sent_at_their_own_times(
     phone: Page, screenshot: Screenshot, olivia: User, maria: Contact, unit_1204: Unit
@@ -83,6 +85,9 @@ def test_a_knock_queued_when_the_session_expired_waits_for_login_then_sends(
 ) -> None:
     page = phone
     log_in(page, olivia)
+    page.reload()
+    expect(page.locator("html[data-kept=yes]")).to_be_attached(timeout=15_000)
+    assert page.evaluate(SAVED_PAGES) > 0
     unit_page = reverse("buildings:unit", args=[unit_1204.building_id, unit_1204.pk])
     page.goto(unit_page)
     page.context.set_offline(True)
@@ -97,6 +102,8 @@ def test_a_knock_queued_when_the_session_expired_waits_for_login_then_sends(
 
     page.locator("#outbox").get_by_role("link", name="Log in").click()
     expect(page.get_by_label("Username")).to_be_visible(timeout=15_000)
+    # Whoever picks the phone up next finds none of her turf's pages on it.
+    assert page.evaluate(SAVED_PAGES) == 0
     page.get_by_label("Username").fill(olivia.username)
     page.get_by_label("Password").fill("correct horse 42")
     page.get_by_role("button", name="Log in").click()
