@@ -8,6 +8,7 @@ refused everything of ours, and gets a 404 rather than a hint that it exists.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from django.core.cache import cache
 
 from buildings.models import Building, Unit
 from contacts.models import Contact
+from organizing.celery import app
 from organizing.models import Organization, Role
 from tests.makers import make_building, make_contact, make_member, make_unit
 
@@ -34,6 +36,22 @@ def fresh_rate_limits() -> None:
     """Rate limits count in the cache, which is Redis under `make test`: each test starts
     with none spent."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def tasks_run_here() -> Iterator[None]:
+    """What a request hands the worker (a password link) runs in the test itself, so its
+    email is in mail.outbox. The tests of the worker and of a broker that is down turn this
+    off with `tasks_go_to_the_broker`."""
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def tasks_go_to_the_broker() -> None:
+    app.conf.task_always_eager = False
 
 
 @pytest.fixture

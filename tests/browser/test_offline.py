@@ -36,7 +36,9 @@ REPLAY = """async (items) => {
   return answers;
 }"""
 
-SAVED_PAGES = """() => caches.open("doorstep-pages-v1").then((c) => c.keys()).then((k) => k.length)"""
+SAVED_PAGES = (
+    """() => caches.open("doorstep-pages-v1").then((c) => c.keys()).then((k) => k.length)"""
+)
 
 
 def test_knocks_made_offline_wait_on_the_phone_and_are_sent_at_their_own_times(

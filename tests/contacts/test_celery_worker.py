@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("tasks_go_to_the_broker")
 def test_the_job_runs_in_a_worker_fed_by_redis(
     unit_1204: Unit, olivia: User, tmp_path: Path
 ) -> None:

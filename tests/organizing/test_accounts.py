@@ -18,11 +18,14 @@ from django.test import Client
 from django.urls import reverse
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from kombu.exceptions import OperationalError
 
 from buildings.models import Building, Unit
 from contacts.models import Contact, Visit
+from organizing.celery import app
 from organizing.models import Membership, Organization, Role
 from organizing.security import client_ip
+from organizing.tasks import send_password_link_task
 from tests.makers import make_member, new_key
 
 PASSWORD = "correct horse 42"  # tests/makers.make_member's
@@ -228,9 +231,14 @@ def test_a_new_member_chooses_their_password_from_the_invitation(
     assert "This link has been used already or is too old" in again.content.decode()
 
 
-def test_a_forgotten_password_is_set_again_by_email(olivia: User) -> None:
+def test_a_forgotten_password_is_set_again_by_email(
+    olivia: User, on_commit: Callable[..., Any]
+) -> None:
     client = Client()
-    response = client.post(reverse("password_reset"), {"email": "OLIVIA@example.org"}, follow=True)
+    with on_commit():
+        response = client.post(
+            reverse("password_reset"), {"email": "OLIVIA@example.org"}, follow=True
+        )
     assert "Check your email" in response.content.decode()
     (message,) = mail.outbox
     form_url = client.get(link_in(message), follow=True).redirect_chain[-1][0]
@@ -250,6 +258,38 @@ def test_an_unknown_address_gets_the_same_answer_and_no_email(db: None) -> None:
 
     assert "Check your email" in response.content.decode()
     assert mail.outbox == []
+
+
+@pytest.mark.usefixtures("tasks_go_to_the_broker")
+def test_the_answer_to_a_reset_sends_nothing_itself_whoever_asks(
+    olivia: User, on_commit: Callable[..., Any]
+) -> None:
+    # An email sent in the request would make a member's address answer slower than a
+    # stranger's. Both answers only queue (or not) a message for the worker on Redis.
+    app.control.purge()
+    for email, queued in (("olivia@example.org", 1), ("nobody@example.org", 0)):
+        with on_commit():
+            response = Client().post(reverse("password_reset"), {"email": email}, follow=True)
+
+        assert "Check your email" in response.content.decode()
+        assert mail.outbox == []
+        assert app.control.purge() == queued
+
+
+@pytest.mark.usefixtures("tasks_go_to_the_broker")
+def test_a_reset_is_emailed_at_once_when_the_broker_is_down(
+    olivia: User, on_commit: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(send_password_link_task, "apply_async", unreachable)
+
+    with on_commit():
+        Client().post(reverse("password_reset"), {"email": "olivia@example.org"})
+
+    (message,) = mail.outbox
+    assert message.to == ["olivia@example.org"] and "/password/reset/" in message.body
 
 
 def test_an_admin_sends_a_member_a_fresh_link(
