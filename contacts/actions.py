@@ -48,8 +48,10 @@ def record_visit(
     happened_at: dt.datetime | None = None,
     note: str = "",
     needs_look: str = "",
+    at_contacts_unit: bool = True,
 ) -> tuple[Visit, bool]:
-    """Record one contact attempt and keep the contact's and unit's clocks right.
+    """Record one contact attempt and keep the contact's and unit's clocks right. Without a
+    unit, the visit is at the contact's, unless `at_contacts_unit` is False.
 
     Returns the visit and whether it was created: a key seen before returns the visit
     already recorded with it, and changes nothing.
@@ -80,7 +82,9 @@ def record_visit(
         errors["happened_at"] = "A visit can't be recorded in the future."
     if errors:
         raise ValidationError(errors)
-    unit_id = unit.pk if unit is not None else contact.unit_id if contact is not None else None
+    unit_id = unit.pk if unit is not None else None
+    if unit_id is None and contact is not None and at_contacts_unit:
+        unit_id = contact.unit_id
 
     visit = Visit(
         organization_id=organization_id,
@@ -362,7 +366,8 @@ def reassign_contacts(*, member: Membership, contacts: Sequence[Contact], to_own
        contacts of another organization: nothing changes.
     2. Lock the contacts and read their owners as they are now, not as the page showed.
     3. Write an OwnerChange for each contact that really changes hands.
-    4. Set the owner in one UPDATE; the contacts are no longer orphaned.
+    4. Set the owner in one UPDATE; the contacts are no longer orphaned. Open follow-ups
+       the old owner had planned go to the new one.
 
     Returns how many contacts changed hands.
     """
@@ -397,6 +402,16 @@ def reassign_contacts(*, member: Membership, contacts: Sequence[Contact], to_own
     Contact.objects.filter(pk__in=ids).update(
         owner=to_owner, orphaned=False, updated_at=timezone.now()
     )
+    # The next visits the old owner had planned go with the contact: theirs to make now.
+    was_owned_by = {contact.pk: contact.owner_id for contact in moving}
+    handed = [
+        follow_up
+        for follow_up in FollowUp.objects.open().filter(contact__in=moving)
+        if follow_up.assigned_to_id == was_owned_by[follow_up.contact_id]
+    ]
+    for follow_up in handed:
+        follow_up.assigned_to = to_owner
+    bulk_update_with_history(handed, FollowUp, ["assigned_to"], default_user=member.user)
     # The UPDATE above writes no history; one row per contact that changed hands does.
     for contact in moving:
         contact.owner = to_owner

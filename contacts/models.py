@@ -7,12 +7,12 @@ from django.conf import global_settings, settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from buildings.models import Building, Unit
+from buildings.models import Building, Turf, Unit
 from organizing.models import Membership, Organization
 
 if TYPE_CHECKING:
@@ -105,23 +105,35 @@ class ContactQuerySet(models.QuerySet["Contact"]):
         return qs
 
     def replayable_by(self, membership: Membership, since: dt.datetime) -> ContactQuerySet:
-        """What the phone's outbox may still send for: what the member sees now, or an
-        organizer's contact that the trail shows owned by them or living on their turf at
-        some moment since `since`, moved or handed on while the phone was offline."""
+        """What the phone's outbox may still send for: what the member sees now, or a
+        contact the trail shows was theirs at some moment since `since` (owned by them, or
+        living in a building that was on their turf then), moved or handed on meanwhile.
+
+        Each row of the trail was in force from its own time until the next row's. A turf
+        given today reaches nobody who had left that building before today."""
         if membership.sees_whole_organization:
             return self.visible_to(membership)
+        user_id = membership.user_id
         turf = Building.objects.visible_to(membership).values("pk")
-        theirs = Q(owner_id=membership.user_id) | Q(unit__building__in=turf)
         trail = Contact.history.model.objects  # type: ignore[attr-defined]
-        # The row in force at `since`, and every row written after it.
-        in_force = trail.filter(id=OuterRef("id"), history_date__lt=since).order_by(
-            "-history_date", "-history_id"
+        later = trail.filter(id=OuterRef("id")).filter(
+            Q(history_date__gt=OuterRef("history_date"))
+            | Q(history_date=OuterRef("history_date"), history_id__gt=OuterRef("history_id"))
         )
-        was_theirs = trail.filter(theirs, id=OuterRef("pk")).filter(
-            Q(history_date__gte=since) | Q(history_id=Subquery(in_force.values("history_id")[:1]))
+        rows = trail.filter(id=OuterRef("pk")).annotate(
+            until=Coalesce(
+                Subquery(later.order_by("history_date", "history_id").values("history_date")[:1]),
+                Value(timezone.now()),
+            )
         )
+        on_turf_then = Turf.objects.filter(
+            organizer_id=user_id,
+            building_id=OuterRef("unit__building_id"),
+            assigned_at__lt=OuterRef("until"),
+        )
+        was_theirs = rows.filter(until__gt=since).filter(Q(owner_id=user_id) | Exists(on_turf_then))
         return self.filter(organization_id=membership.organization_id).filter(
-            theirs | Exists(was_theirs)
+            Q(owner_id=user_id) | Q(unit__building__in=turf) | Exists(was_theirs)
         )
 
 

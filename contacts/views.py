@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -11,7 +12,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from buildings.models import Building
+from buildings.models import Building, Unit
 from contacts import offline
 from contacts.actions import plan_follow_up, record_conversation, record_visit, undo_visit
 from contacts.audit import contact_trail
@@ -42,7 +43,9 @@ def today(request: MemberRequest) -> HttpResponse:
         FollowUp.objects.open()
         .filter(
             assigned_to=request.user,
-            contact__organization=membership.organization,
+            # Not someone since moved off their turf or handed on: where they live now is
+            # not this organizer's to see.
+            contact__in=Contact.objects.visible_to(membership),
             planned_for__lte=timezone.localdate(),
         )
         .select_related("contact__unit__building")
@@ -176,8 +179,9 @@ def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
     replay = request.method == "POST" and offline.is_replay(request)
     if replay:
         contact = get_object_or_404(offline.replayable(request.membership), pk=contact_id)
+        theirs_now = Contact.objects.visible_to(request.membership).filter(pk=contact.pk).exists()
     else:
-        contact = get_contact(request, contact_id)
+        contact, theirs_now = get_contact(request, contact_id), True
     thresholds = Thresholds.of(request.membership.organization)
     proposed = timezone.localdate() + thresholds.for_level(contact.level) - thresholds.warning
     if request.method == "GET":
@@ -205,6 +209,8 @@ def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
                 f"{contact.name} has moved or changed status since this page was loaded; "
                 "nothing was recorded. Check the contact's page.",
             )
+        elif not theirs_now:
+            return handed_on_conversation(request, contact, data)
         else:
             try:
                 visit, created = record_conversation(
@@ -240,6 +246,42 @@ def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
         return offline.reply("refused", problems, http_status=422)
     context = {"contact": contact, "form": form, "proposed": proposed}
     return render(request, "contacts/talk.html", context, status=422)
+
+
+def handed_on_conversation(
+    request: MemberRequest, contact: Contact, data: dict[str, Any]
+) -> HttpResponse:
+    """A conversation the phone sends late, for someone moved off the organizer's turf or
+    handed to another organizer meanwhile: that it happened and its note are kept, at the
+    door where it happened if the organizer still has it. The level, ask and next visit are
+    left to whoever has them now; a follow-up here would show the organizer where they
+    live now."""
+    door = None
+    if data["unit"] is not None:
+        door = Unit.objects.visible_to(request.membership).filter(pk=data["unit"]).first()
+    look = (
+        "is no longer one of yours: the conversation and its note were recorded, not the "
+        "level, ask or next visit. Tell their organizer."
+    )
+    try:
+        _, created = record_visit(
+            member=request.membership,
+            contact=contact,
+            outcome=Outcome.CONVERSATION,
+            idempotency_key=data["key"],
+            unit=door,
+            at_contacts_unit=False,
+            channel=data["channel"],
+            note=data["note"],
+            happened_at=offline.happened_at(request),
+            needs_look=look,
+        )
+    except ValidationError as error:
+        return offline.reply("refused", " ".join(error.messages), http_status=422)
+    text = f"Conversation with {contact.name} recorded."
+    return offline.reply(
+        "recorded" if created else "duplicate", text, needs_look=f"{contact.name} {look}"
+    )
 
 
 @require_POST

@@ -29,6 +29,7 @@ from contacts.models import (
     Ask,
     Contact,
     ExportLog,
+    FollowUp,
     LapseEpisode,
     LapseFlag,
     LapseSummary,
@@ -495,6 +496,35 @@ def test_cora_reassigns_lapsed_contacts_to_another_organizer_in_one_step(
         (ana.pk, olivia.pk, omar.pk, cora.pk),
         (bo.pk, olivia.pk, omar.pk, cora.pk),
     ]
+
+
+def test_the_next_visits_the_old_owner_planned_go_with_the_contact(
+    as_cora: Client, lapsed_people: dict, olivia: User, omar: User, cora: User
+) -> None:
+    ana = lapsed_people["ana"]
+    theirs = FollowUp.objects.create(
+        contact=ana,
+        planned_for=timezone.localdate(),
+        purpose="Bring the petition",
+        assigned_to=olivia,
+        submission_key=new_key(),
+    )
+    committees = FollowUp.objects.create(
+        contact=ana,
+        planned_for=timezone.localdate(),
+        purpose="Meet the committee",
+        assigned_to=cora,
+        submission_key=new_key(),
+    )
+
+    as_cora.post(REASSIGN, {"contacts": [ana.pk], "to_owner": omar.pk})
+
+    theirs.refresh_from_db()
+    committees.refresh_from_db()
+    assert theirs.assigned_to == omar and committees.assigned_to == cora
+    as_olivia = Client()
+    as_olivia.force_login(olivia)
+    assert "Bring the petition" not in as_olivia.get(reverse("home")).content.decode()
 
 
 @pytest.mark.parametrize("target", ["xavier", "cora", "wanda", "nobody"])

@@ -10,13 +10,15 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from buildings.models import Building, Unit
-from contacts.actions import record_visit
-from contacts.models import Contact, Outcome, Status, Visit
-from tests.makers import make_contact, make_unit, new_key
+from buildings.models import Building, Turf, Unit
+from contacts.actions import reassign_contacts, record_visit
+from contacts.models import Ask, Contact, FollowUp, Outcome, Status, Visit
+from organizing.models import Organization
+from tests.makers import make_building, make_contact, make_unit, new_key
 
 REPLAY = {"X-Doorstep-Replay": "1", "Accept": "application/json"}
 HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
 
 
 @pytest.fixture
@@ -261,19 +263,53 @@ def test_a_replay_for_a_contact_never_on_the_turf_records_nothing(
     assert Contact.objects.get(pk=not_hers.pk).status == Status.ACTIVE
 
 
-def test_a_conversation_sent_after_the_contact_left_the_turf_is_recorded_for_a_look(
-    as_olivia: Client, maria: Contact, maple: Building
+def test_a_conversation_sent_after_the_contact_was_handed_on_keeps_only_the_conversation(
+    as_olivia: Client, cora: User, omar: User, maria: Contact, unit_1204: Unit, maple: Building
 ) -> None:
-    data = replayed_talk(timezone.now() - 2 * HOUR) | {"unit": str(maria.unit_id)}
-    maria.unit = make_unit(maple, "3C", floor=3)  # moved into Omar's building meanwhile
-    maria.owner = None
+    data = replayed_talk(timezone.now() - 2 * HOUR) | {
+        "unit": str(unit_1204.pk),
+        "level": "5",
+        "ask": "Will you chair the meeting?",
+        "ask_due_on": (timezone.localdate() + DAY).isoformat(),
+        "follow_up_on": timezone.localdate().isoformat(),
+        "follow_up_purpose": "Hear her answer",
+    }
+    # Meanwhile the committee moved her into Omar's building and gave her to him.
+    maria.unit = make_unit(maple, "3C", floor=3)
     maria.save()
+    reassign_contacts(member=cora.membership, contacts=[maria], to_owner=omar)
 
     answer = as_olivia.post(talk_url(maria), data, headers=REPLAY).json()
 
     assert answer["status"] == "recorded"
-    assert "had moved" in answer["needs_look"]
-    assert Visit.objects.get().contact == maria
+    assert "not the level, ask or next visit" in answer["needs_look"]
+    visit = Visit.objects.get()
+    assert visit.contact == maria and visit.note == "Said yes to the meeting"
+    assert visit.unit == unit_1204  # the door where they talked, not where she lives now
+    maria.refresh_from_db()
+    assert maria.level != 5 and maria.last_conversation_at == visit.happened_at
+    assert not Ask.objects.exists() and not FollowUp.objects.exists()
+    today = as_olivia.get(reverse("home")).content.decode()
+    assert "Maple Court" not in today and "3C" not in today
+
+
+def test_a_turf_given_today_reaches_nobody_who_left_it_before(
+    as_olivia: Client, olivia: User, omar: User, org: Organization, maple: Building
+) -> None:
+    rosa = make_contact(make_unit(maple, "1A", floor=1), owner=omar, name="Rosa Quintero")
+    rosa.unit = make_unit(make_building(org, name="Elm House"), "7B", floor=7)
+    rosa.save()
+    Contact.history.filter(id=rosa.pk).update(history_date=timezone.now() - 10 * DAY)
+    Turf.objects.create(building=maple, organizer=olivia)  # today: she never saw Rosa
+    door = make_unit(maple, "2A", floor=2)
+
+    knocked = as_olivia.post(
+        knock_url(door), queued(rosa, "not_home", timezone.now()), headers=REPLAY
+    )
+    talked = as_olivia.post(talk_url(rosa), replayed_talk(timezone.now()), headers=REPLAY)
+
+    assert knocked.status_code == talked.status_code == 404
+    assert not Visit.objects.exists()
 
 
 def test_a_contact_who_left_the_turf_over_thirty_days_ago_is_out_of_replay_reach(
