@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -80,7 +81,8 @@ MOST_PAGES = 600
 @member_required()
 def pages_to_keep(request: MemberRequest) -> JsonResponse:
     """The organizer's turf, for the service worker to save while there is a signal:
-    Today, their buildings and units, and the contacts they own."""
+    Today, their buildings and units, and the contacts they own; and how long a session
+    lasts idle, past which the phone stops showing them."""
     buildings = Building.objects.filter(
         organization=request.membership.organization, archived=False, turf__organizer=request.user
     )
@@ -102,4 +104,6 @@ def pages_to_keep(request: MemberRequest) -> JsonResponse:
             status=Status.ACTIVE,
         ).values_list("pk", flat=True)
     ]
-    return JsonResponse({"urls": urls[:MOST_PAGES]})
+    # Offline, the phone shows these only as long as the session could still be alive.
+    idle_minutes = settings.SESSION_COOKIE_AGE // 60
+    return JsonResponse({"urls": urls[:MOST_PAGES], "idle_minutes": idle_minutes})

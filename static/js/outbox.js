@@ -219,6 +219,15 @@
     }
   });
 
+  /* The server answered: the session lives on, and so may the pages saved offline. */
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const worker = navigator.serviceWorker && navigator.serviceWorker.controller;
+    const xhr = event.detail.xhr;
+    const landed = xhr && xhr.responseURL ? new URL(xhr.responseURL).pathname : "";
+    const loggedOut = landed === "/login/" || (xhr && xhr.getResponseHeader("HX-Redirect"));
+    if (worker && event.detail.successful && !loggedOut) worker.postMessage({ type: "seen" });
+  });
+
   window.addEventListener("online", flush);
   if (navigator.serviceWorker) {
     navigator.serviceWorker.addEventListener("message", (event) => {
@@ -243,7 +252,11 @@
         const assets = [...document.querySelectorAll("link[rel=stylesheet], script[src]")].map(
           (el) => el.href || el.src,
         );
-        registration.active.postMessage({ type: "keep", urls: [...assets, ...pages.urls] });
+        registration.active.postMessage({
+          type: "keep",
+          urls: [...assets, ...pages.urls],
+          idle_minutes: pages.idle_minutes,
+        });
       })
       .catch(() => {});
   }

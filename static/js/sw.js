@@ -4,13 +4,45 @@
  * last saved copy when there is none. Static files are cache first (their names change
  * when they change). htmx partials are never saved: they share URLs with whole pages.
  * A page that turns out to be the login page (the session ran out) empties the saved
- * pages. Knocks are not sent from here; the page's outbox (outbox.js) owns them.
+ * pages. Offline, saved pages are shown only as long as the session could still be
+ * alive: past the idle time since the phone last heard from the server, they are removed,
+ * as a shared phone must not show them to whoever holds it next. Knocks are not sent from
+ * here; the page's outbox (outbox.js) owns them.
  */
 const PAGES = "doorstep-pages-v1";
 const STATIC = "doorstep-static-v1";
 
 self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+
+// When the server last answered a logged-in request, and how long a session lasts idle.
+const SESSION = "/offline/session-seen";
+const IDLE_MINUTES = 120; // until /offline/pages.json says
+
+async function seen(cache, idleMinutes) {
+  let idle = idleMinutes;
+  if (!idle) {
+    const before = await cache.match(SESSION);
+    idle = before ? (await before.json()).idle : IDLE_MINUTES;
+  }
+  const body = JSON.stringify({ at: Date.now(), idle });
+  await cache.put(SESSION, new Response(body, { headers: { "Content-Type": "application/json" } }));
+}
+
+async function sessionOver() {
+  const saved = await caches.match(SESSION, { cacheName: PAGES });
+  if (!saved) return true;
+  const { at, idle } = await saved.json();
+  return Date.now() - at > idle * 60 * 1000;
+}
+
+function offlinePage(message, link = " <a href='/'>Open Today</a>") {
+  return new Response(
+    "<!doctype html><meta name=viewport content='width=device-width'><title>Offline</title>" +
+      `<p style='font:18px system-ui;padding:16px'>${message}${link}</p>`,
+    { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } },
+  );
+}
 
 function savable(response) {
   return response.ok && !response.redirected && response.type === "basic";
@@ -25,17 +57,21 @@ async function networkFirst(request) {
     } else if (savable(response)) {
       const cache = await caches.open(PAGES);
       await cache.put(request.url, response.clone());
+      await seen(cache);
     }
     return response;
   } catch (error) {
+    if (await sessionOver()) {
+      await caches.delete(PAGES);
+      return offlinePage(
+        "You are offline, and the session on this phone has ended, so the pages saved on it " +
+          "were removed. Knocks waiting to send are kept: log in once you have a signal.",
+        "",
+      );
+    }
     const saved = await caches.match(request.url, { cacheName: PAGES });
     if (saved) return saved;
-    return new Response(
-      "<!doctype html><meta name=viewport content='width=device-width'><title>Offline</title>" +
-        "<p style='font:18px system-ui;padding:16px'>You are offline and this page was not saved " +
-        "on this phone. <a href='/'>Open Today</a></p>",
-      { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } },
-    );
+    return offlinePage("You are offline and this page was not saved on this phone.");
   }
 }
 
@@ -62,7 +98,13 @@ self.addEventListener("fetch", (event) => {
 /* The page sends the list of the organizer's turf pages (and its own static files) to
  * keep while online, and is told when they are kept. */
 self.addEventListener("message", (event) => {
-  if (!event.data || event.data.type !== "keep") return;
+  if (!event.data) return;
+  if (event.data.type === "seen") {
+    // The page heard from the server (an htmx request), with no navigation for us to see.
+    event.waitUntil(caches.open(PAGES).then((cache) => seen(cache)));
+    return;
+  }
+  if (event.data.type !== "keep") return;
   event.waitUntil(
     (async () => {
       const pages = await caches.open(PAGES);
@@ -72,11 +114,16 @@ self.addEventListener("message", (event) => {
         const cache = url.pathname.startsWith("/static/") ? statics : pages;
         try {
           const response = await fetch(url, { credentials: "same-origin" });
+          if (new URL(response.url).pathname === "/login/") {
+            await caches.delete(PAGES); // the session ended meanwhile
+            return;
+          }
           if (savable(response)) await cache.put(url.href, response);
         } catch (error) {
           return; // the signal went: keep what we have
         }
       }
+      await seen(pages, event.data.idle_minutes);
       const clients = await self.clients.matchAll({ includeUncontrolled: true });
       clients.forEach((client) => client.postMessage({ type: "kept" }));
     })(),

@@ -40,6 +40,13 @@ SAVED_PAGES = (
     """() => caches.open("doorstep-pages-v1").then((c) => c.keys()).then((k) => k.length)"""
 )
 
+AGE_SESSION = """(minutes) => caches.open("doorstep-pages-v1").then(async (cache) => {
+  const seen = await (await cache.match("/offline/session-seen")).json();
+  const aged = {at: Date.now() - minutes * 60 * 1000, idle: seen.idle};
+  await cache.put("/offline/session-seen", new Response(JSON.stringify(aged)));
+  return seen.idle;
+})"""
+
 
 def test_knocks_made_offline_wait_on_the_phone_and_are_sent_at_their_own_times(
     phone: Page, screenshot: Screenshot, olivia: User, maria: Contact, unit_1204: Unit
@@ -111,3 +118,26 @@ def test_a_knock_queued_when_the_session_expired_waits_for_login_then_sends(
     page.get_by_role("button", name="Log in").click()
     expect(page.locator("#outbox")).to_contain_text("1 knock sent")
     assert Visit.objects.get().contact == maria
+
+
+def test_offline_a_phone_stops_showing_saved_pages_once_the_session_would_have_ended(
+    phone: Page, screenshot: Screenshot, olivia: User, maria: Contact, unit_1204: Unit
+) -> None:
+    page = phone
+    log_in(page, olivia)
+    page.reload()
+    expect(page.locator("html[data-kept=yes]")).to_be_attached(timeout=15_000)
+    unit_page = reverse("buildings:unit", args=[unit_1204.building_id, unit_1204.pk])
+    page.context.set_offline(True)
+    page.goto(unit_page)
+    expect(page.get_by_role("heading", name="1204")).to_be_visible()
+
+    # Left on a bench: the phone last heard from the server longer ago than a session lasts.
+    idle = page.evaluate(AGE_SESSION, 121)
+    page.goto(unit_page)
+
+    assert idle == 120
+    expect(page.get_by_text("the session on this phone has ended")).to_be_visible()
+    assert maria.name not in page.content()
+    assert page.evaluate(SAVED_PAGES) == 0
+    screenshot(page, "offline-session-ended")

@@ -185,8 +185,10 @@ def test_the_pages_kept_offline_are_the_organizers_turf_and_own_contacts(
 ) -> None:
     theirs = make_contact(make_unit(maple, "1A", floor=1), owner=None, name="Not hers")
 
-    urls = as_olivia.get(reverse("offline_pages")).json()["urls"]
+    answer = as_olivia.get(reverse("offline_pages")).json()
+    urls = answer["urls"]
 
+    assert answer["idle_minutes"] == 120  # offline, shown no longer than a session lasts
     assert reverse("home") in urls
     assert reverse("buildings:unit", args=[unit_1204.building_id, unit_1204.pk]) in urls
     assert reverse("contacts:detail", args=[maria.pk]) in urls
