@@ -32,8 +32,13 @@
     });
   }
 
+  /* A phone may be shared: each knock is the organizer's who made it, shown to them alone
+   * and sent only in their own session, never in the next person's name. */
+  const member = (document.querySelector("meta[name='doorstep-member']") || {}).content || "";
   const all = async () =>
-    (await tx("readonly", (s) => s.getAll())).sort((a, b) => a.happened_at.localeCompare(b.happened_at));
+    (await tx("readonly", (s) => s.getAll()))
+      .filter((item) => !item.member || item.member === member)
+      .sort((a, b) => a.happened_at.localeCompare(b.happened_at));
   const put = (item) => tx("readwrite", (s) => s.put(item));
   const remove = (id) => tx("readwrite", (s) => s.delete(id));
 
@@ -110,6 +115,7 @@
       fields,
       happened_at: new Date().toISOString(),
       label: describe(form, submitter),
+      member,
       state: "waiting",
       problem: "",
     };

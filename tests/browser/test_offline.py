@@ -141,3 +141,28 @@ def test_offline_a_phone_stops_showing_saved_pages_once_the_session_would_have_e
     assert maria.name not in page.content()
     assert page.evaluate(SAVED_PAGES) == 0
     screenshot(page, "offline-session-ended")
+
+
+def test_a_knock_kept_on_a_shared_phone_is_sent_only_in_its_organizers_name(
+    phone: Page, olivia: User, omar: User, maria: Contact, unit_1204: Unit
+) -> None:
+    page = phone
+    log_in(page, olivia)
+    page.goto(reverse("buildings:unit", args=[unit_1204.building_id, unit_1204.pk]))
+    page.context.set_offline(True)
+    card(page, maria).get_by_role("button", name="Not home").click()
+    expect(page.locator("#outbox")).to_contain_text("1 knock waiting to send")
+
+    page.context.clear_cookies()  # Olivia's session ends; Omar picks the phone up
+    page.context.set_offline(False)
+    log_in(page, omar)
+    page.reload()
+
+    expect(page.locator("#outbox")).to_be_hidden()
+    assert "Maria" not in page.locator("body").inner_text()
+    assert not Visit.objects.exists()
+
+    page.context.clear_cookies()
+    log_in(page, olivia)
+    expect(page.locator("#outbox")).to_contain_text("1 knock sent")
+    assert Visit.objects.get().organizer == olivia
