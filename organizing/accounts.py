@@ -20,6 +20,7 @@ from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
@@ -39,10 +40,15 @@ class MemberPasswordResetForm(PasswordResetForm):
     them and the emailed link is how they choose their first one."""
 
     def get_users(self, email: str) -> Any:
-        for user in User.objects.filter(email__iexact=email, is_active=True):
+        # One query, whether the address has an account or not.
+        member = Exists(Membership.objects.filter(user=OuterRef("pk"), active=True))
+        users = User.objects.filter(email__iexact=email, is_active=True).annotate(member=member)
+        for user in users:
             # As Django's own: the database's case-insensitive match may join addresses that
             # differ in Unicode (a dotless i, U+0131, and an i): a link goes to an exact one.
-            if folded(email) == folded(user.email) and may_set_password(user):
+            if folded(email) != folded(user.email):
+                continue
+            if user.has_usable_password() or user.member:
                 yield user
 
     def save(self, **kwargs: Any) -> None:  # type: ignore[override]
