@@ -202,6 +202,7 @@ def mix(organizations: list[int], now: dt.datetime) -> None:
             {
                 "organization": "c.organization_id",
                 "unit": "c.unit_id",
+                "building": "c.building_id",
                 "owner": "c.owner_id",
                 "name": "'Roster ' || c.id",
                 "level": str(Level.NEW.value),
@@ -287,7 +288,8 @@ def mix(organizations: list[int], now: dt.datetime) -> None:
             UPDATE {contact} AS c
             SET status = CASE WHEN {draw(14)} < 30 THEN '{Status.MOVED}'
                               ELSE '{Status.DO_NOT_CONTACT}' END,
-                unit_id = CASE WHEN {draw(14)} < 30 THEN NULL ELSE c.unit_id END
+                unit_id = CASE WHEN {draw(14)} < 30 THEN NULL ELSE c.unit_id END,
+                building_id = CASE WHEN {draw(14)} < 30 THEN NULL ELSE c.building_id END
             WHERE c.organization_id = ANY(%(organizations)s) AND {draw(14)} < 35
             """,
             base,
