@@ -10,13 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from contacts.models import (
-    Answer,
-    Ask,
-    Contact,
     LapseEpisode,
     LapseFlag,
     LapseSummary,
@@ -59,7 +56,6 @@ def take_summaries(now: dt.datetime, groups: list[dict[str, Any]]) -> list[Lapse
     by_organization: dict[int, list[dict[str, Any]]] = {}
     for group in groups:
         by_organization.setdefault(group["organization_id"], []).append(group)
-    overdue = asks_overdue(timezone.localdate(now))
     conversations = conversations_by_week(now)
     summaries = []
     for organization in Organization.objects.order_by("pk"):
@@ -67,25 +63,10 @@ def take_summaries(now: dt.datetime, groups: list[dict[str, Any]]) -> list[Lapse
             organization,
             now,
             by_organization.get(organization.pk, []),
-            asks_overdue=overdue.get(organization.pk, 0),
             conversations=conversations.get(organization.pk, (0, 0)),
         )
         summaries.append(summary)
     return summaries
-
-
-def asks_overdue(today: dt.date) -> dict[int, int]:
-    """Each organization's asks past their date with no answer, of active contacts. Read
-    from those asks, each finding its contact by key: a join would read every contact."""
-    organization = Contact.objects.filter(pk=OuterRef("contact_id"), status=Status.ACTIVE)
-    return dict(
-        Ask.objects.filter(answer=Answer.PENDING, due_on__lt=today)
-        .annotate(organization=Subquery(organization.values("organization_id")))
-        .filter(organization__isnull=False)
-        .values_list("organization")
-        .annotate(Count("pk"))
-        .order_by()
-    )
 
 
 def conversations_by_week(now: dt.datetime) -> dict[int, tuple[int, int]]:
@@ -150,7 +131,6 @@ def take_summary(
     now: dt.datetime,
     groups: list[dict[str, Any]],
     *,
-    asks_overdue: int,
     conversations: tuple[int, int],
 ) -> LapseSummary:
     """Keep one organization's counts by building and owner as its figures and tables,
@@ -158,7 +138,6 @@ def take_summary(
     summary = LapseSummary(
         organization=organization,
         taken_at=now,
-        asks_overdue=asks_overdue,
         conversations_this_week=conversations[0],
         conversations_last_week=conversations[1],
     )
@@ -170,6 +149,7 @@ def take_summary(
         summary.leaders += group["leaders"]
         summary.leaders_reached += group["leaders_reached"]
         summary.orphaned += group["orphaned"]
+        summary.asks_overdue += group["asks_overdue"]
         if group["building_id"] is not None:
             line = buildings.setdefault(str(group["building_id"]), [0, 0, 0])
             line[0] += group["counted"]
