@@ -57,6 +57,7 @@ def take_summaries(now: dt.datetime, groups: list[dict[str, Any]]) -> list[Lapse
     for group in groups:
         by_organization.setdefault(group["organization_id"], []).append(group)
     conversations = conversations_by_week(now)
+    lapsed = lapsed_by_week(now)
     summaries = []
     for organization in Organization.objects.order_by("pk"):
         summary = take_summary(
@@ -64,6 +65,7 @@ def take_summaries(now: dt.datetime, groups: list[dict[str, Any]]) -> list[Lapse
             now,
             by_organization.get(organization.pk, []),
             conversations=conversations.get(organization.pk, (0, 0)),
+            lapsed_by_week=lapsed.get(organization.pk, [0] * CHART_WEEKS),
         )
         summaries.append(summary)
     return summaries
@@ -132,6 +134,7 @@ def take_summary(
     groups: list[dict[str, Any]],
     *,
     conversations: tuple[int, int],
+    lapsed_by_week: list[int],
 ) -> LapseSummary:
     """Keep one organization's counts by building and owner as its figures and tables,
     with its weekly lapse rate."""
@@ -160,25 +163,23 @@ def take_summary(
             owned[0] += group["owned"]
             owned[1] += group["lapsed"]
     summary.buildings, summary.owners = buildings, owners
-    summary.weeks = weekly_lapse_rate(organization, now, summary.counted)
+    summary.weeks = weekly_lapse_rate(now, lapsed_by_week, summary.counted)
     # The organization is the key: an UPDATE, or an INSERT the first time.
     summary.save()
     return summary
 
 
-def weekly_lapse_rate(
-    organization: Organization, now: dt.datetime, counted: int
-) -> list[tuple[str, float]]:
-    """The lapse rate at the end of each of the last weeks (the current week: now), from
-    the episodes open at that moment, in one query: (the week's label, a share).
-
-    An approximation: each week's open episodes are divided by the contacts counted *now*.
-    The app keeps no history of how many contacts were active each week, and that number
-    moves slowly next to the number lapsed, so the shape of the line is right.
-    """
+def week_ends(now: dt.datetime) -> list[dt.datetime]:
+    """The end of each of the last weeks, oldest first; the current week's is now."""
     this_monday = local_monday(now)
     ends = [this_monday - weeks_ago * WEEK for weeks_ago in range(CHART_WEEKS - 1, 0, -1)]
-    ends.append(now)
+    return [*ends, now]
+
+
+def lapsed_by_week(now: dt.datetime) -> dict[int, list[int]]:
+    """Each organization's episodes open at the end of each of the last weeks (week_ends),
+    in one query for every organization."""
+    ends = week_ends(now)
     open_at = {
         f"w{i}": Count(
             "pk",
@@ -186,16 +187,30 @@ def weekly_lapse_rate(
         )
         for i, end in enumerate(ends)
     }
-    counts = (
-        LapseEpisode.objects.filter(organization=organization, started_at__lte=now)
+    rows = (
+        LapseEpisode.objects.filter(started_at__lte=now)
         .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=ends[0]))
-        .aggregate(**open_at)
+        .values("organization_id")
+        .annotate(**open_at)
+        .order_by()
+        .values_list("organization_id", *open_at)
     )
-    starts = [end - WEEK for end in ends[:-1]] + [this_monday]
+    return {organization: list(counts) for organization, *counts in rows}
+
+
+def weekly_lapse_rate(
+    now: dt.datetime, lapsed_by_week: list[int], counted: int
+) -> list[tuple[str, float]]:
+    """The lapse rate at the end of each of the last weeks (the current week: now), from
+    the episodes open at that moment (lapsed_by_week): (the week's label, a share).
+
+    An approximation: each week's open episodes are divided by the contacts counted *now*.
+    The app keeps no history of how many contacts were active each week, and that number
+    moves slowly next to the number lapsed, so the shape of the line is right.
+    """
+    ends = week_ends(now)
+    starts = [end - WEEK for end in ends[:-1]] + [local_monday(now)]
     return [
-        (
-            week_label(timezone.localdate(start)),
-            counts[f"w{i}"] / counted if counted else 0.0,
-        )
-        for i, start in enumerate(starts)
+        (week_label(timezone.localdate(start)), lapsed / counted if counted else 0.0)
+        for start, lapsed in zip(starts, lapsed_by_week, strict=True)
     ]
