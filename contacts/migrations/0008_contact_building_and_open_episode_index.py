@@ -3,7 +3,7 @@
 import contacts.models
 import django.db.models.deletion
 from django.db import migrations, models
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 
 
 def place_residents(apps, schema_editor):
@@ -13,6 +13,23 @@ def place_residents(apps, schema_editor):
     Contact.objects.filter(unit__isnull=False).update(
         building_id=Subquery(Unit.objects.filter(pk=OuterRef("unit_id")).values("building_id")[:1])
     )
+
+
+def flags_say_which_episodes_are_open(apps, schema_editor):
+    """From now on the lapse job reads a contact's flag as whether an episode is open
+    (contacts.lapse.flag_lapsed): make them agree where they don't, the episodes being what
+    the job went by until now. A flag whose contact is no longer lapsed, or lapsed with no
+    episode, is put right by the job's next run."""
+    Contact = apps.get_model("contacts", "Contact")
+    LapseEpisode = apps.get_model("contacts", "LapseEpisode")
+    open_episode = LapseEpisode.objects.filter(contact=OuterRef("pk"), resolved_at__isnull=True)
+    for flag, escalated in (("lapsed", False), ("escalated", True)):
+        Contact.objects.filter(
+            Exists(open_episode.filter(escalated_at__isnull=not escalated))
+        ).exclude(lapse_flag=flag).update(lapse_flag=flag)
+    Contact.objects.filter(lapse_flag__in=["lapsed", "escalated"]).exclude(
+        Exists(open_episode)
+    ).update(lapse_flag="ok")
 
 
 class Migration(migrations.Migration):
@@ -35,6 +52,7 @@ class Migration(migrations.Migration):
             name='unit',
             field=models.ForeignKey(blank=True, null=True, on_delete=contacts.models.unit_gone, related_name='residents', to='buildings.unit'),
         ),
+        migrations.RunPython(flags_say_which_episodes_are_open, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name='lapseepisode',
             index=models.Index(condition=models.Q(('escalated_at__isnull', True), ('resolved_at__isnull', True)), fields=['organization', 'started_at'], name='episode_open_unescalated'),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import io
 import threading
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
@@ -473,3 +475,36 @@ def test_the_run_counts_asks_past_their_date_of_active_contacts_snoozed_or_not(
     flag_lapsed()
 
     assert LapseSummary.objects.get(organization=maria.organization).asks_overdue == 3
+
+
+def test_the_migration_to_flags_as_open_episodes_makes_them_agree(
+    tamara: Contact, maria: Contact, olivia: User, unit_1204: Unit
+) -> None:
+    """Before, the job went by the episodes and could leave a flag behind them."""
+    migration = importlib.import_module(
+        "contacts.migrations.0008_contact_building_and_open_episode_index"
+    )
+    neighbour = make_contact(unit_1204, owner=olivia, name="Neighbour")
+    started = {
+        "started_at": timezone.now(),
+        "reason": LapseReason.NO_CONVERSATION,
+        "level": Level.NEW,
+    }
+    LapseEpisode.objects.create(organization=tamara.organization, contact=tamara, **started)
+    Contact.objects.filter(pk=maria.pk).update(lapse_flag=LapseFlag.ESCALATED)
+    LapseEpisode.objects.create(
+        organization=neighbour.organization,
+        contact=neighbour,
+        escalated_at=timezone.now(),
+        **started,
+    )
+    Contact.objects.filter(pk=neighbour.pk).update(lapse_flag=LapseFlag.LAPSED)
+
+    migration.flags_say_which_episodes_are_open(apps, None)
+
+    assert [flag(c) for c in (tamara, maria, neighbour)] == [
+        LapseFlag.LAPSED,
+        LapseFlag.OK,
+        LapseFlag.ESCALATED,
+    ]
+    assert_flags_say_which_episodes_are_open()
