@@ -310,12 +310,14 @@ class Contact(models.Model):
         """Saved with the building of its unit, whenever the unit is saved: looked up only
         when the unit changed since the contact was loaded and is not at hand."""
         update_fields = kwargs.get("update_fields")
-        if update_fields is None or {"unit", "unit_id"} & set(update_fields):
+        if update_fields is not None:
+            update_fields = kwargs["update_fields"] = set(update_fields)
+        if update_fields is None or {"unit", "unit_id"} & update_fields:
             unit, building = getattr(self, "_placed", (DEFERRED, DEFERRED))
             if self.unit_id != unit or building is DEFERRED:
                 buildings_of([self])
             if update_fields is not None:
-                kwargs["update_fields"] = {*update_fields, "building"}
+                update_fields.add("building")
         super().save(*args, **kwargs)
         self._placed = self._where()
 
