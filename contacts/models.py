@@ -9,7 +9,7 @@ from django.conf import global_settings, settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import DEFERRED, F, Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -313,8 +313,8 @@ class Contact(models.Model):
         if update_fields is not None:
             update_fields = kwargs["update_fields"] = set(update_fields)
         if update_fields is None or {"unit", "unit_id"} & update_fields:
-            unit, building = getattr(self, "_placed", (DEFERRED, DEFERRED))
-            if self.unit_id != unit or building is DEFERRED:
+            unit, building = getattr(self, "_placed", (models.DEFERRED, models.DEFERRED))
+            if self.unit_id != unit or building is models.DEFERRED:
                 buildings_of([self])
             if update_fields is not None:
                 update_fields.add("building")
@@ -329,7 +329,9 @@ class Contact(models.Model):
 
     def _where(self) -> tuple[Any, Any]:
         """The unit and building as loaded or saved (DEFERRED where not loaded)."""
-        return self.__dict__.get("unit_id", DEFERRED), self.__dict__.get("building_id", DEFERRED)
+        return self.__dict__.get("unit_id", models.DEFERRED), self.__dict__.get(
+            "building_id", models.DEFERRED
+        )
 
     def clean(self) -> None:
         if self.unit is not None and self.unit.building.organization_id != self.organization_id:
