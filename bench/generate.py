@@ -224,6 +224,7 @@ def _contacts(organization: Organization, units: int, count: int, now: dt.dateti
         {
             "organization": "%(organization)s",
             "unit": "u.id",
+            "building": "u.building_id",
             "owner": "u.owner_id",
             "name": "'Resident ' || (n + 1)",
             "level": f"CASE {level} END",
@@ -240,7 +241,7 @@ def _contacts(organization: Organization, units: int, count: int, now: dt.dateti
         cursor.execute(
             f"""
             WITH u AS MATERIALIZED (
-                SELECT unit.id, turf.organizer_id AS owner_id,
+                SELECT unit.id, unit.building_id, turf.organizer_id AS owner_id,
                        row_number() OVER (ORDER BY unit.id) - 1 AS rank
                 FROM {Unit._meta.db_table} AS unit
                 JOIN {Building._meta.db_table} AS building ON building.id = unit.building_id

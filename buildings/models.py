@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -104,6 +104,8 @@ class Unit(models.Model):
     last_conversation_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = UnitQuerySet.as_manager()
+    # The building as loaded, for save() to see a door moved to another building.
+    _loaded_building_id: int | None
 
     class Meta:
         ordering = ["building", "floor", "label"]
@@ -119,6 +121,23 @@ class Unit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.building.name} #{self.label}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A door moved to another building (in Django's admin) takes its residents'
+        building along: contacts carry their unit's building (contacts.Contact.building)."""
+        moved = not self._state.adding and self.building_id != getattr(
+            self, "_loaded_building_id", None
+        )
+        super().save(*args, **kwargs)
+        if moved:
+            self.residents.update(building_id=self.building_id)
+        self._loaded_building_id = self.building_id
+
+    @classmethod
+    def from_db(cls, *args: Any, **kwargs: Any) -> Unit:
+        unit = super().from_db(*args, **kwargs)
+        unit._loaded_building_id = unit.__dict__.get("building_id")
+        return unit
 
     def clean(self) -> None:
         self.label = self.label.strip()

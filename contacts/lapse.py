@@ -26,7 +26,6 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from buildings.models import Unit
 from contacts.models import (
     Answer,
     Ask,
@@ -164,6 +163,7 @@ FIGURES = (
     "owned",
     "lapsed",
     "orphaned",
+    "asks_overdue",
 )
 
 
@@ -172,13 +172,19 @@ def flag_lapsed(*, now: dt.datetime | None = None) -> FlagCounts:
     """Mark who is due soon, lapsed, escalated and orphaned, for every organization, in SQL,
     and keep each organization's figures for the committee's dashboard (LapseSummary).
 
+    A contact's flag says whether it has an open episode: lapsed or escalated exactly when
+    one is open (and escalated when that episode is). Whatever resolves an episode sets the
+    flag back in the same transaction (record_visit, snooze, erase), and this job opens and
+    escalates episodes only together with the flag; so a contact's own row says what this
+    job last decided, and the pass reads no episodes.
+
     1. One pass over every contact of every organization (each with its own thresholds,
        joined in): the contact's state, counted by organization, building and owner for
-       the dashboard, with the contacts whose state moved set apart: lapsed with no open
-       episode, an open episode no longer lapsed or past the grace period, or a flag or
-       orphan mark that is not what it should be. An hour usually moves a few contacts.
+       the dashboard, with the contacts whose state moved set apart: a flag or an orphan
+       mark that is not what it should be. An hour usually moves a few contacts.
     2. Those contacts' states again, with what the writes need (see _write_changes).
-    3. The dashboard's figures, from the pass's counts (contacts.summary).
+    3. Escalate the episodes open longer than the grace period (_escalate).
+    4. The dashboard's figures, from the pass's counts (contacts.summary).
 
     Idempotent and safe to overlap: on PostgreSQL a second run waits for the first on an
     advisory lock, and the partial unique index on open episodes refuses a second open
@@ -202,6 +208,7 @@ def flag_lapsed(*, now: dt.datetime | None = None) -> FlagCounts:
     if organizations:
         rules = _Rules.of(organizations, now)
         groups = _pass(rules, counts)
+        _escalate(rules, counts)
     summaries = take_summaries(now, groups)
     counts.due_soon = sum(summary.due_soon for summary in summaries)
     return counts
@@ -216,6 +223,8 @@ class _Rules:
 
     with_sql: str
     params: tuple[Any, ...]
+    # (organization, the moment before which an open episode is past the grace period)
+    escalate_before: tuple[tuple[int, Any], ...]
     today: dt.date
     now: dt.datetime
 
@@ -227,25 +236,27 @@ class _Rules:
                 organization__in=organizations
             ).values_list("organization_id", "level", "days")
         }
-        # A row for every level of every organization, so that each contact finds its
-        # organization's grace period; with no threshold for its level, it lapses only
-        # by an ask or a follow-up, as Thresholds would have it.
+        # A row for every level of every organization; with no threshold for its level, a
+        # contact lapses only by an ask or a follow-up, as Thresholds would have it.
         rules: list[Any] = []
         for organization in organizations:
-            escalate_before = moment(now - dt.timedelta(days=organization.lapse_grace_days))
             for level in Level.values:
                 lapse_before = due_before = None
                 if (organization.pk, level) in days:
                     cut = now - dt.timedelta(days=days[organization.pk, level])
                     lapse_before = moment(cut)
                     due_before = moment(cut + dt.timedelta(days=organization.lapse_warning_days))
-                rules += [organization.pk, level, lapse_before, due_before, escalate_before]
+                rules += [organization.pk, level, lapse_before, due_before]
         windows: list[Any] = []
         for organization in organizations:
             windows += [
                 organization.pk,
                 moment(now - dt.timedelta(days=organization.orphan_after_days)),
             ]
+        grace = tuple(
+            (organization.pk, moment(now - dt.timedelta(days=organization.lapse_grace_days)))
+            for organization in organizations
+        )
 
         def values(params: list[Any], width: int) -> str:
             row = "(" + ", ".join(["%s"] * width) + ")"
@@ -253,8 +264,8 @@ class _Rules:
 
         membership, visit = Membership._meta.db_table, Visit._meta.db_table
         with_sql = f"""
-            WITH threshold (organization_id, level, lapse_before, due_before, escalate_before)
-            AS (VALUES {values(rules, 5)}),
+            WITH threshold (organization_id, level, lapse_before, due_before)
+            AS (VALUES {values(rules, 4)}),
             activity (organization_id, active_since) AS (VALUES {values(windows, 2)}),
             present (organization_id, user_id) AS (
                 SELECT m.organization_id, m.user_id
@@ -271,6 +282,7 @@ class _Rules:
         return cls(
             with_sql=with_sql,
             params=(*rules, *windows),
+            escalate_before=grace,
             today=timezone.localdate(now),
             now=now,
         )
@@ -280,15 +292,16 @@ def _states(
     rules: _Rules, where: str = "", where_params: list[Any] | None = None
 ) -> tuple[str, list[Any]]:
     """Each contact with what decides its state, and the state: `flag`, `lapsed`, `due`
-    and `orphan`; as a SELECT whose rows are `s`, to follow rules.with_sql, and its
-    parameters. `where` narrows the contacts (`c`).
+    and `orphan`, with its asks past their date; as a SELECT whose rows are `s`, to follow
+    rules.with_sql, and its parameters. `where` narrows the contacts (`c`).
 
-    Asks, follow-ups and owners are looked up in hashed subqueries rather than joined:
-    a join carries every column of every contact through one more step, where a lookup
-    is one probe, and the EXISTS of an ask or a follow-up runs only for contacts the
-    clock has not lapsed, as SQL stops at the first true OR."""
-    contact, unit, episode = (m._meta.db_table for m in (Contact, Unit, LapseEpisode))
-    ask, follow_up = Ask._meta.db_table, FollowUp._meta.db_table
+    Read from the contact's own row (its building and its flag included, see flag_lapsed),
+    so that the pass over every contact joins nothing it would carry every contact through
+    but the thresholds and the few asks past their date. Follow-ups and owners are hashed
+    lookups, and the EXISTS of a follow-up runs only for contacts the clock and the asks
+    have not lapsed, as SQL stops at the first true OR."""
+    contact, ask, follow_up = (m._meta.db_table for m in (Contact, Ask, FollowUp))
+    flagged = f"('{LapseFlag.LAPSED}', '{LapseFlag.ESCALATED}')"
     # Each state is worked out once a row behind the fence; PostgreSQL would otherwise
     # inline the subquery and work it out again for each test of it.
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
@@ -297,24 +310,20 @@ def _states(
     clock = "coalesce(c.last_conversation_at, c.created_at)"
     sql = f"""
         SELECT s.*,
-               CASE WHEN s.lapsed AND (s.episode_escalated IS NOT NULL
-                                       OR s.episode_started < s.escalate_before)
+               CASE WHEN s.lapsed AND s.lapse_flag = '{LapseFlag.ESCALATED}'
                         THEN '{LapseFlag.ESCALATED}'
                     WHEN s.lapsed THEN '{LapseFlag.LAPSED}'
                     WHEN s.due THEN '{LapseFlag.DUE_SOON}'
-                    ELSE '{LapseFlag.OK}' END AS flag
+                    ELSE '{LapseFlag.OK}' END AS flag,
+               s.lapse_flag IN {flagged} AS episode_open
         FROM (
-            SELECT c.id, c.organization_id, u.building_id, c.owner_id, c.level,
-                   c.last_conversation_at, c.lapse_flag, c.orphaned,
+            SELECT c.id, c.organization_id, c.building_id, c.owner_id, c.level,
+                   c.last_conversation_at, c.updated_at, c.lapse_flag, c.orphaned,
                    {active} AS active,
                    {counted} AS counted,
                    {counted} AND (
                        {clock} < t.lapse_before
-                       OR EXISTS (
-                           SELECT 1 FROM {ask} AS a
-                           WHERE a.contact_id = c.id AND a.answer = '{Answer.PENDING}'
-                             AND a.due_on < %s
-                       )
+                       OR a.overdue IS NOT NULL
                        OR EXISTS (
                            SELECT 1 FROM {follow_up} AS f
                            WHERE f.contact_id = c.id AND f.done_by_id IS NULL
@@ -325,31 +334,26 @@ def _states(
                    {active} AND NOT coalesce(
                        (c.organization_id, c.owner_id) IN (SELECT * FROM present), false
                    ) AS orphan,
-                   t.escalate_before,
-                   e.id AS episode, e.started_at AS episode_started,
-                   e.escalated_at AS episode_escalated
+                   coalesce(a.overdue, 0) AS asks_overdue
             FROM {contact} AS c
             LEFT JOIN threshold AS t
                 ON t.organization_id = c.organization_id AND t.level = c.level
-            LEFT JOIN {unit} AS u ON u.id = c.unit_id
-            LEFT JOIN {episode} AS e
-                ON e.contact_id = c.id AND e.resolved_at IS NULL
-                AND e.organization_id = c.organization_id
+            LEFT JOIN (
+                SELECT a.contact_id, count(*) AS overdue FROM {ask} AS a
+                WHERE a.answer = '{Answer.PENDING}' AND a.due_on < %s
+                GROUP BY a.contact_id
+            ) AS a ON a.contact_id = c.id
             {where}{fence}
         ) AS s"""
     today = day(rules.today)
-    # In the order they appear: counted, counted, the asks, the follow-ups, counted.
+    # In the order they appear: counted, counted, the follow-ups, counted, the asks.
     return sql, [today, today, today, today, today, *(where_params or [])]
 
 
-# A contact whose state moved since the last run, in terms of _states' columns.
-MOVED = f"""(
-    (s.lapsed AND s.episode IS NULL)
-    OR (NOT s.lapsed AND s.episode IS NOT NULL)
-    OR (s.flag = '{LapseFlag.ESCALATED}' AND s.episode_escalated IS NULL)
-    OR s.flag <> s.lapse_flag
-    OR s.orphan <> s.orphaned
-)"""
+# A contact whose state moved since the last run, in terms of _states' columns: lapsed with
+# no episode open, an episode open for a contact no longer lapsed, or a due-soon, OK or
+# orphan mark that is not what it should be.
+MOVED = "(s.flag <> s.lapse_flag OR s.orphan <> s.orphaned)"
 
 
 def _pass(rules: _Rules, counts: FlagCounts) -> list[dict[str, Any]]:
@@ -361,9 +365,9 @@ def _pass(rules: _Rules, counts: FlagCounts) -> list[dict[str, Any]]:
     leaders_since = moment(rules.now - LEADERS_REACHED_WITHIN)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # The planner, with no statistics across the contacts' and the units' columns,
-            # takes the few thousand groups for one a contact, and would sort every
-            # contact on disk rather than hash them.
+            # The planner, with no statistics across the contacts' columns, takes the few
+            # thousand groups for one a contact, and would sort every contact on disk
+            # rather than hash them.
             cursor.execute("SET LOCAL enable_sort = off")
         cursor.execute(
             f"""
@@ -381,7 +385,8 @@ def _pass(rules: _Rules, counts: FlagCounts) -> list[dict[str, Any]]:
                        AS leaders_reached,
                    count(CASE WHEN s.active THEN 1 END) AS owned,
                    count(CASE WHEN s.lapsed THEN 1 END) AS lapsed,
-                   count(CASE WHEN s.orphan THEN 1 END) AS orphaned
+                   count(CASE WHEN s.orphan THEN 1 END) AS orphaned,
+                   sum(CASE WHEN s.active THEN s.asks_overdue ELSE 0 END) AS asks_overdue
             FROM ({states}) AS s
             GROUP BY s.organization_id, s.building_id, s.owner_id
             """,
@@ -417,11 +422,12 @@ def _write_changes(rules: _Rules, moved: list[tuple[int, int | None]], counts: F
     """1. Keep, in a temporary table, the states of the contacts that moved, worked out
        again for the owners (or the organizations' contacts with no owner) among whose
        contacts the pass found some: read by owner, off an index, when few moved.
-    2. Open an episode for each lapsed contact that has none open.
-    3. Resolve the open episodes of contacts no longer lapsed (snoozed, answered, moved).
-    4. Escalate episodes open longer than the grace period.
-    5. Set each moved contact's flag (escalated, lapsed, due soon or OK) and orphan mark,
-       unless a conversation was recorded meanwhile (record_visit has cleared it then)."""
+    2. Set each one's flag and orphan mark, unless the contact was saved meanwhile (a
+       conversation, a snooze, an erasure: each settles the flag and the episode itself)
+       or its flag moved; the next run looks at it again. The contacts are locked first,
+       as record_visit locks them, and only those written go on.
+    3. Open an episode for each newly lapsed contact.
+    4. Resolve the open episode of each contact no longer lapsed (snoozed, answered, moved)."""
     table, episode = Contact._meta.db_table, LapseEpisode._meta.db_table
     owners = sorted({owner for _, owner in moved if owner is not None})
     unowned = sorted({organization for organization, owner in moved if owner is None})
@@ -443,18 +449,37 @@ def _write_changes(rules: _Rules, moved: list[tuple[int, int | None]], counts: F
             """,
             [*rules.params, *state_params],
         )
+        if connection.vendor == "postgresql":
+            # A temporary table has no statistics until it is analysed.
+            cursor.execute(f"ANALYZE {CHANGES}")
+        cursor.execute(
+            f"""
+            UPDATE {table} SET lapse_flag = s.flag, orphaned = s.orphan
+            FROM {CHANGES} AS s
+            WHERE {table}.id = s.id
+              AND {table}.updated_at = s.updated_at
+              AND {table}.lapse_flag = s.lapse_flag
+              AND {table}.orphaned = s.orphaned
+            """
+        )
+        cursor.execute(
+            f"""
+            DELETE FROM {CHANGES}
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {table} AS c
+                WHERE c.id = {CHANGES}.id AND c.lapse_flag = {CHANGES}.flag
+                  AND c.orphaned = {CHANGES}.orphan
+            )
+            """
+        )
         # Why each new episode opened, looked up for those contacts only: an ask past
         # its date, else a follow-up missed, else the clock.
-        ask, follow_up = Ask._meta.db_table, FollowUp._meta.db_table
+        follow_up = FollowUp._meta.db_table
         cursor.execute(
             f"""
             INSERT INTO {episode} (organization_id, contact_id, started_at, reason, level)
             SELECT s.organization_id, s.id, %s,
-                   CASE WHEN EXISTS (
-                            SELECT 1 FROM {ask} AS a
-                            WHERE a.contact_id = s.id AND a.answer = '{Answer.PENDING}'
-                              AND a.due_on < %s
-                        ) THEN '{LapseReason.ASK_OVERDUE}'
+                   CASE WHEN s.asks_overdue > 0 THEN '{LapseReason.ASK_OVERDUE}'
                         WHEN EXISTS (
                             SELECT 1 FROM {follow_up} AS f
                             WHERE f.contact_id = s.id AND f.done_by_id IS NULL
@@ -464,46 +489,65 @@ def _write_changes(rules: _Rules, moved: list[tuple[int, int | None]], counts: F
                         ELSE '{LapseReason.NO_CONVERSATION}' END,
                    s.level
             FROM {CHANGES} AS s
-            WHERE s.lapsed AND s.episode IS NULL
+            WHERE s.lapsed AND NOT s.episode_open
             ON CONFLICT DO NOTHING
             """,
-            [now, day(rules.today), day(rules.today)],
+            [now, day(rules.today)],
         )
         counts.opened += cursor.rowcount
-        if connection.vendor == "postgresql":
-            # A temporary table has no statistics until it is analysed.
-            cursor.execute(f"ANALYZE {CHANGES}")
         cursor.execute(
             f"""
             UPDATE {episode} SET resolved_at = %s
-            FROM {CHANGES} AS s
-            WHERE {episode}.id = s.episode AND NOT s.lapsed AND {episode}.resolved_at IS NULL
+            WHERE resolved_at IS NULL AND contact_id IN (
+                SELECT s.id FROM {CHANGES} AS s WHERE NOT s.lapsed AND s.episode_open
+            )
             """,
             [now],
         )
         counts.resolved += cursor.rowcount
-        cursor.execute(
-            f"""
-            UPDATE {episode} SET escalated_at = %s
-            FROM {CHANGES} AS s
-            WHERE {episode}.id = s.episode AND s.flag = '{LapseFlag.ESCALATED}'
-              AND {episode}.resolved_at IS NULL AND {episode}.escalated_at IS NULL
-            """,
-            [now],
-        )
-        counts.escalated += cursor.rowcount
         cursor.execute(f"SELECT count(*) FROM {CHANGES} AS s WHERE s.orphan AND NOT s.orphaned")
         counts.orphaned += cursor.fetchone()[0]
+        cursor.execute(f"DROP TABLE {CHANGES}")
+
+
+def _escalate(rules: _Rules, counts: FlagCounts) -> None:
+    """Escalate the episodes open longer than their organization's grace period: the
+    contacts' flags first, as their other writers (record_visit, snooze, erase) lock the
+    contact before its episode, then the episodes of the contacts so flagged. Read off the
+    index of open episodes not yet escalated, so a run where none is due reads next to
+    nothing, and writes nothing."""
+    table, episode = Contact._meta.db_table, LapseEpisode._meta.db_table
+    past_grace = " OR ".join(
+        ["(e.organization_id = %s AND e.started_at < %s)"] * len(rules.escalate_before)
+    )
+    due = f"""
+        SELECT e.contact_id FROM {episode} AS e
+        WHERE e.resolved_at IS NULL AND e.escalated_at IS NULL AND ({past_grace})
+    """
+    params = [value for pair in rules.escalate_before for value in pair]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT EXISTS ({due})", params)
+        if not cursor.fetchone()[0]:
+            return
         cursor.execute(
             f"""
-            UPDATE {table} SET lapse_flag = s.flag, orphaned = s.orphan
-            FROM {CHANGES} AS s
-            WHERE {table}.id = s.id
-              AND {table}.last_conversation_at IS NOT DISTINCT FROM s.last_conversation_at
-              AND ({table}.lapse_flag <> s.flag OR {table}.orphaned <> s.orphan)
-            """
+            UPDATE {table} SET lapse_flag = '{LapseFlag.ESCALATED}'
+            WHERE lapse_flag = '{LapseFlag.LAPSED}' AND id IN ({due})
+            """,
+            params,
         )
-        cursor.execute(f"DROP TABLE {CHANGES}")
+        cursor.execute(
+            f"""
+            UPDATE {episode} AS e SET escalated_at = %s
+            WHERE e.resolved_at IS NULL AND e.escalated_at IS NULL AND ({past_grace})
+              AND EXISTS (
+                  SELECT 1 FROM {table} AS c
+                  WHERE c.id = e.contact_id AND c.lapse_flag = '{LapseFlag.ESCALATED}'
+              )
+            """,
+            [moment(rules.now), *params],
+        )
+        counts.escalated += cursor.rowcount
 
 
 def moment(value: dt.datetime) -> Any:

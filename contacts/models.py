@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from itertools import chain
+from typing import TYPE_CHECKING, Any
 
 from django.conf import global_settings, settings
 from django.core.exceptions import ValidationError
@@ -94,7 +96,80 @@ idempotency_key_validator = RegexValidator(
 )
 
 
+def unit_gone(collector: Any, field: Any, sub_objs: Any, using: str) -> None:
+    """A resident of a deleted unit lives nowhere now: neither the unit nor its building
+    stays on the contact (see Contact.building)."""
+    # The building first: sub_objs finds the residents by their unit, which the other
+    # update empties.
+    collector.add_field_update(field.model._meta.get_field("building"), None, sub_objs)
+    collector.add_field_update(field, None, sub_objs)
+
+
+# As Django's SET_NULL: the residents are updated in one statement, not loaded.
+unit_gone.lazy_sub_objs = True  # type: ignore[attr-defined]
+
+
+def buildings_of(contacts: Iterable[Contact]) -> None:
+    """Set each contact's building from its unit: from the unit the contact holds, else
+    looked up for all of them in one query."""
+    unplaced: dict[int, list[Contact]] = {}
+    for contact in contacts:
+        unit: Unit | None = Contact.unit.field.get_cached_value(contact, None)  # type: ignore[assignment]
+        # A unit saved after it was given to the contact (as a CSV import does) has a key
+        # that only the unit holds until the contact is saved.
+        if unit is not None and contact.unit_id in (None, unit.pk):
+            contact.building_id = unit.building_id
+        elif contact.unit_id is None:
+            contact.building_id = None
+        else:
+            unplaced.setdefault(contact.unit_id, []).append(contact)
+    for unit_id, building_id in Unit.objects.filter(pk__in=unplaced).values_list(
+        "pk", "building_id"
+    ):
+        for contact in unplaced.pop(unit_id):
+            contact.building_id = building_id
+    for contact in chain.from_iterable(unplaced.values()):
+        contact.building_id = None
+
+
 class ContactQuerySet(models.QuerySet["Contact"]):
+    """Every writer that sets a contact's unit sets its building too (Contact.building):
+    save() does, and so do these set-based ones."""
+
+    # The stubs lose the model type through super() here, hence the ignores.
+    def bulk_create(  # type: ignore[override]
+        self, objs: Iterable[Contact], *args: Any, **kwargs: Any
+    ) -> list[Contact]:
+        objs = list(objs)
+        buildings_of(objs)
+        return super().bulk_create(objs, *args, **kwargs)  # type: ignore[arg-type,return-value]
+
+    def bulk_update(  # type: ignore[override]
+        self, objs: Iterable[Contact], fields: Iterable[str], *args: Any, **kwargs: Any
+    ) -> int:
+        fields = list(fields)
+        if {"unit", "unit_id"} & set(fields):
+            objs = list(objs)
+            buildings_of(objs)
+            fields.append("building")
+        return super().bulk_update(objs, fields, *args, **kwargs)  # type: ignore[arg-type]
+
+    def update(self, **kwargs: Any) -> int:
+        for name in ("unit", "unit_id"):
+            if name in kwargs and not {"building", "building_id"} & kwargs.keys():
+                unit = kwargs[name]
+                if isinstance(unit, Unit):
+                    kwargs["building_id"] = unit.building_id
+                elif unit is None:
+                    kwargs["building_id"] = None
+                elif isinstance(unit, int):
+                    kwargs["building_id"] = (
+                        Unit.objects.filter(pk=unit).values_list("building_id", flat=True).get()
+                    )
+                else:
+                    raise TypeError("A unit given as an expression needs the building set with it.")
+        return super().update(**kwargs)
+
     def visible_to(self, membership: Membership) -> ContactQuerySet:
         """Committee and admins see the organization; an organizer sees the contacts they
         own and the residents of their turf."""
@@ -142,7 +217,15 @@ class Contact(models.Model):
         Organization, on_delete=models.CASCADE, related_name="contacts"
     )
     unit = models.ForeignKey(
-        Unit, on_delete=models.SET_NULL, null=True, blank=True, related_name="residents"
+        Unit, on_delete=unit_gone, null=True, blank=True, related_name="residents"
+    )
+    # The unit's building, denormalised so that the hourly job's pass over every contact
+    # (contacts.lapse) counts each building's contacts without joining a million contacts
+    # to their units. Kept right wherever a contact's unit is set: save(), the queryset's
+    # bulk_create, bulk_update and update, a unit's deletion (unit_gone) and a unit moved
+    # to another building (Unit.save); raw SQL writers set it themselves.
+    building = models.ForeignKey(
+        Building, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
     )
     name = models.CharField(
         "name or description", max_length=200, help_text='A name, or "woman in 1204".'
@@ -187,6 +270,8 @@ class Contact(models.Model):
     attempts_since_conversation = models.PositiveIntegerField(default=0, editable=False)
 
     objects = ContactQuerySet.as_manager()
+    # The unit and building as loaded or last saved, for save() to see the unit change.
+    _placed: tuple[Any, Any]
     # Who changed what a person can see on the page. The clocks and flags the app derives
     # itself (and rewrites on every knock or hourly run) are left out of the trail.
     history = HistoricalRecords(
@@ -198,6 +283,7 @@ class Contact(models.Model):
             "last_conversation_at",
             "last_attempt_at",
             "attempts_since_conversation",
+            "building",
         ]
     )
 
@@ -251,6 +337,33 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saved with the building of its unit, whenever the unit is saved: looked up only
+        when the unit changed since the contact was loaded and is not at hand."""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            update_fields = kwargs["update_fields"] = set(update_fields)
+        if update_fields is None or {"unit", "unit_id"} & update_fields:
+            unit, building = getattr(self, "_placed", (models.DEFERRED, models.DEFERRED))
+            if self.unit_id != unit or building is models.DEFERRED:
+                buildings_of([self])
+            if update_fields is not None:
+                update_fields.add("building")
+        super().save(*args, **kwargs)
+        self._placed = self._where()
+
+    @classmethod
+    def from_db(cls, *args: Any, **kwargs: Any) -> Contact:
+        contact = super().from_db(*args, **kwargs)
+        contact._placed = contact._where()
+        return contact
+
+    def _where(self) -> tuple[Any, Any]:
+        """The unit and building as loaded or saved (DEFERRED where not loaded)."""
+        return self.__dict__.get("unit_id", models.DEFERRED), self.__dict__.get(
+            "building_id", models.DEFERRED
+        )
 
     def clean(self) -> None:
         if self.unit is not None and self.unit.building.organization_id != self.organization_id:
@@ -541,6 +654,12 @@ class LapseEpisode(models.Model):
         indexes = [
             models.Index(fields=["organization", "started_at"], name="episode_org_started"),
             models.Index(fields=["organization", "resolved_at"], name="episode_org_resolved"),
+            # The hourly job's escalations: the open episodes not yet escalated, by age.
+            models.Index(
+                fields=["organization", "started_at"],
+                condition=Q(resolved_at__isnull=True, escalated_at__isnull=True),
+                name="episode_open_unescalated",
+            ),
         ]
 
     def __str__(self) -> str:

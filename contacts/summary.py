@@ -10,13 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from contacts.models import (
-    Answer,
-    Ask,
-    Contact,
     LapseEpisode,
     LapseFlag,
     LapseSummary,
@@ -59,33 +56,19 @@ def take_summaries(now: dt.datetime, groups: list[dict[str, Any]]) -> list[Lapse
     by_organization: dict[int, list[dict[str, Any]]] = {}
     for group in groups:
         by_organization.setdefault(group["organization_id"], []).append(group)
-    overdue = asks_overdue(timezone.localdate(now))
     conversations = conversations_by_week(now)
+    lapsed = lapsed_by_week(now)
     summaries = []
     for organization in Organization.objects.order_by("pk"):
         summary = take_summary(
             organization,
             now,
             by_organization.get(organization.pk, []),
-            asks_overdue=overdue.get(organization.pk, 0),
             conversations=conversations.get(organization.pk, (0, 0)),
+            lapsed_by_week=lapsed.get(organization.pk, [0] * CHART_WEEKS),
         )
         summaries.append(summary)
     return summaries
-
-
-def asks_overdue(today: dt.date) -> dict[int, int]:
-    """Each organization's asks past their date with no answer, of active contacts. Read
-    from those asks, each finding its contact by key: a join would read every contact."""
-    organization = Contact.objects.filter(pk=OuterRef("contact_id"), status=Status.ACTIVE)
-    return dict(
-        Ask.objects.filter(answer=Answer.PENDING, due_on__lt=today)
-        .annotate(organization=Subquery(organization.values("organization_id")))
-        .filter(organization__isnull=False)
-        .values_list("organization")
-        .annotate(Count("pk"))
-        .order_by()
-    )
 
 
 def conversations_by_week(now: dt.datetime) -> dict[int, tuple[int, int]]:
@@ -150,15 +133,14 @@ def take_summary(
     now: dt.datetime,
     groups: list[dict[str, Any]],
     *,
-    asks_overdue: int,
     conversations: tuple[int, int],
+    lapsed_by_week: list[int],
 ) -> LapseSummary:
     """Keep one organization's counts by building and owner as its figures and tables,
     with its weekly lapse rate."""
     summary = LapseSummary(
         organization=organization,
         taken_at=now,
-        asks_overdue=asks_overdue,
         conversations_this_week=conversations[0],
         conversations_last_week=conversations[1],
     )
@@ -170,6 +152,7 @@ def take_summary(
         summary.leaders += group["leaders"]
         summary.leaders_reached += group["leaders_reached"]
         summary.orphaned += group["orphaned"]
+        summary.asks_overdue += group["asks_overdue"]
         if group["building_id"] is not None:
             line = buildings.setdefault(str(group["building_id"]), [0, 0, 0])
             line[0] += group["counted"]
@@ -180,25 +163,23 @@ def take_summary(
             owned[0] += group["owned"]
             owned[1] += group["lapsed"]
     summary.buildings, summary.owners = buildings, owners
-    summary.weeks = weekly_lapse_rate(organization, now, summary.counted)
+    summary.weeks = weekly_lapse_rate(now, lapsed_by_week, summary.counted)
     # The organization is the key: an UPDATE, or an INSERT the first time.
     summary.save()
     return summary
 
 
-def weekly_lapse_rate(
-    organization: Organization, now: dt.datetime, counted: int
-) -> list[tuple[str, float]]:
-    """The lapse rate at the end of each of the last weeks (the current week: now), from
-    the episodes open at that moment, in one query: (the week's label, a share).
-
-    An approximation: each week's open episodes are divided by the contacts counted *now*.
-    The app keeps no history of how many contacts were active each week, and that number
-    moves slowly next to the number lapsed, so the shape of the line is right.
-    """
+def week_ends(now: dt.datetime) -> list[dt.datetime]:
+    """The end of each of the last weeks, oldest first; the current week's is now."""
     this_monday = local_monday(now)
     ends = [this_monday - weeks_ago * WEEK for weeks_ago in range(CHART_WEEKS - 1, 0, -1)]
-    ends.append(now)
+    return [*ends, now]
+
+
+def lapsed_by_week(now: dt.datetime) -> dict[int, list[int]]:
+    """Each organization's episodes open at the end of each of the last weeks (week_ends),
+    in one query for every organization."""
+    ends = week_ends(now)
     open_at = {
         f"w{i}": Count(
             "pk",
@@ -206,16 +187,30 @@ def weekly_lapse_rate(
         )
         for i, end in enumerate(ends)
     }
-    counts = (
-        LapseEpisode.objects.filter(organization=organization, started_at__lte=now)
+    rows = (
+        LapseEpisode.objects.filter(started_at__lte=now)
         .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=ends[0]))
-        .aggregate(**open_at)
+        .values("organization_id")
+        .annotate(**open_at)
+        .order_by()
+        .values_list("organization_id", *open_at)
     )
-    starts = [end - WEEK for end in ends[:-1]] + [this_monday]
+    return {organization: list(counts) for organization, *counts in rows}
+
+
+def weekly_lapse_rate(
+    now: dt.datetime, lapsed_by_week: list[int], counted: int
+) -> list[tuple[str, float]]:
+    """The lapse rate at the end of each of the last weeks (the current week: now), from
+    the episodes open at that moment (lapsed_by_week): (the week's label, a share).
+
+    An approximation: each week's open episodes are divided by the contacts counted *now*.
+    The app keeps no history of how many contacts were active each week, and that number
+    moves slowly next to the number lapsed, so the shape of the line is right.
+    """
+    ends = week_ends(now)
+    starts = [end - WEEK for end in ends[:-1]] + [local_monday(now)]
     return [
-        (
-            week_label(timezone.localdate(start)),
-            counts[f"w{i}"] / counted if counted else 0.0,
-        )
-        for i, start in enumerate(starts)
+        (week_label(timezone.localdate(start)), lapsed / counted if counted else 0.0)
+        for start, lapsed in zip(starts, lapsed_by_week, strict=True)
     ]

@@ -6,6 +6,7 @@ import itertools
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.db.models import F, Q
 
 from buildings.models import Building, Turf, Unit
 from contacts.models import Contact
@@ -46,3 +47,15 @@ def make_contact(unit: Unit, *, owner: User | None = None, **fields: Any) -> Con
 
 def new_key() -> str:
     return f"test-key-{next(_serial):08d}"
+
+
+def misplaced_contacts() -> list[Contact]:
+    """Contacts whose building (Contact.building) is not their unit's, or who have a
+    building and no unit: there should be none, whatever wrote them."""
+    return list(
+        Contact.objects.filter(
+            Q(unit__isnull=True, building__isnull=False)
+            | Q(unit__isnull=False, building__isnull=True)
+            | (Q(unit__isnull=False) & ~Q(building_id=F("unit__building_id")))
+        )
+    )

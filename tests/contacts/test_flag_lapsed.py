@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import io
 import threading
+from typing import Any
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
@@ -15,7 +18,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from buildings.models import Unit
-from contacts.actions import record_visit
+from contacts.actions import record_visit, snooze_contact, undo_visit
+from contacts.erasure import erase_contact
 from contacts.lapse import flag_lapsed
 from contacts.models import (
     Answer,
@@ -48,6 +52,20 @@ def talk(contact: Contact, by: User, days_ago: float) -> None:
 
 def flag(contact: Contact) -> str:
     return Contact.objects.get(pk=contact.pk).lapse_flag
+
+
+def assert_flags_say_which_episodes_are_open() -> None:
+    """The job reads a contact's flag as whether it has an open episode: lapsed or
+    escalated exactly when one is open, escalated exactly when that one is."""
+    flagged = Contact.objects.filter(lapse_flag__in=(LapseFlag.LAPSED, LapseFlag.ESCALATED))
+    escalated = Contact.objects.filter(lapse_flag=LapseFlag.ESCALATED)
+    open_episodes = LapseEpisode.objects.filter(resolved_at__isnull=True)
+    assert set(flagged.values_list("pk", flat=True)) == set(
+        open_episodes.values_list("contact_id", flat=True)
+    )
+    assert set(escalated.values_list("pk", flat=True)) == set(
+        open_episodes.filter(escalated_at__isnull=False).values_list("contact_id", flat=True)
+    )
 
 
 @pytest.fixture
@@ -352,3 +370,141 @@ def test_two_runs_at_the_same_moment_leave_exactly_one_open_episode(
     assert errors == []
     for contact in lapsed:
         assert LapseEpisode.objects.filter(contact=contact, resolved_at__isnull=True).count() == 1
+
+
+def test_the_flag_says_whether_an_episode_is_open_whatever_ends_or_starts_a_lapse(
+    tamara: Contact, maria: Contact, olivia: User, cora: User, ada: User, unit_1204: Unit
+) -> None:
+    neighbour = make_contact(unit_1204, owner=olivia, name="Neighbour")
+    for contact in (maria, neighbour):
+        Contact.objects.filter(pk=contact.pk).update(created_at=timezone.now() - 100 * DAY)
+    talk(tamara, olivia, days_ago=16)
+
+    flag_lapsed(now=timezone.now() - 8 * DAY)
+    assert_flags_say_which_episodes_are_open()
+    counts = flag_lapsed()
+    assert counts.escalated == 3
+    assert_flags_say_which_episodes_are_open()
+
+    visit, _ = record_visit(
+        member=olivia.membership,
+        contact=tamara,
+        outcome=Outcome.CONVERSATION,
+        idempotency_key=new_key(),
+    )
+    assert_flags_say_which_episodes_are_open()
+    snooze_contact(
+        member=cora.membership, contact=maria, until=timezone.localdate() + DAY, reason="Away"
+    )
+    assert_flags_say_which_episodes_are_open()
+    erase_contact(member=ada.membership, contact=neighbour)
+    assert_flags_say_which_episodes_are_open()
+
+    undo_visit(member=olivia.membership, visit=visit)  # Tamara lapsed again
+    counts = flag_lapsed()
+    assert (counts.opened, counts.resolved, counts.escalated) == (1, 0, 0)
+    assert flag(tamara) == LapseFlag.LAPSED
+    assert_flags_say_which_episodes_are_open()
+
+
+def test_a_lapse_that_ended_past_the_grace_period_is_resolved_not_escalated(
+    tamara: Contact, olivia: User
+) -> None:
+    talk(tamara, olivia, days_ago=16)
+    flag_lapsed(now=timezone.now() - 8 * DAY)
+    Contact.objects.filter(pk=tamara.pk).update(status=Status.MOVED)
+
+    counts = flag_lapsed()
+
+    assert (counts.resolved, counts.escalated) == (1, 0)
+    episode = LapseEpisode.objects.get(contact=tamara)
+    assert episode.resolved_at is not None and episode.escalated_at is None
+    assert flag(tamara) == LapseFlag.OK
+
+
+def test_a_conversation_recorded_while_the_job_writes_leaves_no_episode_open_behind_it(
+    tamara: Contact, olivia: User
+) -> None:
+    """The job works out who moved, then writes; a conversation may land in between. The
+    contact is then left as record_visit left it, for the next run to look at again."""
+    if connection.vendor != "postgresql":
+        pytest.fail("this test needs PostgreSQL; run it through `make test`")
+    talk(tamara, olivia, days_ago=10)
+    talked: list[bool] = []
+
+    def conversation_first(execute: Any, sql: str, *args: Any) -> Any:
+        if "SET lapse_flag = s.flag" in sql and not talked:
+            talked.append(True)
+            talk(tamara, olivia, days_ago=0)
+        return execute(sql, *args)
+
+    with connection.execute_wrapper(conversation_first):
+        counts = flag_lapsed()
+
+    assert talked
+    assert counts.opened == 0
+    assert flag(tamara) == LapseFlag.OK
+    assert not LapseEpisode.objects.filter(contact=tamara, resolved_at__isnull=True).exists()
+    assert_flags_say_which_episodes_are_open()
+
+
+def test_the_run_counts_asks_past_their_date_of_active_contacts_snoozed_or_not(
+    maria: Contact, olivia: User, unit_1204: Unit
+) -> None:
+    snoozed = make_contact(
+        unit_1204,
+        owner=olivia,
+        name="Snoozed",
+        snoozed_until=timezone.localdate() + DAY,
+        snooze_reason="Away",
+    )
+    moved = make_contact(unit_1204, owner=olivia, name="Moved", status=Status.MOVED)
+    yesterday = timezone.localdate() - DAY
+    for contact, due_on, answer in [
+        (maria, yesterday, Answer.PENDING),
+        (maria, yesterday - DAY, Answer.PENDING),
+        (maria, yesterday, Answer.YES),
+        (maria, timezone.localdate() + DAY, Answer.PENDING),
+        (snoozed, yesterday, Answer.PENDING),
+        (moved, yesterday, Answer.PENDING),
+    ]:
+        Ask.objects.create(
+            contact=contact, question="Meeting?", asked_by=olivia, due_on=due_on, answer=answer
+        )
+
+    flag_lapsed()
+
+    assert LapseSummary.objects.get(organization=maria.organization).asks_overdue == 3
+
+
+def test_the_migration_to_flags_as_open_episodes_makes_them_agree(
+    tamara: Contact, maria: Contact, olivia: User, unit_1204: Unit
+) -> None:
+    """Before, the job went by the episodes and could leave a flag behind them."""
+    migration = importlib.import_module(
+        "contacts.migrations.0008_contact_building_and_open_episode_index"
+    )
+    neighbour = make_contact(unit_1204, owner=olivia, name="Neighbour")
+    started = {
+        "started_at": timezone.now(),
+        "reason": LapseReason.NO_CONVERSATION,
+        "level": Level.NEW,
+    }
+    LapseEpisode.objects.create(organization=tamara.organization, contact=tamara, **started)
+    Contact.objects.filter(pk=maria.pk).update(lapse_flag=LapseFlag.ESCALATED)
+    LapseEpisode.objects.create(
+        organization=neighbour.organization,
+        contact=neighbour,
+        escalated_at=timezone.now(),
+        **started,
+    )
+    Contact.objects.filter(pk=neighbour.pk).update(lapse_flag=LapseFlag.LAPSED)
+
+    migration.flags_say_which_episodes_are_open(apps, None)
+
+    assert [flag(c) for c in (tamara, maria, neighbour)] == [
+        LapseFlag.LAPSED,
+        LapseFlag.OK,
+        LapseFlag.ESCALATED,
+    ]
+    assert_flags_say_which_episodes_are_open()

@@ -33,6 +33,7 @@ from contacts.models import (
     Visit,
 )
 from organizing.models import Membership, Organization, Role
+from tests.makers import misplaced_contacts
 
 DAY = dt.timedelta(days=1)
 MODELS = (
@@ -247,6 +248,13 @@ def test_the_denormalised_clocks_agree_with_the_visits(demo: Organization) -> No
     )
     for unit in units:
         assert (unit.last_conversation_at, unit.last_attempt_at) == (unit.talked, unit.tried)
+
+
+def test_every_resident_is_in_their_units_building(demo: Organization) -> None:
+    residents = Contact.objects.filter(organization=demo)
+    assert residents.filter(unit__isnull=False).count() > 50
+
+    assert misplaced_contacts() == []
 
 
 def test_each_level_history_climbs_to_the_contacts_level(demo: Organization) -> None:
