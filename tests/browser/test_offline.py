@@ -48,14 +48,19 @@ AGE_SESSION = """(minutes) => caches.open("doorstep-pages-v1").then(async (cache
 })"""
 
 
+def log_in_and_keep_the_turf(page: Page, user: User) -> None:
+    """Log in; Today registers the service worker, which saves the turf's pages while
+    online. Once saved, no request of theirs is still on its way to set a cookie again."""
+    log_in(page, user)
+    page.reload()
+    expect(page.locator("html[data-kept=yes]")).to_be_attached(timeout=15_000)
+
+
 def test_knocks_made_offline_wait_on_the_phone_and_are_sent_at_their_own_times(
     phone: Page, screenshot: Screenshot, olivia: User, maria: Contact, unit_1204: Unit
 ) -> None:
     page = phone
-    log_in(page, olivia)
-    # Today registers the service worker, which keeps the turf pages while online.
-    page.reload()
-    expect(page.locator("html[data-kept=yes]")).to_be_attached(timeout=15_000)
+    log_in_and_keep_the_turf(page, olivia)
 
     page.context.set_offline(True)
     offline_since = timezone.now()
@@ -93,9 +98,7 @@ def test_a_knock_queued_when_the_session_expired_waits_for_login_then_sends(
     phone: Page, screenshot: Screenshot, olivia: User, maria: Contact, unit_1204: Unit
 ) -> None:
     page = phone
-    log_in(page, olivia)
-    page.reload()
-    expect(page.locator("html[data-kept=yes]")).to_be_attached(timeout=15_000)
+    log_in_and_keep_the_turf(page, olivia)
     assert page.evaluate(SAVED_PAGES) > 0
     unit_page = reverse("buildings:unit", args=[unit_1204.building_id, unit_1204.pk])
     page.goto(unit_page)
@@ -124,9 +127,7 @@ def test_offline_a_phone_stops_showing_saved_pages_once_the_session_would_have_e
     phone: Page, screenshot: Screenshot, olivia: User, maria: Contact, unit_1204: Unit
 ) -> None:
     page = phone
-    log_in(page, olivia)
-    page.reload()
-    expect(page.locator("html[data-kept=yes]")).to_be_attached(timeout=15_000)
+    log_in_and_keep_the_turf(page, olivia)
     unit_page = reverse("buildings:unit", args=[unit_1204.building_id, unit_1204.pk])
     page.context.set_offline(True)
     page.goto(unit_page)
@@ -147,10 +148,7 @@ def test_a_knock_kept_on_a_shared_phone_is_sent_only_in_its_organizers_name(
     phone: Page, olivia: User, omar: User, maria: Contact, unit_1204: Unit
 ) -> None:
     page = phone
-    log_in(page, olivia)
-    page.reload()
-    # Her turf is saved; no request of hers is still on its way to set her cookie again.
-    expect(page.locator("html[data-kept=yes]")).to_be_attached(timeout=15_000)
+    log_in_and_keep_the_turf(page, olivia)
     page.goto(reverse("buildings:unit", args=[unit_1204.building_id, unit_1204.pk]))
     page.context.set_offline(True)
     card(page, maria).get_by_role("button", name="Not home").click()
