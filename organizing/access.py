@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -44,11 +44,16 @@ def verified(request: HttpRequest) -> bool:
     return bool(getattr(request.user, "is_verified", lambda: False)())
 
 
+def code_devices(user: Any) -> QuerySet[TOTPDevice]:
+    """`user`'s confirmed two-factor devices (`user` may be an OuterRef)."""
+    return TOTPDevice.objects.filter(user=user, confirmed=True)
+
+
 def has_code_device(user: Any) -> Exists:
     """An expression: `user` has a confirmed two-factor device. Asked afresh on every
     request with the membership, so a device set up or removed in another session counts at
     once; a flag noted at login would not."""
-    return Exists(TOTPDevice.objects.filter(user=user, confirmed=True))
+    return Exists(code_devices(user))
 
 
 def two_factor_redirect(request: HttpRequest, membership: Membership) -> HttpResponseBase | None:

@@ -64,10 +64,10 @@ def folded(email: str) -> str:
 
 
 def may_set_password(user: User) -> bool:
-    """An account with a password, or an active member's (who may have none yet)."""
-    if not user.is_active or not user.email:
-        return False
-    return user.has_usable_password() or Membership.objects.filter(user=user, active=True).exists()
+    """Whether the reset form would send `user` a link: an active account with a password,
+    or an active member's (who may have none yet)."""
+    users = MemberPasswordResetForm().get_users(user.email) if user.email else ()
+    return any(found.pk == user.pk for found in users)
 
 
 def send_password_link(user: User, *, invite: bool) -> None:

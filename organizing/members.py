@@ -20,7 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from buildings.models import Turf
 from buildings.setup import count_of, set_organizer_turf
 from contacts.models import Contact, Status
-from organizing.access import MemberRequest, member_required
+from organizing.access import MemberRequest, code_devices, member_required
 from organizing.accounts import send_password_link
 from organizing.member_forms import AddMemberForm, MemberTurfForm, RoleForm
 from organizing.models import Membership, Organization, Role
@@ -238,7 +238,7 @@ def member_detail(request: MemberRequest, membership_id: int) -> HttpResponse:
             "turf_form": turf,
             "owned": owned,
             "owners_url": reverse("setup:owners") + f"?owner={membership.user_id}",
-            "two_factor": TOTPDevice.objects.filter(user=membership.user, confirmed=True).exists(),
+            "two_factor": code_devices(membership.user).exists(),
         },
     )
 

@@ -29,7 +29,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
-from organizing.access import MemberRequest, member_required, verified
+from organizing.access import MemberRequest, code_devices, member_required, verified
 from organizing.models import Role
 from organizing.security import rate_limit
 
@@ -51,7 +51,7 @@ class CodeRequiredAdminSite(AdminSite):
         return Role.ADMIN in settings.OTP_REQUIRED_ROLES or self.has_device(request)
 
     def has_device(self, request: HttpRequest) -> bool:
-        return TOTPDevice.objects.filter(user=request.user, confirmed=True).exists()
+        return code_devices(request.user).exists()
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         user = request.user
@@ -168,7 +168,7 @@ def verify(request: MemberRequest) -> HttpResponse:
         return HttpResponseRedirect(next_url(request))
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        device = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
+        device = code_devices(request.user).first()
         if device is None:  # removed by an admin meanwhile
             return HttpResponseRedirect(next_url(request))
         problem = refusal(device, form.cleaned_data["code"])
@@ -187,7 +187,7 @@ def verify(request: MemberRequest) -> HttpResponse:
 @require_http_methods(["GET"])
 @member_required(*ROLES)
 def status(request: MemberRequest) -> HttpResponse:
-    on = TOTPDevice.objects.filter(user=request.user, confirmed=True).exists()
+    on = code_devices(request.user).exists()
     return render(request, "organizing/two_factor.html", {"on": on, "required": required(request)})
 
 
