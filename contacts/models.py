@@ -213,19 +213,36 @@ class ContactQuerySet(models.QuerySet["Contact"]):
 
 
 class Contact(models.Model):
+    # Every index of a contact is written again when its lapse flag moves (the flag is
+    # indexed, so no update of it is HOT), and the job's first run moves the flags of a
+    # quarter of the contacts: so a contact keeps few indexes, and a foreign key has its
+    # own only where none of Meta.indexes begins with its column.
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="contacts"
+        Organization, on_delete=models.CASCADE, related_name="contacts", db_index=False
     )
     unit = models.ForeignKey(
-        Unit, on_delete=unit_gone, null=True, blank=True, related_name="residents"
+        Unit,
+        on_delete=unit_gone,
+        null=True,
+        blank=True,
+        related_name="residents",
+        db_index=False,
     )
     # The unit's building, denormalised so that the hourly job's pass over every contact
     # (contacts.lapse) counts each building's contacts without joining a million contacts
     # to their units. Kept right wherever a contact's unit is set: save(), the queryset's
     # bulk_create, bulk_update and update, a unit's deletion (unit_gone) and a unit moved
     # to another building (Unit.save); raw SQL writers set it themselves.
+    # Not indexed: read only by that pass, which reads every contact anyway, and by a
+    # building's deletion, which finds them without.
     building = models.ForeignKey(
-        Building, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+        Building,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        db_index=False,
     )
     name = models.CharField(
         "name or description", max_length=200, help_text='A name, or "woman in 1204".'
@@ -240,6 +257,7 @@ class Contact(models.Model):
         blank=True,
         related_name="owned_contacts",
         help_text="The organizer responsible for this relationship.",
+        db_index=False,
     )
     level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.NEW)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
@@ -308,13 +326,14 @@ class Contact(models.Model):
             ),
         ]
         indexes = [
-            # What the lapse job and the dashboards ask: active contacts by last conversation.
-            models.Index(
-                fields=["organization", "status", "last_conversation_at"],
-                name="contact_org_status_lastconv",
-            ),
+            # Each also stands for its first column's foreign key (see `organization`).
             models.Index(fields=["owner", "status"], name="contact_owner_status"),
-            models.Index(fields=["organization", "lapse_flag"], name="contact_org_flag"),
+            # The lapsed list by state, and the dashboard's live count of the lapsed (active,
+            # not snoozed) off the index alone.
+            models.Index(
+                fields=["organization", "lapse_flag", "status", "snoozed_until"],
+                name="contact_org_flag_snooze",
+            ),
             models.Index(fields=["unit", "status"], name="contact_unit_status"),
             # The committee's list of the lapsed, most severe first (see
             # contacts.committee.lapsed_contacts): a page of it is read off this index.
@@ -326,12 +345,6 @@ class Contact(models.Model):
                 F("id"),
                 condition=flagged,
                 name="contact_flagged_by_severity",
-            ),
-            # The dashboard's live count of the lapsed, without visiting the table.
-            models.Index(
-                fields=["organization", "snoozed_until"],
-                condition=flagged,
-                name="contact_flagged_snooze",
             ),
         ]
 
@@ -414,17 +427,35 @@ class LevelChange(models.Model):
 class Visit(models.Model):
     """One contact attempt. Record it only through contacts.actions.record_visit."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # The foreign keys' own indexes are left out: each is the first column of one in
+    # Meta, and a knock writes every index of the largest table.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     contact = models.ForeignKey(
-        Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="visits"
+        Contact,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="visits",
+        db_index=False,
     )
     # A unit with history can't be deleted on its own (mark it vacant or archive the
     # building); deleting the whole organization still removes its visits.
     unit = models.ForeignKey(
-        Unit, on_delete=models.RESTRICT, null=True, blank=True, related_name="visits"
+        Unit,
+        on_delete=models.RESTRICT,
+        null=True,
+        blank=True,
+        related_name="visits",
+        db_index=False,
     )
     organizer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="visits"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="visits",
+        db_index=False,
     )
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.DOOR)
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
@@ -460,7 +491,8 @@ class Visit(models.Model):
             # (contacts.summary) by when they happened, and by the dashboard among those
             # recorded since.
             models.Index(
-                fields=["organization", "happened_at"],
+                # recorded_at too, so that they are counted off the index alone.
+                fields=["organization", "happened_at", "recorded_at"],
                 condition=Q(outcome=Outcome.CONVERSATION),
                 name="visit_org_conversation",
             ),
@@ -630,7 +662,12 @@ class OwnerChange(models.Model):
 class LapseEpisode(models.Model):
     """One time a contact was dropped: when, why, at what level, and what ended it."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # The job's first run opens an episode for every lapsed contact at once, so episodes
+    # keep few indexes: none for the organization (read only with the whole table, or
+    # when an organization is deleted), and resolved_by's only for those a visit ended.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="lapse_episodes")
     started_at = models.DateTimeField()
     reason = models.CharField(max_length=20, choices=LapseReason.choices)
@@ -638,7 +675,7 @@ class LapseEpisode(models.Model):
     escalated_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
-        Visit, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Visit, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
 
     class Meta:
@@ -652,8 +689,12 @@ class LapseEpisode(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["organization", "started_at"], name="episode_org_started"),
-            models.Index(fields=["organization", "resolved_at"], name="episode_org_resolved"),
+            # For a visit's undoing (SET_NULL), among the episodes a conversation ended.
+            models.Index(
+                fields=["resolved_by"],
+                condition=Q(resolved_by__isnull=False),
+                name="episode_resolved_by",
+            ),
             # The hourly job's escalations: the open episodes not yet escalated, by age.
             models.Index(
                 fields=["organization", "started_at"],

@@ -111,8 +111,9 @@ def conversations_by_week(now: dt.datetime) -> dict[int, tuple[int, int]]:
         weeks = (
             partial.values("organization_id")
             .annotate(
-                this_week=Count("pk", filter=Q(happened_at__gte=this_monday)),
-                last_week=Count("pk", filter=Q(happened_at__lt=this_monday)),
+                # Of a column of visit_org_conversation, so that it is read alone.
+                this_week=Count("happened_at", filter=Q(happened_at__gte=this_monday)),
+                last_week=Count("happened_at", filter=Q(happened_at__lt=this_monday)),
             )
             .order_by()
         )
