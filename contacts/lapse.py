@@ -149,9 +149,11 @@ class FlagCounts:
 
 # Any constant: PostgreSQL serialises holders of the same advisory lock.
 FLAG_LAPSED_LOCK = 0x1A95ED
-# Where one run keeps its counts by organization, building and owner, with how many of
-# their contacts moved; and those contacts' states. Both dropped before the run ends.
+# Where one run keeps its counts by organization, building and owner, with the ids of
+# their contacts that moved (an array, or a list in text on SQLite); those ids alone; and
+# those contacts' states. All dropped before the run ends.
 PASS = "lapse_pass"
+MOVED_IDS = "lapse_moved"
 CHANGES = "lapse_change"
 # What the pass counts for the dashboard (contacts.summary), in the order of its columns.
 FIGURES = (
@@ -180,9 +182,11 @@ def flag_lapsed(*, now: dt.datetime | None = None) -> FlagCounts:
 
     1. One pass over every contact of every organization (each with its own thresholds,
        joined in): the contact's state, counted by organization, building and owner for
-       the dashboard, with the contacts whose state moved set apart: a flag or an orphan
-       mark that is not what it should be. An hour usually moves a few contacts.
-    2. Those contacts' states again, with what the writes need (see _write_changes).
+       the dashboard, with the ids of the contacts whose state moved: a flag or an orphan
+       mark that is not what it should be. An hour moves those whose clock ran out in
+       it, a few thousand of a million; the first run, a quarter of them.
+    2. Those contacts' states again, with what the writes need, and the writes (see
+       _write_changes).
     3. Escalate the episodes open longer than the grace period (_escalate).
     4. The dashboard's figures, from the pass's counts (contacts.summary).
 
@@ -358,13 +362,15 @@ MOVED = "(s.flag <> s.lapse_flag OR s.orphan <> s.orphaned)"
 
 def _pass(rules: _Rules, counts: FlagCounts) -> list[dict[str, Any]]:
     """1. Read every contact once: count the dashboard's figures by organization,
-       building and owner, with how many of each group's contacts moved.
+       building and owner, with the ids of each group's contacts that moved.
     2. If any moved, write their new states (_write_changes).
     3. Return the counts by organization, building and owner, for contacts.summary."""
     states, state_params = _states(rules)
     leaders_since = moment(rules.now - LEADERS_REACHED_WITHIN)
+    postgresql = connection.vendor == "postgresql"
+    moved_ids = "array_agg" if postgresql else "group_concat"
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if postgresql:
             # The planner, with no statistics across the contacts' columns, takes the few
             # thousand groups for one a contact, and would sort every contact on disk
             # rather than hash them.
@@ -374,7 +380,7 @@ def _pass(rules: _Rules, counts: FlagCounts) -> list[dict[str, Any]]:
             CREATE TEMPORARY TABLE {PASS} AS
             {rules.with_sql}
             SELECT s.organization_id, s.building_id, s.owner_id,
-                   count(CASE WHEN {MOVED} THEN 1 END) AS moved,
+                   {moved_ids}(s.id) FILTER (WHERE {MOVED}) AS moved,
                    count(CASE WHEN s.counted THEN 1 END) AS counted,
                    count(CASE WHEN s.counted AND NOT s.lapsed
                                    AND s.last_conversation_at IS NOT NULL THEN 1 END) AS reached,
@@ -392,12 +398,11 @@ def _pass(rules: _Rules, counts: FlagCounts) -> list[dict[str, Any]]:
             """,
             [*rules.params, leaders_since, *state_params],
         )
-        if connection.vendor == "postgresql":
+        if postgresql:
             cursor.execute("RESET enable_sort")
-        cursor.execute(f"SELECT DISTINCT organization_id, owner_id FROM {PASS} WHERE moved > 0")
-        moved = cursor.fetchall()
-        if moved:
-            _write_changes(rules, moved, counts)
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {PASS} WHERE moved IS NOT NULL)")
+        if cursor.fetchone()[0]:
+            _write_changes(rules, counts)
         sums = ", ".join(f"sum({name})" for name in FIGURES)
         cursor.execute(
             f"""
@@ -418,10 +423,9 @@ def _pass(rules: _Rules, counts: FlagCounts) -> list[dict[str, Any]]:
     return groups
 
 
-def _write_changes(rules: _Rules, moved: list[tuple[int, int | None]], counts: FlagCounts) -> None:
+def _write_changes(rules: _Rules, counts: FlagCounts) -> None:
     """1. Keep, in a temporary table, the states of the contacts that moved, worked out
-       again for the owners (or the organizations' contacts with no owner) among whose
-       contacts the pass found some: read by owner, off an index, when few moved.
+       again for those contacts alone, found by the ids the pass kept.
     2. Set each one's flag and orphan mark, unless the contact was saved meanwhile (a
        conversation, a snooze, an erasure: each settles the flag and the episode itself)
        or its flag moved; the next run looks at it again. The contacts are locked first,
@@ -429,18 +433,26 @@ def _write_changes(rules: _Rules, moved: list[tuple[int, int | None]], counts: F
     3. Open an episode for each newly lapsed contact.
     4. Resolve the open episode of each contact no longer lapsed (snoozed, answered, moved)."""
     table, episode = Contact._meta.db_table, LapseEpisode._meta.db_table
-    owners = sorted({owner for _, owner in moved if owner is not None})
-    unowned = sorted({organization for organization, owner in moved if owner is None})
-    among = []
-    if owners:
-        among.append(f"c.owner_id IN ({', '.join(['%s'] * len(owners))})")
-    if unowned:
-        among.append(
-            f"(c.owner_id IS NULL AND c.organization_id IN ({', '.join(['%s'] * len(unowned))}))"
-        )
-    states, state_params = _states(rules, f"WHERE {' OR '.join(among)}", [*owners, *unowned])
+    postgresql = connection.vendor == "postgresql"
+    ids = (
+        f"SELECT unnest(p.moved) AS id FROM {PASS} AS p"
+        if postgresql
+        else f"SELECT j.value AS id FROM {PASS} AS p, json_each('[' || p.moved || ']') AS j"
+    )
+    states, state_params = _states(rules, f"WHERE c.id IN (SELECT id FROM {MOVED_IDS})")
+    write = f"""
+        UPDATE {table} SET lapse_flag = s.flag, orphaned = s.orphan
+        FROM {CHANGES} AS s
+        WHERE {table}.id = s.id
+          AND {table}.updated_at = s.updated_at
+          AND {table}.lapse_flag = s.lapse_flag
+          AND {table}.orphaned = s.orphaned"""
     now = moment(rules.now)
     with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE {MOVED_IDS} AS {ids} WHERE p.moved IS NOT NULL")
+        if postgresql:
+            # A temporary table has no statistics until it is analysed.
+            cursor.execute(f"ANALYZE {MOVED_IDS}")
         cursor.execute(
             f"""
             CREATE TEMPORARY TABLE {CHANGES} AS
@@ -449,29 +461,29 @@ def _write_changes(rules: _Rules, moved: list[tuple[int, int | None]], counts: F
             """,
             [*rules.params, *state_params],
         )
-        if connection.vendor == "postgresql":
-            # A temporary table has no statistics until it is analysed.
+        if postgresql:
             cursor.execute(f"ANALYZE {CHANGES}")
-        cursor.execute(
-            f"""
-            UPDATE {table} SET lapse_flag = s.flag, orphaned = s.orphan
-            FROM {CHANGES} AS s
-            WHERE {table}.id = s.id
-              AND {table}.updated_at = s.updated_at
-              AND {table}.lapse_flag = s.lapse_flag
-              AND {table}.orphaned = s.orphaned
-            """
-        )
-        cursor.execute(
-            f"""
-            DELETE FROM {CHANGES}
-            WHERE NOT EXISTS (
-                SELECT 1 FROM {table} AS c
-                WHERE c.id = {CHANGES}.id AND c.lapse_flag = {CHANGES}.flag
-                  AND c.orphaned = {CHANGES}.orphan
+            # The others are dropped by the ids the writes return, all of which are
+            # written before the episodes are.
+            cursor.execute(
+                f"""
+                WITH written AS ({write} RETURNING s.id)
+                DELETE FROM {CHANGES} WHERE id NOT IN (SELECT id FROM written)
+                """
             )
-            """
-        )
+        else:
+            # SQLite can't nest a write in a statement: they are looked up again.
+            cursor.execute(write)
+            cursor.execute(
+                f"""
+                DELETE FROM {CHANGES}
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM {table} AS c
+                    WHERE c.id = {CHANGES}.id AND c.lapse_flag = {CHANGES}.flag
+                      AND c.orphaned = {CHANGES}.orphan
+                )
+                """
+            )
         # Why each new episode opened, looked up for those contacts only: an ask past
         # its date, else a follow-up missed, else the clock.
         follow_up = FollowUp._meta.db_table
@@ -508,6 +520,7 @@ def _write_changes(rules: _Rules, moved: list[tuple[int, int | None]], counts: F
         cursor.execute(f"SELECT count(*) FROM {CHANGES} AS s WHERE s.orphan AND NOT s.orphaned")
         counts.orphaned += cursor.fetchone()[0]
         cursor.execute(f"DROP TABLE {CHANGES}")
+        cursor.execute(f"DROP TABLE {MOVED_IDS}")
 
 
 def _escalate(rules: _Rules, counts: FlagCounts) -> None:
