@@ -16,7 +16,9 @@ of it) and six of a tenth each, as a city-wide union beside neighbourhood ones.
    follow-up missed), the thresholds joined in.
 3. Time flag_lapsed twice with the same clock: the first run opens an episode for each
    lapsed contact (checked against the floor's count), the second finds nothing new.
-   Between them VACUUM ANALYZE, as autovacuum would in the hour between two runs. Then the
+   Between them VACUUM ANALYZE, as autovacuum would in the hour between two runs. Then
+   the runs of the next hours, each an hour on, which flag those whose clock ran out in
+   it: what the beat schedule's hourly run does in service. Then the
    summary's own queries alone (this week's conversations and the weekly lapse rate; the
    other figures, overdue asks included, come from the job's pass over the contacts).
 4. Through django.test.Client, with DEBUG off, take turns: a bare view, then the committee
@@ -48,7 +50,7 @@ from django.urls import include, path, reverse
 from django.utils import timezone
 
 from bench.generate import Generated, _row_sql, generate
-from contacts.lapse import flag_lapsed
+from contacts.lapse import FlagCounts, flag_lapsed
 from contacts.models import (
     Answer,
     Ask,
@@ -94,6 +96,9 @@ REPEAT = {"default": 100, "full": 30}
 WARM_UP = 3
 FLOOR_REPEAT = 3
 SECOND_RUN_REPEAT = 3
+HOURS_LATER = 3
+HOUR = dt.timedelta(hours=1)
+SLOW_STATEMENT_S = 0.2
 JOB_TARGET_RATIO = 3.0
 JOB_TARGET_S = 10.0
 P95_TARGET_MS = 200.0
@@ -101,6 +106,7 @@ P95_TARGET_MS = 200.0
 FLOOR = "floor: one SELECT count(*) of the lapsed"
 FIRST_RUN = "flag_lapsed, first run (opens episodes)"
 SECOND_RUN = "flag_lapsed, second run (nothing new)"
+HOUR_LATER = "flag_lapsed, each of the next hours"
 SUMMARY = "  of which the summary's own queries"
 BARE = "bare view GET"
 DASHBOARD = "committee dashboard GET"
@@ -354,9 +360,10 @@ def time_job(deployment: Deployment, now: dt.datetime) -> Table:
         lapsed = count_floor(now)
         floor.append(time.perf_counter() - started)
     progress("timing flag_lapsed, first run")
-    started = time.perf_counter()
-    first = flag_lapsed(now=now)
-    first_s = time.perf_counter() - started
+    with CaptureQueriesContext(connection) as first_statements:
+        started = time.perf_counter()
+        first = flag_lapsed(now=now)
+        first_s = time.perf_counter() - started
     opened = LapseEpisode.objects.filter(resolved_at__isnull=True).count()
     assert first.opened == opened == lapsed, (
         f"the job opened {first.opened} episodes ({opened} open), the floor counts {lapsed}"
@@ -380,14 +387,40 @@ def time_job(deployment: Deployment, now: dt.datetime) -> Table:
             take_summaries(now, [])
             summary.append(time.perf_counter() - started)
 
+    # The runs of the next hours, as the beat schedule makes them: each flags the contacts
+    # whose clock ran out in its hour (and their episodes), all else as before.
+    progress("timing flag_lapsed, the next hours")
+    hourly: list[float] = []
+    moved: list[FlagCounts] = []
+    for hours in range(1, HOURS_LATER + 1):
+        vacuum_analyze(Contact, LapseEpisode)
+        started = time.perf_counter()
+        moved.append(flag_lapsed(now=now + hours * HOUR))
+        hourly.append(time.perf_counter() - started)
+
     floor_s, second_s = statistics.median(floor), statistics.median(second)
+    hourly_s = statistics.median(hourly)
     notes = [
         f"{deployment.size} size: {describe(deployment)}; generated and mixed in "
         f"{deployment.seconds:.0f} s",
         f"lapsed (the floor's count, and episodes opened by the first run): {lapsed:,}; "
         f"first run: {first}",
     ]
-    for label, seconds in (("first run", first_s), ("second run", second_s)):
+    notes.append(
+        f"first run, its statements over {SLOW_STATEMENT_S} s: "
+        + "; ".join(
+            f"{float(query['time']):.2f} s {' '.join(query['sql'].split())[:40]}"
+            for query in first_statements.captured_queries
+            if float(query["time"]) > SLOW_STATEMENT_S
+        )
+    )
+    notes.append(
+        f"the next {HOURS_LATER} hours opened "
+        + ", ".join(f"{counts.opened:,}" for counts in moved)
+        + " episodes"
+    )
+    runs = (("first run", first_s), ("second run", second_s), ("each next hour", hourly_s))
+    for label, seconds in runs:
         ratio = seconds / floor_s
         verdict = "ok" if ratio <= JOB_TARGET_RATIO and seconds < JOB_TARGET_S else "MISSED"
         notes.append(
@@ -408,6 +441,7 @@ def time_job(deployment: Deployment, now: dt.datetime) -> Table:
             Row(FLOOR, floor),
             Row(FIRST_RUN, [first_s]),
             Row(SECOND_RUN, second),
+            Row(HOUR_LATER, hourly),
             Row(SUMMARY, summary),
         ],
         notes=notes,
