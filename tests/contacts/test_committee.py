@@ -298,6 +298,34 @@ def test_the_building_and_organizer_tables_count_without_a_query_per_row(
     )
 
 
+def test_the_tables_say_who_left_and_who_recorded_nothing_and_show_names_as_typed(
+    as_cora: Client, lapsed_people: dict, org: Organization, riverside: Building, omar: User
+) -> None:
+    Building.objects.filter(pk=riverside.pk).update(name="<b>Riverside</b> & Sons")
+    User.objects.filter(pk=omar.pk).update(first_name="<i>Omar</i>")
+    omar.membership.active = False
+    omar.membership.save()
+    make_member(org, "nadia", Role.ORGANIZER)
+    flag_lapsed()
+
+    page = re.sub(r"\s+", " ", as_cora.get(DASHBOARD).content.decode())
+
+    buildings = page[page.index('id="buildings-heading"') : page.index('id="organizers-heading"')]
+    assert '&lt;b&gt;Riverside&lt;/b&gt; &amp; Sons</a></td> <td class="num">4</td>' in buildings
+    organizers = page[page.index('id="organizers-heading"') :]
+    # Omar left but still owns two contacts; Nadia owns none yet and has recorded nothing.
+    assert re.search(
+        r"&lt;i&gt;Omar&lt;/i&gt;</a> <span class=\"badge\">left</span></td> "
+        r"<td class=\"num\">2</td> <td class=\"num\">2</td> <td>\w{3} \d+</td>",
+        organizers,
+    )
+    assert (
+        'nadia</a></td> <td class="num">0</td> <td class="num">0</td> '
+        '<td><span class="muted">nothing recorded</span></td>'
+    ) in organizers
+    assert "<b>" not in page and "<i>Omar" not in page
+
+
 def test_a_conversation_takes_a_contact_off_the_list_and_the_lapse_rate_at_once(
     as_cora: Client, lapsed_people: dict, olivia: User
 ) -> None:
