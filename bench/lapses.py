@@ -423,6 +423,10 @@ def time_job(deployment: Deployment, now: dt.datetime) -> Table:
     for label, seconds in runs:
         ratio = seconds / floor_s
         verdict = "ok" if ratio <= JOB_TARGET_RATIO and seconds < JOB_TARGET_S else "MISSED"
+        if deployment.size != "full":
+            # The targets are set for the full size; at a tenth of it, the job's few
+            # dozen small fixed statements weigh ten times as much against the floor.
+            verdict = "(the targets are for BENCH_LAPSE_SIZE=full)"
         notes.append(
             f"flag_lapsed within {JOB_TARGET_RATIO:.0f}x the floor and under "
             f"{JOB_TARGET_S:.0f} s, {label}: {seconds:.2f} s, {ratio:.1f}x  {verdict}"
