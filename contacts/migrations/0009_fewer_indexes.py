@@ -9,107 +9,286 @@
 # contact's building's, read only by the job's pass over every contact. The count of the
 # lapsed and the filter by state now share one index, and the week's conversations are
 # counted off theirs alone.
+#
+# Only the model state is Django's here. The database's part is written by hand: Django
+# would drop and add again each foreign key whose index it drops, checking every visit
+# four times under locks that stop every page. On PostgreSQL the indexes are built and
+# dropped CONCURRENTLY, outside a transaction, so that knocks go on meanwhile.
 
-import contacts.models
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+import contacts.models
+
+CONVERSATION = "WHERE \"outcome\" = 'conversation'"
+FLAGGED = "WHERE (\"status\" = 'active' AND \"lapse_flag\" IN ('lapsed', 'escalated'))"
+
+# (name, table, columns, condition) of the indexes built here, and of those dropped.
+BUILT = [
+    (
+        "contact_org_flag_snooze",
+        "contacts_contact",
+        '"organization_id", "lapse_flag", "status", "snoozed_until"',
+        "",
+    ),
+    (
+        "episode_resolved_by",
+        "contacts_lapseepisode",
+        '"resolved_by_id"',
+        'WHERE "resolved_by_id" IS NOT NULL',
+    ),
+    (
+        "visit_org_conversation",
+        "contacts_visit",
+        '"organization_id", "happened_at", "recorded_at"',
+        CONVERSATION,
+    ),
+]
+DROPPED = [
+    ("contacts_contact_building_id_1e42349d", "contacts_contact", '"building_id"', ""),
+    ("contacts_contact_organization_id_1f9763f9", "contacts_contact", '"organization_id"', ""),
+    ("contacts_contact_owner_id_0103c1ee", "contacts_contact", '"owner_id"', ""),
+    ("contacts_contact_unit_id_1bab1929", "contacts_contact", '"unit_id"', ""),
+    (
+        "contact_org_status_lastconv",
+        "contacts_contact",
+        '"organization_id", "status", "last_conversation_at"',
+        "",
+    ),
+    ("contact_org_flag", "contacts_contact", '"organization_id", "lapse_flag"', ""),
+    ("contact_flagged_snooze", "contacts_contact", '"organization_id", "snoozed_until"', FLAGGED),
+    (
+        "contacts_lapseepisode_organization_id_de0c08ca",
+        "contacts_lapseepisode",
+        '"organization_id"',
+        "",
+    ),
+    (
+        "contacts_lapseepisode_resolved_by_id_05c752b7",
+        "contacts_lapseepisode",
+        '"resolved_by_id"',
+        "",
+    ),
+    ("episode_org_started", "contacts_lapseepisode", '"organization_id", "started_at"', ""),
+    ("episode_org_resolved", "contacts_lapseepisode", '"organization_id", "resolved_at"', ""),
+    ("contacts_visit_contact_id_b2253467", "contacts_visit", '"contact_id"', ""),
+    ("contacts_visit_organization_id_804e0a38", "contacts_visit", '"organization_id"', ""),
+    ("contacts_visit_organizer_id_81dfba72", "contacts_visit", '"organizer_id"', ""),
+    ("contacts_visit_unit_id_6b781880", "contacts_visit", '"unit_id"', ""),
+    ("visit_org_conversation", "contacts_visit", '"organization_id", "happened_at"', CONVERSATION),
+]
+# The new visit_org_conversation is built under this name beside the old, then renamed.
+BUILDING = "visit_org_conversation_building"
+
+
+def swap(schema_editor, build, drop):
+    """Build the indexes of `build`, then drop those of `drop`: on PostgreSQL concurrently,
+    an index that takes a dropped one's name being built beside it under another name and
+    renamed once the old one is gone; on SQLite one at a time, in place."""
+    concurrently = " CONCURRENTLY" if schema_editor.connection.vendor == "postgresql" else ""
+    replaced = {name for name, *_ in build} & {name for name, *_ in drop}
+    for name, table, columns, condition in build:
+        if name in replaced and concurrently:
+            name = BUILDING
+        elif name in replaced:
+            schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
+        schema_editor.execute(
+            f'CREATE INDEX{concurrently} IF NOT EXISTS "{name}" '
+            f'ON "{table}" ({columns}) {condition}'
+        )
+    for name, *_ in drop:
+        if name not in replaced or concurrently:
+            schema_editor.execute(f'DROP INDEX{concurrently} IF EXISTS "{name}"')
+    for name in replaced if concurrently else ():
+        schema_editor.execute(f'ALTER INDEX "{BUILDING}" RENAME TO "{name}"')
+
+
+def forwards(apps, schema_editor):
+    swap(schema_editor, BUILT, DROPPED)
+
+
+def backwards(apps, schema_editor):
+    swap(schema_editor, DROPPED, BUILT)
+
 
 class Migration(migrations.Migration):
+    # CREATE and DROP INDEX CONCURRENTLY can't run in a transaction.
+    atomic = False
 
     dependencies = [
-        ('buildings', '0001_initial'),
-        ('contacts', '0008_contact_building_and_open_episode_index'),
-        ('organizing', '0004_audit_history'),
+        ("buildings", "0001_initial"),
+        ("contacts", "0008_contact_building_and_open_episode_index"),
+        ("organizing", "0004_audit_history"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
-        migrations.RemoveIndex(
-            model_name='contact',
-            name='contact_org_status_lastconv',
-        ),
-        migrations.RemoveIndex(
-            model_name='contact',
-            name='contact_org_flag',
-        ),
-        migrations.RemoveIndex(
-            model_name='contact',
-            name='contact_flagged_snooze',
-        ),
-        migrations.RemoveIndex(
-            model_name='lapseepisode',
-            name='episode_org_started',
-        ),
-        migrations.RemoveIndex(
-            model_name='lapseepisode',
-            name='episode_org_resolved',
-        ),
-        migrations.RemoveIndex(
-            model_name='visit',
-            name='visit_org_conversation',
-        ),
-        migrations.AlterField(
-            model_name='contact',
-            name='building',
-            field=models.ForeignKey(blank=True, db_index=False, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='buildings.building'),
-        ),
-        migrations.AlterField(
-            model_name='contact',
-            name='organization',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='contacts', to='organizing.organization'),
-        ),
-        migrations.AlterField(
-            model_name='contact',
-            name='owner',
-            field=models.ForeignKey(blank=True, db_index=False, help_text='The organizer responsible for this relationship.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_contacts', to=settings.AUTH_USER_MODEL),
-        ),
-        migrations.AlterField(
-            model_name='contact',
-            name='unit',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=contacts.models.unit_gone, related_name='residents', to='buildings.unit'),
-        ),
-        migrations.AlterField(
-            model_name='lapseepisode',
-            name='organization',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizing.organization'),
-        ),
-        migrations.AlterField(
-            model_name='lapseepisode',
-            name='resolved_by',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.visit'),
-        ),
-        migrations.AlterField(
-            model_name='visit',
-            name='contact',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='visits', to='contacts.contact'),
-        ),
-        migrations.AlterField(
-            model_name='visit',
-            name='organization',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizing.organization'),
-        ),
-        migrations.AlterField(
-            model_name='visit',
-            name='organizer',
-            field=models.ForeignKey(db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='visits', to=settings.AUTH_USER_MODEL),
-        ),
-        migrations.AlterField(
-            model_name='visit',
-            name='unit',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.RESTRICT, related_name='visits', to='buildings.unit'),
-        ),
-        migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['organization', 'lapse_flag', 'status', 'snoozed_until'], name='contact_org_flag_snooze'),
-        ),
-        migrations.AddIndex(
-            model_name='lapseepisode',
-            index=models.Index(condition=models.Q(('resolved_by__isnull', False)), fields=['resolved_by'], name='episode_resolved_by'),
-        ),
-        migrations.AddIndex(
-            model_name='visit',
-            index=models.Index(condition=models.Q(('outcome', 'conversation')), fields=['organization', 'happened_at', 'recorded_at'], name='visit_org_conversation'),
+        migrations.SeparateDatabaseAndState(
+            database_operations=[migrations.RunPython(forwards, backwards)],
+            state_operations=[
+                migrations.RemoveIndex(
+                    model_name="contact",
+                    name="contact_org_status_lastconv",
+                ),
+                migrations.RemoveIndex(
+                    model_name="contact",
+                    name="contact_org_flag",
+                ),
+                migrations.RemoveIndex(
+                    model_name="contact",
+                    name="contact_flagged_snooze",
+                ),
+                migrations.RemoveIndex(
+                    model_name="lapseepisode",
+                    name="episode_org_started",
+                ),
+                migrations.RemoveIndex(
+                    model_name="lapseepisode",
+                    name="episode_org_resolved",
+                ),
+                migrations.RemoveIndex(
+                    model_name="visit",
+                    name="visit_org_conversation",
+                ),
+                migrations.AlterField(
+                    model_name="contact",
+                    name="building",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="buildings.building",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="contact",
+                    name="organization",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contacts",
+                        to="organizing.organization",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="contact",
+                    name="owner",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        help_text="The organizer responsible for this relationship.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="owned_contacts",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="contact",
+                    name="unit",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=contacts.models.unit_gone,
+                        related_name="residents",
+                        to="buildings.unit",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="lapseepisode",
+                    name="organization",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="organizing.organization",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="lapseepisode",
+                    name="resolved_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="contacts.visit",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="visit",
+                    name="contact",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="visits",
+                        to="contacts.contact",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="visit",
+                    name="organization",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="organizing.organization",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="visit",
+                    name="organizer",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="visits",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="visit",
+                    name="unit",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.RESTRICT,
+                        related_name="visits",
+                        to="buildings.unit",
+                    ),
+                ),
+                migrations.AddIndex(
+                    model_name="contact",
+                    index=models.Index(
+                        fields=["organization", "lapse_flag", "status", "snoozed_until"],
+                        name="contact_org_flag_snooze",
+                    ),
+                ),
+                migrations.AddIndex(
+                    model_name="lapseepisode",
+                    index=models.Index(
+                        condition=models.Q(("resolved_by__isnull", False)),
+                        fields=["resolved_by"],
+                        name="episode_resolved_by",
+                    ),
+                ),
+                migrations.AddIndex(
+                    model_name="visit",
+                    index=models.Index(
+                        condition=models.Q(("outcome", "conversation")),
+                        fields=["organization", "happened_at", "recorded_at"],
+                        name="visit_org_conversation",
+                    ),
+                ),
+            ],
         ),
     ]
