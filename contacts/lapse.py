@@ -468,7 +468,8 @@ def _write_changes(rules: _Rules, counts: FlagCounts) -> None:
             cursor.execute(
                 f"""
                 WITH written AS ({write} RETURNING s.id)
-                DELETE FROM {CHANGES} WHERE id NOT IN (SELECT id FROM written)
+                DELETE FROM {CHANGES}
+                WHERE NOT EXISTS (SELECT 1 FROM written WHERE written.id = {CHANGES}.id)
                 """
             )
         else:
