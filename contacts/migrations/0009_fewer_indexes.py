@@ -13,7 +13,9 @@
 # Only the model state is Django's here. The database's part is written by hand: Django
 # would drop and add again each foreign key whose index it drops, checking every visit
 # four times under locks that stop every page. On PostgreSQL the indexes are built and
-# dropped CONCURRENTLY, outside a transaction, so that knocks go on meanwhile.
+# dropped CONCURRENTLY, outside a transaction, so that knocks go on meanwhile. A build
+# that fails there leaves an INVALID index, which IF NOT EXISTS would then skip: drop it
+# by hand (see \di+ in psql) before migrating again.
 
 import django.db.models.deletion
 from django.conf import settings
