@@ -292,9 +292,18 @@ class _Rules:
         )
 
 
-def _states(
-    rules: _Rules, where: str = "", where_params: list[Any] | None = None
-) -> tuple[str, list[Any]]:
+def _follow_up_missed(contact_id: str) -> str:
+    """SQL: the contact whose id is `contact_id` has a planned follow-up past its date,
+    neither done nor cancelled. One parameter: today."""
+    follow_up = FollowUp._meta.db_table
+    return f"""EXISTS (
+        SELECT 1 FROM {follow_up} AS f
+        WHERE f.contact_id = {contact_id} AND f.done_by_id IS NULL
+          AND f.cancelled_at IS NULL AND f.planned_for < %s
+    )"""
+
+
+def _states(rules: _Rules, where: str = "") -> tuple[str, list[Any]]:
     """Each contact with what decides its state, and the state: `flag`, `lapsed`, `due`
     and `orphan`, with its asks past their date; as a SELECT whose rows are `s`, to follow
     rules.with_sql, and its parameters. `where` narrows the contacts (`c`).
@@ -304,7 +313,7 @@ def _states(
     but the thresholds and the few asks past their date. Follow-ups and owners are hashed
     lookups, and the EXISTS of a follow-up runs only for contacts the clock and the asks
     have not lapsed, as SQL stops at the first true OR."""
-    contact, ask, follow_up = (m._meta.db_table for m in (Contact, Ask, FollowUp))
+    contact, ask = Contact._meta.db_table, Ask._meta.db_table
     flagged = f"('{LapseFlag.LAPSED}', '{LapseFlag.ESCALATED}')"
     # Each state is worked out once a row behind the fence; PostgreSQL would otherwise
     # inline the subquery and work it out again for each test of it.
@@ -328,11 +337,7 @@ def _states(
                    {counted} AND (
                        {clock} < t.lapse_before
                        OR a.overdue IS NOT NULL
-                       OR EXISTS (
-                           SELECT 1 FROM {follow_up} AS f
-                           WHERE f.contact_id = c.id AND f.done_by_id IS NULL
-                             AND f.cancelled_at IS NULL AND f.planned_for < %s
-                       )
+                       OR {_follow_up_missed("c.id")}
                    ) AS lapsed,
                    {counted} AND {clock} < t.due_before AS due,
                    {active} AND NOT coalesce(
@@ -351,7 +356,7 @@ def _states(
         ) AS s"""
     today = day(rules.today)
     # In the order they appear: counted, counted, the follow-ups, counted, the asks.
-    return sql, [today, today, today, today, today, *(where_params or [])]
+    return sql, [today, today, today, today, today]
 
 
 # A contact whose state moved since the last run, in terms of _states' columns: lapsed with
@@ -487,17 +492,12 @@ def _write_changes(rules: _Rules, counts: FlagCounts) -> None:
             )
         # Why each new episode opened, looked up for those contacts only: an ask past
         # its date, else a follow-up missed, else the clock.
-        follow_up = FollowUp._meta.db_table
         cursor.execute(
             f"""
             INSERT INTO {episode} (organization_id, contact_id, started_at, reason, level)
             SELECT s.organization_id, s.id, %s,
                    CASE WHEN s.asks_overdue > 0 THEN '{LapseReason.ASK_OVERDUE}'
-                        WHEN EXISTS (
-                            SELECT 1 FROM {follow_up} AS f
-                            WHERE f.contact_id = s.id AND f.done_by_id IS NULL
-                              AND f.cancelled_at IS NULL AND f.planned_for < %s
-                        ) THEN '{LapseReason.FOLLOW_UP_MISSED}'
+                        WHEN {_follow_up_missed("s.id")} THEN '{LapseReason.FOLLOW_UP_MISSED}'
                         WHEN s.last_conversation_at IS NULL THEN '{LapseReason.NEVER_TALKED}'
                         ELSE '{LapseReason.NO_CONVERSATION}' END,
                    s.level
