@@ -14,7 +14,7 @@ of it) and six of a tenth each, as a city-wide union beside neighbourhood ones.
 2. Time the floor: one hand-written SELECT count(*) of the lapsed contacts (active, not
    snoozed, no conversation within their level's threshold, or an ask overdue, or a
    follow-up missed), the thresholds joined in.
-3. Time flag_lapsed twice with the same clock: the first run opens an episode for each
+3. Time flag_lapsed twice with the same clock: the first run opens a lapse for each
    lapsed contact (checked against the floor's count), the second finds nothing new.
    Between them VACUUM ANALYZE, as autovacuum would in the hour between two runs. Then
    the runs of the next hours, each an hour on, which flag those whose clock ran out in
@@ -104,7 +104,7 @@ JOB_TARGET_S = 10.0
 P95_TARGET_MS = 200.0
 
 FLOOR = "floor: one SELECT count(*) of the lapsed"
-FIRST_RUN = "flag_lapsed, first run (opens episodes)"
+FIRST_RUN = "flag_lapsed, first run (opens lapses)"
 SECOND_RUN = "flag_lapsed, second run (nothing new)"
 HOUR_LATER = "flag_lapsed, each of the next hours"
 SUMMARY = "  of which the summary's own queries"
@@ -364,9 +364,9 @@ def time_job(deployment: Deployment, now: dt.datetime) -> Table:
         started = time.perf_counter()
         first = flag_lapsed(now=now)
         first_s = time.perf_counter() - started
-    opened = LapseEpisode.objects.filter(resolved_at__isnull=True).count()
+    opened = Contact.objects.filter(lapse_started_at__isnull=False).count()
     assert first.opened == opened == lapsed, (
-        f"the job opened {first.opened} episodes ({opened} open), the floor counts {lapsed}"
+        f"the job opened {first.opened} lapses ({opened} open), the floor counts {lapsed}"
     )
     # An hour passes between two runs: autovacuum would have cleaned up after the first.
     vacuum_analyze(Contact, LapseEpisode)
@@ -388,7 +388,7 @@ def time_job(deployment: Deployment, now: dt.datetime) -> Table:
             summary.append(time.perf_counter() - started)
 
     # The runs of the next hours, as the beat schedule makes them: each flags the contacts
-    # whose clock ran out in its hour (and their episodes), all else as before.
+    # whose clock ran out in its hour (and their lapses), all else as before.
     progress("timing flag_lapsed, the next hours")
     hourly: list[float] = []
     moved: list[FlagCounts] = []
@@ -403,7 +403,7 @@ def time_job(deployment: Deployment, now: dt.datetime) -> Table:
     notes = [
         f"{deployment.size} size: {describe(deployment)}; generated and mixed in "
         f"{deployment.seconds:.0f} s",
-        f"lapsed (the floor's count, and episodes opened by the first run): {lapsed:,}; "
+        f"lapsed (the floor's count, and lapses opened by the first run): {lapsed:,}; "
         f"first run: {first}",
     ]
     notes.append(
@@ -417,7 +417,7 @@ def time_job(deployment: Deployment, now: dt.datetime) -> Table:
     notes.append(
         f"the next {HOURS_LATER} hours opened "
         + ", ".join(f"{counts.opened:,}" for counts in moved)
-        + " episodes"
+        + " lapses"
     )
     runs = (("first run", first_s), ("second run", second_s), ("each next hour", hourly_s))
     for label, seconds in runs:
@@ -547,12 +547,19 @@ class Rehearsal(Exception):
 
 
 def explain_job(now: dt.datetime) -> None:
-    """A first run again, from no episodes and every flag OK: its statements captured (with
+    """A first run again, from no lapses and every flag OK: its statements captured (with
     their times), then each EXPLAIN ANALYZEd in turn, all in one transaction rolled back."""
     try:
         with transaction.atomic():
             LapseEpisode.objects.all().delete()
-            Contact.objects.update(lapse_flag=LapseFlag.OK, orphaned=False)
+            Contact.objects.update(
+                lapse_flag=LapseFlag.OK,
+                lapse_started_at=None,
+                lapse_reason="",
+                lapse_level=None,
+                lapse_escalated_at=None,
+                orphaned=False,
+            )
             start = transaction.savepoint()
             with CaptureQueriesContext(connection) as captured:
                 flag_lapsed(now=now)

@@ -19,8 +19,6 @@ from contacts.models import (
     Channel,
     Contact,
     FollowUp,
-    LapseEpisode,
-    LapseFlag,
     LapseThreshold,
     Outcome,
     OwnerChange,
@@ -170,23 +168,18 @@ def _update_contact(contact: Contact, visit: Visit) -> None:
         locked.skip_history_when_saving = True  # type: ignore[attr-defined]
     else:
         locked._history_user = visit.organizer  # type: ignore[attr-defined,assignment]
-    locked.save(
-        update_fields=[
-            "last_attempt_at",
-            "last_conversation_at",
-            "attempts_since_conversation",
-            "status",
-            "unit",
-            "updated_at",
-        ]
-    )
+    fields = [
+        "last_attempt_at",
+        "last_conversation_at",
+        "attempts_since_conversation",
+        "status",
+        "unit",
+        "updated_at",
+    ]
     if talked and not superseded:
         # The lapse ends with the conversation, not at the job's next run.
-        LapseEpisode.objects.filter(contact=locked, resolved_at__isnull=True).update(
-            resolved_at=timezone.now(), resolved_by=visit
-        )
-        Contact.objects.filter(pk=locked.pk).update(lapse_flag=LapseFlag.OK)
-        contact.lapse_flag = LapseFlag.OK
+        fields += locked.end_lapse(at=timezone.now(), by=visit)
+    locked.save(update_fields=fields)
     if talked:
         done = list(
             FollowUp.objects.open().filter(
@@ -198,9 +191,10 @@ def _update_contact(contact: Contact, visit: Visit) -> None:
         if done:
             bulk_update_with_history(done, FollowUp, ["done_by"], default_user=visit.organizer)
     # The caller's instance reflects what was saved.
-    for field in ("last_attempt_at", "last_conversation_at", "attempts_since_conversation"):
-        setattr(contact, field, getattr(locked, field))
-    contact.status, contact.unit_id = locked.status, locked.unit_id
+    for field in fields:
+        if field != "unit":
+            setattr(contact, field, getattr(locked, field))
+    contact.unit_id = locked.unit_id
 
 
 UNDO_WINDOW = dt.timedelta(minutes=5)
@@ -453,12 +447,12 @@ def snooze_contact(
     # of every field, and a stale level or owner would read as a change nobody made.
     locked = Contact.objects.select_for_update().get(pk=contact.pk)
     locked.snoozed_until, locked.snooze_reason = until, reason.strip()
-    locked.lapse_flag = LapseFlag.OK
+    cleared = locked.end_lapse(at=now)
     locked._history_user = member.user  # type: ignore[attr-defined]
-    locked.save(update_fields=["snoozed_until", "snooze_reason", "lapse_flag", "updated_at"])
-    LapseEpisode.objects.filter(contact=contact, resolved_at__isnull=True).update(resolved_at=now)
+    locked.save(update_fields=["snoozed_until", "snooze_reason", *cleared, "updated_at"])
     contact.snoozed_until, contact.snooze_reason = until, reason.strip()
-    contact.lapse_flag = LapseFlag.OK
+    for field, value in cleared.items():
+        setattr(contact, field, value)
 
 
 @transaction.atomic

@@ -45,7 +45,6 @@ from contacts.models import (
     Ask,
     Contact,
     ExportLog,
-    LapseEpisode,
     LapseReason,
     LapseSummary,
     Outcome,
@@ -60,7 +59,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 PAGE_SIZE = 50
-WHY = {
+WHY: dict[str, str] = {
     LapseReason.NO_CONVERSATION: "No conversation in time",
     LapseReason.NEVER_TALKED: "Never talked",
     LapseReason.ASK_OVERDUE: "Ask overdue",
@@ -217,15 +216,11 @@ def lapsed_contacts(
         .order_by("-happened_at")
         .values("note")[:1]
     )
-    reason = LapseEpisode.objects.filter(contact=OuterRef("pk"), resolved_at__isnull=True).values(
-        "reason"
-    )[:1]
     return (
         contacts.select_related("unit__building", "owner")
         .annotate(
             open_asks=Coalesce(Subquery(open_asks, output_field=IntegerField()), 0),
             last_note=Subquery(last_note),
-            lapse_reason=Subquery(reason),
             due_at=thresholds.due_at_expression(),
         )
         # Within a level the threshold is the same, so the clock orders as `due_at` does,
@@ -240,7 +235,7 @@ def row(contact: Contact, now: dt.datetime) -> dict[str, Any]:
         "contact": contact,
         "days_since": (now - talked).days if talked else None,
         "overdue": max((now - contact.due_at).days, 0),  # type: ignore[attr-defined]
-        "why": WHY.get(contact.lapse_reason, ""),  # type: ignore[attr-defined]
+        "why": WHY.get(contact.lapse_reason, ""),
     }
 
 

@@ -17,7 +17,7 @@ from functools import partial
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -27,7 +27,6 @@ from contacts.models import (
     Contact,
     DigestKind,
     DigestLog,
-    LapseEpisode,
     LapseFlag,
     LapseReason,
     Level,
@@ -88,7 +87,7 @@ class Escalation:
     owner: str
     place: str
     url: str
-    days_lapsed: int | None
+    days_lapsed: int
 
 
 @dataclass(frozen=True)
@@ -215,22 +214,12 @@ def owner_digest(
 ) -> EmailMultiAlternatives | None:
     """Lapsed and escalated contacts first, the longest without a conversation at the top;
     then those due soon, in the order they will lapse."""
-    contacts = (
-        Contact.objects.filter(
-            organization_id=membership.organization_id,
-            owner_id=membership.user_id,
-            status=Status.ACTIVE,
-            lapse_flag__in=FLAGGED,
-        )
-        .select_related("unit__building")
-        .annotate(
-            lapse_reason=Subquery(
-                LapseEpisode.objects.filter(
-                    contact=OuterRef("pk"), resolved_at__isnull=True
-                ).values("reason")[:1]
-            )
-        )
-    )
+    contacts = Contact.objects.filter(
+        organization_id=membership.organization_id,
+        owner_id=membership.user_id,
+        status=Status.ACTIVE,
+        lapse_flag__in=FLAGGED,
+    ).select_related("unit__building")
     lapsed: list[OwnerLine] = []
     due_soon: list[OwnerLine] = []
     for contact in contacts:
@@ -324,14 +313,7 @@ def committee_figures(organization: Organization, today: dt.date) -> CommitteeFi
     escalated = (
         active.filter(lapse_flag=LapseFlag.ESCALATED)
         .select_related("owner", "unit__building")
-        .annotate(
-            lapsed_since=Subquery(
-                LapseEpisode.objects.filter(
-                    contact=OuterRef("pk"), resolved_at__isnull=True
-                ).values("started_at")[:1]
-            )
-        )
-        .order_by("-level", "lapsed_since", "name")[:ESCALATIONS_LISTED]
+        .order_by("-level", "lapse_started_at", "name")[:ESCALATIONS_LISTED]
     )
     escalations = [
         Escalation(
@@ -342,9 +324,8 @@ def committee_figures(organization: Organization, today: dt.date) -> CommitteeFi
             else "nobody",
             place=place_of(contact),
             url=absolute_url(reverse("contacts:detail", args=[contact.pk])),
-            days_lapsed=(today - timezone.localdate(contact.lapsed_since)).days
-            if contact.lapsed_since
-            else None,
+            # An escalated contact's lapse is open (contact_open_lapse_agrees_with_flag).
+            days_lapsed=(today - timezone.localdate(contact.lapse_started_at)).days,
         )
         for contact in escalated
     ]

@@ -20,8 +20,6 @@ from contacts.models import (
     Contact,
     Erasure,
     FollowUp,
-    LapseEpisode,
-    LapseFlag,
     Level,
     LevelChange,
     Status,
@@ -112,7 +110,7 @@ def erase_contact(*, member: Membership, contact: Contact) -> Erasure:
     _redact_admin_log(locked)
 
     now = timezone.now()
-    LapseEpisode.objects.filter(contact=locked, resolved_at__isnull=True).update(resolved_at=now)
+    locked.end_lapse(at=now)
     locked.name = ERASED_NAME
     locked.phone = locked.email = locked.language = ""
     locked.notes = locked.consent_note = locked.snooze_reason = ""
@@ -122,7 +120,6 @@ def erase_contact(*, member: Membership, contact: Contact) -> Erasure:
     locked.unit = None
     locked.level = Level.NEW
     locked.status = Status.ERASED
-    locked.lapse_flag = LapseFlag.OK
     locked.orphaned = False
     locked._history_user = member.user  # type: ignore[attr-defined]
     locked._change_reason = "erased on request"  # type: ignore[attr-defined]

@@ -39,7 +39,7 @@ from contacts.models import (
     Status,
     Visit,
 )
-from contacts.summary import LEADERS_REACHED_WITHIN, take_summaries
+from contacts.summary import LEADERS_REACHED_WITHIN, PastWeeks, past_weeks, take_summaries
 from organizing.models import Membership, Organization
 
 
@@ -174,25 +174,27 @@ def flag_lapsed(*, now: dt.datetime | None = None) -> FlagCounts:
     """Mark who is due soon, lapsed, escalated and orphaned, for every organization, in SQL,
     and keep each organization's figures for the committee's dashboard (LapseSummary).
 
-    A contact's flag says whether it has an open episode: lapsed or escalated exactly when
-    one is open (and escalated when that episode is). Whatever resolves an episode sets the
-    flag back in the same transaction (record_visit, snooze, erase), and this job opens and
-    escalates episodes only together with the flag; so a contact's own row says what this
-    job last decided, and the pass reads no episodes.
+    A contact's lapse, while open, is on its own row with the flag (Contact.lapse_*):
+    lapsed or escalated exactly while one is open, which the database checks
+    (contact_open_lapse_agrees_with_flag). Whatever ends a lapse clears both in the same
+    write (Contact.end_lapse: record_visit, snooze, erase), and keeps it as a LapseEpisode;
+    so a contact's own row says what this job last decided, and the pass reads nothing
+    else of the lapse.
 
     1. One pass over every contact of every organization (each with its own thresholds,
        joined in): the contact's state, counted by organization, building and owner for
        the dashboard, with the ids of the contacts whose state moved: a flag or an orphan
-       mark that is not what it should be. An hour moves those whose clock ran out in
-       it, a few thousand of a million; the first run, a quarter of them.
+       mark that is not what it should be, a lapse past the grace period included. An
+       hour moves those whose clock ran out in it, a few thousand of a million; the first
+       run, a quarter of them.
     2. Those contacts' states again, with what the writes need, and the writes (see
        _write_changes).
-    3. Escalate the episodes open longer than the grace period (_escalate).
-    4. The dashboard's figures, from the pass's counts (contacts.summary).
+    3. The dashboard's figures, from the pass's counts (contacts.summary), with the
+       weekly lapse rate's past weeks as they stood before the writes.
 
     Idempotent and safe to overlap: on PostgreSQL a second run waits for the first on an
-    advisory lock, and the partial unique index on open episodes refuses a second open
-    episode for a contact whatever happens. No loop over contacts, nor over organizations.
+    advisory lock, and a contact has one row to hold its open lapse whatever happens. No
+    loop over contacts, nor over organizations.
     """
     now = now or timezone.now()
     if connection.vendor == "postgresql":
@@ -209,11 +211,12 @@ def flag_lapsed(*, now: dt.datetime | None = None) -> FlagCounts:
     counts = FlagCounts()
     organizations = list(Organization.objects.order_by("pk"))
     groups: list[dict[str, Any]] = []
+    past = PastWeeks(rates={}, lapses={})
     if organizations:
+        past = past_weeks(now)
         rules = _Rules.of(organizations, now)
         groups = _pass(rules, counts)
-        _escalate(rules, counts)
-    summaries = take_summaries(now, groups)
+    summaries = take_summaries(now, groups, past)
     counts.due_soon = sum(summary.due_soon for summary in summaries)
     return counts
 
@@ -227,8 +230,6 @@ class _Rules:
 
     with_sql: str
     params: tuple[Any, ...]
-    # (organization, the moment before which an open episode is past the grace period)
-    escalate_before: tuple[tuple[int, Any], ...]
     today: dt.date
     now: dt.datetime
 
@@ -241,26 +242,24 @@ class _Rules:
             ).values_list("organization_id", "level", "days")
         }
         # A row for every level of every organization; with no threshold for its level, a
-        # contact lapses only by an ask or a follow-up, as Thresholds would have it.
+        # contact lapses only by an ask or a follow-up, as Thresholds would have it. A
+        # lapse open since before escalate_before is past the grace period.
         rules: list[Any] = []
         for organization in organizations:
+            escalate_before = moment(now - dt.timedelta(days=organization.lapse_grace_days))
             for level in Level.values:
                 lapse_before = due_before = None
                 if (organization.pk, level) in days:
                     cut = now - dt.timedelta(days=days[organization.pk, level])
                     lapse_before = moment(cut)
                     due_before = moment(cut + dt.timedelta(days=organization.lapse_warning_days))
-                rules += [organization.pk, level, lapse_before, due_before]
+                rules += [organization.pk, level, lapse_before, due_before, escalate_before]
         windows: list[Any] = []
         for organization in organizations:
             windows += [
                 organization.pk,
                 moment(now - dt.timedelta(days=organization.orphan_after_days)),
             ]
-        grace = tuple(
-            (organization.pk, moment(now - dt.timedelta(days=organization.lapse_grace_days)))
-            for organization in organizations
-        )
 
         def values(params: list[Any], width: int) -> str:
             row = "(" + ", ".join(["%s"] * width) + ")"
@@ -268,8 +267,8 @@ class _Rules:
 
         membership, visit = Membership._meta.db_table, Visit._meta.db_table
         with_sql = f"""
-            WITH threshold (organization_id, level, lapse_before, due_before)
-            AS (VALUES {values(rules, 4)}),
+            WITH threshold (organization_id, level, lapse_before, due_before, escalate_before)
+            AS (VALUES {values(rules, 5)}),
             activity (organization_id, active_since) AS (VALUES {values(windows, 2)}),
             present (organization_id, user_id) AS (
                 SELECT m.organization_id, m.user_id
@@ -286,7 +285,6 @@ class _Rules:
         return cls(
             with_sql=with_sql,
             params=(*rules, *windows),
-            escalate_before=grace,
             today=timezone.localdate(now),
             now=now,
         )
@@ -305,8 +303,9 @@ def _follow_up_missed(contact_id: str) -> str:
 
 def _states(rules: _Rules, where: str = "") -> tuple[str, list[Any]]:
     """Each contact with what decides its state, and the state: `flag`, `lapsed`, `due`
-    and `orphan`, with its asks past their date; as a SELECT whose rows are `s`, to follow
-    rules.with_sql, and its parameters. `where` narrows the contacts (`c`).
+    and `orphan`, with its asks past their date and its open lapse; as a SELECT whose rows
+    are `s`, to follow rules.with_sql, and its parameters. `where` narrows the contacts
+    (`c`).
 
     Read from the contact's own row (its building and its flag included, see flag_lapsed),
     so that the pass over every contact joins nothing it would carry every contact through
@@ -323,15 +322,17 @@ def _states(rules: _Rules, where: str = "") -> tuple[str, list[Any]]:
     clock = "coalesce(c.last_conversation_at, c.created_at)"
     sql = f"""
         SELECT s.*,
-               CASE WHEN s.lapsed AND s.lapse_flag = '{LapseFlag.ESCALATED}'
+               CASE WHEN s.lapsed AND (s.lapse_flag = '{LapseFlag.ESCALATED}' OR s.past_grace)
                         THEN '{LapseFlag.ESCALATED}'
                     WHEN s.lapsed THEN '{LapseFlag.LAPSED}'
                     WHEN s.due THEN '{LapseFlag.DUE_SOON}'
                     ELSE '{LapseFlag.OK}' END AS flag,
-               s.lapse_flag IN {flagged} AS episode_open
+               s.lapse_flag IN {flagged} AS lapse_open
         FROM (
             SELECT c.id, c.organization_id, c.building_id, c.owner_id, c.level,
                    c.last_conversation_at, c.updated_at, c.lapse_flag, c.orphaned,
+                   c.lapse_started_at, c.lapse_reason, c.lapse_level, c.lapse_escalated_at,
+                   c.lapse_started_at < t.escalate_before AS past_grace,
                    {active} AS active,
                    {counted} AS counted,
                    {counted} AND (
@@ -360,8 +361,8 @@ def _states(rules: _Rules, where: str = "") -> tuple[str, list[Any]]:
 
 
 # A contact whose state moved since the last run, in terms of _states' columns: lapsed with
-# no episode open, an episode open for a contact no longer lapsed, or a due-soon, OK or
-# orphan mark that is not what it should be.
+# no lapse open, a lapse open for a contact no longer lapsed, or past the grace period and
+# not escalated, or a due-soon, OK or orphan mark that is not what it should be.
 MOVED = "(s.flag <> s.lapse_flag OR s.orphan <> s.orphaned)"
 
 
@@ -430,13 +431,13 @@ def _pass(rules: _Rules, counts: FlagCounts) -> list[dict[str, Any]]:
 
 def _write_changes(rules: _Rules, counts: FlagCounts) -> None:
     """1. Keep, in a temporary table, the states of the contacts that moved, worked out
-       again for those contacts alone, found by the ids the pass kept.
-    2. Set each one's flag and orphan mark, unless the contact was saved meanwhile (a
-       conversation, a snooze, an erasure: each settles the flag and the episode itself)
-       or its flag moved; the next run looks at it again. The contacts are locked first,
-       as record_visit locks them, and only those written go on.
-    3. Open an episode for each newly lapsed contact.
-    4. Resolve the open episode of each contact no longer lapsed (snoozed, answered, moved)."""
+       again for those contacts alone, found by the ids the pass kept, with the open
+       lapse each should have: opened now, kept, escalated now, or none.
+    2. Write each one's flag, open lapse and orphan mark, unless the contact was saved
+       meanwhile (a conversation, a snooze, an erasure: each settles the flag and the
+       lapse itself) or its flag moved; the next run looks at it again. The contacts are
+       locked first, as record_visit locks them, and only those written go on.
+    3. Keep the lapses that ended (snoozed, answered, moved) as episodes."""
     table, episode = Contact._meta.db_table, LapseEpisode._meta.db_table
     postgresql = connection.vendor == "postgresql"
     ids = (
@@ -446,29 +447,47 @@ def _write_changes(rules: _Rules, counts: FlagCounts) -> None:
     )
     states, state_params = _states(rules, f"WHERE c.id IN (SELECT id FROM {MOVED_IDS})")
     write = f"""
-        UPDATE {table} SET lapse_flag = s.flag, orphaned = s.orphan
+        UPDATE {table} SET lapse_flag = s.flag, orphaned = s.orphan,
+            lapse_started_at = s.started_at, lapse_reason = s.reason,
+            lapse_level = s.at_level, lapse_escalated_at = s.escalated_at
         FROM {CHANGES} AS s
         WHERE {table}.id = s.id
           AND {table}.updated_at = s.updated_at
           AND {table}.lapse_flag = s.lapse_flag
           AND {table}.orphaned = s.orphaned"""
     now = moment(rules.now)
+    opens = "s.lapsed AND NOT s.lapse_open"
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE {MOVED_IDS} AS {ids} WHERE p.moved IS NOT NULL")
         if postgresql:
             # A temporary table has no statistics until it is analysed.
             cursor.execute(f"ANALYZE {MOVED_IDS}")
+        # A new lapse's reason is looked up for those contacts only: an ask past its date,
+        # else a follow-up missed, else the clock.
         cursor.execute(
             f"""
             CREATE TEMPORARY TABLE {CHANGES} AS
             {rules.with_sql}
-            SELECT * FROM ({states}) AS s WHERE {MOVED}
+            SELECT s.*,
+                   CASE WHEN {opens} THEN %s
+                        WHEN s.lapsed THEN s.lapse_started_at END AS started_at,
+                   CASE WHEN NOT s.lapsed THEN ''
+                        WHEN s.lapse_open THEN s.lapse_reason
+                        WHEN s.asks_overdue > 0 THEN '{LapseReason.ASK_OVERDUE}'
+                        WHEN {_follow_up_missed("s.id")} THEN '{LapseReason.FOLLOW_UP_MISSED}'
+                        WHEN s.last_conversation_at IS NULL THEN '{LapseReason.NEVER_TALKED}'
+                        ELSE '{LapseReason.NO_CONVERSATION}' END AS reason,
+                   CASE WHEN {opens} THEN s.level
+                        WHEN s.lapsed THEN s.lapse_level END AS at_level,
+                   CASE WHEN s.flag = '{LapseFlag.ESCALATED}'
+                        THEN coalesce(s.lapse_escalated_at, %s) END AS escalated_at
+            FROM ({states}) AS s WHERE {MOVED}
             """,
-            [*rules.params, *state_params],
+            [*rules.params, now, day(rules.today), now, *state_params],
         )
         if postgresql:
             cursor.execute(f"ANALYZE {CHANGES}")
-            # The others are dropped by the ids the writes return, all of which are
+            # The others are dropped by the ids the write returns, all of which are
             # written before the episodes are.
             cursor.execute(
                 f"""
@@ -487,81 +506,37 @@ def _write_changes(rules: _Rules, counts: FlagCounts) -> None:
                     SELECT 1 FROM {table} AS c
                     WHERE c.id = {CHANGES}.id AND c.lapse_flag = {CHANGES}.flag
                       AND c.orphaned = {CHANGES}.orphan
+                      AND c.lapse_started_at IS {CHANGES}.started_at
                 )
                 """
             )
-        # Why each new episode opened, looked up for those contacts only: an ask past
-        # its date, else a follow-up missed, else the clock.
         cursor.execute(
             f"""
-            INSERT INTO {episode} (organization_id, contact_id, started_at, reason, level)
-            SELECT s.organization_id, s.id, %s,
-                   CASE WHEN s.asks_overdue > 0 THEN '{LapseReason.ASK_OVERDUE}'
-                        WHEN {_follow_up_missed("s.id")} THEN '{LapseReason.FOLLOW_UP_MISSED}'
-                        WHEN s.last_conversation_at IS NULL THEN '{LapseReason.NEVER_TALKED}'
-                        ELSE '{LapseReason.NO_CONVERSATION}' END,
-                   s.level
+            INSERT INTO {episode} (organization_id, contact_id, started_at, reason, level,
+                                   escalated_at, resolved_at)
+            SELECT s.organization_id, s.id, s.lapse_started_at, s.lapse_reason, s.lapse_level,
+                   s.lapse_escalated_at, %s
             FROM {CHANGES} AS s
-            WHERE s.lapsed AND NOT s.episode_open
-            ON CONFLICT DO NOTHING
-            """,
-            [now, day(rules.today)],
-        )
-        counts.opened += cursor.rowcount
-        cursor.execute(
-            f"""
-            UPDATE {episode} SET resolved_at = %s
-            WHERE resolved_at IS NULL AND contact_id IN (
-                SELECT s.id FROM {CHANGES} AS s WHERE NOT s.lapsed AND s.episode_open
-            )
+            WHERE s.lapse_open AND NOT s.lapsed
             """,
             [now],
         )
         counts.resolved += cursor.rowcount
-        cursor.execute(f"SELECT count(*) FROM {CHANGES} AS s WHERE s.orphan AND NOT s.orphaned")
-        counts.orphaned += cursor.fetchone()[0]
+        cursor.execute(
+            f"""
+            SELECT count(CASE WHEN {opens} THEN 1 END),
+                   count(CASE WHEN s.flag = '{LapseFlag.ESCALATED}'
+                                   AND s.lapse_flag <> '{LapseFlag.ESCALATED}' THEN 1 END),
+                   count(CASE WHEN s.orphan AND NOT s.orphaned THEN 1 END)
+            FROM {CHANGES} AS s
+            """
+        )
+        opened, escalated, orphaned = cursor.fetchone()
+        counts.opened += opened
+        counts.escalated += escalated
+        counts.orphaned += orphaned
         cursor.execute(f"DROP TABLE {CHANGES}")
         cursor.execute(f"DROP TABLE {MOVED_IDS}")
-
-
-def _escalate(rules: _Rules, counts: FlagCounts) -> None:
-    """Escalate the episodes open longer than their organization's grace period: the
-    contacts' flags first, as their other writers (record_visit, snooze, erase) lock the
-    contact before its episode, then the episodes of the contacts so flagged. Read off the
-    index of open episodes not yet escalated, so a run where none is due reads next to
-    nothing, and writes nothing."""
-    table, episode = Contact._meta.db_table, LapseEpisode._meta.db_table
-    past_grace = " OR ".join(
-        ["(e.organization_id = %s AND e.started_at < %s)"] * len(rules.escalate_before)
-    )
-    due = f"""
-        SELECT e.contact_id FROM {episode} AS e
-        WHERE e.resolved_at IS NULL AND e.escalated_at IS NULL AND ({past_grace})
-    """
-    params = [value for pair in rules.escalate_before for value in pair]
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT EXISTS ({due})", params)
-        if not cursor.fetchone()[0]:
-            return
-        cursor.execute(
-            f"""
-            UPDATE {table} SET lapse_flag = '{LapseFlag.ESCALATED}'
-            WHERE lapse_flag = '{LapseFlag.LAPSED}' AND id IN ({due})
-            """,
-            params,
-        )
-        cursor.execute(
-            f"""
-            UPDATE {episode} AS e SET escalated_at = %s
-            WHERE e.resolved_at IS NULL AND e.escalated_at IS NULL AND ({past_grace})
-              AND EXISTS (
-                  SELECT 1 FROM {table} AS c
-                  WHERE c.id = e.contact_id AND c.lapse_flag = '{LapseFlag.ESCALATED}'
-              )
-            """,
-            [moment(rules.now), *params],
-        )
-        counts.escalated += cursor.rowcount
 
 
 def moment(value: dt.datetime) -> Any:

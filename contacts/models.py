@@ -87,6 +87,18 @@ DEFAULT_THRESHOLD_DAYS = {
 level_in_range = Q(level__gte=Level.NEW, level__lte=Level.LEADER)
 # Active contacts on the committee's list: what its partial indexes cover.
 flagged = Q(status=Status.ACTIVE, lapse_flag__in=[LapseFlag.LAPSED, LapseFlag.ESCALATED])
+# A lapse is open exactly when the flag says lapsed or escalated, and escalated exactly
+# when the flag says so: one open lapse for a lapsed contact, by construction.
+open_lapse_agrees_with_flag = (
+    Q(lapse_flag=LapseFlag.LAPSED, lapse_escalated_at=None)
+    | Q(lapse_flag=LapseFlag.ESCALATED, lapse_escalated_at__isnull=False)
+) & Q(lapse_started_at__isnull=False, lapse_level__isnull=False) & ~Q(lapse_reason="") | Q(
+    lapse_flag__in=[LapseFlag.OK, LapseFlag.DUE_SOON],
+    lapse_started_at=None,
+    lapse_reason="",
+    lapse_level=None,
+    lapse_escalated_at=None,
+)
 
 phone_validator = RegexValidator(
     r"^\+?[0-9 ().-]{7,20}$", "Enter a phone number of 7 to 20 digits, like 555 010 1234."
@@ -274,6 +286,17 @@ class Contact(models.Model):
     lapse_flag = models.CharField(
         max_length=10, choices=LapseFlag.choices, default=LapseFlag.OK, editable=False
     )
+    # The lapse open now, set with the flag (lapsed or escalated exactly while it is open),
+    # and kept as a LapseEpisode when it ends (end_lapse). On the contact's row, so that a
+    # contact lapses in one write: the job's first run finds a quarter of them lapsed.
+    lapse_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lapse_reason = models.CharField(
+        max_length=20, choices=LapseReason.choices, blank=True, editable=False
+    )
+    lapse_level = models.PositiveSmallIntegerField(
+        "level when it lapsed", choices=Level.choices, null=True, blank=True, editable=False
+    )
+    lapse_escalated_at = models.DateTimeField(null=True, blank=True, editable=False)
     orphaned = models.BooleanField(
         default=False,
         editable=False,
@@ -297,6 +320,10 @@ class Contact(models.Model):
             "updated_at",
             "submission_key",
             "lapse_flag",
+            "lapse_started_at",
+            "lapse_reason",
+            "lapse_level",
+            "lapse_escalated_at",
             "orphaned",
             "last_conversation_at",
             "last_attempt_at",
@@ -323,6 +350,9 @@ class Contact(models.Model):
                 condition=Q(snoozed_until__isnull=True) | ~Q(snooze_reason=""),
                 name="contact_snooze_needs_reason",
                 violation_error_message="A snooze needs a reason.",
+            ),
+            models.CheckConstraint(
+                condition=open_lapse_agrees_with_flag, name="contact_open_lapse_agrees_with_flag"
             ),
         ]
         indexes = [
@@ -405,6 +435,40 @@ class Contact(models.Model):
         self._history_user = by  # type: ignore[attr-defined]
         self.save(update_fields=["level", "updated_at"])
         return change
+
+    @property
+    def open_lapse(self) -> LapseEpisode | None:
+        """The lapse open now, as the episode it is kept as when it ends; None if none is."""
+        if self.lapse_started_at is None or self.lapse_level is None:
+            return None
+        return LapseEpisode(
+            organization_id=self.organization_id,
+            contact=self,
+            started_at=self.lapse_started_at,
+            reason=self.lapse_reason,
+            level=self.lapse_level,
+            escalated_at=self.lapse_escalated_at,
+        )
+
+    def end_lapse(self, *, at: dt.datetime, by: Visit | None = None) -> dict[str, Any]:
+        """End the open lapse, if there is one: keep it as an episode, resolved at `at` (by
+        a conversation, `by`), and clear it and the flag on this instance. Returns the
+        fields to write, for the caller to save with the rest of its change; the row must
+        be locked (select_for_update), as the job's writes wait on it."""
+        episode = self.open_lapse
+        if episode is not None:
+            episode.resolved_at, episode.resolved_by = at, by
+            episode.save()
+        cleared = {
+            "lapse_flag": LapseFlag.OK,
+            "lapse_started_at": None,
+            "lapse_reason": "",
+            "lapse_level": None,
+            "lapse_escalated_at": None,
+        }
+        for field, value in cleared.items():
+            setattr(self, field, value)
+        return cleared
 
 
 class LevelChange(models.Model):
@@ -660,11 +724,13 @@ class OwnerChange(models.Model):
 
 
 class LapseEpisode(models.Model):
-    """One time a contact was dropped: when, why, at what level, and what ended it."""
+    """One time a contact was dropped and picked up again: when, why, at what level, and
+    what ended it. The lapse open now is on the contact's row (Contact.lapse_started_at
+    and the rest; Contact.open_lapse) and is kept here when it ends (Contact.end_lapse),
+    so that opening one costs no row of its own."""
 
-    # The job's first run opens an episode for every lapsed contact at once, so episodes
-    # keep few indexes: none for the organization (read only with the whole table, or
-    # when an organization is deleted), and resolved_by's only for those a visit ended.
+    # No index of the organization's own: read with the whole table (the weekly lapse
+    # rate), or when an organization is deleted.
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="+", db_index=False
     )
@@ -673,33 +739,19 @@ class LapseEpisode(models.Model):
     reason = models.CharField(max_length=20, choices=LapseReason.choices)
     level = models.PositiveSmallIntegerField(choices=Level.choices)
     escalated_at = models.DateTimeField(null=True, blank=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField()
     resolved_by = models.ForeignKey(
         Visit, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
 
     class Meta:
         ordering = ["-started_at"]
-        constraints = [
-            # Two overlapping runs of the job can't open a second episode for one contact.
-            models.UniqueConstraint(
-                "contact",
-                condition=Q(resolved_at__isnull=True),
-                name="one_open_lapse_episode_per_contact",
-            ),
-        ]
         indexes = [
             # For a visit's undoing (SET_NULL), among the episodes a conversation ended.
             models.Index(
                 fields=["resolved_by"],
                 condition=Q(resolved_by__isnull=False),
                 name="episode_resolved_by",
-            ),
-            # The hourly job's escalations: the open episodes not yet escalated, by age.
-            models.Index(
-                fields=["organization", "started_at"],
-                condition=Q(resolved_at__isnull=True, escalated_at__isnull=True),
-                name="episode_open_unescalated",
             ),
         ]
 

@@ -8,12 +8,14 @@ grows; the job reads every contact anyway, so it counts them in that same pass, 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from contacts.models import (
+    Contact,
     LapseEpisode,
     LapseFlag,
     LapseSummary,
@@ -48,16 +50,19 @@ def week_label(day: dt.date) -> str:
     return f"{day:%b} {day.day}"
 
 
-def take_summaries(now: dt.datetime, groups: list[dict[str, Any]]) -> list[LapseSummary]:
+def take_summaries(
+    now: dt.datetime, groups: list[dict[str, Any]], past: PastWeeks | None = None
+) -> list[LapseSummary]:
     """Keep, for every organization, what the dashboard's figures and tables show: the
     counts by organization, building and owner that the job's pass over the contacts made
     (contacts.lapse.flag_lapsed, in the same transaction), with each organization's
-    conversations and weekly lapse rate."""
+    conversations and weekly lapse rate (the past weeks' as past_weeks found them before
+    the job's writes)."""
     by_organization: dict[int, list[dict[str, Any]]] = {}
     for group in groups:
         by_organization.setdefault(group["organization_id"], []).append(group)
     conversations = conversations_by_week(now)
-    lapsed = lapsed_by_week(now)
+    past = past or past_weeks(now)
     summaries = []
     for organization in Organization.objects.order_by("pk"):
         summary = take_summary(
@@ -65,10 +70,70 @@ def take_summaries(now: dt.datetime, groups: list[dict[str, Any]]) -> list[Lapse
             now,
             by_organization.get(organization.pk, []),
             conversations=conversations.get(organization.pk, (0, 0)),
-            lapsed_by_week=lapsed.get(organization.pk, [0] * CHART_WEEKS),
+            past=past,
         )
         summaries.append(summary)
     return summaries
+
+
+@dataclass(frozen=True)
+class PastWeeks:
+    """The weekly lapse rate's past weeks (week_ends but the last), by organization: as
+    the last run kept them, or else the lapses open at each of their ends."""
+
+    rates: dict[int, list[Any]]
+    lapses: dict[int, list[int]]
+
+
+def past_weeks(now: dt.datetime) -> PastWeeks:
+    """The past weeks of each organization's weekly lapse rate, read before the job opens or
+    ends any lapse. A past week's figure stays as it was: a lapse opened now opened after
+    its end, and one ended now was open at it. So within a week they are carried from the
+    last run's summary; in a new week, or with no summary, the lapses open at each end are
+    counted afresh, from those that ended (LapseEpisode) and those still open (on the
+    contacts, read off the flag's index), and divided by the contacts counted now."""
+    this_monday = local_monday(now)
+    rates = {
+        summary.organization_id: summary.weeks[:-1]
+        for summary in LapseSummary.objects.only("taken_at", "weeks")
+        if local_monday(summary.taken_at) == this_monday
+        and summary.taken_at <= now
+        and len(summary.weeks) == CHART_WEEKS
+    }
+    afresh = Organization.objects.exclude(pk__in=list(rates)).values("pk")
+    ends = week_ends(now)[:-1]
+    lapses: dict[int, list[int]] = {}
+    for rows, started, ended in (
+        (
+            LapseEpisode.objects.filter(resolved_at__gt=ends[0]),
+            "started_at",
+            "resolved_at",
+        ),
+        (
+            Contact.objects.filter(lapse_flag__in=FLAGGED),
+            "lapse_started_at",
+            None,
+        ),
+    ):
+        open_at = {
+            f"w{i}": Count(
+                "pk",
+                filter=Q(**{f"{started}__lte": end})
+                & (Q(**{f"{ended}__gt": end}) if ended else Q()),
+            )
+            for i, end in enumerate(ends)
+        }
+        counted = (
+            rows.filter(organization__in=afresh, **{f"{started}__lte": ends[-1]})
+            .values("organization_id")
+            .annotate(**open_at)
+            .order_by()
+            .values_list("organization_id", *open_at)
+        )
+        for organization, *counts in counted:
+            total = lapses.setdefault(organization, [0] * len(ends))
+            lapses[organization] = [a + b for a, b in zip(total, counts, strict=True)]
+    return PastWeeks(rates=rates, lapses=lapses)
 
 
 def conversations_by_week(now: dt.datetime) -> dict[int, tuple[int, int]]:
@@ -135,7 +200,7 @@ def take_summary(
     groups: list[dict[str, Any]],
     *,
     conversations: tuple[int, int],
-    lapsed_by_week: list[int],
+    past: PastWeeks,
 ) -> LapseSummary:
     """Keep one organization's counts by building and owner as its figures and tables,
     with its weekly lapse rate."""
@@ -145,6 +210,7 @@ def take_summary(
         conversations_this_week=conversations[0],
         conversations_last_week=conversations[1],
     )
+    lapsed = 0
     buildings: dict[str, list[int]] = {}
     owners: dict[str, list[int]] = {}
     for group in groups:
@@ -163,55 +229,42 @@ def take_summary(
             owned = owners.setdefault(str(group["owner_id"]), [0, 0])
             owned[0] += group["owned"]
             owned[1] += group["lapsed"]
+        lapsed += group["lapsed"]
     summary.buildings, summary.owners = buildings, owners
-    summary.weeks = weekly_lapse_rate(now, lapsed_by_week, summary.counted)
+    if organization.pk in past.rates:
+        this_week = weekly_lapse_rate(now, [lapsed], summary.counted)
+        summary.weeks = [*past.rates[organization.pk], *this_week]
+    else:
+        lapses = past.lapses.get(organization.pk, [0] * (CHART_WEEKS - 1))
+        summary.weeks = weekly_lapse_rate(now, [*lapses, lapsed], summary.counted)
     # The organization is the key: an UPDATE, or an INSERT the first time.
     summary.save()
     return summary
 
 
 def week_ends(now: dt.datetime) -> list[dt.datetime]:
-    """The end of each of the last weeks, oldest first; the current week's is now."""
+    """The end of each of the last weeks, oldest first: each past week's the Monday after
+    it, the last of them this Monday; the current week's is now."""
     this_monday = local_monday(now)
-    ends = [this_monday - weeks_ago * WEEK for weeks_ago in range(CHART_WEEKS - 1, 0, -1)]
+    ends = [this_monday - weeks_ago * WEEK for weeks_ago in range(CHART_WEEKS - 2, -1, -1)]
     return [*ends, now]
-
-
-def lapsed_by_week(now: dt.datetime) -> dict[int, list[int]]:
-    """Each organization's episodes open at the end of each of the last weeks (week_ends),
-    in one query for every organization."""
-    ends = week_ends(now)
-    open_at = {
-        f"w{i}": Count(
-            "pk",
-            filter=Q(started_at__lte=end) & (Q(resolved_at__isnull=True) | Q(resolved_at__gt=end)),
-        )
-        for i, end in enumerate(ends)
-    }
-    rows = (
-        LapseEpisode.objects.filter(started_at__lte=now)
-        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=ends[0]))
-        .values("organization_id")
-        .annotate(**open_at)
-        .order_by()
-        .values_list("organization_id", *open_at)
-    )
-    return {organization: list(counts) for organization, *counts in rows}
 
 
 def weekly_lapse_rate(
     now: dt.datetime, lapsed_by_week: list[int], counted: int
 ) -> list[tuple[str, float]]:
-    """The lapse rate at the end of each of the last weeks (the current week: now), from
-    the episodes open at that moment (lapsed_by_week): (the week's label, a share).
+    """The lapse rate at the end of each of the last weeks (the current week's: now), from
+    the lapses open at that moment (lapsed_by_week, one a week up to this one, oldest
+    first): (the week's label, a share).
 
-    An approximation: each week's open episodes are divided by the contacts counted *now*.
-    The app keeps no history of how many contacts were active each week, and that number
-    moves slowly next to the number lapsed, so the shape of the line is right.
+    An approximation: each week's open lapses are divided by the contacts counted when the
+    week was first counted. The app keeps no history of how many contacts were active each
+    week, and that number moves slowly next to the number lapsed, so the shape of the line
+    is right.
     """
     ends = week_ends(now)
     starts = [end - WEEK for end in ends[:-1]] + [local_monday(now)]
     return [
         (week_label(timezone.localdate(start)), lapsed / counted if counted else 0.0)
-        for start, lapsed in zip(starts, lapsed_by_week, strict=True)
+        for start, lapsed in zip(starts[-len(lapsed_by_week) :], lapsed_by_week, strict=True)
     ]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db.models import F, Q
+from django.utils import timezone
 
 from buildings.models import Building, Turf, Unit
-from contacts.models import Contact
+from contacts.models import Contact, LapseFlag, LapseReason
 from organizing.models import Membership, Organization, Role
 
 _serial = itertools.count(1)
@@ -42,6 +44,24 @@ def make_contact(unit: Unit, *, owner: User | None = None, **fields: Any) -> Con
     fields.setdefault("name", "Maria Lopez")
     return Contact.objects.create(
         organization=unit.building.organization, unit=unit, owner=owner, **fields
+    )
+
+
+def mark_lapsed(
+    contact: Contact,
+    *,
+    since: dt.datetime | None = None,
+    reason: LapseReason = LapseReason.NO_CONVERSATION,
+    escalated: bool = False,
+) -> None:
+    """Give a contact an open lapse, as the hourly job would (contacts.lapse)."""
+    since = since or timezone.now()
+    Contact.objects.filter(pk=contact.pk).update(
+        lapse_flag=LapseFlag.ESCALATED if escalated else LapseFlag.LAPSED,
+        lapse_started_at=since,
+        lapse_reason=reason,
+        lapse_level=F("level"),
+        lapse_escalated_at=timezone.now() if escalated else None,
     )
 
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import io
 import threading
 from typing import Any
 
 import pytest
-from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -35,9 +35,11 @@ from contacts.models import (
     Outcome,
     Status,
 )
-from tests.makers import make_contact, new_key
+from contacts.summary import local_monday
+from tests.makers import make_contact, mark_lapsed, new_key
 
 DAY = dt.timedelta(days=1)
+LATEST = MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes("contacts")[0][1]
 
 
 def talk(contact: Contact, by: User, days_ago: float) -> None:
@@ -54,18 +56,8 @@ def flag(contact: Contact) -> str:
     return Contact.objects.get(pk=contact.pk).lapse_flag
 
 
-def assert_flags_say_which_episodes_are_open() -> None:
-    """The job reads a contact's flag as whether it has an open episode: lapsed or
-    escalated exactly when one is open, escalated exactly when that one is."""
-    flagged = Contact.objects.filter(lapse_flag__in=(LapseFlag.LAPSED, LapseFlag.ESCALATED))
-    escalated = Contact.objects.filter(lapse_flag=LapseFlag.ESCALATED)
-    open_episodes = LapseEpisode.objects.filter(resolved_at__isnull=True)
-    assert set(flagged.values_list("pk", flat=True)) == set(
-        open_episodes.values_list("contact_id", flat=True)
-    )
-    assert set(escalated.values_list("pk", flat=True)) == set(
-        open_episodes.filter(escalated_at__isnull=False).values_list("contact_id", flat=True)
-    )
+def open_lapse(contact: Contact) -> LapseEpisode | None:
+    return Contact.objects.get(pk=contact.pk).open_lapse
 
 
 @pytest.fixture
@@ -90,12 +82,9 @@ def test_the_tamara_case_is_on_the_committees_screen_and_clears_with_a_conversat
 
     flag_lapsed()
     assert flag(tamara) == LapseFlag.LAPSED
-    episode = LapseEpisode.objects.get(contact=tamara)
-    assert (episode.reason, episode.level, episode.resolved_at) == (
-        LapseReason.NO_CONVERSATION,
-        Level.LEADER,
-        None,
-    )
+    lapse = open_lapse(tamara)
+    assert lapse is not None
+    assert (lapse.reason, lapse.level) == (LapseReason.NO_CONVERSATION, Level.LEADER)
 
     record_visit(
         member=olivia.membership,
@@ -112,9 +101,16 @@ def test_the_tamara_case_is_on_the_committees_screen_and_clears_with_a_conversat
         outcome=Outcome.CONVERSATION,
         idempotency_key=new_key(),
     )
-    episode.refresh_from_db()
     assert flag(tamara) == LapseFlag.OK  # at once, not at the next run
-    assert episode.resolved_at is not None and episode.resolved_by == visit
+    assert open_lapse(tamara) is None
+    episode = LapseEpisode.objects.get(contact=tamara)
+    assert (episode.started_at, episode.reason, episode.level, episode.resolved_by) == (
+        lapse.started_at,
+        LapseReason.NO_CONVERSATION,
+        Level.LEADER,
+        visit,
+    )
+    assert episode.resolved_at >= episode.started_at
 
 
 def test_a_leader_talked_to_six_days_ago_is_due_soon(tamara: Contact, olivia: User) -> None:
@@ -136,7 +132,7 @@ def test_a_contact_never_talked_to_lapses_after_the_threshold_since_being_added(
 
     assert flag(fresh) == LapseFlag.OK
     assert flag(stale) == LapseFlag.LAPSED
-    assert LapseEpisode.objects.get(contact=stale).reason == LapseReason.NEVER_TALKED
+    assert (lapse := open_lapse(stale)) and lapse.reason == LapseReason.NEVER_TALKED
 
 
 def test_an_ask_past_due_and_unanswered_is_a_lapse_even_after_a_recent_talk(
@@ -150,7 +146,7 @@ def test_an_ask_past_due_and_unanswered_is_a_lapse_even_after_a_recent_talk(
 
     flag_lapsed()
 
-    assert LapseEpisode.objects.get(contact=maria).reason == LapseReason.ASK_OVERDUE
+    assert (lapse := open_lapse(maria)) and lapse.reason == LapseReason.ASK_OVERDUE
 
 
 def test_a_missed_follow_up_visit_is_a_lapse(maria: Contact, olivia: User) -> None:
@@ -161,7 +157,7 @@ def test_a_missed_follow_up_visit_is_a_lapse(maria: Contact, olivia: User) -> No
 
     flag_lapsed()
 
-    assert LapseEpisode.objects.get(contact=maria).reason == LapseReason.FOLLOW_UP_MISSED
+    assert (lapse := open_lapse(maria)) and lapse.reason == LapseReason.FOLLOW_UP_MISSED
 
 
 def test_a_lapse_older_than_the_grace_period_is_escalated(tamara: Contact, olivia: User) -> None:
@@ -173,7 +169,9 @@ def test_a_lapse_older_than_the_grace_period_is_escalated(tamara: Contact, olivi
 
     assert counts.escalated == 1
     assert flag(tamara) == LapseFlag.ESCALATED
-    assert LapseEpisode.objects.get(contact=tamara).escalated_at is not None
+    lapse = open_lapse(tamara)
+    assert lapse is not None and lapse.escalated_at is not None
+    assert lapse.started_at < lapse.escalated_at
 
 
 def test_snoozed_moved_do_not_contact_and_archived_contacts_never_count(
@@ -228,10 +226,13 @@ def test_two_runs_leave_one_open_episode(tamara: Contact, olivia: User) -> None:
     talk(tamara, olivia, days_ago=10)
 
     first = flag_lapsed()
+    lapse = open_lapse(tamara)
     second = flag_lapsed()
 
     assert (first.opened, second.opened) == (1, 0)
-    assert LapseEpisode.objects.filter(contact=tamara, resolved_at__isnull=True).count() == 1
+    again = open_lapse(tamara)
+    assert lapse and again and again.started_at == lapse.started_at
+    assert not LapseEpisode.objects.filter(contact=tamara).exists()
 
 
 def test_a_run_where_nothing_moved_writes_nothing(tamara: Contact, olivia: User) -> None:
@@ -273,6 +274,42 @@ def test_the_run_keeps_the_dashboards_figures_as_of_now(
     assert summary.owners[str(olivia.pk)] == [2, 1]
     assert len(summary.weeks) == 12 and summary.weeks[-1][1] == 0.5
     assert counts.due_soon == summary.due_soon
+
+
+def test_the_weekly_lapse_rate_counts_the_lapses_open_at_each_weeks_end_once(
+    tamara: Contact, maria: Contact
+) -> None:
+    """A past week's figure can't change: counted in the first run of a week, then kept."""
+    now = local_monday(timezone.now()) + dt.timedelta(days=2, hours=12)  # a Wednesday
+    # Maria's lapse opened 20 days ago and ended 13 days ago: open at the end (a Monday,
+    # 16.5 days ago) of the week before last but one. Tamara's has been open 9 days: open
+    # at this week's start, and ended by this run, as she is not lapsed.
+    LapseEpisode.objects.create(
+        organization=maria.organization,
+        contact=maria,
+        started_at=now - 20 * DAY,
+        resolved_at=now - 13 * DAY,
+        reason=LapseReason.NO_CONVERSATION,
+        level=Level.NEW,
+    )
+    mark_lapsed(tamara, since=now - 9 * DAY)
+
+    def rates() -> list[float]:
+        summary = LapseSummary.objects.get(organization=tamara.organization)
+        return [round(rate * summary.counted, 6) for _, rate in summary.weeks]
+
+    counts = flag_lapsed(now=now)
+    assert counts.resolved == 1
+    assert rates() == [0] * 8 + [1, 0, 1, 0]
+
+    # An hour later the past weeks are as they were, whatever became of the episodes.
+    LapseEpisode.objects.all().delete()
+    flag_lapsed(now=now + dt.timedelta(hours=1))
+    assert rates() == [0] * 8 + [1, 0, 1, 0]
+
+    # In a new week they are counted again, from what there is.
+    flag_lapsed(now=now + 7 * DAY)
+    assert rates() == [0] * 12
 
 
 def test_the_run_carries_this_weeks_conversations_on_with_those_recorded_since(
@@ -351,11 +388,12 @@ def test_two_runs_at_the_same_moment_leave_exactly_one_open_episode(
     ]
     start = threading.Barrier(2)
     errors: list[BaseException] = []
+    opened: list[int] = []
 
     def run() -> None:
         try:
             start.wait()
-            flag_lapsed()
+            opened.append(flag_lapsed().opened)
         except BaseException as error:  # reported below, in the test's thread
             errors.append(error)
         finally:
@@ -368,23 +406,22 @@ def test_two_runs_at_the_same_moment_leave_exactly_one_open_episode(
         thread.join(timeout=60)
 
     assert errors == []
-    for contact in lapsed:
-        assert LapseEpisode.objects.filter(contact=contact, resolved_at__isnull=True).count() == 1
+    # One run opened them all; the other, waiting for it, found nothing left to open.
+    assert sorted(opened) == [0, len(lapsed)]
+    assert all(open_lapse(contact) for contact in lapsed)
+    assert not LapseEpisode.objects.exists()
 
 
-def test_the_flag_says_whether_an_episode_is_open_whatever_ends_or_starts_a_lapse(
+def test_whatever_ends_a_lapse_keeps_it_as_an_episode_and_the_next_one_opens_afresh(
     tamara: Contact, maria: Contact, olivia: User, cora: User, ada: User, unit_1204: Unit
 ) -> None:
     neighbour = make_contact(unit_1204, owner=olivia, name="Neighbour")
     for contact in (maria, neighbour):
         Contact.objects.filter(pk=contact.pk).update(created_at=timezone.now() - 100 * DAY)
     talk(tamara, olivia, days_ago=16)
-
     flag_lapsed(now=timezone.now() - 8 * DAY)
-    assert_flags_say_which_episodes_are_open()
     counts = flag_lapsed()
     assert counts.escalated == 3
-    assert_flags_say_which_episodes_are_open()
 
     visit, _ = record_visit(
         member=olivia.membership,
@@ -392,19 +429,25 @@ def test_the_flag_says_whether_an_episode_is_open_whatever_ends_or_starts_a_laps
         outcome=Outcome.CONVERSATION,
         idempotency_key=new_key(),
     )
-    assert_flags_say_which_episodes_are_open()
     snooze_contact(
         member=cora.membership, contact=maria, until=timezone.localdate() + DAY, reason="Away"
     )
-    assert_flags_say_which_episodes_are_open()
     erase_contact(member=ada.membership, contact=neighbour)
-    assert_flags_say_which_episodes_are_open()
+
+    ended = {episode.contact_id: episode for episode in LapseEpisode.objects.all()}
+    assert set(ended) == {tamara.pk, maria.pk, neighbour.pk}
+    assert all(episode.escalated_at is not None for episode in ended.values())
+    assert [ended[c.pk].resolved_by for c in (tamara, maria, neighbour)] == [visit, None, None]
+    assert [open_lapse(c) for c in (tamara, maria, neighbour)] == [None, None, None]
 
     undo_visit(member=olivia.membership, visit=visit)  # Tamara lapsed again
     counts = flag_lapsed()
     assert (counts.opened, counts.resolved, counts.escalated) == (1, 0, 0)
     assert flag(tamara) == LapseFlag.LAPSED
-    assert_flags_say_which_episodes_are_open()
+    lapse = open_lapse(tamara)
+    assert lapse and lapse.escalated_at is None and lapse.started_at > ended[tamara.pk].resolved_at
+    # The episode the conversation ended stays, without the conversation taken back.
+    assert LapseEpisode.objects.get(contact=tamara).resolved_by is None
 
 
 def test_a_lapse_that_ended_past_the_grace_period_is_resolved_not_escalated(
@@ -444,8 +487,8 @@ def test_a_conversation_recorded_while_the_job_writes_leaves_no_episode_open_beh
     assert talked
     assert counts.opened == 0
     assert flag(tamara) == LapseFlag.OK
-    assert not LapseEpisode.objects.filter(contact=tamara, resolved_at__isnull=True).exists()
-    assert_flags_say_which_episodes_are_open()
+    assert open_lapse(tamara) is None
+    assert not LapseEpisode.objects.filter(contact=tamara).exists()
 
 
 def test_the_run_counts_asks_past_their_date_of_active_contacts_snoozed_or_not(
@@ -477,34 +520,58 @@ def test_the_run_counts_asks_past_their_date_of_active_contacts_snoozed_or_not(
     assert LapseSummary.objects.get(organization=maria.organization).asks_overdue == 3
 
 
-def test_the_migration_to_flags_as_open_episodes_makes_them_agree(
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_moves_each_open_episode_onto_its_contact_and_back(
     tamara: Contact, maria: Contact, olivia: User, unit_1204: Unit
 ) -> None:
-    """Before, the job went by the episodes and could leave a flag behind them."""
-    migration = importlib.import_module(
-        "contacts.migrations.0008_contact_building_and_open_episode_index"
-    )
+    """Before 0010 a lapse open now was an episode with no end; the flag agreed with it,
+    or the job's next run put it right."""
     neighbour = make_contact(unit_1204, owner=olivia, name="Neighbour")
-    started = {
-        "started_at": timezone.now(),
-        "reason": LapseReason.NO_CONVERSATION,
-        "level": Level.NEW,
-    }
-    LapseEpisode.objects.create(organization=tamara.organization, contact=tamara, **started)
-    Contact.objects.filter(pk=maria.pk).update(lapse_flag=LapseFlag.ESCALATED)
-    LapseEpisode.objects.create(
-        organization=neighbour.organization,
-        contact=neighbour,
-        escalated_at=timezone.now(),
-        **started,
-    )
-    Contact.objects.filter(pk=neighbour.pk).update(lapse_flag=LapseFlag.LAPSED)
+    executor = MigrationExecutor(connection)
+    before, after = [("contacts", "0009_fewer_indexes")], [("contacts", LATEST)]
+    try:
+        executor.migrate(before)
+        old = executor.loader.project_state(before).apps
+        OldContact = old.get_model("contacts", "Contact")
+        OldEpisode = old.get_model("contacts", "LapseEpisode")
+        now = timezone.now()
+        started = {
+            "organization_id": tamara.organization_id,
+            "started_at": now - 3 * DAY,
+            "reason": LapseReason.ASK_OVERDUE,
+            "level": Level.LEADER,
+        }
+        OldEpisode.objects.create(contact_id=tamara.pk, **started)
+        OldEpisode.objects.create(contact_id=tamara.pk, resolved_at=now - 9 * DAY, **started)
+        OldEpisode.objects.create(contact_id=neighbour.pk, escalated_at=now - DAY, **started)
+        # Flags as the job left them: Tamara's and the neighbour's agree with their open
+        # episodes; Maria's says lapsed with none open.
+        for contact, old_flag in [(tamara, "lapsed"), (neighbour, "escalated"), (maria, "lapsed")]:
+            OldContact.objects.filter(pk=contact.pk).update(lapse_flag=old_flag)
 
-    migration.flags_say_which_episodes_are_open(apps, None)
+        MigrationExecutor(connection).migrate(after)
 
-    assert [flag(c) for c in (tamara, maria, neighbour)] == [
-        LapseFlag.LAPSED,
-        LapseFlag.OK,
-        LapseFlag.ESCALATED,
-    ]
-    assert_flags_say_which_episodes_are_open()
+        lapse = open_lapse(tamara)
+        assert lapse and (lapse.started_at, lapse.reason, lapse.level, lapse.escalated_at) == (
+            now - 3 * DAY,
+            LapseReason.ASK_OVERDUE,
+            Level.LEADER,
+            None,
+        )
+        escalated = open_lapse(neighbour)
+        assert escalated and escalated.escalated_at == now - DAY
+        assert [flag(c) for c in (tamara, neighbour, maria)] == ["lapsed", "escalated", "ok"]
+        # Only the episode that had ended is left an episode.
+        assert list(LapseEpisode.objects.values_list("contact_id", "resolved_at")) == [
+            (tamara.pk, now - 9 * DAY)
+        ]
+
+        executor = MigrationExecutor(connection)
+        executor.migrate(before)
+        old = executor.loader.project_state(before).apps
+        back = old.get_model("contacts", "LapseEpisode").objects.filter(resolved_at=None)
+        assert sorted(back.values_list("contact_id", "started_at", "escalated_at")) == sorted(
+            [(tamara.pk, now - 3 * DAY, None), (neighbour.pk, now - 3 * DAY, now - DAY)]
+        )
+    finally:
+        MigrationExecutor(connection).migrate(after)

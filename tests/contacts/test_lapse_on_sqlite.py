@@ -28,11 +28,13 @@ call_command("seed_demo", verbosity=0)
 flagged = (LapseFlag.LAPSED, LapseFlag.ESCALATED)
 
 def state():
-    open_episodes = sorted(
-        LapseEpisode.objects.filter(resolved_at__isnull=True).values_list("contact_id", flat=True)
-    )
+    open_lapses = Contact.objects.filter(lapse_started_at__isnull=False)
     lapsed = sorted(Contact.objects.filter(lapse_flag__in=flagged).values_list("pk", flat=True))
-    return {"open": open_episodes, "flagged": lapsed}
+    return {
+        "open": sorted(open_lapses.values_list("pk", flat=True)),
+        "flagged": lapsed,
+        "ended": sorted(LapseEpisode.objects.values_list("contact_id", flat=True)),
+    }
 
 first = flag_lapsed()
 after_first = state()
@@ -69,14 +71,17 @@ def test_the_demos_hourly_job_flags_and_resolves_on_sqlite(tmp_path: Path) -> No
     assert seen["vendor"] == "sqlite"
     opened, resolved = seen["first"]
     assert opened > 0 and resolved == 0
-    # One open episode for each contact flagged lapsed, Tamara among them.
+    # One open lapse for each contact flagged lapsed, Tamara among them.
     assert seen["after_first"]["open"] == seen["after_first"]["flagged"]
     assert len(seen["after_first"]["open"]) == opened
     assert seen["tamara"] in seen["after_first"]["flagged"]
-    # Nothing new an instant later; Tamara's move resolves her episode and nothing else.
+    assert seen["after_first"]["ended"] == []
+    # Nothing new an instant later; Tamara's move ends her lapse, kept as an episode, and
+    # nothing else.
     assert seen["second"] == [0, 0]
     assert seen["third"] == [0, 1]
     assert seen["after_third"]["open"] == seen["after_third"]["flagged"]
     assert seen["after_third"]["open"] == [
         pk for pk in seen["after_first"]["open"] if pk != seen["tamara"]
     ]
+    assert seen["after_third"]["ended"] == [seen["tamara"]]

@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from buildings.models import Building, Unit
-from contacts.models import Contact, LapseFlag, Visit
-from tests.makers import make_contact, new_key
+from contacts.models import Contact, Visit
+from tests.makers import make_contact, mark_lapsed, new_key
 
 PAYLOADS = [
     "'; DROP TABLE contacts_contact; --",
@@ -116,7 +116,7 @@ def test_they_are_shown_escaped_on_the_committee_dashboard(
 ) -> None:
     contact = add_resident(client_for(olivia), unit_1204, payload)
     talk(client_for(olivia), contact, payload)
-    Contact.objects.filter(pk=contact.pk).update(lapse_flag=LapseFlag.LAPSED)
+    mark_lapsed(contact)
 
     response = client_for(cora).get(reverse("committee:dashboard"))
 
@@ -154,7 +154,7 @@ def test_the_lapsed_export_keeps_a_formula_from_running(
 ) -> None:
     contact = make_contact(unit_1204, owner=olivia, name=formula)
     talk(client_for(olivia), contact, formula)
-    Contact.objects.filter(pk=contact.pk).update(lapse_flag=LapseFlag.LAPSED)
+    mark_lapsed(contact)
 
     response = client_for(cora).get(reverse("committee:export"))
 
@@ -181,7 +181,7 @@ def test_the_exports_keep_code_as_text(
     payload: str, olivia: User, cora: User, unit_1204: Unit
 ) -> None:
     contact = make_contact(unit_1204, owner=olivia, name=payload)
-    Contact.objects.filter(pk=contact.pk).update(lapse_flag=LapseFlag.LAPSED)
+    mark_lapsed(contact)
 
     lapsed = client_for(cora).get(reverse("committee:export"))
     everyone = client_for(cora).post(reverse("setup:export"), {})
