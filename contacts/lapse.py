@@ -17,8 +17,10 @@ from django.db.models import (
     Case,
     DateTimeField,
     DurationField,
+    Exists,
     ExpressionWrapper,
     F,
+    OuterRef,
     Q,
     Value,
     When,
@@ -200,9 +202,8 @@ def flag_lapsed(*, now: dt.datetime | None = None) -> FlagCounts:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FLAG_LAPSED_LOCK])
-            # The EXISTS of each contact are costed as if run once a row, which they are
-            # not (they run hashed); on that estimate JIT compilation would cost several
-            # times what the statements take.
+            # The pass is costed far above what it takes: on that estimate JIT compilation
+            # would cost more than it saves.
             cursor.execute("SET LOCAL jit = off")
             # The pass groups a few thousand rows that the planner, with no statistics
             # across the contacts' and the units' columns, takes for one a contact: with
@@ -254,51 +255,42 @@ class _Rules:
                     lapse_before = moment(cut)
                     due_before = moment(cut + dt.timedelta(days=organization.lapse_warning_days))
                 rules += [organization.pk, level, lapse_before, due_before, escalate_before]
-        windows: list[Any] = []
-        for organization in organizations:
-            windows += [
-                organization.pk,
-                moment(now - dt.timedelta(days=organization.orphan_after_days)),
-            ]
+        # Each organization's members still around, (0, 0) standing for none.
+        present: list[Any] = [0, 0]
+        for member in present_members(organizations, now):
+            present += member
 
         def values(params: list[Any], width: int) -> str:
             row = "(" + ", ".join(["%s"] * width) + ")"
             return ", ".join([row] * (len(params) // width))
 
-        membership, visit = Membership._meta.db_table, Visit._meta.db_table
         with_sql = f"""
             WITH threshold (organization_id, level, lapse_before, due_before, escalate_before)
             AS (VALUES {values(rules, 5)}),
-            activity (organization_id, active_since) AS (VALUES {values(windows, 2)}),
-            present (organization_id, user_id) AS (
-                SELECT m.organization_id, m.user_id
-                FROM {membership} AS m
-                JOIN activity AS w ON w.organization_id = m.organization_id
-                WHERE m.active AND (
-                    m.joined_at >= w.active_since
-                    OR EXISTS (
-                        SELECT 1 FROM {visit} AS v
-                        WHERE v.organizer_id = m.user_id AND v.happened_at >= w.active_since
-                    )
-                )
-            )"""
+            present (organization_id, user_id) AS (VALUES {values(present, 2)})"""
         return cls(
             with_sql=with_sql,
-            params=(*rules, *windows),
+            params=(*rules, *present),
             today=timezone.localdate(now),
             now=now,
         )
 
 
-def _follow_up_missed(contact_id: str) -> str:
-    """SQL: the contact whose id is `contact_id` has a planned follow-up past its date,
-    neither done nor cancelled. One parameter: today."""
-    follow_up = FollowUp._meta.db_table
-    return f"""EXISTS (
-        SELECT 1 FROM {follow_up} AS f
-        WHERE f.contact_id = {contact_id} AND f.done_by_id IS NULL
-          AND f.cancelled_at IS NULL AND f.planned_for < %s
-    )"""
+def present_members(organizations: list[Organization], now: dt.datetime) -> list[tuple[int, int]]:
+    """(organization, user) of each member still around: active, and joined or recorded a
+    visit within the organization's orphan window. An owner who is not orphans the
+    contacts they own."""
+    around = [
+        Q(organization=organization)
+        & (
+            Q(joined_at__gte=since)
+            | Exists(Visit.objects.filter(organizer=OuterRef("user"), happened_at__gte=since))
+        )
+        for organization in organizations
+        for since in [now - dt.timedelta(days=organization.orphan_after_days)]
+    ]
+    members = Membership.objects.filter(reduce(operator.or_, around), active=True)
+    return list(members.values_list("organization_id", "user_id"))
 
 
 def _states(rules: _Rules, where: str = "") -> tuple[str, list[Any]]:
@@ -308,15 +300,11 @@ def _states(rules: _Rules, where: str = "") -> tuple[str, list[Any]]:
     (`c`).
 
     Read from the contact's own row (its building and its flag included, see flag_lapsed),
-    so that the pass over every contact joins nothing it would carry every contact through
-    but the thresholds and the few asks past their date. Follow-ups and owners are hashed
-    lookups, and the EXISTS of a follow-up runs only for contacts the clock and the asks
-    have not lapsed, as SQL stops at the first true OR."""
-    contact, ask = Contact._meta.db_table, Ask._meta.db_table
+    with the thresholds, the few asks and follow-ups past their date and the owners still
+    around hash-joined in: no subquery a row, so that PostgreSQL can share the pass over
+    every contact among parallel workers."""
+    contact, ask, follow_up = (m._meta.db_table for m in (Contact, Ask, FollowUp))
     flagged = f"('{LapseFlag.LAPSED}', '{LapseFlag.ESCALATED}')"
-    # Each state is worked out once a row behind the fence; PostgreSQL would otherwise
-    # inline the subquery and work it out again for each test of it.
-    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     active = f"c.status = '{Status.ACTIVE}'"
     counted = f"({active} AND (c.snoozed_until IS NULL OR c.snoozed_until < %s))"
     clock = "coalesce(c.last_conversation_at, c.created_at)"
@@ -338,13 +326,12 @@ def _states(rules: _Rules, where: str = "") -> tuple[str, list[Any]]:
                    {counted} AND (
                        {clock} < t.lapse_before
                        OR a.overdue IS NOT NULL
-                       OR {_follow_up_missed("c.id")}
+                       OR f.contact_id IS NOT NULL
                    ) AS lapsed,
                    {counted} AND {clock} < t.due_before AS due,
-                   {active} AND NOT coalesce(
-                       (c.organization_id, c.owner_id) IN (SELECT * FROM present), false
-                   ) AS orphan,
-                   coalesce(a.overdue, 0) AS asks_overdue
+                   {active} AND p.user_id IS NULL AS orphan,
+                   coalesce(a.overdue, 0) AS asks_overdue,
+                   f.contact_id IS NOT NULL AS follow_up_missed
             FROM {contact} AS c
             LEFT JOIN threshold AS t
                 ON t.organization_id = c.organization_id AND t.level = c.level
@@ -353,10 +340,16 @@ def _states(rules: _Rules, where: str = "") -> tuple[str, list[Any]]:
                 WHERE a.answer = '{Answer.PENDING}' AND a.due_on < %s
                 GROUP BY a.contact_id
             ) AS a ON a.contact_id = c.id
-            {where}{fence}
+            LEFT JOIN (
+                SELECT DISTINCT f.contact_id FROM {follow_up} AS f
+                WHERE f.done_by_id IS NULL AND f.cancelled_at IS NULL AND f.planned_for < %s
+            ) AS f ON f.contact_id = c.id
+            LEFT JOIN present AS p
+                ON p.organization_id = c.organization_id AND p.user_id = c.owner_id
+            {where}
         ) AS s"""
     today = day(rules.today)
-    # In the order they appear: counted, counted, the follow-ups, counted, the asks.
+    # In the order they appear: counted, counted, counted, the asks, the follow-ups.
     return sql, [today, today, today, today, today]
 
 
@@ -374,7 +367,8 @@ def _pass(rules: _Rules, counts: FlagCounts) -> list[dict[str, Any]]:
     states, state_params = _states(rules)
     leaders_since = moment(rules.now - LEADERS_REACHED_WITHIN)
     postgresql = connection.vendor == "postgresql"
-    moved_ids = "array_agg" if postgresql else "group_concat"
+    # An aggregate of migration 0011, which parallel workers can share on PostgreSQL 15.
+    moved_ids = "contact_ids" if postgresql else "group_concat"
     with connection.cursor() as cursor:
         if postgresql:
             # The planner, with no statistics across the contacts' columns, takes the few
@@ -462,8 +456,8 @@ def _write_changes(rules: _Rules, counts: FlagCounts) -> None:
         if postgresql:
             # A temporary table has no statistics until it is analysed.
             cursor.execute(f"ANALYZE {MOVED_IDS}")
-        # A new lapse's reason is looked up for those contacts only: an ask past its date,
-        # else a follow-up missed, else the clock.
+        # A new lapse's reason: an ask past its date, else a follow-up missed, else the
+        # clock.
         cursor.execute(
             f"""
             CREATE TEMPORARY TABLE {CHANGES} AS
@@ -474,7 +468,7 @@ def _write_changes(rules: _Rules, counts: FlagCounts) -> None:
                    CASE WHEN NOT s.lapsed THEN ''
                         WHEN s.lapse_open THEN s.lapse_reason
                         WHEN s.asks_overdue > 0 THEN '{LapseReason.ASK_OVERDUE}'
-                        WHEN {_follow_up_missed("s.id")} THEN '{LapseReason.FOLLOW_UP_MISSED}'
+                        WHEN s.follow_up_missed THEN '{LapseReason.FOLLOW_UP_MISSED}'
                         WHEN s.last_conversation_at IS NULL THEN '{LapseReason.NEVER_TALKED}'
                         ELSE '{LapseReason.NO_CONVERSATION}' END AS reason,
                    CASE WHEN {opens} THEN s.level
@@ -483,7 +477,7 @@ def _write_changes(rules: _Rules, counts: FlagCounts) -> None:
                         THEN coalesce(s.lapse_escalated_at, %s) END AS escalated_at
             FROM ({states}) AS s WHERE {MOVED}
             """,
-            [*rules.params, now, day(rules.today), now, *state_params],
+            [*rules.params, now, now, *state_params],
         )
         if postgresql:
             cursor.execute(f"ANALYZE {CHANGES}")
