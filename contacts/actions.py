@@ -423,8 +423,9 @@ def snooze_contact(
     *, member: Membership, contact: Contact, until: dt.date | None, reason: str
 ) -> None:
     """Take a contact off the lapse watch until a date, for a stated reason (away for the
-    summer, in hospital). The open lapse episode ends now: the committee decided, so the
-    contact no longer waits for the next run of the job to leave the dashboard."""
+    summer, in hospital). The open lapse ends now, kept as an episode: the committee
+    decided, so the contact no longer waits for the next run of the job to leave the
+    dashboard."""
     _refuse_unless_committee(member)
     if contact.organization_id != member.organization_id:
         raise ValidationError("That contact is not in your organization.")

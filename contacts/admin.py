@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin
 from django.http import HttpRequest
 
@@ -39,6 +41,15 @@ class ContactAdmin(admin.ModelAdmin):
     autocomplete_fields = ["unit", "owner"]
     readonly_fields = ["last_conversation_at", "last_attempt_at", "attempts_since_conversation"]
     inlines = [LevelChangeInline]
+
+    def save_model(self, request: HttpRequest, obj: Contact, form: Any, change: bool) -> None:
+        """A change writes the fields it changed, and no others: the clocks, the flag and
+        the open lapse are the app's to keep, and the job or a knock may have moved them
+        since the form's copy was read."""
+        if change:
+            obj.save(update_fields=[*form.changed_data, "updated_at"])
+        else:
+            super().save_model(request, obj, form, change)
 
 
 @admin.register(Visit)

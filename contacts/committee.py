@@ -188,7 +188,8 @@ def lapsed_contacts(
     organization: Organization, thresholds: Thresholds, filters: dict[str, Any]
 ) -> QuerySet[Contact]:
     """The list, most severe first: the highest level, then the longest overdue. Open
-    asks, the last note and why the contact lapsed come as subqueries, not a query a row."""
+    asks and the last note come as subqueries, not a query a row; why the contact lapsed
+    is on its row."""
     contacts = Contact.objects.filter(organization=organization, status=Status.ACTIVE)
     state = filters.get("state")
     if state == ListState.ORPHANED:

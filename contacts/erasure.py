@@ -77,7 +77,7 @@ def erase_contact(*, member: Membership, contact: Contact) -> Erasure:
        follow-ups; redact them from Django admin's log.
     5. Blank the contact: no name, phone, email, language, notes, owner or unit; status
        "erased", which no lapse list, digest, count or export includes; any open lapse
-       episode ends now.
+       ends now, kept as an episode.
     6. Write one trail row (the blank contact, "erased", by whom) and the Erasure record:
        contact id, organization, who, when, and counts, nothing about the person.
     """

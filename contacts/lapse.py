@@ -299,6 +299,9 @@ def _states(rules: _Rules, where: str = "") -> tuple[str, list[Any]]:
     are `s`, to follow rules.with_sql, and its parameters. `where` narrows the contacts
     (`c`).
 
+    Each state is true or false, never NULL: a level with no threshold has no cut-offs,
+    and its contacts lapse only by an ask or a follow-up.
+
     Read from the contact's own row (its building and its flag included, see flag_lapsed),
     with the thresholds, the few asks and follow-ups past their date and the owners still
     around hash-joined in: no subquery a row, so that PostgreSQL can share the pass over
@@ -324,11 +327,11 @@ def _states(rules: _Rules, where: str = "") -> tuple[str, list[Any]]:
                    {active} AS active,
                    {counted} AS counted,
                    {counted} AND (
-                       {clock} < t.lapse_before
+                       coalesce({clock} < t.lapse_before, false)
                        OR a.overdue IS NOT NULL
                        OR f.contact_id IS NOT NULL
                    ) AS lapsed,
-                   {counted} AND {clock} < t.due_before AS due,
+                   {counted} AND coalesce({clock} < t.due_before, false) AS due,
                    {active} AND p.user_id IS NULL AS orphan,
                    coalesce(a.overdue, 0) AS asks_overdue,
                    f.contact_id IS NOT NULL AS follow_up_missed

@@ -282,7 +282,7 @@ class Contact(models.Model):
     # The key of the form that added this contact: a resubmission finds it again.
     submission_key = models.CharField(max_length=64, blank=True, editable=False)
 
-    # Set by the hourly job (contacts.lapses.flag_lapsed); a conversation clears it at once.
+    # Set by the hourly job (contacts.lapse.flag_lapsed); a conversation clears it at once.
     lapse_flag = models.CharField(
         max_length=10, choices=LapseFlag.choices, default=LapseFlag.OK, editable=False
     )

@@ -93,12 +93,14 @@ def past_weeks(now: dt.datetime) -> PastWeeks:
     counted afresh, from those that ended (LapseEpisode) and those still open (on the
     contacts, read off the flag's index), and divided by the contacts counted now."""
     this_monday = local_monday(now)
+    labels = week_labels(now)
     rates = {
         summary.organization_id: summary.weeks[:-1]
         for summary in LapseSummary.objects.only("taken_at", "weeks")
         if local_monday(summary.taken_at) == this_monday
         and summary.taken_at <= now
-        and len(summary.weeks) == CHART_WEEKS
+        # As this version counts them (an older one skipped last week).
+        and [label for label, _ in summary.weeks] == labels
     }
     afresh = Organization.objects.exclude(pk__in=list(rates)).values("pk")
     ends = week_ends(now)[:-1]
@@ -262,9 +264,15 @@ def weekly_lapse_rate(
     week, and that number moves slowly next to the number lapsed, so the shape of the line
     is right.
     """
+    labels = week_labels(now)[-len(lapsed_by_week) :]
+    return [
+        (label, lapsed / counted if counted else 0.0)
+        for label, lapsed in zip(labels, lapsed_by_week, strict=True)
+    ]
+
+
+def week_labels(now: dt.datetime) -> list[str]:
+    """Each of the last weeks (week_ends) by the day it started, oldest first."""
     ends = week_ends(now)
     starts = [end - WEEK for end in ends[:-1]] + [local_monday(now)]
-    return [
-        (week_label(timezone.localdate(start)), lapsed / counted if counted else 0.0)
-        for start, lapsed in zip(starts[-len(lapsed_by_week) :], lapsed_by_week, strict=True)
-    ]
+    return [week_label(timezone.localdate(start)) for start in starts]

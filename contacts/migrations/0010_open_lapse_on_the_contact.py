@@ -5,7 +5,9 @@
 # then lapses in one write: the job's first run finds a quarter of a deployment's contacts
 # lapsed, and each open episode cost an insert across its indexes and two foreign-key
 # checks at commit. On PostgreSQL this migration writes every contact with an open
-# episode, in one transaction: as long as the job's first run.
+# episode once, in one transaction that holds the contacts' table locked until it
+# commits: pages that read contacts wait about as long as the job's first run takes (7-9
+# s for a million contacts, a quarter of them lapsed). Deploy it when nobody is knocking.
 
 from django.conf import settings
 from django.db import migrations, models
@@ -36,8 +38,12 @@ def open_lapses_to_contacts(apps, schema_editor):
         **{f"lapse_{field}": Subquery(of_contact.values(field)[:1]) for field in LAPSE}
     )
     flagged.filter(lapse_started_at__isnull=True).update(lapse_flag="ok")
-    flagged.filter(lapse_escalated_at__isnull=True).update(lapse_flag="lapsed")
-    flagged.filter(lapse_escalated_at__isnull=False).update(lapse_flag="escalated")
+    flagged.filter(lapse_flag="escalated", lapse_escalated_at__isnull=True).update(
+        lapse_flag="lapsed"
+    )
+    flagged.filter(lapse_flag="lapsed", lapse_escalated_at__isnull=False).update(
+        lapse_flag="escalated"
+    )
     open_episodes.filter(
         contact_id__in=Contact.objects.filter(lapse_started_at__isnull=False).values("pk")
     ).delete()
@@ -50,12 +56,15 @@ def open_lapses_to_episodes(apps, schema_editor):
     LapseEpisode = apps.get_model("contacts", "LapseEpisode")
     lapsed = Contact.objects.filter(lapse_started_at__isnull=False)
     LapseEpisode.objects.bulk_create(
-        LapseEpisode(
-            organization_id=contact.organization_id,
-            contact_id=contact.pk,
-            **{field: getattr(contact, f"lapse_{field}") for field in LAPSE},
-        )
-        for contact in lapsed.iterator(chunk_size=2000)
+        (
+            LapseEpisode(
+                organization_id=contact.organization_id,
+                contact_id=contact.pk,
+                **{field: getattr(contact, f"lapse_{field}") for field in LAPSE},
+            )
+            for contact in lapsed.iterator(chunk_size=2000)
+        ),
+        batch_size=2000,
     )
     check_now(schema_editor)
 

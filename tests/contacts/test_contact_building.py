@@ -22,9 +22,9 @@ from buildings.imports import import_residents
 from buildings.models import Building, Unit
 from contacts.actions import record_visit, undo_visit
 from contacts.erasure import erase_contact
-from contacts.models import Contact, Outcome
+from contacts.models import Contact, LapseFlag, Outcome
 from organizing.models import Organization
-from tests.makers import make_contact, make_unit, misplaced_contacts, new_key
+from tests.makers import make_contact, make_unit, mark_lapsed, misplaced_contacts, new_key
 
 
 def building_of(contact: Contact) -> int | None:
@@ -212,6 +212,50 @@ def test_a_contact_moved_in_djangos_admin_changes_building(
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert building_of(maria) == maple_101.building_id
     assert misplaced_contacts() == []
+
+
+def test_a_contact_changed_in_djangos_admin_keeps_what_the_job_wrote_meanwhile(
+    settings: Any, ada: User, maria: Contact
+) -> None:
+    """The admin saves the fields it changed: the flag and the open lapse the job wrote
+    after the admin's copy was read stay."""
+    settings.OTP_REQUIRED_ROLES = []
+    User.objects.filter(pk=ada.pk).update(is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(ada)
+    url = reverse("admin:contacts_contact_change", args=[maria.pk])
+    form = client.get(url).context["adminform"].form
+    data = {
+        name: "" if value is None else value
+        for name, value in form.initial.items()
+        if name in form.fields
+    }
+    data |= {
+        "name": "Maria L.",
+        "unit": maria.unit_id,
+        "owner": maria.owner_id or "",
+        "organization": maria.organization_id,
+        "created_at_0": timezone.localtime(maria.created_at).strftime("%Y-%m-%d"),
+        "created_at_1": timezone.localtime(maria.created_at).strftime("%H:%M:%S"),
+        "level_changes-TOTAL_FORMS": 0,
+        "level_changes-INITIAL_FORMS": 0,
+    }
+    job_ran: list[bool] = []
+
+    def job_first(execute: Any, sql: str, *args: Any) -> Any:
+        if sql.startswith('UPDATE "contacts_contact" SET') and not job_ran:
+            job_ran.append(True)
+            mark_lapsed(maria)
+        return execute(sql, *args)
+
+    with connection.execute_wrapper(job_first):
+        response = client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert job_ran
+    saved = Contact.objects.get(pk=maria.pk)
+    assert saved.name == "Maria L."
+    assert saved.lapse_flag == LapseFlag.LAPSED and saved.open_lapse is not None
 
 
 @pytest.mark.django_db(transaction=True)

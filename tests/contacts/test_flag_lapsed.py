@@ -35,7 +35,7 @@ from contacts.models import (
     Outcome,
     Status,
 )
-from contacts.summary import local_monday
+from contacts.summary import local_monday, week_labels
 from tests.makers import make_contact, mark_lapsed, new_key
 
 DAY = dt.timedelta(days=1)
@@ -160,6 +160,22 @@ def test_a_missed_follow_up_visit_is_a_lapse(maria: Contact, olivia: User) -> No
     assert (lapse := open_lapse(maria)) and lapse.reason == LapseReason.FOLLOW_UP_MISSED
 
 
+def test_an_ask_overdue_is_the_reason_before_a_missed_follow_up_and_the_clock(
+    maria: Contact, olivia: User
+) -> None:
+    Contact.objects.filter(pk=maria.pk).update(created_at=timezone.now() - 100 * DAY)
+    FollowUp.objects.create(
+        contact=maria, planned_for=timezone.localdate() - DAY, assigned_to=olivia, purpose="RSVP"
+    )
+    Ask.objects.create(
+        contact=maria, question="Meeting?", asked_by=olivia, due_on=timezone.localdate() - DAY
+    )
+
+    flag_lapsed()
+
+    assert (lapse := open_lapse(maria)) and lapse.reason == LapseReason.ASK_OVERDUE
+
+
 def test_a_lapse_older_than_the_grace_period_is_escalated(tamara: Contact, olivia: User) -> None:
     talk(tamara, olivia, days_ago=16)
     flag_lapsed(now=timezone.now() - 8 * DAY)  # first flagged eight days ago
@@ -209,17 +225,48 @@ def test_a_snooze_that_ends_brings_the_lapse_back(maria: Contact) -> None:
     assert flag(maria) == LapseFlag.LAPSED
 
 
-def test_a_contact_snoozed_while_lapsed_has_the_episode_resolved(maria: Contact) -> None:
+def test_a_contact_snoozed_while_lapsed_has_the_lapse_kept_as_an_episode(maria: Contact) -> None:
     Contact.objects.filter(pk=maria.pk).update(created_at=timezone.now() - 100 * DAY)
-    flag_lapsed()
+    flag_lapsed(now=timezone.now() - 9 * DAY)
+    flag_lapsed(now=timezone.now() - DAY)  # escalated
+    lapse = open_lapse(maria)
     Contact.objects.filter(pk=maria.pk).update(
-        snoozed_until=timezone.localdate() + 5 * DAY, snooze_reason="Travelling"
+        level=Level.LEADER, snoozed_until=timezone.localdate() + 5 * DAY, snooze_reason="Away"
     )
 
-    flag_lapsed()
+    counts = flag_lapsed()
 
-    assert LapseEpisode.objects.get(contact=maria).resolved_at is not None
+    assert counts.resolved == 1
+    assert flag(maria) == LapseFlag.OK and open_lapse(maria) is None
+    episode = LapseEpisode.objects.get(contact=maria)
+    assert lapse and lapse.escalated_at
+    # As it opened (at the level she had then), and escalated; ended by this run.
+    assert (episode.started_at, episode.reason, episode.level, episode.escalated_at) == (
+        lapse.started_at,
+        LapseReason.NEVER_TALKED,
+        Level.NEW,
+        lapse.escalated_at,
+    )
+    assert episode.resolved_at > lapse.escalated_at and episode.resolved_by is None
+
+
+def test_a_level_with_no_threshold_lapses_only_by_an_ask_or_a_follow_up(
+    maria: Contact, olivia: User
+) -> None:
+    LapseThreshold.objects.filter(organization=maria.organization, level=Level.NEW).delete()
+    Contact.objects.filter(pk=maria.pk).update(created_at=timezone.now() - 100 * DAY)
+    ask = Ask.objects.create(
+        contact=maria, question="Meeting?", asked_by=olivia, due_on=timezone.localdate() - DAY
+    )
+    flag_lapsed()
+    assert (lapse := open_lapse(maria)) and lapse.reason == LapseReason.ASK_OVERDUE
+
+    Ask.objects.filter(pk=ask.pk).update(answer=Answer.YES, answered_at=timezone.now())
+    counts = flag_lapsed()
+
+    assert counts.resolved == 1
     assert flag(maria) == LapseFlag.OK
+    assert LapseEpisode.objects.get(contact=maria).reason == LapseReason.ASK_OVERDUE
 
 
 def test_two_runs_leave_one_open_episode(tamara: Contact, olivia: User) -> None:
@@ -294,8 +341,16 @@ def test_the_weekly_lapse_rate_counts_the_lapses_open_at_each_weeks_end_once(
     )
     mark_lapsed(tamara, since=now - 9 * DAY)
 
+    # What an older version kept earlier this week, its weeks a week off: not carried.
+    LapseSummary.objects.create(
+        organization=tamara.organization,
+        taken_at=now - dt.timedelta(hours=1),
+        weeks=[[f"week {n}", 0.9] for n in range(12)],
+    )
+
     def rates() -> list[float]:
         summary = LapseSummary.objects.get(organization=tamara.organization)
+        assert [label for label, _ in summary.weeks] == week_labels(summary.taken_at)
         return [round(rate * summary.counted, 6) for _, rate in summary.weeks]
 
     counts = flag_lapsed(now=now)
@@ -365,7 +420,7 @@ def test_the_management_command_runs_the_same_job(tamara: Contact, olivia: User)
 
     call_command("flag_lapsed", stdout=out)
 
-    assert "Opened 1 lapse episodes" in out.getvalue()
+    assert "Lapses opened: 1, ended: 0, escalated: 0" in out.getvalue()
     assert flag(tamara) == LapseFlag.LAPSED
 
 
@@ -489,6 +544,39 @@ def test_a_conversation_recorded_while_the_job_writes_leaves_no_episode_open_beh
     assert flag(tamara) == LapseFlag.OK
     assert open_lapse(tamara) is None
     assert not LapseEpisode.objects.filter(contact=tamara).exists()
+
+
+def test_a_conversation_recorded_while_the_job_ends_a_lapse_keeps_it_once(
+    tamara: Contact, olivia: User
+) -> None:
+    """The job finds Tamara's lapse over (she moved); before it writes, a conversation
+    ends the lapse itself. One episode, the conversation's."""
+    if connection.vendor != "postgresql":
+        pytest.fail("this test needs PostgreSQL; run it through `make test`")
+    talk(tamara, olivia, days_ago=10)
+    flag_lapsed()
+    Contact.objects.filter(pk=tamara.pk).update(status=Status.MOVED)
+    talked: list[Any] = []
+
+    def conversation_first(execute: Any, sql: str, *args: Any) -> Any:
+        if "SET lapse_flag = s.flag" in sql and not talked:
+            talked.append(
+                record_visit(
+                    member=olivia.membership,
+                    contact=tamara,
+                    outcome=Outcome.CONVERSATION,
+                    idempotency_key=new_key(),
+                )[0]
+            )
+        return execute(sql, *args)
+
+    with connection.execute_wrapper(conversation_first):
+        counts = flag_lapsed()
+
+    assert talked and counts.resolved == 0
+    assert flag(tamara) == LapseFlag.OK and open_lapse(tamara) is None
+    episode = LapseEpisode.objects.get(contact=tamara)
+    assert episode.resolved_by == talked[0]
 
 
 def test_the_run_counts_asks_past_their_date_of_active_contacts_snoozed_or_not(

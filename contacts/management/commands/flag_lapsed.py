@@ -11,7 +11,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         counts = flag_lapsed()
         self.stdout.write(
-            f"Opened {counts.opened} lapse episodes, resolved {counts.resolved}, "
-            f"escalated {counts.escalated}; {counts.due_soon} due soon; "
-            f"{counts.orphaned} newly orphaned."
+            f"Lapses opened: {counts.opened}, ended: {counts.resolved}, "
+            f"escalated: {counts.escalated}; due soon: {counts.due_soon}; "
+            f"newly orphaned: {counts.orphaned}."
         )
