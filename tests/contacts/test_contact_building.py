@@ -183,14 +183,16 @@ def test_a_csv_import_puts_residents_of_new_and_known_units_in_their_buildings(
     assert misplaced_contacts() == []
 
 
-def test_a_contact_moved_in_djangos_admin_changes_building(
-    settings: Any, ada: User, maria: Contact, maple_101: Unit
-) -> None:
+def change_in_admin(
+    settings: Any, admin: User, contact: Contact, **changes: Any
+) -> tuple[Client, str, dict[str, Any]]:
+    """A superuser's client, the contact's change page in Django's admin, and the form as
+    the page fills it, with `changes`."""
     settings.OTP_REQUIRED_ROLES = []
-    User.objects.filter(pk=ada.pk).update(is_staff=True, is_superuser=True)
+    User.objects.filter(pk=admin.pk).update(is_staff=True, is_superuser=True)
     client = Client()
-    client.force_login(ada)
-    url = reverse("admin:contacts_contact_change", args=[maria.pk])
+    client.force_login(admin)
+    url = reverse("admin:contacts_contact_change", args=[contact.pk])
     form = client.get(url).context["adminform"].form
     data = {
         name: "" if value is None else value
@@ -198,14 +200,22 @@ def test_a_contact_moved_in_djangos_admin_changes_building(
         if name in form.fields
     }
     data |= {
-        "unit": maple_101.pk,
-        "owner": maria.owner_id or "",
-        "organization": maria.organization_id,
-        "created_at_0": timezone.localtime(maria.created_at).strftime("%Y-%m-%d"),
-        "created_at_1": timezone.localtime(maria.created_at).strftime("%H:%M:%S"),
+        "unit": contact.unit_id,
+        "owner": contact.owner_id or "",
+        "organization": contact.organization_id,
+        "created_at_0": timezone.localtime(contact.created_at).strftime("%Y-%m-%d"),
+        "created_at_1": timezone.localtime(contact.created_at).strftime("%H:%M:%S"),
         "level_changes-TOTAL_FORMS": 0,
         "level_changes-INITIAL_FORMS": 0,
+        **changes,
     }
+    return client, url, data
+
+
+def test_a_contact_moved_in_djangos_admin_changes_building(
+    settings: Any, ada: User, maria: Contact, maple_101: Unit
+) -> None:
+    client, url, data = change_in_admin(settings, ada, maria, unit=maple_101.pk)
 
     response = client.post(url, data)
 
@@ -219,27 +229,7 @@ def test_a_contact_changed_in_djangos_admin_keeps_what_the_job_wrote_meanwhile(
 ) -> None:
     """The admin saves the fields it changed: the flag and the open lapse the job wrote
     after the admin's copy was read stay."""
-    settings.OTP_REQUIRED_ROLES = []
-    User.objects.filter(pk=ada.pk).update(is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(ada)
-    url = reverse("admin:contacts_contact_change", args=[maria.pk])
-    form = client.get(url).context["adminform"].form
-    data = {
-        name: "" if value is None else value
-        for name, value in form.initial.items()
-        if name in form.fields
-    }
-    data |= {
-        "name": "Maria L.",
-        "unit": maria.unit_id,
-        "owner": maria.owner_id or "",
-        "organization": maria.organization_id,
-        "created_at_0": timezone.localtime(maria.created_at).strftime("%Y-%m-%d"),
-        "created_at_1": timezone.localtime(maria.created_at).strftime("%H:%M:%S"),
-        "level_changes-TOTAL_FORMS": 0,
-        "level_changes-INITIAL_FORMS": 0,
-    }
+    client, url, data = change_in_admin(settings, ada, maria, name="Maria L.")
     job_ran: list[bool] = []
 
     def job_first(execute: Any, sql: str, *args: Any) -> Any:
