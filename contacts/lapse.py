@@ -41,7 +41,7 @@ from contacts.models import (
     Status,
     Visit,
 )
-from contacts.summary import LEADERS_REACHED_WITHIN, PastWeeks, past_weeks, take_summaries
+from contacts.summary import LEADERS_REACHED_WITHIN, past_weeks, take_summaries
 from organizing.models import Membership, Organization
 
 
@@ -206,15 +206,14 @@ def flag_lapsed(*, now: dt.datetime | None = None) -> FlagCounts:
             # would cost more than it saves.
             cursor.execute("SET LOCAL jit = off")
             # The pass groups a few thousand rows that the planner, with no statistics
-            # across the contacts' and the units' columns, takes for one a contact: with
-            # room, it hashes them rather than sorting every contact on disk.
+            # across the contacts' columns, takes for one a contact: with room, it hashes
+            # them rather than sorting every contact on disk.
             cursor.execute("SET LOCAL work_mem = '64MB'")
     counts = FlagCounts()
     organizations = list(Organization.objects.order_by("pk"))
     groups: list[dict[str, Any]] = []
-    past = PastWeeks(rates={}, lapses={})
+    past = past_weeks(now)
     if organizations:
-        past = past_weeks(now)
         rules = _Rules.of(organizations, now)
         groups = _pass(rules, counts)
     summaries = take_summaries(now, groups, past)
