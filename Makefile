@@ -30,7 +30,7 @@ bench: venv
 	scripts/with-services.sh .venv/bin/python -m bench
 
 lint: venv
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy . && .venv/bin/lint-imports --no-cache
 
 clean:
 	rm -rf .venv var db.sqlite3

@@ -45,8 +45,8 @@ def run() -> list[tuple[str, float, str]]:
     # Imported here: Django is set up by bench.__main__, or by main() below.
     from django.contrib.auth.models import User
 
-    from buildings.imports import import_residents, plan_import
     from contacts.models import Contact
+    from contacts.setup.imports import import_residents, plan_import
     from organizing.models import Membership, Organization, Role
 
     def admin_of(slug: str) -> Membership:

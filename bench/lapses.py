@@ -52,7 +52,8 @@ from django.urls import include, path, reverse
 from django.utils import timezone
 
 from bench.generate import Generated, _row_sql, generate
-from contacts.lapse import FlagCounts, flag_lapsed
+from contacts.lapse.job import FlagCounts, flag_lapsed
+from contacts.lapse.summary import take_summaries
 from contacts.models import (
     Answer,
     Ask,
@@ -65,7 +66,6 @@ from contacts.models import (
     Level,
     Status,
 )
-from contacts.summary import take_summaries
 from organizing.models import Membership, Role
 
 if TYPE_CHECKING:
@@ -474,7 +474,7 @@ def time_job(deployment: Deployment, now: dt.datetime) -> Table:
         f"write floor alone is {write_floor_s / floor_s:.1f}x it"
     )
     notes.append(
-        f"of the second run, the summary's own queries (contacts.summary): "
+        f"of the second run, the summary's own queries (contacts.lapse.summary): "
         f"{statistics.median(summary):.2f} s, {statistics.median(summary) / floor_s:.1f}x"
     )
     notes.append(

@@ -88,6 +88,18 @@ class Turf(models.Model):
             )
 
 
+# The floors a building can have, basements included.
+LOWEST_FLOOR, HIGHEST_FLOOR = -5, 200
+
+
+def floor_from_label(label: str) -> int | None:
+    """The floor a numbered door gives away: 1204 is on floor 12, 305 on floor 3.
+    Other labels (2A, PH1, 12) don't say, and get None."""
+    if label.isdigit() and len(label) >= 3:
+        return int(label[:-2])
+    return None
+
+
 class UnitQuerySet(models.QuerySet["Unit"]):
     def visible_to(self, membership: Membership) -> UnitQuerySet:
         return self.filter(building__in=Building.objects.visible_to(membership))

@@ -5,4 +5,4 @@ class ContactsConfig(AppConfig):
     name = "contacts"
 
     def ready(self) -> None:
-        from contacts import erasure  # noqa: F401  (its receiver forgets deleted organizations)
+        from contacts.privacy import erasure  # noqa: F401  (its receiver forgets deleted organizations)

@@ -77,7 +77,7 @@ class Answer(models.TextChoices):
 
 
 LANGUAGES = sorted(global_settings.LANGUAGES, key=lambda language: language[1])
-DEFAULT_THRESHOLD_DAYS = {
+DEFAULT_THRESHOLD_DAYS: dict[int, int] = {
     Level.LEADER: 7,
     Level.ACTIVE: 14,
     Level.SUPPORTER: 21,
@@ -241,7 +241,7 @@ class Contact(models.Model):
         db_index=False,
     )
     # The unit's building, denormalised so that the hourly job's pass over every contact
-    # (contacts.lapse) counts each building's contacts without joining a million contacts
+    # (contacts.lapse.job) counts each building's contacts without joining a million contacts
     # to their units. Kept right wherever a contact's unit is set: save(), the queryset's
     # bulk_create, bulk_update and update, a unit's deletion (unit_gone) and a unit moved
     # to another building (Unit.save); raw SQL writers set it themselves.
@@ -552,7 +552,7 @@ class Visit(models.Model):
             models.Index(fields=["unit", "happened_at"], name="visit_unit_happened"),
             models.Index(fields=["organizer", "happened_at"], name="visit_organizer_happened"),
             # Conversations this week and last: counted by the hourly job
-            # (contacts.summary) by when they happened, and by the dashboard among those
+            # (contacts.lapse.summary) by when they happened, and by the dashboard among those
             # recorded since.
             models.Index(
                 # recorded_at too, so that they are counted off the index alone.
@@ -686,19 +686,16 @@ class LapseThreshold(models.Model):
     def __str__(self) -> str:
         return f"{self.get_level_display()}: {self.days} days"
 
-    @property
-    def duration(self) -> dt.timedelta:
-        return dt.timedelta(days=self.days)
-
     @classmethod
-    def create_defaults(cls, organization: Organization) -> None:
-        LapseThreshold.objects.bulk_create(
-            [
-                LapseThreshold(organization=organization, level=level, days=days)
-                for level, days in DEFAULT_THRESHOLD_DAYS.items()
-            ],
-            ignore_conflicts=True,
-        )
+    def days_by_level(cls, organization_ids: Iterable[int]) -> dict[int, dict[int, int]]:
+        """Each organization's days for every level: what its committee set, else the
+        default. A row exists only for a level the committee has saved."""
+        ids = list(organization_ids)
+        days: dict[int, dict[int, int]] = {pk: dict(DEFAULT_THRESHOLD_DAYS) for pk in ids}
+        rows = cls.objects.filter(organization_id__in=ids)
+        for organization_id, level, value in rows.values_list("organization_id", "level", "days"):
+            days[organization_id][level] = value
+        return days
 
 
 class OwnerChange(models.Model):

@@ -2,8 +2,8 @@
 
 from celery import shared_task
 
-from contacts.digests import send_committee_digests, send_owner_digests
-from contacts.lapse import flag_lapsed
+from contacts.lapse.digests import send_committee_digests, send_owner_digests
+from contacts.lapse.job import flag_lapsed
 
 
 @shared_task(name="contacts.flag_lapsed")

@@ -1,8 +1,18 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models
 from simple_history.models import HistoricalRecords
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+
+def display_name(user: User) -> str:
+    """How a member is named on every screen and in every message."""
+    return user.get_full_name() or user.username
 
 
 class Organization(models.Model):
@@ -27,17 +37,6 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @transaction.atomic
-    def save(self, *args: object, **kwargs: object) -> None:
-        adding = self._state.adding
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-        if adding:
-            # Every organization starts with the default lapse thresholds; the committee
-            # tunes them later. Imported here because contacts depends on this app.
-            from contacts.models import LapseThreshold
-
-            LapseThreshold.create_defaults(self)
 
 
 class Role(models.TextChoices):
@@ -66,6 +65,12 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_role_display()}, {self.organization})"
+
+    @property
+    def display_name(self) -> str:
+        """The member's name, marked when they have left the organization."""
+        name = display_name(self.user)
+        return name if self.active else f"{name} (left)"
 
     @property
     def sees_whole_organization(self) -> bool:

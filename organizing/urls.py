@@ -1,16 +1,22 @@
+"""The project's URLs: the one module of organizing/ that imports the screens of contacts/
+(the import-linter contract in pyproject.toml names it)."""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from contacts import offline
-from contacts import views as contact_views
+from contacts.committee import urls as committee_urls
+from contacts.field import offline, today
+from contacts.field import urls as field_urls
+from contacts.privacy import urls as privacy_urls
+from contacts.setup import urls as setup_urls
 from organizing import accounts, two_factor, views
 
 # Where admins must use two-factor, so must Django's admin.
 admin.site.__class__ = two_factor.CodeRequiredAdminSite
 
 urlpatterns = [
-    path("", contact_views.today, name="home"),
+    path("", today.today, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("sw.js", offline.service_worker, name="service_worker"),
     path("offline/pages.json", offline.pages_to_keep, name="offline_pages"),
@@ -21,11 +27,11 @@ urlpatterns = [
     path("account/two-factor/setup/", two_factor.setup, name="two_factor_setup"),
     path("account/two-factor/verify/", two_factor.verify, name="two_factor_verify"),
     path("account/two-factor/off/", two_factor.turn_off, name="two_factor_off"),
-    path("buildings/", include("buildings.urls")),
-    path("contacts/", include("contacts.urls")),
-    path("committee/", include("contacts.committee_urls")),
-    path("setup/", include("buildings.setup_urls")),
-    path("members/", include("organizing.members_urls")),
-    path("audit/", include("contacts.audit_urls")),
+    path("buildings/", include(field_urls.buildings)),
+    path("contacts/", include(field_urls.contacts)),
+    path("committee/", include(committee_urls)),
+    path("setup/", include(setup_urls.setup)),
+    path("members/", include(setup_urls.team)),
+    path("audit/", include(privacy_urls)),
     path("admin/", admin.site.urls),
 ]

@@ -54,7 +54,7 @@ def mark_lapsed(
     reason: LapseReason = LapseReason.NO_CONVERSATION,
     escalated: bool = False,
 ) -> None:
-    """Give a contact an open lapse, as the hourly job would (contacts.lapse)."""
+    """Give a contact an open lapse, as the hourly job would (contacts.lapse.job)."""
     since = since or timezone.now()
     Contact.objects.filter(pk=contact.pk).update(
         lapse_flag=LapseFlag.ESCALATED if escalated else LapseFlag.LAPSED,

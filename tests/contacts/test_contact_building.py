@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from bench import lapses
 from bench.generate import generate
-from buildings.imports import import_residents
 from buildings.models import Building, Unit
 from contacts.actions import record_visit, undo_visit
-from contacts.erasure import erase_contact
 from contacts.models import Contact, LapseFlag, Outcome
+from contacts.privacy.erasure import erase_contact
+from contacts.setup.imports import import_residents
 from organizing.models import Organization
 from tests.makers import make_contact, make_unit, mark_lapsed, misplaced_contacts, new_key
 

@@ -15,7 +15,7 @@ from tests.makers import make_building, make_unit
 
 
 def test_every_organization_starts_with_the_default_lapse_thresholds(org: Organization) -> None:
-    days = dict(LapseThreshold.objects.filter(organization=org).values_list("level", "days"))
+    days = LapseThreshold.days_by_level([org.pk])[org.pk]
 
     assert days == {
         Level.LEADER: 7,
@@ -27,8 +27,7 @@ def test_every_organization_starts_with_the_default_lapse_thresholds(org: Organi
 
 
 def test_a_threshold_of_zero_days_is_refused(org: Organization) -> None:
-    threshold = LapseThreshold.objects.get(organization=org, level=Level.LEADER)
-    threshold.days = 0
+    threshold = LapseThreshold(organization=org, level=Level.LEADER, days=0)
 
     with pytest.raises(ValidationError, match="at least one day"):
         threshold.full_clean()

@@ -32,17 +32,8 @@ from django.utils.http import urlsafe_base64_encode
 from hypothesis import given
 from hypothesis import strategies as st
 
-from buildings.setup_forms import (
-    RANGE,
-    BuildingForm,
-    ConfirmImportForm,
-    ExportForm,
-    ImportForm,
-    UnitGeneratorForm,
-)
-from buildings.setup_forms import ReassignForm as HandOverForm
-from contacts.committee_forms import LapseSettingsForm, ReassignForm, SnoozeForm
-from contacts.forms import (
+from contacts.committee.forms import LapseSettingsForm, ReassignForm, SnoozeForm
+from contacts.field.forms import (
     BulkKnockForm,
     CancelFollowUpForm,
     ContactVisitForm,
@@ -53,7 +44,16 @@ from contacts.forms import (
     TalkForm,
 )
 from contacts.models import Answer, Contact
-from organizing.member_forms import AddMemberForm, MemberTurfForm, RoleForm
+from contacts.setup.forms import (
+    RANGE,
+    BuildingForm,
+    ConfirmImportForm,
+    ExportForm,
+    ImportForm,
+    UnitGeneratorForm,
+)
+from contacts.setup.forms import ReassignForm as HandOverForm
+from contacts.setup.member_forms import AddMemberForm, MemberTurfForm, RoleForm
 from organizing.two_factor import CodeForm
 from tests.organizing.test_permission_matrix import url_names
 from tests.security.conftest import Ground

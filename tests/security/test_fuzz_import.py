@@ -13,7 +13,7 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from buildings.imports import ALIASES
+from contacts.setup.imports import ALIASES
 from tests.security.conftest import Ground
 from tests.security.guard import assert_organizations_kept_apart, crossings, rolled_back, rows_of
 from tests.security.strategies import FUZZ, INJECTIONS, ODD_TEXT

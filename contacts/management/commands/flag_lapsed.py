@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from contacts.lapse import flag_lapsed
+from contacts.lapse.job import flag_lapsed
 
 
 class Command(BaseCommand):

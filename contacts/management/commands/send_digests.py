@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from contacts.digests import send_committee_digests, send_owner_digests
+from contacts.lapse.digests import send_committee_digests, send_owner_digests
 
 
 class Command(BaseCommand):

@@ -1,9 +1,0 @@
-from django.urls import path
-
-from contacts import audit
-
-app_name = "audit"
-urlpatterns = [
-    path("", audit.log, name="log"),
-    path("contacts/<int:contact_id>/erase/", audit.erase, name="erase"),
-]

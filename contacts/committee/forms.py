@@ -1,0 +1,255 @@
+"""The committee's forms: the lapsed list's filters, reassignment, snooze, and the lapse
+settings. The rules that guard the data live in contacts.actions; these read the input."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Any, cast
+
+from django import forms
+from django.contrib.auth.models import User
+from django.db import models
+from django.forms.renderers import BaseRenderer
+from django.forms.utils import flatatt
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+from contacts.actions import SNOOZE_AT_MOST
+from contacts.models import LapseThreshold, Level
+from organizing.models import Organization
+
+
+class ListState(models.TextChoices):
+    LAPSED = "lapsed", "Lapsed"
+    ESCALATED = "escalated", "Escalated"
+    DUE_SOON = "due_soon", "Due soon"
+    ORPHANED = "orphaned", "Orphaned"
+
+
+class QuickSelect(forms.Select):
+    """A select drawn in Python, not an option template at a time: an organization's
+    buildings and members make hundreds of options, and the templates would cost the
+    dashboard tens of milliseconds."""
+
+    def render(
+        self,
+        name: str,
+        value: Any,
+        attrs: dict[str, Any] | None = None,
+        renderer: BaseRenderer | None = None,
+    ) -> SafeString:
+        widget = self.get_context(name, value, attrs)["widget"]
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (
+                    option["value"],
+                    mark_safe(" selected") if option["selected"] else "",
+                    option["label"],
+                )
+                for _, group, _ in widget["optgroups"]
+                for option in group
+            ),
+        )
+        return format_html(
+            '<select name="{}"{}>{}</select>', name, flatatt(widget["attrs"]), options
+        )
+
+
+class LapsedFilterForm(forms.Form):
+    """GET filters of the lapsed list. A value that is not a choice is left out."""
+
+    building = forms.TypedChoiceField(
+        coerce=int, required=False, empty_value=None, widget=QuickSelect
+    )
+    owner = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, widget=QuickSelect)
+    level = forms.TypedChoiceField(
+        choices=[("", "Any level"), *Level.choices], coerce=int, required=False, empty_value=None
+    )
+    state = forms.ChoiceField(
+        choices=[("", "Lapsed and escalated"), *ListState.choices], required=False
+    )
+
+    def __init__(
+        self,
+        data: Any,
+        *,
+        buildings: Sequence[tuple[int, str]],
+        owners: Sequence[tuple[int, str]],
+    ) -> None:
+        super().__init__(data)
+        cast(forms.ChoiceField, self.fields["building"]).choices = [
+            ("", "All buildings"),
+            *buildings,
+        ]
+        cast(forms.ChoiceField, self.fields["owner"]).choices = [("", "Any owner"), *owners]
+
+    def filters(self) -> dict[str, Any]:
+        self.is_valid()
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if value is not None and value != ""
+        }
+
+
+class IdListField(forms.Field):
+    """Several ids under one name, as ticked checkboxes send them."""
+
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {"invalid": "Those contacts could not be read; tick them again."}
+
+    def to_python(self, value: Any) -> list[int]:
+        if not value:
+            return []
+        try:
+            return sorted({int(v) for v in value})
+        except (TypeError, ValueError):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class ReassignForm(forms.Form):
+    contacts = IdListField(error_messages={"required": "Tick at least one contact to reassign."})
+    to_owner = forms.ModelChoiceField(
+        queryset=User.objects.all(),
+        error_messages={
+            "required": "Choose the organizer who takes them over.",
+            "invalid_choice": "Contacts can only go to an active organizer of your organization.",
+        },
+    )
+
+
+class SnoozeForm(forms.Form):
+    """Reads the snooze; contacts.actions.snooze_contact says what a valid one is, so the
+    fields are optional here and the browser's `required` is only a first hint."""
+
+    until = forms.DateField(
+        label="Until",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date", "required": True}),
+        error_messages={"invalid": "Enter a date such as 2030-07-01."},
+    )
+    reason = forms.CharField(
+        label="Why",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"required": True, "placeholder": "Away until June"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Every row of the list carries this form: no ids, so none appears twice.
+        kwargs.setdefault("auto_id", False)
+        super().__init__(*args, **kwargs)
+        today = timezone.localdate()
+        self.fields["until"].widget.attrs.update(
+            min=(today + dt.timedelta(days=1)).isoformat(), max=(today + SNOOZE_AT_MOST).isoformat()
+        )
+
+
+# Ordered from the most committed to the least: thresholds must not grow along it.
+THRESHOLD_FIELDS = {
+    Level.LEADER: "leader",
+    Level.ACTIVE: "active",
+    Level.SUPPORTER: "supporter",
+    Level.CONTACT: "contact",
+    Level.NEW: "new",
+}
+WHO = {
+    Level.LEADER: "a leader",
+    Level.ACTIVE: "an active member",
+    Level.SUPPORTER: "a supporter",
+    Level.CONTACT: "a contact",
+    Level.NEW: "a new contact",
+}
+MAX_DAYS = 365
+
+
+def days_field(label: str, help_text: str = "") -> forms.IntegerField:
+    return forms.IntegerField(
+        label=label,
+        help_text=help_text,
+        min_value=1,
+        max_value=MAX_DAYS,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        error_messages={
+            "required": "Give a number of days.",
+            "invalid": "Give a whole number of days.",
+            "min_value": "At least one day.",
+            "max_value": f"At most {MAX_DAYS} days.",
+        },
+    )
+
+
+class LapseSettingsForm(forms.Form):
+    leader = days_field("Leader (level 5)")
+    active = days_field("Active (level 4)")
+    supporter = days_field("Supporter (level 3)")
+    contact = days_field("Contact (level 2)")
+    new = days_field("New (level 1)")
+    warning_days = days_field(
+        "Warning window", "Days before the threshold when the owner is warned."
+    )
+    grace_days = days_field(
+        "Grace period", "Days a contact stays lapsed before the lapse is escalated."
+    )
+    orphan_after_days = days_field(
+        "Orphan window", "Days an owner may record nothing before their contacts are orphaned."
+    )
+
+    @staticmethod
+    def initial_for(organization: Organization) -> dict[str, int]:
+        days = LapseThreshold.days_by_level([organization.pk])[organization.pk]
+        return {
+            **{name: days[level] for level, name in THRESHOLD_FIELDS.items() if level in days},
+            "warning_days": organization.lapse_warning_days,
+            "grace_days": organization.lapse_grace_days,
+            "orphan_after_days": organization.orphan_after_days,
+        }
+
+    def threshold_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in THRESHOLD_FIELDS.values()]
+
+    def window_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in ("warning_days", "grace_days", "orphan_after_days")]
+
+    def days_by_level(self) -> dict[int, int]:
+        return {level: self.cleaned_data[name] for level, name in THRESHOLD_FIELDS.items()}
+
+    def clean(self) -> dict[str, Any]:
+        """The more someone has stepped up, the sooner they should hear from us: a
+        threshold may not grow as the level rises. The leader against the new contact is
+        named first, as it is the mistake that drops the people who matter most."""
+        data = super().clean() or {}
+        days = {level: data.get(name) for level, name in THRESHOLD_FIELDS.items()}
+        if any(value is None for value in days.values()):
+            return data
+        known = cast(dict[Level, int], days)
+        if known[Level.LEADER] > known[Level.NEW]:
+            self._too_long(Level.LEADER, Level.NEW, known)
+        else:
+            levels = list(THRESHOLD_FIELDS)
+            for higher, lower in pairwise(levels):
+                if known[higher] > known[lower]:
+                    self._too_long(higher, lower, known)
+                    break
+        warning = data.get("warning_days")
+        shortest = min(known.values())
+        if warning is not None and warning >= shortest:
+            self.add_error(
+                "warning_days",
+                f"The warning must come before the shortest threshold ({shortest} days), "
+                "or every contact would be due soon all the time.",
+            )
+        return data
+
+    def _too_long(self, higher: Level, lower: Level, days: dict[Level, int]) -> None:
+        self.add_error(
+            THRESHOLD_FIELDS[higher],
+            f"{WHO[higher].capitalize()}'s threshold ({days[higher]} days) can't be longer "
+            f"than {WHO[lower]}'s ({days[lower]} days): the more someone has stepped up, "
+            "the sooner they should hear from us.",
+        )

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from contacts.committee import views as committee
+
+app_name = "committee"
+urlpatterns = [
+    path("", committee.dashboard, name="dashboard"),
+    path("reassign/", committee.reassign, name="reassign"),
+    path("contacts/<int:contact_id>/snooze/", committee.snooze, name="snooze"),
+    path("lapsed.csv", committee.export, name="export"),
+    path("settings/", committee.lapse_settings, name="settings"),
+]

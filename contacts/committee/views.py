@@ -1,0 +1,500 @@
+"""The committee's screens: who is lapsed, who owns them, and what to do about it.
+
+Every queryset here starts from `request.membership.organization`; a contact id of another
+organization is simply not found. The page costs the same few queries, and about the same
+time, whatever the size of the organization: the tables, the chart and most figures are the
+hourly job's summary (contacts.lapse.summary), the live figures and the list are read off partial
+indexes, a page of the list at a time, and the list's notes and asks are subqueries.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.forms import Form
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import date as date_filter
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from buildings.models import Building
+from contacts.actions import reassign_contacts, snooze_contact, update_lapse_settings
+from contacts.committee.charts import Point, rate_chart
+from contacts.committee.forms import (
+    LapsedFilterForm,
+    LapseSettingsForm,
+    ListState,
+    ReassignForm,
+    SnoozeForm,
+)
+from contacts.lapse.job import Thresholds
+from contacts.lapse.summary import CHART_WEEKS, FLAGGED, WEEK, counted_q, local_monday
+from contacts.models import (
+    Answer,
+    Ask,
+    Contact,
+    ExportLog,
+    LapseReason,
+    LapseSummary,
+    Outcome,
+    Status,
+    Visit,
+)
+from organizing.access import MemberRequest, member_required
+from organizing.models import Membership, Organization, Role, display_name
+
+if TYPE_CHECKING:
+    pass
+
+PAGE_SIZE = 50
+WHY: dict[str, str] = {
+    LapseReason.NO_CONVERSATION: "No conversation in time",
+    LapseReason.NEVER_TALKED: "Never talked",
+    LapseReason.ASK_OVERDUE: "Ask overdue",
+    LapseReason.FOLLOW_UP_MISSED: "Follow-up missed",
+}
+committee_only = member_required(Role.COMMITTEE, Role.ADMIN)
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{part / whole:.0%}" if whole else ""
+
+
+# The figures: live where a conversation or a snooze changes them at once (the lapsed, this
+# week's conversations, both read off partial indexes); the rest as the hourly job counted
+# them (contacts.lapse.summary), so that the page costs the same whatever the organization's size.
+
+
+def summary_of(organization: Organization) -> LapseSummary:
+    """The job's last count, or zeros before its first run."""
+    found = LapseSummary.objects.filter(organization=organization).first()
+    return found or LapseSummary(organization=organization)
+
+
+def headline(organization: Organization, now: dt.datetime, summary: LapseSummary) -> dict[str, Any]:
+    """The five figures at the top, in two queries and the summary."""
+    figures: dict[str, Any] = {
+        "lapsed": Contact.objects.filter(
+            counted_q(timezone.localdate(now)),
+            organization=organization,
+            lapse_flag__in=FLAGGED,
+        ).count(),
+        "counted": summary.counted,
+        "leaders": summary.leaders,
+        "leaders_reached": summary.leaders_reached,
+        "orphaned": summary.orphaned,
+        "asks_overdue": summary.asks_overdue,
+    }
+    this_monday = local_monday(now)
+    conversations = Visit.objects.filter(
+        organization=organization,
+        outcome=Outcome.CONVERSATION,
+        happened_at__gte=this_monday - WEEK,
+    )
+    if summary.taken_at and local_monday(summary.taken_at) == this_monday:
+        # The job counted the weeks up to its run: add those recorded since, at most an
+        # hour's (visit_org_talk_recorded), not weeks of visits at each request.
+        figures["this_week"] = summary.conversations_this_week
+        figures["last_week"] = summary.conversations_last_week
+        conversations = conversations.filter(recorded_at__gt=summary.taken_at)
+    else:
+        figures["this_week"] = figures["last_week"] = 0
+    since = conversations.aggregate(
+        this_week=Count("pk", filter=Q(happened_at__gte=this_monday)),
+        last_week=Count("pk", filter=Q(happened_at__lt=this_monday)),
+    )
+    figures["this_week"] += since["this_week"]
+    figures["last_week"] += since["last_week"]
+    figures["rate_percent"] = percent(figures["lapsed"], figures["counted"]) or "0%"
+    figures["leaders_missed"] = figures["leaders"] - figures["leaders_reached"]
+    return figures
+
+
+# The two tables under the list are drawn in Python, a row a format_html, as QuickSelect
+# draws its options: a city-wide organization has hundreds of buildings and organizers,
+# and a template at a row cost the dashboard a third of its time.
+NOBODY = mark_safe('<span class="muted">nothing recorded</span>')
+LEFT = mark_safe(' <span class="badge">left</span>')
+
+
+def building_table(buildings: list[tuple[int, str]], summary: LapseSummary) -> SafeString:
+    """A row for each building: its active contacts, the share of them reached within
+    their threshold, and its leaders."""
+
+    def line(pk: int, name: str) -> tuple[Any, ...]:
+        counted, reached, leaders = summary.buildings.get(str(pk), (0, 0, 0))
+        return pk, name, counted, percent(reached, counted) or "—", leaders
+
+    return format_html_join(
+        "\n",
+        '<tr>\n<td><a href="?building={}">{}</a></td>\n<td class="num">{}</td>\n'
+        '<td class="num">{}</td>\n<td class="num">{}</td>\n</tr>',
+        (line(pk, name) for pk, name in buildings),
+    )
+
+
+def people(members: list[Membership], summary: LapseSummary) -> SafeString:
+    """A row for each organizer, and anyone else who still owns contacts (someone who
+    left, say): what they own, what of it is lapsed, and when they last recorded
+    anything."""
+    lines = []
+    for member in members:
+        owned, lapsed = summary.owners.get(str(member.user_id), (0, 0))
+        if owned or (member.active and member.role == Role.ORGANIZER):
+            last = member.last_activity  # type: ignore[attr-defined]
+            lines.append(
+                (
+                    member.user_id,
+                    display_name(member.user),
+                    "" if member.active else LEFT,
+                    owned,
+                    lapsed,
+                    date_filter(timezone.localtime(last), "M j") if last else NOBODY,
+                )
+            )
+    return format_html_join(
+        "\n",
+        '<tr>\n<td><a href="?owner={}">{}</a>{}</td>\n<td class="num">{}</td>\n'
+        '<td class="num">{}</td>\n<td>{}</td>\n</tr>',
+        lines,
+    )
+
+
+# The lapsed list
+
+
+def lapsed_contacts(
+    organization: Organization, thresholds: Thresholds, filters: dict[str, Any]
+) -> QuerySet[Contact]:
+    """The list, most severe first: the highest level, then the longest overdue. Open
+    asks and the last note come as subqueries, not a query a row; why the contact lapsed
+    is on its row."""
+    contacts = Contact.objects.filter(organization=organization, status=Status.ACTIVE)
+    state = filters.get("state")
+    if state == ListState.ORPHANED:
+        contacts = contacts.filter(orphaned=True)
+    elif state:
+        contacts = contacts.filter(lapse_flag=state)
+    else:
+        contacts = contacts.filter(lapse_flag__in=FLAGGED)
+    if "building" in filters:
+        contacts = contacts.filter(unit__building_id=filters["building"])
+    if "owner" in filters:
+        contacts = contacts.filter(owner_id=filters["owner"])
+    if "level" in filters:
+        contacts = contacts.filter(level=filters["level"])
+    open_asks = (
+        Ask.objects.filter(contact=OuterRef("pk"), answer=Answer.PENDING)
+        .order_by()
+        .values("contact")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    last_note = (
+        Visit.objects.filter(contact=OuterRef("pk"))
+        .exclude(note="")
+        .order_by("-happened_at")
+        .values("note")[:1]
+    )
+    return (
+        contacts.select_related("unit__building", "owner")
+        .annotate(
+            open_asks=Coalesce(Subquery(open_asks, output_field=IntegerField()), 0),
+            last_note=Subquery(last_note),
+            due_at=thresholds.due_at_expression(),
+        )
+        # Within a level the threshold is the same, so the clock orders as `due_at` does,
+        # and the partial index contact_flagged_by_severity serves a page without a sort.
+        .order_by("-level", Coalesce("last_conversation_at", "created_at"), "name", "pk")
+    )
+
+
+def row(contact: Contact, now: dt.datetime) -> dict[str, Any]:
+    talked = contact.last_conversation_at
+    return {
+        "contact": contact,
+        "days_since": (now - talked).days if talked else None,
+        "overdue": max((now - contact.due_at).days, 0),  # type: ignore[attr-defined]
+        "why": WHY.get(contact.lapse_reason, ""),
+    }
+
+
+@dataclass(frozen=True)
+class DrawnField:
+    """A blank form's field, drawn once for a form repeated on every row of the list:
+    drawing a widget takes a template, fifty rows take a good part of the page's time."""
+
+    label: str
+    html: SafeString
+    errors: str = ""
+
+    def __str__(self) -> SafeString:
+        return self.html
+
+    def __html__(self) -> SafeString:
+        return self.html
+
+
+def drawn_once(form: Form) -> dict[str, DrawnField]:
+    return {
+        field.name: DrawnField(label=str(field.label), html=mark_safe(str(field))) for field in form
+    }
+
+
+def members_of(organization: Organization) -> list[Membership]:
+    """Everyone in the organization, with when they last recorded anything."""
+    last_visit = (
+        Visit.objects.filter(organization=organization, organizer=OuterRef("user_id"))
+        .order_by("-happened_at")
+        .values("happened_at")[:1]
+    )
+    return list(
+        Membership.objects.filter(organization=organization)
+        .select_related("user")
+        .annotate(last_activity=Subquery(last_visit))
+        .order_by("user__first_name", "user__username")
+    )
+
+
+def buildings_of(organization: Organization) -> list[tuple[int, str]]:
+    buildings = Building.objects.filter(organization=organization, archived=False).order_by("name")
+    return list(buildings.values_list("pk", "name"))
+
+
+def filter_form(
+    request: MemberRequest, buildings: list[tuple[int, str]], members: list[Membership]
+) -> LapsedFilterForm:
+    return LapsedFilterForm(
+        request.GET,
+        buildings=buildings,
+        owners=[(m.user_id, m.display_name) for m in members],
+    )
+
+
+def list_context(
+    request: MemberRequest, organization: Organization, now: dt.datetime
+) -> dict[str, Any]:
+    members, buildings = members_of(organization), buildings_of(organization)
+    filters = filter_form(request, buildings, members)
+    chosen = filters.filters()
+    contacts = lapsed_contacts(organization, Thresholds.of(organization), chosen)
+    page: Page[Contact] = Paginator(contacts, PAGE_SIZE).get_page(request.GET.get("page"))
+    return {
+        "members": members,
+        "building_choices": buildings,
+        "filters": filters,
+        "filtered": bool(chosen),
+        "page_obj": page,
+        "rows": [row(contact, now) for contact in page],
+        "reassign_to": [
+            (m.user_id, m.display_name) for m in members if m.active and m.role == Role.ORGANIZER
+        ],
+        "selected": set(),
+        "snooze_form": SnoozeForm(),
+        "blank_snooze": drawn_once(SnoozeForm()),
+        "snooze_for": None,
+    }
+
+
+def board_context(request: MemberRequest) -> dict[str, Any]:
+    organization, now = request.membership.organization, timezone.now()
+    summary = summary_of(organization)
+    context = list_context(request, organization, now)
+    points = [Point(label=label, value=value) for label, value in summary.weeks]
+    return context | {
+        "summary": summary,
+        "figures": headline(organization, now, summary),
+        "buildings": building_table(context["building_choices"], summary),
+        "organizers": people(context["members"], summary),
+        "points": points,
+        "chart": rate_chart(
+            points, title=f"Weekly lapse rate, last {CHART_WEEKS} weeks", chart_id="lapse-rate"
+        ),
+    }
+
+
+@require_GET
+@committee_only
+def dashboard(request: MemberRequest) -> HttpResponse:
+    if request.htmx:
+        # A filter or a page of the list: only the list is drawn again.
+        context = list_context(request, request.membership.organization, timezone.now())
+        return render(request, "committee/dashboard.html#lapsed", context)
+    return render(request, "committee/dashboard.html", board_context(request))
+
+
+def after_action(request: MemberRequest) -> HttpResponse:
+    """Back to the dashboard as it was filtered: the board again for htmx, a redirect
+    otherwise, so a reload does not post twice."""
+    if request.htmx:
+        return render(request, "committee/dashboard.html#board", board_context(request))
+    query = request.GET.urlencode()
+    return redirect(reverse("committee:dashboard") + (f"?{query}" if query else ""))
+
+
+def refused(request: MemberRequest, **context: Any) -> HttpResponse:
+    """The dashboard again with the error and what the user typed; nothing was changed.
+    htmx swaps only successful responses, so it gets a 200 with the errors in it."""
+    template = "committee/dashboard.html#board" if request.htmx else "committee/dashboard.html"
+    return render(
+        request,
+        template,
+        board_context(request) | context,
+        status=200 if request.htmx else 422,
+    )
+
+
+@require_POST
+@committee_only
+def reassign(request: MemberRequest) -> HttpResponse:
+    form = ReassignForm(request.POST)
+    form.is_valid()
+    ids = form.cleaned_data.get("contacts", [])
+    contacts = list(
+        Contact.objects.filter(organization=request.membership.organization, pk__in=ids)
+    )
+    if len(contacts) != len(ids):
+        raise Http404("No such contact.")
+    if form.is_valid():
+        to_owner = form.cleaned_data["to_owner"]
+        try:
+            moved = reassign_contacts(
+                member=request.membership, contacts=contacts, to_owner=to_owner
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                f"{moved} contact{'s' if moved != 1 else ''} reassigned to "
+                f"{display_name(to_owner)}.",
+            )
+            return after_action(request)
+    return refused(request, reassign_form=form, selected=set(ids))
+
+
+@require_POST
+@committee_only
+def snooze(request: MemberRequest, contact_id: int) -> HttpResponse:
+    contact = get_object_or_404(
+        Contact.objects.filter(organization=request.membership.organization), pk=contact_id
+    )
+    form = SnoozeForm(request.POST)
+    if form.is_valid():
+        until, reason = form.cleaned_data["until"], form.cleaned_data["reason"]
+        try:
+            snooze_contact(member=request.membership, contact=contact, until=until, reason=reason)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"{contact.name} snoozed until {until:%b %-d}: {reason}.")
+            return after_action(request)
+    return refused(request, snooze_form=form, snooze_for=contact)
+
+
+CSV_HEADER = (
+    "Name",
+    "Building",
+    "Unit",
+    "Level",
+    "Owner",
+    "State",
+    "Orphaned",
+    "Days since last conversation",
+    "Tried since",
+    "Open asks",
+    "Why",
+    "Last note",
+)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value: object) -> object:
+    """A spreadsheet runs a cell that starts like a formula; an apostrophe keeps it text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+@require_GET
+@committee_only
+def export(request: MemberRequest) -> HttpResponse:
+    """The lapsed list as filtered, every page of it, as CSV; the export is logged."""
+    organization, now = request.membership.organization, timezone.now()
+    chosen = filter_form(request, buildings_of(organization), members_of(organization)).filters()
+    contacts = lapsed_contacts(organization, Thresholds.of(organization), chosen)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="lapsed-contacts-{timezone.localdate(now):%Y-%m-%d}.csv"'
+    )
+    writer = csv.writer(response)
+    writer.writerow(CSV_HEADER)
+    rows = 0
+    for contact in contacts.iterator(chunk_size=500):
+        line = row(contact, now)
+        unit = contact.unit
+        writer.writerow(
+            cell(value)
+            for value in (
+                contact.name,
+                unit.building.name if unit else "",
+                unit.label if unit else "",
+                contact.get_level_display(),
+                display_name(contact.owner) if contact.owner else "",
+                contact.get_lapse_flag_display(),
+                "yes" if contact.orphaned else "no",
+                "never" if line["days_since"] is None else line["days_since"],
+                contact.attempts_since_conversation,
+                contact.open_asks,  # type: ignore[attr-defined]
+                line["why"],
+                contact.last_note or "",  # type: ignore[attr-defined]
+            )
+        )
+        rows += 1
+    ExportLog.objects.create(
+        organization=organization,
+        user=request.user,
+        what="lapsed contacts",
+        filters="&".join(f"{name}={value}" for name, value in sorted(chosen.items()))[:500],
+        rows=rows,
+    )
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@committee_only
+def lapse_settings(request: MemberRequest) -> HttpResponse:
+    """Days per level, and the warning, grace and orphan windows of the organization."""
+    organization = request.membership.organization
+    if request.method == "POST":
+        form = LapseSettingsForm(request.POST)
+        if form.is_valid():
+            update_lapse_settings(
+                member=request.membership,
+                days_by_level=form.days_by_level(),
+                warning_days=form.cleaned_data["warning_days"],
+                grace_days=form.cleaned_data["grace_days"],
+                orphan_after_days=form.cleaned_data["orphan_after_days"],
+            )
+            messages.success(
+                request,
+                "Lapse settings saved. The dashboard follows them from the next hourly check.",
+            )
+            return redirect("committee:settings")
+        status = 422
+    else:
+        form = LapseSettingsForm(initial=LapseSettingsForm.initial_for(organization))
+        status = 200
+    return render(request, "committee/settings.html", {"form": form}, status=status)

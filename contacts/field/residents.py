@@ -1,0 +1,324 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from buildings.models import Unit
+from contacts.actions import plan_follow_up, record_conversation, record_visit, undo_visit
+from contacts.field import offline
+from contacts.field.forms import (
+    CancelFollowUpForm,
+    ContactVisitForm,
+    FollowUpForm,
+    MoveFollowUpForm,
+    TalkForm,
+)
+from contacts.lapse.job import Thresholds
+from contacts.models import Answer, Ask, Contact, FollowUp, Outcome, Status, Visit
+from contacts.privacy.audit import contact_trail
+from organizing.access import MemberRequest, member_required
+from organizing.models import Role
+from organizing.security import rate_limit
+
+ERASED = "This person was erased on request; nothing more is recorded about them."
+
+
+def get_contact(request: MemberRequest, contact_id: int) -> Contact:
+    return get_object_or_404(
+        Contact.objects.visible_to(request.membership).select_related("unit__building", "owner"),
+        pk=contact_id,
+    )
+
+
+def contact_context(request: MemberRequest, contact: Contact) -> dict[str, object]:
+    thresholds = Thresholds.of(request.membership.organization)
+    return {
+        "contact": contact,
+        "state": thresholds.state(contact, timezone.now())
+        if contact.status == Status.ACTIVE
+        else None,
+        "due_at": thresholds.due_at(contact),
+        "visits": contact.visits.select_related("organizer", "unit")[:50],
+        "asks": contact.asks.select_related("asked_by").order_by("-asked_at"),
+        "follow_ups": contact.follow_ups.select_related("assigned_to", "done_by").order_by(
+            "-planned_for"
+        ),
+        "level_changes": contact.level_changes.select_related("changed_by"),
+        # Admins only: organizers and the committee read the page without these queries.
+        "trail": contact_trail(contact) if request.membership.role == Role.ADMIN else None,
+        "visit_form": ContactVisitForm(),
+        "follow_up_form": FollowUpForm(),
+        "move_form": MoveFollowUpForm(),
+        "cancel_form": CancelFollowUpForm(),
+        "today": timezone.localdate(),
+    }
+
+
+@require_GET
+@member_required()
+def contact_detail(request: MemberRequest, contact_id: int) -> HttpResponse:
+    contact = get_contact(request, contact_id)
+    return render(request, "field/contact_detail.html", contact_context(request, contact))
+
+
+def rerender(request: MemberRequest, contact: Contact, **forms: object) -> HttpResponse:
+    """The contact page again, with the form that failed and what the user typed."""
+    context = contact_context(request, contact) | forms
+    return render(request, "field/contact_detail.html", context, status=422)
+
+
+@require_http_methods(["GET", "POST"])
+@member_required()
+@rate_limit("knock", key="user")
+def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
+    """A conversation: the note, the level, an ask with its due date, the next visit."""
+    # Sent late by the phone's outbox: the contact may have moved off this organizer's turf
+    # or been handed on since. Only a POST is a replay; a page is only shown for what they see.
+    replay = request.method == "POST" and offline.is_replay(request)
+    if replay:
+        contact = get_object_or_404(offline.replayable(request.membership), pk=contact_id)
+        theirs_now = Contact.objects.visible_to(request.membership).filter(pk=contact.pk).exists()
+    else:
+        contact, theirs_now = get_contact(request, contact_id), True
+    thresholds = Thresholds.of(request.membership.organization)
+    proposed = timezone.localdate() + thresholds.for_level(contact.level) - thresholds.warning
+    if request.method == "GET":
+        form = TalkForm(
+            initial={
+                "unit": request.GET.get("unit") or contact.unit_id,
+                "level": contact.level,
+                "follow_up_on": max(proposed, timezone.localdate()),
+                "follow_up_purpose": "Check in",
+            }
+        )
+        context = {"contact": contact, "form": form, "proposed": proposed}
+        return render(request, "field/talk.html", context)
+
+    form = TalkForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        moved = contact.status != Status.ACTIVE or (
+            data["unit"] is not None and data["unit"] != contact.unit_id
+        )
+        needs_look = "had moved or changed status before this conversation arrived" if moved else ""
+        if moved and not replay:
+            form.add_error(
+                None,
+                f"{contact.name} has moved or changed status since this page was loaded; "
+                "nothing was recorded. Check the contact's page.",
+            )
+        elif not theirs_now:
+            return handed_on_conversation(request, contact, data)
+        else:
+            try:
+                visit, created = record_conversation(
+                    member=request.membership,
+                    contact=contact,
+                    idempotency_key=data["key"],
+                    channel=data["channel"],
+                    note=data["note"],
+                    level=data["level"],
+                    ask=data["ask"],
+                    ask_due_on=data["ask_due_on"],
+                    follow_up_on=data["follow_up_on"],
+                    follow_up_purpose=data["follow_up_purpose"],
+                    happened_at=offline.happened_at(request),
+                    needs_look=needs_look,
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                text = f"Conversation with {contact.name} recorded."
+                if replay:
+                    look = f"{contact.name} {needs_look}" if needs_look else ""
+                    return offline.reply(
+                        "recorded" if created else "duplicate", text, needs_look=look
+                    )
+                if created:
+                    messages.success(request, text, extra_tags=f"undo:{visit.pk}")
+                if contact.unit is not None:
+                    return redirect("buildings:unit", contact.unit.building_id, contact.unit_id)
+                return redirect("contacts:detail", contact.pk)
+    if replay:
+        problems = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        return offline.reply("refused", problems, http_status=422)
+    context = {"contact": contact, "form": form, "proposed": proposed}
+    return render(request, "field/talk.html", context, status=422)
+
+
+def handed_on_conversation(
+    request: MemberRequest, contact: Contact, data: dict[str, Any]
+) -> HttpResponse:
+    """A conversation the phone sends late, for someone moved off the organizer's turf or
+    handed to another organizer meanwhile: that it happened and its note are kept, at the
+    door where it happened if the organizer still has it. The level, ask and next visit are
+    left to whoever has them now; a follow-up here would show the organizer where they
+    live now."""
+    door = None
+    if data["unit"] is not None:
+        door = Unit.objects.visible_to(request.membership).filter(pk=data["unit"]).first()
+    look = (
+        "is no longer one of yours: the conversation and its note were recorded, not the "
+        "level, ask or next visit. Tell their organizer."
+    )
+    try:
+        _, created = record_visit(
+            member=request.membership,
+            contact=contact,
+            outcome=Outcome.CONVERSATION,
+            idempotency_key=data["key"],
+            unit=door,
+            at_contacts_unit=False,
+            channel=data["channel"],
+            note=data["note"],
+            happened_at=offline.happened_at(request),
+            needs_look=look,
+        )
+    except ValidationError as error:
+        return offline.reply("refused", " ".join(error.messages), http_status=422)
+    text = f"Conversation with {contact.name} recorded."
+    return offline.reply(
+        "recorded" if created else "duplicate", text, needs_look=f"{contact.name} {look}"
+    )
+
+
+@require_POST
+@member_required()
+@rate_limit("knock", key="user")
+def log_visit(request: MemberRequest, contact_id: int) -> HttpResponse:
+    """A phone call, a text or a meeting, from the contact page."""
+    contact = get_contact(request, contact_id)
+    form = ContactVisitForm(request.POST)
+    if contact.status == Status.ERASED:
+        form.add_error(None, ERASED)
+    if not form.is_valid():
+        return rerender(request, contact, visit_form=form)
+    data = form.cleaned_data
+    if data["outcome"] == Outcome.CONVERSATION:
+        visit, created = record_conversation(
+            member=request.membership,
+            contact=contact,
+            idempotency_key=data["key"],
+            channel=data["channel"],
+            note=data["note"],
+        )
+    else:
+        visit, created = record_visit(
+            member=request.membership,
+            contact=contact,
+            outcome=data["outcome"],
+            channel=data["channel"],
+            note=data["note"],
+            idempotency_key=data["key"],
+        )
+    if created:
+        messages.success(
+            request,
+            f"{visit.get_channel_display()}: {visit.get_outcome_display()} recorded.",
+            extra_tags=f"undo:{visit.pk}",
+        )
+    return redirect("contacts:detail", contact.pk)
+
+
+@require_POST
+@member_required()
+def new_follow_up(request: MemberRequest, contact_id: int) -> HttpResponse:
+    contact = get_contact(request, contact_id)
+    form = FollowUpForm(request.POST)
+    if contact.status == Status.ERASED:
+        form.add_error(None, ERASED)
+    if not form.is_valid():
+        return rerender(request, contact, follow_up_form=form)
+    plan_follow_up(
+        member=request.membership,
+        contact=contact,
+        planned_for=form.cleaned_data["planned_for"],
+        purpose=form.cleaned_data["purpose"],
+        submission_key=form.cleaned_data["key"],
+    )
+    messages.success(request, f"Follow-up planned for {form.cleaned_data['planned_for']:%b %-d}.")
+    return redirect("contacts:detail", contact.pk)
+
+
+def get_follow_up(request: MemberRequest, follow_up_id: int) -> FollowUp:
+    return get_object_or_404(
+        FollowUp.objects.open()
+        .filter(contact__in=Contact.objects.visible_to(request.membership))
+        .select_related("contact"),
+        pk=follow_up_id,
+    )
+
+
+@require_POST
+@member_required()
+def move_follow_up(request: MemberRequest, follow_up_id: int) -> HttpResponse:
+    follow_up = get_follow_up(request, follow_up_id)
+    form = MoveFollowUpForm(request.POST)
+    if not form.is_valid():
+        return rerender(request, follow_up.contact, move_form=form, form_for=follow_up.pk)
+    follow_up.planned_for = form.cleaned_data["planned_for"]
+    follow_up.save(update_fields=["planned_for"])
+    messages.success(request, f"Follow-up moved to {follow_up.planned_for:%b %-d}.")
+    return redirect("contacts:detail", follow_up.contact_id)
+
+
+@require_POST
+@member_required()
+def cancel_follow_up(request: MemberRequest, follow_up_id: int) -> HttpResponse:
+    follow_up = get_follow_up(request, follow_up_id)
+    form = CancelFollowUpForm(request.POST)
+    if not form.is_valid():
+        return rerender(request, follow_up.contact, cancel_form=form, form_for=follow_up.pk)
+    follow_up.cancel(form.cleaned_data["reason"])
+    messages.success(request, "Follow-up cancelled.")
+    return redirect("contacts:detail", follow_up.contact_id)
+
+
+@require_POST
+@member_required()
+def answer_ask(request: MemberRequest, ask_id: int) -> HttpResponse:
+    ask = get_object_or_404(
+        Ask.objects.filter(contact__in=Contact.objects.visible_to(request.membership)),
+        pk=ask_id,
+    )
+    answer = request.POST.get("answer", "")
+    if answer not in Answer.values:
+        messages.error(request, "Choose yes, no or pending.")
+    else:
+        ask.record_answer(answer)
+        messages.success(request, f"{ask.question}: {ask.get_answer_display()}.")
+    return redirect("contacts:detail", ask.contact_id)
+
+
+@require_POST
+@member_required()
+def undo(request: MemberRequest, visit_id: int) -> HttpResponse:
+    visit = get_object_or_404(
+        Visit.objects.filter(organization=request.membership.organization), pk=visit_id
+    )
+    try:
+        undo_visit(member=request.membership, visit=visit)
+    except ValidationError as error:
+        text = " ".join(error.messages)
+        status = 409
+    else:
+        text, status = "Undone.", 200
+    if request.htmx and status != 200:
+        return render(request, "includes/note.html", {"text": text}, status=status)
+    if request.htmx:
+        # The cards and the grid counted the knock: reload the page as it is now.
+        messages.success(request, text)
+        response = HttpResponse()
+        response["HX-Refresh"] = "true"
+        return response
+    (messages.success if status == 200 else messages.error)(request, text)
+    back = request.headers.get("Referer", "")
+    safe = url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure())
+    return redirect(back if safe else "home")

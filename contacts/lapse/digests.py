@@ -1,0 +1,332 @@
+"""The emails that keep people from being dropped: each owner's daily list of who is due, and
+the committee's weekly figures.
+
+Both read the flags the hourly job (contacts.lapse.flag_lapsed) leaves on contacts; neither
+recomputes a lapse. Both send once per person and period whatever the number of runs: see
+`_send_once`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from contacts.lapse.job import Thresholds
+from contacts.models import (
+    Contact,
+    DigestKind,
+    DigestLog,
+    LapseFlag,
+    LapseReason,
+    Level,
+    Status,
+)
+from organizing.models import Membership, Organization, Role
+
+log = logging.getLogger(__name__)
+
+FLAGGED = [LapseFlag.DUE_SOON, LapseFlag.LAPSED, LapseFlag.ESCALATED]
+LAPSED = [LapseFlag.LAPSED, LapseFlag.ESCALATED]
+# Lapses the days since the last conversation don't explain on their own.
+SAID_APART = [LapseReason.ASK_OVERDUE, LapseReason.FOLLOW_UP_MISSED]
+# Enough for a weekly meeting; the dashboard has the rest.
+ESCALATIONS_LISTED = 50
+
+
+def absolute_url(path: str) -> str:
+    return settings.SITE_URL + path
+
+
+def place_of(contact: Contact) -> str:
+    if contact.unit is None:
+        return "no unit on record"
+    return f"{contact.unit.building.name}, {contact.unit.label}"
+
+
+def days_phrase(days: int) -> str:
+    return "1 day" if days == 1 else f"{days} days"
+
+
+@dataclass(frozen=True)
+class OwnerLine:
+    """One contact in an owner's digest."""
+
+    name: str
+    place: str
+    url: str
+    level: str
+    days_since_talk: int | None  # None: never talked
+    lapses_on: dt.date
+    escalated: bool
+    reason: str
+
+    @property
+    def since(self) -> str:
+        if self.days_since_talk is None:
+            return "never talked"
+        return f"{days_phrase(self.days_since_talk)} since the last conversation"
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One escalated contact in the committee's digest."""
+
+    name: str
+    level: str
+    owner: str
+    place: str
+    url: str
+    days_lapsed: int
+
+
+@dataclass(frozen=True)
+class CommitteeFigures:
+    counted: int
+    lapsed: int
+    orphaned: int
+    escalated: int
+    escalations: list[Escalation]
+
+    @property
+    def lapse_rate(self) -> str:
+        if not self.counted:
+            return "no active contacts"
+        return f"{round(100 * self.lapsed / self.counted)}%"
+
+    @property
+    def escalations_not_listed(self) -> int:
+        return self.escalated - len(self.escalations)
+
+
+def _send_once(
+    membership: Membership,
+    kind: DigestKind,
+    period: dt.date,
+    compose: Callable[[], EmailMultiAlternatives | None],
+) -> bool:
+    """Send one digest unless it was sent for this person and period already; return
+    whether it was sent now.
+
+    1. Claim the (membership, kind, period) row with an INSERT. If another run holds it,
+       the unique constraint refuses it and this run skips the person.
+    2. Compose and send inside the same transaction as the claim. A send that fails, or a
+       worker that dies mid-send, rolls the claim back, so the next run retries; a run that
+       reaches the same person meanwhile waits on the unique index, then skips or sends
+       according to how this one ended.
+    3. Log by membership id only: SMTP errors can quote the address they refused.
+
+    The one duplicate left is a send that succeeds and a commit that then fails: better a
+    second email than a warning that never came.
+    """
+    try:
+        with transaction.atomic():
+            DigestLog.objects.create(membership=membership, kind=kind, period=period)
+            message = compose()
+            if message is None:
+                # Cleared since the run chose its recipients: keep no claim, send nothing.
+                transaction.set_rollback(True)
+                return False
+            message.send()
+    except IntegrityError:
+        return False
+    except OSError as error:  # smtplib's errors, refused or dropped connections, timeouts
+        log.warning(
+            "%s for membership %s not sent (%s); the next run retries",
+            kind.label,
+            membership.pk,
+            type(error).__name__,
+        )
+        return False
+    log.info("%s sent to membership %s", kind.label, membership.pk)
+    return True
+
+
+def _message(
+    membership: Membership, subject: str, template: str, context: dict[str, object]
+) -> EmailMultiAlternatives:
+    context = {
+        "greeting": membership.user.get_short_name() or membership.user.get_username(),
+        "organization": membership.organization,
+        **context,
+    }
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"lapse/email/{template}.txt", context),
+        to=[membership.user.email],
+    )
+    message.attach_alternative(
+        render_to_string(f"lapse/email/{template}.html", context), "text/html"
+    )
+    return message
+
+
+# The owner's daily digest
+
+
+def send_owner_digests(*, today: dt.date | None = None) -> int:
+    """Email every active member who owns contacts due soon, lapsed or escalated the list of
+    them, once a day; return how many digests were sent.
+
+    Sent inline, person after person, rather than as one task per person: each digest is
+    already its own unit of work (its claim commits or rolls back with its send, see
+    `_send_once`), a failure for one person does not stop the others, and a rerun sends only
+    what is missing. Fanning out would add a broker round trip per person and a way to lose
+    half a fan-out to a broker outage, for a job that sends one email per organizer a day.
+    A send that failed is retried by the next run, scheduled or by hand
+    (`manage.py send_digests --daily`).
+    """
+    today = today or timezone.localdate()
+    flagged = Contact.objects.filter(
+        organization_id=OuterRef("organization_id"),
+        owner_id=OuterRef("user_id"),
+        status=Status.ACTIVE,
+        lapse_flag__in=FLAGGED,
+    )
+    owners = (
+        Membership.objects.filter(Exists(flagged), active=True)
+        .exclude(user__email="")
+        .select_related("user", "organization")
+        .order_by("pk")
+    )
+    thresholds: dict[int, Thresholds] = {}
+    sent = 0
+    for membership in owners:
+        if membership.organization_id not in thresholds:
+            thresholds[membership.organization_id] = Thresholds.of(membership.organization)
+        compose = partial(owner_digest, membership, thresholds[membership.organization_id], today)
+        sent += _send_once(membership, DigestKind.OWNER_DAILY, today, compose)
+    return sent
+
+
+def owner_digest(
+    membership: Membership, thresholds: Thresholds, today: dt.date
+) -> EmailMultiAlternatives | None:
+    """Lapsed and escalated contacts first, the longest without a conversation at the top;
+    then those due soon, in the order they will lapse."""
+    contacts = Contact.objects.filter(
+        organization_id=membership.organization_id,
+        owner_id=membership.user_id,
+        status=Status.ACTIVE,
+        lapse_flag__in=FLAGGED,
+    ).select_related("unit__building")
+    lapsed: list[OwnerLine] = []
+    due_soon: list[OwnerLine] = []
+    for contact in contacts:
+        last_talk = contact.last_conversation_at
+        line = OwnerLine(
+            name=contact.name,
+            place=place_of(contact),
+            url=absolute_url(reverse("contacts:detail", args=[contact.pk])),
+            level=Level(contact.level).label,
+            escalated=contact.lapse_flag == LapseFlag.ESCALATED,
+            reason=LapseReason(contact.lapse_reason).label
+            if contact.lapse_reason in SAID_APART
+            else "",
+            days_since_talk=(today - timezone.localdate(last_talk)).days if last_talk else None,
+            lapses_on=timezone.localdate(thresholds.due_at(contact)),
+        )
+        (lapsed if contact.lapse_flag in LAPSED else due_soon).append(line)
+    if not (lapsed or due_soon):
+        return None
+    never = 10**6
+    lapsed.sort(
+        key=lambda line: (
+            not line.escalated,
+            -(never if line.days_since_talk is None else line.days_since_talk),
+            line.name,
+        )
+    )
+    due_soon.sort(key=lambda line: (line.lapses_on, line.name))
+    parts = [f"{len(lapsed)} lapsed"] if lapsed else []
+    parts += [f"{len(due_soon)} due soon"] if due_soon else []
+    return _message(
+        membership,
+        f"Doorstep: {' and '.join(parts)}",
+        "owner_digest",
+        {"lapsed": lapsed, "due_soon": due_soon},
+    )
+
+
+# The committee's weekly digest
+
+
+def send_committee_digests(*, today: dt.date | None = None) -> int:
+    """Email every active committee member and admin their organization's lapse rate,
+    escalations and orphaned count, once a week (the period is the Monday); return how
+    many digests were sent. Figures are computed once per organization, and only when
+    someone there still needs them this week."""
+    today = today or timezone.localdate()
+    monday = today - dt.timedelta(days=today.weekday())
+    recipients = (
+        Membership.objects.filter(active=True, role__in=[Role.COMMITTEE, Role.ADMIN])
+        .exclude(user__email="")
+        .select_related("user", "organization")
+        .order_by("organization_id", "pk")
+    )
+    figures: dict[int, CommitteeFigures] = {}
+
+    def compose(membership: Membership) -> EmailMultiAlternatives:
+        organization = membership.organization
+        if organization.pk not in figures:
+            figures[organization.pk] = committee_figures(organization, today)
+        return _message(
+            membership,
+            f"Doorstep: the week of {monday:%d %B}",
+            "committee_digest",
+            {
+                "figures": figures[organization.pk],
+                "monday": monday,
+                "dashboard_url": absolute_url(reverse("committee:dashboard")),
+            },
+        )
+
+    sent = 0
+    for membership in recipients:
+        sent += _send_once(
+            membership, DigestKind.COMMITTEE_WEEKLY, monday, partial(compose, membership)
+        )
+    return sent
+
+
+def committee_figures(organization: Organization, today: dt.date) -> CommitteeFigures:
+    """The counts in one query, the escalations in another. The lapse rate counts active
+    contacts who are not snoozed, as the hourly job does."""
+    not_snoozed = Q(snoozed_until__isnull=True) | Q(snoozed_until__lt=today)
+    active = Contact.objects.filter(organization=organization, status=Status.ACTIVE)
+    counts = active.aggregate(
+        counted=Count("pk", filter=not_snoozed),
+        lapsed=Count("pk", filter=not_snoozed & Q(lapse_flag__in=LAPSED)),
+        orphaned=Count("pk", filter=Q(orphaned=True)),
+        escalated=Count("pk", filter=Q(lapse_flag=LapseFlag.ESCALATED)),
+    )
+    escalated = (
+        active.filter(lapse_flag=LapseFlag.ESCALATED)
+        .select_related("owner", "unit__building")
+        .order_by("-level", "lapse_started_at", "name")[:ESCALATIONS_LISTED]
+    )
+    escalations = [
+        Escalation(
+            name=contact.name,
+            level=Level(contact.level).label,
+            owner=(contact.owner.get_full_name() or contact.owner.get_username())
+            if contact.owner
+            else "nobody",
+            place=place_of(contact),
+            url=absolute_url(reverse("contacts:detail", args=[contact.pk])),
+            # An escalated contact's lapse is open (contact_open_lapse_agrees_with_flag).
+            days_lapsed=(today - timezone.localdate(contact.lapse_started_at)).days,
+        )
+        for contact in escalated
+    ]
+    return CommitteeFigures(escalations=escalations, **counts)

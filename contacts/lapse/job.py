@@ -1,0 +1,540 @@
+"""How close each contact is to being dropped, for the pages an organizer reads.
+
+The hourly job (contacts.tasks) flags lapses for the whole organization in SQL; a page that
+shows a few dozen contacts computes the same states here from one look-up of thresholds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from dataclasses import dataclass
+from functools import reduce
+from typing import Any
+
+from django.db import connection, models, transaction
+from django.db.models import (
+    Case,
+    DateTimeField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from contacts.lapse.summary import LEADERS_REACHED_WITHIN, past_weeks, take_summaries
+from contacts.models import (
+    Answer,
+    Ask,
+    Contact,
+    FollowUp,
+    LapseEpisode,
+    LapseFlag,
+    LapseReason,
+    LapseThreshold,
+    Level,
+    Status,
+    Visit,
+)
+from organizing.models import Membership, Organization
+
+
+class LapseState(models.TextChoices):
+    # Ordered from least to most urgent; `worst` relies on it.
+    OK = "ok", "Within threshold"
+    NEVER = "never", "Never talked"
+    DUE_SOON = "due_soon", "Due soon"
+    LAPSED = "lapsed", "Lapsed"
+
+
+SEVERITY = {state: rank for rank, state in enumerate(LapseState)}
+
+
+def worst(states: list[LapseState]) -> LapseState | None:
+    return max(states, key=SEVERITY.__getitem__) if states else None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    days_by_level: dict[int, int]
+    warning: dt.timedelta
+
+    @classmethod
+    def of(cls, organization: Organization) -> Thresholds:
+        days = LapseThreshold.days_by_level([organization.pk])[organization.pk]
+        return cls(days_by_level=days, warning=dt.timedelta(days=organization.lapse_warning_days))
+
+    def for_level(self, level: int) -> dt.timedelta:
+        return dt.timedelta(days=self.days_by_level[level])
+
+    def due_at(self, contact: Contact) -> dt.datetime:
+        """When the contact lapses: the threshold after the last conversation or, with none
+        yet, after they were added."""
+        return (contact.last_conversation_at or contact.created_at) + self.for_level(contact.level)
+
+    def state(self, contact: Contact, now: dt.datetime) -> LapseState:
+        due_at = self.due_at(contact)
+        if now > due_at:
+            return LapseState.LAPSED
+        if now > due_at - self.warning:
+            return LapseState.DUE_SOON
+        if contact.last_conversation_at is None:
+            return LapseState.NEVER
+        return LapseState.OK
+
+    def due_at_expression(self) -> ExpressionWrapper:
+        """`due_at` in SQL, to order contacts by how soon they lapse."""
+        threshold = Case(
+            *(
+                When(level=level, then=Value(dt.timedelta(days=days)))
+                for level, days in self.days_by_level.items()
+            ),
+            output_field=DurationField(),
+        )
+        return ExpressionWrapper(
+            Coalesce(F("last_conversation_at"), F("created_at")) + threshold,
+            output_field=DateTimeField(),
+        )
+
+    def _clock_started_between(
+        self, now: dt.datetime, prefix: str, *, early: dt.timedelta | None, late: dt.timedelta
+    ) -> Q:
+        """Contacts whose clock (the last conversation or, with none, when they were added)
+        started in [now - threshold + early, now - threshold + late), each level against its
+        own threshold; no lower bound when `early` is None. `prefix` reaches contacts through
+        a relation, as in "units__residents__". Written without negation so it stays a plain
+        join inside aggregate filters."""
+        last, created = f"{prefix}last_conversation_at", f"{prefix}created_at"
+
+        def started(lo: dt.datetime | None, hi: dt.datetime) -> Q:
+            by_talk = {f"{last}__lt": hi}
+            by_creation = {f"{last}__isnull": True, f"{created}__lt": hi}
+            if lo is not None:
+                by_talk[f"{last}__gte"] = lo
+                by_creation[f"{created}__gte"] = lo
+            return Q(**by_talk) | Q(**by_creation)
+
+        parts = []
+        for level, days in self.days_by_level.items():
+            cut = now - dt.timedelta(days=days)
+            lower = cut + early if early is not None else None
+            parts.append(Q(**{f"{prefix}level": level}) & started(lower, cut + late))
+        return reduce(operator.or_, parts)
+
+    def lapsed_q(self, now: dt.datetime, prefix: str = "") -> Q:
+        return self._clock_started_between(now, prefix, early=None, late=dt.timedelta(0))
+
+    def due_soon_q(self, now: dt.datetime, prefix: str = "") -> Q:
+        return self._clock_started_between(now, prefix, early=dt.timedelta(0), late=self.warning)
+
+    def due_within_q(self, now: dt.datetime, days: int, prefix: str = "") -> Q:
+        """Lapsed already, or lapsing within the coming days."""
+        return self._clock_started_between(now, prefix, early=None, late=dt.timedelta(days=days))
+
+
+@dataclass
+class FlagCounts:
+    opened: int = 0
+    resolved: int = 0
+    escalated: int = 0
+    due_soon: int = 0
+    orphaned: int = 0
+
+
+# Any constant: PostgreSQL serialises holders of the same advisory lock.
+FLAG_LAPSED_LOCK = 0x1A95ED
+# Where one run keeps its counts by organization, building and owner, with the ids of
+# their contacts that moved (an array, or a list in text on SQLite); those ids alone; and
+# those contacts' states. All dropped before the run ends.
+PASS = "lapse_pass"
+MOVED_IDS = "lapse_moved"
+CHANGES = "lapse_change"
+# What the pass counts for the dashboard (contacts.lapse.summary), in the order of its columns.
+FIGURES = (
+    "counted",
+    "reached",
+    "due_soon",
+    "leaders",
+    "leaders_reached",
+    "owned",
+    "lapsed",
+    "orphaned",
+    "asks_overdue",
+)
+
+
+@transaction.atomic
+def flag_lapsed(*, now: dt.datetime | None = None) -> FlagCounts:
+    """Mark who is due soon, lapsed, escalated and orphaned, for every organization, in SQL,
+    and keep each organization's figures for the committee's dashboard (LapseSummary).
+
+    A contact's lapse, while open, is on its own row with the flag (Contact.lapse_*):
+    lapsed or escalated exactly while one is open, which the database checks
+    (contact_open_lapse_agrees_with_flag). Whatever ends a lapse clears both in the same
+    write (Contact.end_lapse: record_visit, snooze, erase), and keeps it as a LapseEpisode;
+    so a contact's own row says what this job last decided, and the pass reads nothing
+    else of the lapse.
+
+    1. One pass over every contact of every organization (each with its own thresholds,
+       joined in): the contact's state, counted by organization, building and owner for
+       the dashboard, with the ids of the contacts whose state moved: a flag or an orphan
+       mark that is not what it should be, a lapse past the grace period included. An
+       hour moves those whose clock ran out in it, a few thousand of a million; the first
+       run, a quarter of them.
+    2. Those contacts' states again, with what the writes need, and the writes (see
+       _write_changes).
+    3. The dashboard's figures, from the pass's counts (contacts.lapse.summary), with the
+       weekly lapse rate's past weeks as they stood before the writes.
+
+    Idempotent and safe to overlap: on PostgreSQL a second run waits for the first on an
+    advisory lock, and a contact has one row to hold its open lapse whatever happens. No
+    loop over contacts, nor over organizations.
+    """
+    now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FLAG_LAPSED_LOCK])
+            # The pass is costed far above what it takes: on that estimate JIT compilation
+            # would cost more than it saves.
+            cursor.execute("SET LOCAL jit = off")
+            # The pass groups a few thousand rows that the planner, with no statistics
+            # across the contacts' columns, takes for one a contact: with room, it hashes
+            # them rather than sorting every contact on disk.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+    counts = FlagCounts()
+    organizations = list(Organization.objects.order_by("pk"))
+    groups: list[dict[str, Any]] = []
+    past = past_weeks(now)
+    if organizations:
+        rules = _Rules.of(organizations, now)
+        groups = _pass(rules, counts)
+    summaries = take_summaries(now, groups, past)
+    counts.due_soon = sum(summary.due_soon for summary in summaries)
+    return counts
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What decides the states, as SQL: a WITH clause of each organization's cut-offs and
+    the owners still around, and its parameters. Each threshold is turned into the moment
+    before which a clock lapses (and the one before which it is due soon), so that a
+    contact is compared with two times rather than having its threshold added to it."""
+
+    with_sql: str
+    params: tuple[Any, ...]
+    today: dt.date
+    now: dt.datetime
+
+    @classmethod
+    def of(cls, organizations: list[Organization], now: dt.datetime) -> _Rules:
+        days = LapseThreshold.days_by_level(organization.pk for organization in organizations)
+        # A row for every level of every organization. A lapse open since before
+        # escalate_before is past the grace period.
+        rules: list[Any] = []
+        for organization in organizations:
+            escalate_before = moment(now - dt.timedelta(days=organization.lapse_grace_days))
+            warning = dt.timedelta(days=organization.lapse_warning_days)
+            for level, level_days in days[organization.pk].items():
+                cut = now - dt.timedelta(days=level_days)
+                rules += [
+                    organization.pk,
+                    level,
+                    moment(cut),
+                    moment(cut + warning),
+                    escalate_before,
+                ]
+        # Each organization's members still around, (0, 0) standing for none.
+        present: list[Any] = [0, 0]
+        for member in present_members(organizations, now):
+            present += member
+
+        def values(params: list[Any], width: int) -> str:
+            row = "(" + ", ".join(["%s"] * width) + ")"
+            return ", ".join([row] * (len(params) // width))
+
+        with_sql = f"""
+            WITH threshold (organization_id, level, lapse_before, due_before, escalate_before)
+            AS (VALUES {values(rules, 5)}),
+            present (organization_id, user_id) AS (VALUES {values(present, 2)})"""
+        return cls(
+            with_sql=with_sql,
+            params=(*rules, *present),
+            today=timezone.localdate(now),
+            now=now,
+        )
+
+
+def present_members(organizations: list[Organization], now: dt.datetime) -> list[tuple[int, int]]:
+    """(organization, user) of each member still around: active, and joined or recorded a
+    visit within the organization's orphan window. An owner who is not orphans the
+    contacts they own."""
+    around = [
+        Q(organization=organization)
+        & (
+            Q(joined_at__gte=since)
+            | Exists(Visit.objects.filter(organizer=OuterRef("user"), happened_at__gte=since))
+        )
+        for organization in organizations
+        for since in [now - dt.timedelta(days=organization.orphan_after_days)]
+    ]
+    members = Membership.objects.filter(reduce(operator.or_, around), active=True)
+    return list(members.values_list("organization_id", "user_id"))
+
+
+def _states(rules: _Rules, where: str = "") -> tuple[str, list[Any]]:
+    """Each contact with what decides its state, and the state: `flag`, `lapsed`, `due`
+    and `orphan`, with its asks past their date and its open lapse; as a SELECT whose rows
+    are `s`, to follow rules.with_sql, and its parameters. `where` narrows the contacts
+    (`c`).
+
+    Each state is true or false, never NULL: a level with no threshold has no cut-offs,
+    and its contacts lapse only by an ask or a follow-up.
+
+    Read from the contact's own row (its building and its flag included, see flag_lapsed),
+    with the thresholds, the few asks and follow-ups past their date and the owners still
+    around hash-joined in: no subquery a row, so that PostgreSQL can share the pass over
+    every contact among parallel workers."""
+    contact, ask, follow_up = (m._meta.db_table for m in (Contact, Ask, FollowUp))
+    flagged = f"('{LapseFlag.LAPSED}', '{LapseFlag.ESCALATED}')"
+    active = f"c.status = '{Status.ACTIVE}'"
+    counted = f"({active} AND (c.snoozed_until IS NULL OR c.snoozed_until < %s))"
+    clock = "coalesce(c.last_conversation_at, c.created_at)"
+    sql = f"""
+        SELECT s.*,
+               CASE WHEN s.lapsed AND (s.lapse_flag = '{LapseFlag.ESCALATED}' OR s.past_grace)
+                        THEN '{LapseFlag.ESCALATED}'
+                    WHEN s.lapsed THEN '{LapseFlag.LAPSED}'
+                    WHEN s.due THEN '{LapseFlag.DUE_SOON}'
+                    ELSE '{LapseFlag.OK}' END AS flag,
+               s.lapse_flag IN {flagged} AS lapse_open
+        FROM (
+            SELECT c.id, c.organization_id, c.building_id, c.owner_id, c.level,
+                   c.last_conversation_at, c.updated_at, c.lapse_flag, c.orphaned,
+                   c.lapse_started_at, c.lapse_reason, c.lapse_level, c.lapse_escalated_at,
+                   c.lapse_started_at < t.escalate_before AS past_grace,
+                   {active} AS active,
+                   {counted} AS counted,
+                   {counted} AND (
+                       coalesce({clock} < t.lapse_before, false)
+                       OR a.overdue IS NOT NULL
+                       OR f.contact_id IS NOT NULL
+                   ) AS lapsed,
+                   {counted} AND coalesce({clock} < t.due_before, false) AS due,
+                   {active} AND p.user_id IS NULL AS orphan,
+                   coalesce(a.overdue, 0) AS asks_overdue,
+                   f.contact_id IS NOT NULL AS follow_up_missed
+            FROM {contact} AS c
+            LEFT JOIN threshold AS t
+                ON t.organization_id = c.organization_id AND t.level = c.level
+            LEFT JOIN (
+                SELECT a.contact_id, count(*) AS overdue FROM {ask} AS a
+                WHERE a.answer = '{Answer.PENDING}' AND a.due_on < %s
+                GROUP BY a.contact_id
+            ) AS a ON a.contact_id = c.id
+            LEFT JOIN (
+                SELECT DISTINCT f.contact_id FROM {follow_up} AS f
+                WHERE f.done_by_id IS NULL AND f.cancelled_at IS NULL AND f.planned_for < %s
+            ) AS f ON f.contact_id = c.id
+            LEFT JOIN present AS p
+                ON p.organization_id = c.organization_id AND p.user_id = c.owner_id
+            {where}
+        ) AS s"""
+    today = day(rules.today)
+    # In the order they appear: counted, counted, counted, the asks, the follow-ups.
+    return sql, [today, today, today, today, today]
+
+
+# A contact whose state moved since the last run, in terms of _states' columns: lapsed with
+# no lapse open, a lapse open for a contact no longer lapsed, or past the grace period and
+# not escalated, or a due-soon, OK or orphan mark that is not what it should be.
+MOVED = "(s.flag <> s.lapse_flag OR s.orphan <> s.orphaned)"
+
+
+def _pass(rules: _Rules, counts: FlagCounts) -> list[dict[str, Any]]:
+    """1. Read every contact once: count the dashboard's figures by organization,
+       building and owner, with the ids of each group's contacts that moved.
+    2. If any moved, write their new states (_write_changes).
+    3. Return the counts by organization, building and owner, for contacts.lapse.summary."""
+    states, state_params = _states(rules)
+    leaders_since = moment(rules.now - LEADERS_REACHED_WITHIN)
+    postgresql = connection.vendor == "postgresql"
+    # An aggregate of migration 0011, which parallel workers can share on PostgreSQL 15.
+    moved_ids = "contact_ids" if postgresql else "group_concat"
+    with connection.cursor() as cursor:
+        if postgresql:
+            # The planner, with no statistics across the contacts' columns, takes the few
+            # thousand groups for one a contact, and would sort every contact on disk
+            # rather than hash them.
+            cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute(
+            f"""
+            CREATE TEMPORARY TABLE {PASS} AS
+            {rules.with_sql}
+            SELECT s.organization_id, s.building_id, s.owner_id,
+                   {moved_ids}(s.id) FILTER (WHERE {MOVED}) AS moved,
+                   count(CASE WHEN s.counted THEN 1 END) AS counted,
+                   count(CASE WHEN s.counted AND NOT s.lapsed
+                                   AND s.last_conversation_at IS NOT NULL THEN 1 END) AS reached,
+                   count(CASE WHEN s.due AND NOT s.lapsed THEN 1 END) AS due_soon,
+                   count(CASE WHEN s.active AND s.level = {Level.LEADER} THEN 1 END) AS leaders,
+                   count(CASE WHEN s.active AND s.level = {Level.LEADER}
+                                   AND s.last_conversation_at >= %s THEN 1 END)
+                       AS leaders_reached,
+                   count(CASE WHEN s.active THEN 1 END) AS owned,
+                   count(CASE WHEN s.lapsed THEN 1 END) AS lapsed,
+                   count(CASE WHEN s.orphan THEN 1 END) AS orphaned,
+                   sum(CASE WHEN s.active THEN s.asks_overdue ELSE 0 END) AS asks_overdue
+            FROM ({states}) AS s
+            GROUP BY s.organization_id, s.building_id, s.owner_id
+            """,
+            [*rules.params, leaders_since, *state_params],
+        )
+        if postgresql:
+            cursor.execute("RESET enable_sort")
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {PASS} WHERE moved IS NOT NULL)")
+        if cursor.fetchone()[0]:
+            _write_changes(rules, counts)
+        sums = ", ".join(f"sum({name})" for name in FIGURES)
+        cursor.execute(
+            f"""
+            SELECT organization_id, building_id, owner_id, {sums} FROM {PASS}
+            GROUP BY organization_id, building_id, owner_id
+            """
+        )
+        groups = [
+            {
+                "organization_id": organization,
+                "building_id": building,
+                "owner_id": owner,
+                **{name: int(value or 0) for name, value in zip(FIGURES, values, strict=True)},
+            }
+            for organization, building, owner, *values in cursor.fetchall()
+        ]
+        cursor.execute(f"DROP TABLE {PASS}")
+    return groups
+
+
+def _write_changes(rules: _Rules, counts: FlagCounts) -> None:
+    """1. Keep, in a temporary table, the states of the contacts that moved, worked out
+       again for those contacts alone, found by the ids the pass kept, with the open
+       lapse each should have: opened now, kept, escalated now, or none.
+    2. Write each one's flag, open lapse and orphan mark, unless the contact was saved
+       meanwhile (a conversation, a snooze, an erasure: each settles the flag and the
+       lapse itself) or its flag moved; the next run looks at it again. The contacts are
+       locked first, as record_visit locks them, and only those written go on.
+    3. Keep the lapses that ended (snoozed, answered, moved) as episodes."""
+    table, episode = Contact._meta.db_table, LapseEpisode._meta.db_table
+    postgresql = connection.vendor == "postgresql"
+    ids = (
+        f"SELECT unnest(p.moved) AS id FROM {PASS} AS p"
+        if postgresql
+        else f"SELECT j.value AS id FROM {PASS} AS p, json_each('[' || p.moved || ']') AS j"
+    )
+    states, state_params = _states(rules, f"WHERE c.id IN (SELECT id FROM {MOVED_IDS})")
+    write = f"""
+        UPDATE {table} SET lapse_flag = s.flag, orphaned = s.orphan,
+            lapse_started_at = s.started_at, lapse_reason = s.reason,
+            lapse_level = s.at_level, lapse_escalated_at = s.escalated_at
+        FROM {CHANGES} AS s
+        WHERE {table}.id = s.id
+          AND {table}.updated_at = s.updated_at
+          AND {table}.lapse_flag = s.lapse_flag
+          AND {table}.orphaned = s.orphaned"""
+    now = moment(rules.now)
+    opens = "s.lapsed AND NOT s.lapse_open"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE {MOVED_IDS} AS {ids} WHERE p.moved IS NOT NULL")
+        if postgresql:
+            # A temporary table has no statistics until it is analysed.
+            cursor.execute(f"ANALYZE {MOVED_IDS}")
+        # A new lapse's reason: an ask past its date, else a follow-up missed, else the
+        # clock.
+        cursor.execute(
+            f"""
+            CREATE TEMPORARY TABLE {CHANGES} AS
+            {rules.with_sql}
+            SELECT s.*,
+                   CASE WHEN {opens} THEN %s
+                        WHEN s.lapsed THEN s.lapse_started_at END AS started_at,
+                   CASE WHEN NOT s.lapsed THEN ''
+                        WHEN s.lapse_open THEN s.lapse_reason
+                        WHEN s.asks_overdue > 0 THEN '{LapseReason.ASK_OVERDUE}'
+                        WHEN s.follow_up_missed THEN '{LapseReason.FOLLOW_UP_MISSED}'
+                        WHEN s.last_conversation_at IS NULL THEN '{LapseReason.NEVER_TALKED}'
+                        ELSE '{LapseReason.NO_CONVERSATION}' END AS reason,
+                   CASE WHEN {opens} THEN s.level
+                        WHEN s.lapsed THEN s.lapse_level END AS at_level,
+                   CASE WHEN s.flag = '{LapseFlag.ESCALATED}'
+                        THEN coalesce(s.lapse_escalated_at, %s) END AS escalated_at
+            FROM ({states}) AS s WHERE {MOVED}
+            """,
+            [*rules.params, now, now, *state_params],
+        )
+        if postgresql:
+            cursor.execute(f"ANALYZE {CHANGES}")
+            # The others are dropped by the ids the write returns, all of which are
+            # written before the episodes are.
+            cursor.execute(
+                f"""
+                WITH written AS ({write} RETURNING s.id)
+                DELETE FROM {CHANGES}
+                WHERE NOT EXISTS (SELECT 1 FROM written WHERE written.id = {CHANGES}.id)
+                """
+            )
+        else:
+            # SQLite can't nest a write in a statement: they are looked up again.
+            cursor.execute(write)
+            cursor.execute(
+                f"""
+                DELETE FROM {CHANGES}
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM {table} AS c
+                    WHERE c.id = {CHANGES}.id AND c.lapse_flag = {CHANGES}.flag
+                      AND c.orphaned = {CHANGES}.orphan
+                      AND c.lapse_started_at IS {CHANGES}.started_at
+                )
+                """
+            )
+        cursor.execute(
+            f"""
+            INSERT INTO {episode} (organization_id, contact_id, started_at, reason, level,
+                                   escalated_at, resolved_at)
+            SELECT s.organization_id, s.id, s.lapse_started_at, s.lapse_reason, s.lapse_level,
+                   s.lapse_escalated_at, %s
+            FROM {CHANGES} AS s
+            WHERE s.lapse_open AND NOT s.lapsed
+            """,
+            [now],
+        )
+        counts.resolved += cursor.rowcount
+        cursor.execute(
+            f"""
+            SELECT count(CASE WHEN {opens} THEN 1 END),
+                   count(CASE WHEN s.flag = '{LapseFlag.ESCALATED}'
+                                   AND s.lapse_flag <> '{LapseFlag.ESCALATED}' THEN 1 END),
+                   count(CASE WHEN s.orphan AND NOT s.orphaned THEN 1 END)
+            FROM {CHANGES} AS s
+            """
+        )
+        opened, escalated, orphaned = cursor.fetchone()
+        counts.opened += opened
+        counts.escalated += escalated
+        counts.orphaned += orphaned
+        cursor.execute(f"DROP TABLE {CHANGES}")
+        cursor.execute(f"DROP TABLE {MOVED_IDS}")
+
+
+def moment(value: dt.datetime) -> Any:
+    """A time as the database stores it, for the statements written out here (SQLite
+    compares times as text, in Django's format)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def day(value: dt.date) -> Any:
+    return connection.ops.adapt_datefield_value(value)

@@ -1,0 +1,198 @@
+"""The audit trail admins read: who changed what, and when; what left the app (exports) and
+who was erased. Built from django-simple-history's rows in a fixed number of queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import OuterRef, Subquery
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from contacts.models import Ask, Contact, Erasure, ExportLog, FollowUp, Status, Visit
+from contacts.privacy.erasure import erase_contact, erasure_scope
+from organizing.access import MemberRequest, member_required
+from organizing.models import Membership, Role, display_name
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+TRAIL_LENGTH = 50
+# Shown as "changed", never as old → new: the trail is for accountability, not a second
+# copy of what a person told us, and an admin can read today's value on the page above it.
+PRIVATE_FIELDS = {
+    "name",
+    "phone",
+    "email",
+    "notes",
+    "consent_note",
+    "snooze_reason",
+    "note",
+    "needs_look",
+    "question",
+    "purpose",
+    "cancel_reason",
+}
+BOOKKEEPING = {"id", "history_id", "history_date", "history_change_reason", "history_type"}
+BOOKKEEPING |= {"history_user", "organization", "contact", "user"}
+# Said by the entry's own date when an object is added.
+WHEN_ADDED = {"created_at", "joined_at", "asked_at"}
+
+
+@dataclass
+class Entry:
+    at: dt.datetime
+    who: User | None
+    what: str
+    changes: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+def _show(row: models.Model, model_field: models.Field) -> str:
+    value = getattr(row, model_field.attname)
+    if value in (None, ""):
+        return "—"
+    if model_field.choices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    if isinstance(model_field, models.ForeignKey):
+        related = getattr(row, model_field.name)
+        if hasattr(related, "get_username"):
+            return related.get_full_name() or related.get_username()
+        return str(getattr(related, "label", related))
+    if isinstance(value, dt.datetime):
+        return f"{timezone.localtime(value):%b %-d, %Y %H:%M}"
+    if isinstance(value, dt.date):
+        return f"{value:%b %-d, %Y}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _entries(
+    history: models.QuerySet,
+    label: str,
+    related: list[str],
+    subject: Callable[[Any], str] | None = None,
+) -> list[Entry]:
+    """The latest rows of one history table as entries, each compared with the row before
+    it of the same object. Two queries, whatever the size of the history."""
+    model = history.model
+    before = model.objects.filter(
+        id=OuterRef("id"), history_date__lt=OuterRef("history_date")
+    ).order_by("-history_date", "-history_id")
+    rows = list(
+        history.select_related("history_user", *related)
+        .annotate(previous_id=Subquery(before.values("history_id")[:1]))
+        .order_by("-history_date", "-history_id")[:TRAIL_LENGTH]
+    )
+    wanted = [row.previous_id for row in rows if row.previous_id]
+    previous = {
+        row.history_id: row
+        for row in model.objects.filter(history_id__in=wanted).select_related(*related)
+    }
+    fields = [f for f in model._meta.fields if f.name not in BOOKKEEPING]
+    entries = []
+    for row in rows:
+        name = f"{label} of {subject(row)}" if subject else label
+        entry = Entry(
+            at=row.history_date,
+            who=row.history_user,
+            what=f"{name} {_VERBS[row.history_type]}",
+            reason=row.history_change_reason or "",
+        )
+        old = previous.get(row.previous_id)
+        for model_field in fields:
+            if row.history_type == "-":
+                break
+            new_value = getattr(row, model_field.attname)
+            if old is None:
+                skip = PRIVATE_FIELDS | WHEN_ADDED
+                if new_value in (None, "", False) or model_field.name in skip:
+                    continue
+                entry.changes.append(f"{model_field.verbose_name}: {_show(row, model_field)}")
+            elif getattr(old, model_field.attname) != new_value:
+                if model_field.name in PRIVATE_FIELDS:
+                    entry.changes.append(f"{model_field.verbose_name} changed")
+                else:
+                    entry.changes.append(
+                        f"{model_field.verbose_name}: {_show(old, model_field)} → "
+                        f"{_show(row, model_field)}"
+                    )
+        if row.history_type != "~" or entry.changes or entry.reason:
+            entries.append(entry)
+    return entries
+
+
+_VERBS = {"+": "added", "~": "changed", "-": "deleted"}
+
+
+def contact_trail(contact: Contact) -> list[Entry]:
+    """The contact's own changes and those of its visits, asks and follow-ups, newest
+    first. Eight queries for any contact."""
+    entries = [
+        *_entries(Contact.history.filter(id=contact.pk), "Contact", ["owner", "unit"]),
+        *_entries(Visit.history.filter(contact_id=contact.pk), "Visit", ["organizer", "unit"]),
+        *_entries(Ask.history.filter(contact_id=contact.pk), "Ask", ["asked_by"]),
+        *_entries(FollowUp.history.filter(contact_id=contact.pk), "Follow-up", ["assigned_to"]),
+    ]
+    entries.sort(key=lambda entry: entry.at, reverse=True)
+    return entries[:TRAIL_LENGTH]
+
+
+def _admin_contact(request: MemberRequest, contact_id: int) -> Contact:
+    return get_object_or_404(
+        Contact.objects.filter(organization=request.membership.organization), pk=contact_id
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@member_required(Role.ADMIN)
+def erase(request: MemberRequest, contact_id: int) -> HttpResponse:
+    """Erase a person on request: a page saying what goes and what stays, then the POST."""
+    contact = _admin_contact(request, contact_id)
+    if contact.status == Status.ERASED:
+        messages.info(request, "This person has already been erased.")
+        return redirect("audit:log")
+    if request.method == "POST":
+        if request.POST.get("confirm") != "erase":
+            messages.error(request, "Tick the box to confirm the erasure.")
+        else:
+            try:
+                erasure = erase_contact(member=request.membership, contact=contact)
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+            else:
+                messages.success(request, f"Contact #{erasure.contact_id} erased.")
+                return redirect("audit:log")
+    context: dict[str, Any] = {"contact": contact, "scope": erasure_scope(contact)}
+    status = 422 if request.method == "POST" else 200
+    return render(request, "privacy/erase.html", context, status=status)
+
+
+@require_GET
+@member_required(Role.ADMIN)
+def log(request: MemberRequest) -> HttpResponse:
+    """What an admin answers for: exports of personal data, erasures, and who gave whom
+    which role."""
+    organization = request.membership.organization
+    members = Membership.history.filter(organization_id=organization.pk)
+    context = {
+        "exports": ExportLog.objects.filter(organization=organization).select_related("user")[
+            :TRAIL_LENGTH
+        ],
+        "erasures": Erasure.objects.filter(organization=organization).select_related("erased_by")[
+            :TRAIL_LENGTH
+        ],
+        "member_changes": _entries(
+            members, "Membership", ["user"], subject=lambda row: display_name(row.user)
+        ),
+    }
+    return render(request, "privacy/audit_log.html", context)

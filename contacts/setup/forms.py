@@ -1,0 +1,372 @@
+"""Forms of the admins' set-up screens: buildings, the unit generator, turf, owners, CSV."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import QuerySet
+
+from buildings.models import HIGHEST_FLOOR, LOWEST_FLOOR, Building, floor_from_label
+from contacts.models import Contact
+from organizing.models import Organization, Role
+
+# Basements to penthouses; a typo like "1-120" is caught by the unit limit below.
+MAX_NEW_UNITS = 2_000
+IMPORT_MAX_BYTES = 5 * 1024 * 1024
+
+
+def members_of(organization: Organization) -> QuerySet[User]:
+    """The users who can have turf: active members of the organization, any role."""
+    return User.objects.filter(
+        membership__organization=organization, membership__active=True
+    ).order_by("first_name", "username")
+
+
+class MemberChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.first_name or obj.username} ({obj.membership.get_role_display()})"
+
+
+class BuildingForm(forms.ModelForm):
+    organizers = MemberChoiceField(
+        queryset=User.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Organizers (turf)",
+    )
+
+    class Meta:
+        model = Building
+        fields = [
+            "name",
+            "street_address",
+            "city",
+            "postal_code",
+            "floors",
+            "landlord",
+            "access_notes",
+            "notes",
+        ]
+        widgets = {
+            "access_notes": forms.Textarea(attrs={"rows": 2}),
+            "notes": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.organization = organization
+        self.fields["organizers"].queryset = members_of(organization).select_related(  # type: ignore[attr-defined]
+            "membership"
+        )
+        if self.instance.pk and "organizers" not in self.initial:
+            self.initial["organizers"] = list(
+                self.instance.turf.values_list("organizer_id", flat=True)
+            )
+
+    def clean_name(self) -> str:
+        # The constraint is per organization, which is not a field of this form, so Django's
+        # own constraint validation skips it: checked here instead.
+        name: str = self.cleaned_data["name"].strip()
+        taken = Building.objects.filter(organization=self.organization, name__iexact=name)
+        if taken.exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("Your organization already has a building of that name.")
+        return name
+
+    def clean_floors(self) -> int:
+        floors: int = self.cleaned_data["floors"]
+        if self.instance.pk:
+            higher = self.instance.units.filter(floor__gt=floors).order_by("-floor").first()
+            if higher is not None:
+                raise forms.ValidationError(
+                    f"Unit {higher.label} is on floor {higher.floor}: "
+                    "the building can't have fewer floors than that."
+                )
+        return floors
+
+
+# "1-12", "1 to 12", or with an en dash as word processors write it.
+RANGE = re.compile(r"^\s*(-?\w+)\s*(?:-|\u2013|to)\s*(-?\w+)\s*$")
+FLOOR_LINE = re.compile(r"^\s*(-?\d+)\s*:(.*)$")
+
+
+class UnitGeneratorForm(forms.Form):
+    """Doors to add, as ranges ("floors 1-12, units 01-08") or as pasted labels.
+
+    `cleaned_data["doors"]` is the list of (floor, label) asked for, in order. With
+    `top_floor`, floors may be left blank: every floor from 1 to the top one.
+    """
+
+    floors = forms.CharField(
+        label="Which floors",
+        required=False,
+        max_length=20,
+        help_text='Such as "1-12", or "0-4" with a ground floor.',
+    )
+    units = forms.CharField(
+        label="Units on each floor",
+        required=False,
+        max_length=20,
+        help_text='Such as "01-08" (101 to 1208) or "A-F" (1A to 12F).',
+    )
+    labels = forms.CharField(
+        label="Or paste labels",
+        required=False,
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "14: PH1 PH2\n1301 1302 1303"}),
+        help_text='One floor a line, like "14: PH1 PH2". '
+        "Numbered doors like 1301 find their floor themselves.",
+    )
+
+    def __init__(self, *args: Any, top_floor: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.top_floor = top_floor
+        if top_floor:
+            self.fields["floors"].widget.attrs["placeholder"] = f"1-{top_floor}"
+
+    @property
+    def wants_units(self) -> bool:
+        data = self.data
+        return any(str(data.get(self.add_prefix(name), "")).strip() for name in self.fields)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        floors, units, labels = (
+            data.get("floors", ""),
+            data.get("units", ""),
+            data.get("labels", ""),
+        )
+        if labels and (floors or units):
+            raise forms.ValidationError("Give floors and units, or paste labels, not both.")
+        try:
+            if labels:
+                doors = self._pasted(labels)
+            elif units:
+                doors = self._ranges(floors, units)
+            elif floors:
+                raise forms.ValidationError(
+                    {"units": 'Say which units each floor has, like "01-08".'}
+                )
+            else:
+                doors = []
+        except forms.ValidationError as error:
+            self.add_error(None, error)
+            return data
+        if len(doors) > MAX_NEW_UNITS:
+            self.add_error(
+                None,
+                f"That makes {len(doors):,} units; at most {MAX_NEW_UNITS:,} can be added at once.",
+            )
+        seen: dict[str, tuple[int, str]] = {}
+        for floor, label in doors:
+            if len(label) > 20:
+                self.add_error(None, f'"{label[:24]}…" is longer than 20 characters.')
+                return data
+            if not LOWEST_FLOOR <= floor <= HIGHEST_FLOOR:
+                self.add_error(None, f"Floor {floor} of {label}? Floors go from -5 to 200.")
+                return data
+            twin_floor, twin = seen.setdefault(label.lower(), (floor, label))
+            if twin != label:
+                self.add_error(
+                    None,
+                    f'"{twin}" and "{label}" would be the same door: labels can\'t differ only '
+                    "in upper and lower case.",
+                )
+                return data
+            if twin_floor != floor:
+                self.add_error(
+                    None,
+                    f'"{label}" would be made twice, on floors {twin_floor} and {floor}; '
+                    'try units with a leading zero, like "01-12".',
+                )
+                return data
+        # A label pasted twice is one door.
+        doors = list(dict.fromkeys(doors))
+        data["doors"] = doors
+        return data
+
+    def _ranges(self, floors: str, units: str) -> list[tuple[int, str]]:
+        if floors:
+            low, high, _ = _range(floors, "floors")
+            if not (isinstance(low, int) and isinstance(high, int)):
+                raise forms.ValidationError({"floors": 'Floors are numbers, like "1-12".'})
+        elif self.top_floor:
+            low, high = 1, self.top_floor
+        else:
+            raise forms.ValidationError({"floors": 'Which floors? Like "1-12".'})
+        first, last, width = _range(units, "units")
+        numbered = isinstance(first, int) and isinstance(last, int)
+        codes = (
+            range(int(first), int(last) + 1)
+            if numbered
+            else range(ord(str(first)), ord(str(last)) + 1)
+        )
+        # Counted before the doors are listed: "1-9999999999" would list them all first.
+        count = (high - low + 1) * (codes.stop - codes.start)
+        if count > MAX_NEW_UNITS:
+            raise forms.ValidationError(
+                f"That makes {count:,} units; at most {MAX_NEW_UNITS:,} can be added at once."
+            )
+        doors = [f"{n:0{width}d}" if numbered else chr(n) for n in codes]
+        return [(floor, f"{floor}{door}") for floor in range(low, high + 1) for door in doors]
+
+    def _pasted(self, text: str) -> list[tuple[int, str]]:
+        doors = []
+        for line in text.splitlines():
+            match = FLOOR_LINE.match(line)
+            floor = int(match.group(1)) if match else None
+            for label in re.split(r"[\s,;]+", match.group(2) if match else line):
+                if not label:
+                    continue
+                door_floor = floor if floor is not None else floor_from_label(label)
+                if door_floor is None:
+                    raise forms.ValidationError(
+                        {"labels": f'Which floor is {label} on? Write its line as "3: {label}".'}
+                    )
+                doors.append((door_floor, label))
+        return doors
+
+
+def _range(text: str, field: str) -> tuple[int | str, int | str, int]:
+    """ "1-12" → (1, 12, 1); "01-08" → (1, 8, 2), the width to pad to; "A-F" → ("A", "F", 1);
+    "3" → (3, 3, 1)."""
+    text = text.strip()
+    match = RANGE.match(text)
+    ends = [match.group(1), match.group(2)] if match else [text, text]
+    values: list[int | str] = []
+    for end in ends:
+        if re.fullmatch(r"-?\d+", end):
+            values.append(int(end))
+        elif re.fullmatch(r"[A-Za-z]", end):
+            values.append(end)
+        else:
+            raise forms.ValidationError({field: f'"{text}" is not a range like "1-12" or "A-F".'})
+    low, high = values
+    if isinstance(low, int) != isinstance(high, int):
+        raise forms.ValidationError({field: f'"{text}": numbers at both ends, or letters.'})
+    if isinstance(low, str) and low.isupper() != str(high).isupper():
+        raise forms.ValidationError({field: f'"{text}": use the same case at both ends.'})
+    if low > high:  # type: ignore[operator]
+        raise forms.ValidationError({field: f'"{text}" should go from low to high, like "1-12".'})
+    width = len(ends[0]) if ends[0].startswith("0") else 1
+    return low, high, width
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        error_messages={"required": "Choose a CSV file to import."},
+    )
+
+    def clean_file(self) -> UploadedFile:
+        upload: UploadedFile = self.cleaned_data["file"]
+        size = upload.size or 0
+        if size > IMPORT_MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is {size / 1024 / 1024:.1f} MB; the limit is "
+                f"{IMPORT_MAX_BYTES // 1024 // 1024} MB. Split it into smaller files and import "
+                "them one after the other."
+            )
+        return upload
+
+
+class ConfirmImportForm(forms.Form):
+    token = forms.RegexField(regex=r"^[A-Za-z0-9_-]{16,64}$", widget=forms.HiddenInput)
+    # What the preview promised, so that a changed database is shown again, not imported.
+    expected = forms.CharField(max_length=100, widget=forms.HiddenInput)
+
+
+class ExportForm(forms.Form):
+    building = forms.ModelChoiceField(
+        queryset=Building.objects.none(), required=False, empty_label="All buildings"
+    )
+    everyone = forms.BooleanField(
+        label="Include moved, archived and do-not-contact residents", required=False
+    )
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["building"].queryset = Building.objects.filter(  # type: ignore[attr-defined]
+            organization=organization
+        )
+
+
+OWNER_NOBODY = "nobody"
+
+
+class OwnerFilterForm(forms.Form):
+    building = forms.ModelChoiceField(
+        queryset=Building.objects.none(), required=False, empty_label="All buildings"
+    )
+    owner = forms.ChoiceField(required=False)
+    orphaned = forms.BooleanField(label="Only orphaned", required=False)
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["building"].queryset = Building.objects.filter(  # type: ignore[attr-defined]
+            organization=organization, archived=False
+        )
+        # Former members too: their contacts are the ones most in need of a new owner.
+        owners = User.objects.filter(membership__organization=organization).order_by(
+            "first_name", "username"
+        )
+        self.fields["owner"].choices = [  # type: ignore[attr-defined]
+            ("", "Any owner"),
+            (OWNER_NOBODY, "Nobody"),
+            *((str(u.pk), u.first_name or u.username) for u in owners),
+        ]
+
+
+class ReassignForm(forms.Form):
+    """The contacts to hand over (ticked, or every one the filters match) and to whom."""
+
+    contacts = forms.ModelMultipleChoiceField(
+        queryset=Contact.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": "Some of the ticked contacts are no longer listed."},
+    )
+    everyone = forms.BooleanField(required=False)
+    # How many the filters matched when the page was shown: "all 40" must not become 41.
+    expected = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    to_owner = forms.ModelChoiceField(
+        label="New owner",
+        queryset=User.objects.none(),
+        empty_label="Choose an organizer",
+        error_messages={"required": "Choose the organizer who takes them on."},
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        organization: Organization,
+        contacts: QuerySet[Contact],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.matching = contacts
+        self.fields["contacts"].queryset = contacts  # type: ignore[attr-defined]
+        to_owner: Any = self.fields["to_owner"]
+        to_owner.queryset = User.objects.filter(
+            membership__organization=organization,
+            membership__role=Role.ORGANIZER,
+            membership__active=True,
+        ).order_by("first_name", "username")
+        to_owner.label_from_instance = lambda user: user.first_name or user.username
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("everyone"):
+            now = self.matching.count()
+            if data.get("expected") != now:
+                raise forms.ValidationError(
+                    f"The list changed since it was shown: {now} contacts match now. "
+                    "Check it and try again."
+                )
+        elif not data.get("contacts") and "contacts" not in self.errors:
+            raise forms.ValidationError("Tick the contacts to hand over, or choose all of them.")
+        return data
