@@ -39,7 +39,7 @@ from contacts.committee.forms import (
     ReassignForm,
     SnoozeForm,
 )
-from contacts.lapse.job import Thresholds
+from contacts.lapse.rule import Thresholds
 from contacts.lapse.summary import CHART_WEEKS, FLAGGED, WEEK, counted_q, local_monday
 from contacts.models import (
     Answer,

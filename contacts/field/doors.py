@@ -17,7 +17,7 @@ from buildings.models import Building, Unit
 from contacts.actions import add_resident, record_visit
 from contacts.field import offline
 from contacts.field.forms import BulkKnockForm, KnockForm, ResidentForm
-from contacts.lapse.job import LapseState, Thresholds, worst
+from contacts.lapse.rule import LapseState, Thresholds, worst
 from contacts.models import Answer, Ask, Contact, Level, Outcome, Status, Visit
 from organizing.access import MemberRequest, member_required
 from organizing.security import rate_limit

@@ -20,7 +20,7 @@ from contacts.field.forms import (
     MoveFollowUpForm,
     TalkForm,
 )
-from contacts.lapse.job import Thresholds
+from contacts.lapse.rule import Thresholds
 from contacts.models import Answer, Ask, Contact, FollowUp, Outcome, Status, Visit
 from contacts.privacy.audit import contact_trail
 from organizing.access import MemberRequest, member_required

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from buildings.models import Building
-from contacts.lapse.job import Thresholds
+from contacts.lapse.rule import Thresholds
 from contacts.models import Answer, Ask, Contact, FollowUp, Status, Visit
 from organizing.access import MemberRequest, member_required
 

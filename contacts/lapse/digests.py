@@ -22,7 +22,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from contacts.lapse.job import Thresholds
+from contacts.lapse.rule import Thresholds
 from contacts.models import (
     Contact,
     DigestKind,
