@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 
 from buildings.models import Building, Turf, Unit
 from contacts.actions import record_visit
-from contacts.models import Contact, Outcome, Visit
+from contacts.models import Contact, Outcome, Visit, set_buildings
 from organizing.models import Membership, Organization, Role
 
 REPEAT = 400
@@ -30,10 +30,12 @@ def run() -> list[tuple[str, list[float]]]:
         for floor in range(1, 13)
         for n in range(1, 9)
     )
-    contacts = Contact.objects.bulk_create(
+    residents = [
         Contact(organization=organization, unit=unit, name=f"Resident {unit.label}", owner=user)
         for unit in units
-    )
+    ]
+    set_buildings(residents)
+    contacts = Contact.objects.bulk_create(residents)
     rng = random.Random(7)
     keys = (f"bench-{n:08d}" for n in itertools.count())
 

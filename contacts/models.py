@@ -121,9 +121,10 @@ def unit_gone(collector: Any, field: Any, sub_objs: Any, using: str) -> None:
 unit_gone.lazy_sub_objs = True  # type: ignore[attr-defined]
 
 
-def buildings_of(contacts: Iterable[Contact]) -> None:
+def set_buildings(contacts: Iterable[Contact]) -> None:
     """Set each contact's building from its unit: from the unit the contact holds, else
-    looked up for all of them in one query."""
+    looked up for all of them in one query. For bulk_create and bulk_update, which write
+    the building only when it is set (Contact.save sets it itself)."""
     unplaced: dict[int, list[Contact]] = {}
     for contact in contacts:
         unit: Unit | None = Contact.unit.field.get_cached_value(contact, None)  # type: ignore[assignment]
@@ -145,42 +146,10 @@ def buildings_of(contacts: Iterable[Contact]) -> None:
 
 
 class ContactQuerySet(models.QuerySet["Contact"]):
-    """Every writer that sets a contact's unit sets its building too (Contact.building):
-    save() does, and so do these set-based ones."""
-
-    # The stubs lose the model type through super() here, hence the ignores.
-    def bulk_create(  # type: ignore[override]
-        self, objs: Iterable[Contact], *args: Any, **kwargs: Any
-    ) -> list[Contact]:
-        objs = list(objs)
-        buildings_of(objs)
-        return super().bulk_create(objs, *args, **kwargs)  # type: ignore[arg-type,return-value]
-
-    def bulk_update(  # type: ignore[override]
-        self, objs: Iterable[Contact], fields: Iterable[str], *args: Any, **kwargs: Any
-    ) -> int:
-        fields = list(fields)
-        if {"unit", "unit_id"} & set(fields):
-            objs = list(objs)
-            buildings_of(objs)
-            fields.append("building")
-        return super().bulk_update(objs, fields, *args, **kwargs)  # type: ignore[arg-type]
-
-    def update(self, **kwargs: Any) -> int:
-        for name in ("unit", "unit_id"):
-            if name in kwargs and not {"building", "building_id"} & kwargs.keys():
-                unit = kwargs[name]
-                if isinstance(unit, Unit):
-                    kwargs["building_id"] = unit.building_id
-                elif unit is None:
-                    kwargs["building_id"] = None
-                elif isinstance(unit, int):
-                    kwargs["building_id"] = (
-                        Unit.objects.filter(pk=unit).values_list("building_id", flat=True).get()
-                    )
-                else:
-                    raise TypeError("A unit given as an expression needs the building set with it.")
-        return super().update(**kwargs)
+    def move_to(self, unit: Unit | None) -> int:
+        """Move these contacts into `unit` (or out of any, with None), building and all:
+        the set-based writer of Contact.building, as save() is for one contact."""
+        return self.update(unit=unit, building_id=unit.building_id if unit else None)
 
     def visible_to(self, membership: Membership) -> ContactQuerySet:
         """Committee and admins see the organization; an organizer sees the contacts they
@@ -243,8 +212,9 @@ class Contact(models.Model):
     # The unit's building, denormalised so that the hourly job's pass over every contact
     # (contacts.lapse.job) counts each building's contacts without joining a million contacts
     # to their units. Kept right wherever a contact's unit is set: save(), the queryset's
-    # bulk_create, bulk_update and update, a unit's deletion (unit_gone) and a unit moved
-    # to another building (Unit.save); raw SQL writers set it themselves.
+    # move_to, set_buildings before a bulk_create or bulk_update, a unit's deletion
+    # (unit_gone) and a unit moved to another building (Unit.save); raw SQL writers set it
+    # themselves.
     # Not indexed: read only by that pass, which reads every contact anyway, and by a
     # building's deletion, which finds them without.
     building = models.ForeignKey(
@@ -390,19 +360,19 @@ class Contact(models.Model):
         if update_fields is None or {"unit", "unit_id"} & update_fields:
             unit, building = getattr(self, "_placed", (models.DEFERRED, models.DEFERRED))
             if self.unit_id != unit or building is models.DEFERRED:
-                buildings_of([self])
+                set_buildings([self])
             if update_fields is not None:
                 update_fields.add("building")
         super().save(*args, **kwargs)
-        self._placed = self._where()
+        self._placed = self._placement()
 
     @classmethod
     def from_db(cls, *args: Any, **kwargs: Any) -> Contact:
         contact = super().from_db(*args, **kwargs)
-        contact._placed = contact._where()
+        contact._placed = contact._placement()
         return contact
 
-    def _where(self) -> tuple[Any, Any]:
+    def _placement(self) -> tuple[Any, Any]:
         """The unit and building as loaded or saved (DEFERRED where not loaded)."""
         return self.__dict__.get("unit_id", models.DEFERRED), self.__dict__.get(
             "building_id", models.DEFERRED

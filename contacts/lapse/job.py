@@ -17,6 +17,8 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from contacts.lapse import dialect
+from contacts.lapse.dialect import db_date, db_time
 from contacts.lapse.summary import LEADERS_REACHED_WITHIN, past_weeks, take_summaries
 from contacts.models import (
     Answer,
@@ -43,14 +45,12 @@ class FlagCounts:
     orphaned: int = 0
 
 
-# Any constant: PostgreSQL serialises holders of the same advisory lock.
-FLAG_LAPSED_LOCK = 0x1A95ED
-# Where one run keeps its counts by organization, building and owner, with the ids of
-# their contacts that moved (an array, or a list in text on SQLite); those ids alone; and
-# those contacts' states. All dropped before the run ends.
-PASS = "lapse_pass"
-MOVED_IDS = "lapse_moved"
-CHANGES = "lapse_change"
+# The temporary tables of one run, all dropped before it ends: its counts by organization,
+# building and owner, with the ids of their contacts whose state moved; those ids alone;
+# and those contacts' new states.
+COUNTS_TABLE = "lapse_counts"
+MOVED_TABLE = "lapse_moved"
+CHANGES_TABLE = "lapse_changes"
 # What the pass counts for the dashboard (contacts.lapse.summary), in the order of its columns.
 FIGURES = (
     "counted",
@@ -88,21 +88,13 @@ def flag_lapsed(*, now: dt.datetime | None = None) -> FlagCounts:
     3. The dashboard's figures, from the pass's counts (contacts.lapse.summary), with the
        weekly lapse rate's past weeks as they stood before the writes.
 
-    Idempotent and safe to overlap: on PostgreSQL a second run waits for the first on an
-    advisory lock, and a contact has one row to hold its open lapse whatever happens. No
-    loop over contacts, nor over organizations.
+    Idempotent and safe to overlap: a second run waits for the first (dialect.begin_job),
+    and a contact has one row to hold its open lapse whatever happens. No loop over
+    contacts, nor over organizations.
     """
     now = now or timezone.now()
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FLAG_LAPSED_LOCK])
-            # The pass is costed far above what it takes: on that estimate JIT compilation
-            # would cost more than it saves.
-            cursor.execute("SET LOCAL jit = off")
-            # The pass groups a few thousand rows that the planner, with no statistics
-            # across the contacts' columns, takes for one a contact: with room, it hashes
-            # them rather than sorting every contact on disk.
-            cursor.execute("SET LOCAL work_mem = '64MB'")
+    with connection.cursor() as cursor:
+        dialect.begin_job(cursor)
     counts = FlagCounts()
     organizations = list(Organization.objects.order_by("pk"))
     groups: list[dict[str, Any]] = []
@@ -134,15 +126,15 @@ class _Rules:
         # escalate_before is past the grace period.
         rules: list[Any] = []
         for organization in organizations:
-            escalate_before = moment(now - dt.timedelta(days=organization.lapse_grace_days))
+            escalate_before = db_time(now - dt.timedelta(days=organization.lapse_grace_days))
             warning = dt.timedelta(days=organization.lapse_warning_days)
             for level, level_days in days[organization.pk].items():
                 cut = now - dt.timedelta(days=level_days)
                 rules += [
                     organization.pk,
                     level,
-                    moment(cut),
-                    moment(cut + warning),
+                    db_time(cut),
+                    db_time(cut + warning),
                     escalate_before,
                 ]
         # Each organization's members still around, (0, 0) standing for none.
@@ -241,7 +233,7 @@ def _states(rules: _Rules, where: str = "") -> tuple[str, list[Any]]:
                 ON p.organization_id = c.organization_id AND p.user_id = c.owner_id
             {where}
         ) AS s"""
-    today = day(rules.today)
+    today = db_date(rules.today)
     # In the order they appear: counted, counted, counted, the asks, the follow-ups.
     return sql, [today, today, today, today, today]
 
@@ -249,7 +241,7 @@ def _states(rules: _Rules, where: str = "") -> tuple[str, list[Any]]:
 # A contact whose state moved since the last run, in terms of _states' columns: lapsed with
 # no lapse open, a lapse open for a contact no longer lapsed, or past the grace period and
 # not escalated, or a due-soon, OK or orphan mark that is not what it should be.
-MOVED = "(s.flag <> s.lapse_flag OR s.orphan <> s.orphaned)"
+STATE_MOVED = "(s.flag <> s.lapse_flag OR s.orphan <> s.orphaned)"
 
 
 def _pass(rules: _Rules, counts: FlagCounts) -> list[dict[str, Any]]:
@@ -258,22 +250,15 @@ def _pass(rules: _Rules, counts: FlagCounts) -> list[dict[str, Any]]:
     2. If any moved, write their new states (_write_changes).
     3. Return the counts by organization, building and owner, for contacts.lapse.summary."""
     states, state_params = _states(rules)
-    leaders_since = moment(rules.now - LEADERS_REACHED_WITHIN)
-    postgresql = connection.vendor == "postgresql"
-    # An aggregate of migration 0011, which parallel workers can share on PostgreSQL 15.
-    moved_ids = "contact_ids" if postgresql else "group_concat"
+    leaders_since = db_time(rules.now - LEADERS_REACHED_WITHIN)
     with connection.cursor() as cursor:
-        if postgresql:
-            # The planner, with no statistics across the contacts' columns, takes the few
-            # thousand groups for one a contact, and would sort every contact on disk
-            # rather than hash them.
-            cursor.execute("SET LOCAL enable_sort = off")
+        dialect.hash_not_sort(cursor, on=True)
         cursor.execute(
             f"""
-            CREATE TEMPORARY TABLE {PASS} AS
+            CREATE TEMPORARY TABLE {COUNTS_TABLE} AS
             {rules.with_sql}
             SELECT s.organization_id, s.building_id, s.owner_id,
-                   {moved_ids}(s.id) FILTER (WHERE {MOVED}) AS moved,
+                   {dialect.gather_ids("s.id")} FILTER (WHERE {STATE_MOVED}) AS moved,
                    count(CASE WHEN s.counted THEN 1 END) AS counted,
                    count(CASE WHEN s.counted AND NOT s.lapsed
                                    AND s.last_conversation_at IS NOT NULL THEN 1 END) AS reached,
@@ -291,15 +276,14 @@ def _pass(rules: _Rules, counts: FlagCounts) -> list[dict[str, Any]]:
             """,
             [*rules.params, leaders_since, *state_params],
         )
-        if postgresql:
-            cursor.execute("RESET enable_sort")
-        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {PASS} WHERE moved IS NOT NULL)")
+        dialect.hash_not_sort(cursor, on=False)
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {COUNTS_TABLE} WHERE moved IS NOT NULL)")
         if cursor.fetchone()[0]:
             _write_changes(rules, counts)
         sums = ", ".join(f"sum({name})" for name in FIGURES)
         cursor.execute(
             f"""
-            SELECT organization_id, building_id, owner_id, {sums} FROM {PASS}
+            SELECT organization_id, building_id, owner_id, {sums} FROM {COUNTS_TABLE}
             GROUP BY organization_id, building_id, owner_id
             """
         )
@@ -312,7 +296,7 @@ def _pass(rules: _Rules, counts: FlagCounts) -> list[dict[str, Any]]:
             }
             for organization, building, owner, *values in cursor.fetchall()
         ]
-        cursor.execute(f"DROP TABLE {PASS}")
+        cursor.execute(f"DROP TABLE {COUNTS_TABLE}")
     return groups
 
 
@@ -326,34 +310,27 @@ def _write_changes(rules: _Rules, counts: FlagCounts) -> None:
        locked first, as record_visit locks them, and only those written go on.
     3. Keep the lapses that ended (snoozed, answered, moved) as episodes."""
     table, episode = Contact._meta.db_table, LapseEpisode._meta.db_table
-    postgresql = connection.vendor == "postgresql"
-    ids = (
-        f"SELECT unnest(p.moved) AS id FROM {PASS} AS p"
-        if postgresql
-        else f"SELECT j.value AS id FROM {PASS} AS p, json_each('[' || p.moved || ']') AS j"
-    )
-    states, state_params = _states(rules, f"WHERE c.id IN (SELECT id FROM {MOVED_IDS})")
+    ids = dialect.each_id(COUNTS_TABLE, "moved")
+    states, state_params = _states(rules, f"WHERE c.id IN (SELECT id FROM {MOVED_TABLE})")
     write = f"""
         UPDATE {table} SET lapse_flag = s.flag, orphaned = s.orphan,
             lapse_started_at = s.started_at, lapse_reason = s.reason,
             lapse_level = s.at_level, lapse_escalated_at = s.escalated_at
-        FROM {CHANGES} AS s
+        FROM {CHANGES_TABLE} AS s
         WHERE {table}.id = s.id
           AND {table}.updated_at = s.updated_at
           AND {table}.lapse_flag = s.lapse_flag
           AND {table}.orphaned = s.orphaned"""
-    now = moment(rules.now)
+    now = db_time(rules.now)
     opens = "s.lapsed AND NOT s.lapse_open"
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE {MOVED_IDS} AS {ids} WHERE p.moved IS NOT NULL")
-        if postgresql:
-            # A temporary table has no statistics until it is analysed.
-            cursor.execute(f"ANALYZE {MOVED_IDS}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {MOVED_TABLE} AS {ids} WHERE p.moved IS NOT NULL")
+        dialect.analyze(cursor, MOVED_TABLE)
         # A new lapse's reason: an ask past its date, else a follow-up missed, else the
         # clock.
         cursor.execute(
             f"""
-            CREATE TEMPORARY TABLE {CHANGES} AS
+            CREATE TEMPORARY TABLE {CHANGES_TABLE} AS
             {rules.with_sql}
             SELECT s.*,
                    CASE WHEN {opens} THEN %s
@@ -368,42 +345,29 @@ def _write_changes(rules: _Rules, counts: FlagCounts) -> None:
                         WHEN s.lapsed THEN s.lapse_level END AS at_level,
                    CASE WHEN s.flag = '{LapseFlag.ESCALATED}'
                         THEN coalesce(s.lapse_escalated_at, %s) END AS escalated_at
-            FROM ({states}) AS s WHERE {MOVED}
+            FROM ({states}) AS s WHERE {STATE_MOVED}
             """,
             [*rules.params, now, now, *state_params],
         )
-        if postgresql:
-            cursor.execute(f"ANALYZE {CHANGES}")
-            # The others are dropped by the ids the write returns, all of which are
-            # written before the episodes are.
-            cursor.execute(
-                f"""
-                WITH written AS ({write} RETURNING s.id)
-                DELETE FROM {CHANGES}
-                WHERE NOT EXISTS (SELECT 1 FROM written WHERE written.id = {CHANGES}.id)
-                """
-            )
-        else:
-            # SQLite can't nest a write in a statement: they are looked up again.
-            cursor.execute(write)
-            cursor.execute(
-                f"""
-                DELETE FROM {CHANGES}
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM {table} AS c
-                    WHERE c.id = {CHANGES}.id AND c.lapse_flag = {CHANGES}.flag
-                      AND c.orphaned = {CHANGES}.orphan
-                      AND c.lapse_started_at IS {CHANGES}.started_at
-                )
-                """
-            )
+        dialect.analyze(cursor, CHANGES_TABLE)
+        # The changes the write passed over go; all of them are written before the episodes.
+        dialect.write_keeping_written(
+            cursor,
+            update=write,
+            changes=CHANGES_TABLE,
+            written=f"""
+                SELECT 1 FROM {table} AS c
+                WHERE c.id = {CHANGES_TABLE}.id AND c.lapse_flag = {CHANGES_TABLE}.flag
+                  AND c.orphaned = {CHANGES_TABLE}.orphan
+                  AND c.lapse_started_at IS {CHANGES_TABLE}.started_at""",
+        )
         cursor.execute(
             f"""
             INSERT INTO {episode} (organization_id, contact_id, started_at, reason, level,
                                    escalated_at, resolved_at)
             SELECT s.organization_id, s.id, s.lapse_started_at, s.lapse_reason, s.lapse_level,
                    s.lapse_escalated_at, %s
-            FROM {CHANGES} AS s
+            FROM {CHANGES_TABLE} AS s
             WHERE s.lapse_open AND NOT s.lapsed
             """,
             [now],
@@ -415,22 +379,12 @@ def _write_changes(rules: _Rules, counts: FlagCounts) -> None:
                    count(CASE WHEN s.flag = '{LapseFlag.ESCALATED}'
                                    AND s.lapse_flag <> '{LapseFlag.ESCALATED}' THEN 1 END),
                    count(CASE WHEN s.orphan AND NOT s.orphaned THEN 1 END)
-            FROM {CHANGES} AS s
+            FROM {CHANGES_TABLE} AS s
             """
         )
         opened, escalated, orphaned = cursor.fetchone()
         counts.opened += opened
         counts.escalated += escalated
         counts.orphaned += orphaned
-        cursor.execute(f"DROP TABLE {CHANGES}")
-        cursor.execute(f"DROP TABLE {MOVED_IDS}")
-
-
-def moment(value: dt.datetime) -> Any:
-    """A time as the database stores it, for the statements written out here (SQLite
-    compares times as text, in Django's format)."""
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def day(value: dt.date) -> Any:
-    return connection.ops.adapt_datefield_value(value)
+        cursor.execute(f"DROP TABLE {CHANGES_TABLE}")
+        cursor.execute(f"DROP TABLE {MOVED_TABLE}")

@@ -93,14 +93,11 @@ def past_weeks(now: dt.datetime) -> PastWeeks:
     counted afresh, from those that ended (LapseEpisode) and those still open (on the
     contacts, read off the flag's index), and divided by the contacts counted now."""
     this_monday = local_monday(now)
-    labels = week_labels(now)
     rates = {
         summary.organization_id: summary.weeks[:-1]
         for summary in LapseSummary.objects.only("taken_at", "weeks")
         if local_monday(summary.taken_at) == this_monday
         and summary.taken_at <= now
-        # As this version counts them (an older one skipped last week).
-        and [label for label, _ in summary.weeks] == labels
     }
     afresh = Organization.objects.exclude(pk__in=list(rates)).values("pk")
     ends = week_ends(now)[:-1]

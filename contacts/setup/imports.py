@@ -43,7 +43,7 @@ from django.conf import settings
 from django.db import transaction
 
 from buildings.models import HIGHEST_FLOOR, LOWEST_FLOOR, Building, Unit, floor_from_label
-from contacts.models import LANGUAGES, Contact, phone_validator
+from contacts.models import LANGUAGES, Contact, phone_validator, set_buildings
 from organizing.models import Membership, Organization
 
 MAX_ROWS = 20_000
@@ -289,6 +289,7 @@ class Plan:
             building.floors = max([1, *floors])
         Building.objects.bulk_create(self.new_buildings.values())
         Unit.objects.bulk_create(self.new_units.values(), batch_size=2_000)
+        set_buildings(self.new_residents)
         Contact.objects.bulk_create(self.new_residents, batch_size=2_000)
         # bulk_create sends no signals: the audit trail gets its "added" rows here, by the
         # admin the middleware saw.

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
-from django.db.models import F
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -20,7 +19,7 @@ from bench import lapses
 from bench.generate import generate
 from buildings.models import Building, Unit
 from contacts.actions import record_visit, undo_visit
-from contacts.models import Contact, LapseFlag, Outcome
+from contacts.models import Contact, LapseFlag, Outcome, set_buildings
 from contacts.privacy.erasure import erase_contact
 from contacts.setup.imports import import_residents
 from organizing.models import Organization
@@ -102,6 +101,7 @@ def test_residents_created_in_bulk_are_in_their_units_buildings(
     by_key = Contact(organization=org, unit_id=unit_1204.pk, name="By key")
     nowhere = Contact(organization=org, name="Nowhere")
 
+    set_buildings([with_unit, by_key, nowhere])
     Contact.objects.bulk_create([with_unit, by_key, nowhere])
 
     assert [building_of(c) for c in (with_unit, by_key, nowhere)] == [
@@ -112,25 +112,21 @@ def test_residents_created_in_bulk_are_in_their_units_buildings(
     assert misplaced_contacts() == []
 
 
-def test_residents_moved_in_bulk_or_by_update_change_building(
+def test_residents_moved_in_bulk_or_by_move_to_change_building(
     maria: Contact, unit_1204: Unit, maple_101: Unit
 ) -> None:
     neighbour = make_contact(unit_1204, name="Neighbour")
 
     maria.unit = maple_101
-    Contact.objects.bulk_update([maria], ["unit"])
+    set_buildings([maria])
+    Contact.objects.bulk_update([maria], ["unit", "building"])
     assert building_of(maria) == maple_101.building_id
 
-    Contact.objects.filter(pk=neighbour.pk).update(unit=maple_101)
+    Contact.objects.filter(pk=neighbour.pk).move_to(maple_101)
     assert building_of(neighbour) == maple_101.building_id
-    Contact.objects.filter(pk=neighbour.pk).update(unit_id=unit_1204.pk)
-    assert building_of(neighbour) == unit_1204.building_id
-    Contact.objects.filter(pk=neighbour.pk).update(unit=None)
+    Contact.objects.filter(pk=neighbour.pk).move_to(None)
     assert building_of(neighbour) is None
     assert misplaced_contacts() == []
-
-    with pytest.raises(TypeError):
-        Contact.objects.update(unit=F("unit"))
 
 
 def test_a_door_moved_to_another_building_takes_its_residents_along(

@@ -344,13 +344,6 @@ def test_the_weekly_lapse_rate_counts_the_lapses_open_at_each_weeks_end_once(
     )
     mark_lapsed(tamara, since=now - 9 * DAY)
 
-    # What an older version kept earlier this week, its weeks a week off: not carried.
-    LapseSummary.objects.create(
-        organization=tamara.organization,
-        taken_at=now - dt.timedelta(hours=1),
-        weeks=[[f"week {n}", 0.9] for n in range(12)],
-    )
-
     def rates() -> list[float]:
         summary = LapseSummary.objects.get(organization=tamara.organization)
         assert [label for label, _ in summary.weeks] == week_labels(summary.taken_at)

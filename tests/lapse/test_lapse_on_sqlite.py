@@ -1,7 +1,6 @@
-"""`make run` runs the hourly job on SQLite, where some of its SQL is written apart (the ids
-the pass keeps, and the writes that PostgreSQL chains in one statement). The rest of the
-suite runs on PostgreSQL, so this runs the demo's job in a SQLite database of its own, in
-a process of its own."""
+"""`make run` runs the hourly job on SQLite, where a few of its statements are written apart
+(contacts.lapse.dialect). The rest of the suite runs on PostgreSQL, so this runs the demo's
+job in a SQLite database of its own, in a process of its own."""
 
 from __future__ import annotations
 

@@ -37,6 +37,7 @@ from contacts.models import (
     LevelChange,
     Outcome,
     Visit,
+    set_buildings,
 )
 from organizing.models import Membership, Organization, Role
 
@@ -334,7 +335,9 @@ class DemoSeeder:
         for spec, unit in unknown_doors:
             self.plan_knocks_on_unknown_door(spec, unit)
         residents.append(tamara)
-        Contact.objects.bulk_create([resident.contact for resident in residents])
+        contacts = [resident.contact for resident in residents]
+        set_buildings(contacts)
+        Contact.objects.bulk_create(contacts)
 
         for _, _, action in sorted(self.events, key=lambda event: (event[0], event[1])):
             action()
