@@ -13,7 +13,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
-from buildings.models import Unit
+from buildings.models import Turf, Unit
 from contacts.models import (
     Ask,
     Channel,
@@ -25,6 +25,7 @@ from contacts.models import (
     Status,
     Visit,
 )
+from organizing.actions import lock_for_admin, refuse_last_admin, refuse_site_staff
 from organizing.models import Membership, Organization, Role
 
 if TYPE_CHECKING:
@@ -477,3 +478,23 @@ def update_lapse_settings(
         lapse_grace_days=grace_days,
         orphan_after_days=orphan_after_days,
     )
+
+
+@transaction.atomic
+def deactivate_member(*, actor: Membership, membership: Membership) -> int:
+    """Take a person out of the organization, keeping their history. Their turf ends and
+    the contacts they own show as orphaned at once (the hourly job agrees: their owner has
+    left). Returns how many contacts were orphaned."""
+    lock_for_admin(actor, membership)
+    if membership.pk == actor.pk:
+        raise ValidationError("You can't deactivate yourself; ask another admin.")
+    refuse_site_staff(actor, membership, "deactivate them")
+    refuse_last_admin(membership, "deactivated")
+    membership.active = False
+    membership.save(update_fields=["active"])
+    Turf.objects.filter(organizer_id=membership.user_id).delete()
+    return Contact.objects.filter(
+        organization_id=actor.organization_id,
+        owner_id=membership.user_id,
+        status=Status.ACTIVE,
+    ).update(orphaned=True)

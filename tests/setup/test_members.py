@@ -14,8 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from buildings.models import Building, Turf
+from contacts.actions import deactivate_member
 from contacts.models import Contact
-from contacts.setup.members import change_role, deactivate_member
+from organizing.actions import change_role
 from organizing.models import Membership, Organization, Role
 from tests.makers import make_building, make_contact, make_member, make_unit
 
@@ -136,10 +137,10 @@ def test_an_admin_demoted_meanwhile_cannot_deactivate_the_last_admin(
 ) -> None:
     abe = make_member(org, "abe", Role.ADMIN)
     abes_page = Membership.objects.get(user=abe)  # as loaded by Abe's request
-    change_role(member=ada.membership, membership=abe.membership, role=Role.ORGANIZER)
+    change_role(actor=ada.membership, membership=abe.membership, role=Role.ORGANIZER)
 
     with pytest.raises(PermissionDenied):
-        deactivate_member(member=abes_page, membership=Membership.objects.get(user=ada))
+        deactivate_member(actor=abes_page, membership=Membership.objects.get(user=ada))
 
     assert Membership.objects.get(user=ada).active
 
@@ -163,12 +164,12 @@ def test_two_admins_demoting_each_other_leave_one_admin(ada: User, org: Organiza
     abe = make_member(org, "abe", Role.ADMIN)
     adas_page, abes_page = Membership.objects.get(user=ada), Membership.objects.get(user=abe)
 
-    change_role(member=adas_page, membership=Membership.objects.get(user=abe), role=Role.ORGANIZER)
+    change_role(actor=adas_page, membership=Membership.objects.get(user=abe), role=Role.ORGANIZER)
     with pytest.raises(PermissionDenied):
         # Abe's request loaded his membership while he was still an admin; the organization
         # lock makes it wait for Ada's, and the role is read again after it.
         change_role(
-            member=abes_page, membership=Membership.objects.get(user=ada), role=Role.ORGANIZER
+            actor=abes_page, membership=Membership.objects.get(user=ada), role=Role.ORGANIZER
         )
 
     assert list(

@@ -1,0 +1,122 @@
+"""The writes of memberships: adding a person, their role, their return.
+
+Membership changes of one organization take a lock on its row, so that two admins
+demoting each other at the same moment can't leave it with none.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+
+from organizing.models import Membership, Organization, Role, display_name
+
+
+def lock_for_admin(actor: Membership, membership: Membership | None = None) -> None:
+    """Lock the organization, then refuse anyone who is not an admin now (their page may
+    have been loaded before another admin changed their role) and memberships of another
+    organization; read the membership as it is now."""
+    Organization.objects.select_for_update().only("pk").get(pk=actor.organization_id)
+    still_admin = Membership.objects.filter(pk=actor.pk, role=Role.ADMIN, active=True)
+    if not still_admin.exists():
+        raise PermissionDenied("Only admins manage members.")
+    if membership is not None:
+        if membership.organization_id != actor.organization_id:
+            raise ValidationError("That person is not in your organization.")
+        membership.refresh_from_db()
+
+
+def runs_the_site(user: User) -> bool:
+    """Staff and superusers reach Django's admin over every organization: an organization's
+    admin may not lock them out of it, nor handle their way in."""
+    return user.is_staff or user.is_superuser
+
+
+def refuse_site_staff(actor: Membership, membership: Membership, what: str) -> None:
+    if membership.pk != actor.pk and runs_the_site(membership.user):
+        raise ValidationError(
+            f"{display_name(membership.user)} also runs the site: only a superuser can {what}."
+        )
+
+
+def refuse_last_admin(membership: Membership, what: str) -> None:
+    if membership.role != Role.ADMIN or not membership.active:
+        return
+    others = Membership.objects.filter(
+        organization_id=membership.organization_id, role=Role.ADMIN, active=True
+    ).exclude(pk=membership.pk)
+    if not others.exists():
+        raise ValidationError(
+            f"{display_name(membership.user)} is the last admin and can't be {what}: "
+            "make someone else an admin first."
+        )
+
+
+@transaction.atomic
+def add_member(
+    *, actor: Membership, email: str, role: Role, name: str = ""
+) -> tuple[Membership, bool]:
+    """Add a person to the organization by email, with a role. Returns the membership and
+    whether a user account had to be made.
+
+    1. Find the account with that email (in any case). With none, make one: the email is
+       the username and the password unusable, so nobody can log in with it until the
+       person sets their own through a password reset.
+    2. Refuse a person who already belongs to an organization (a user belongs to one), and
+       an account that runs the site (staff): a superuser adds those.
+    """
+    lock_for_admin(actor)
+    accounts = list(User.objects.filter(email__iexact=email)[:2])
+    if len(accounts) > 1:
+        raise ValidationError(
+            {"email": "Several accounts use that email address; ask a superuser to merge them."}
+        )
+    created = not accounts
+    if accounts:
+        user = accounts[0]
+    else:
+        if User.objects.filter(username__iexact=email).exists():
+            raise ValidationError({"email": "An account already uses that email as its username."})
+        user = User(username=email, email=email, first_name=name.strip())
+        user.set_unusable_password()
+        user.save()
+    existing = Membership.objects.filter(user=user).first()
+    if existing is not None and existing.organization_id == actor.organization_id:
+        state = "a member" if existing.active else "a deactivated member: reactivate them"
+        raise ValidationError({"email": f"{display_name(user)} is already {state}."})
+    if existing is not None or runs_the_site(user):
+        # Said without naming the other organization: that is theirs to know. An account
+        # that runs the site joins an organization through a superuser, or an organization's
+        # admin would manage it (its password link, its two-factor).
+        raise ValidationError(
+            {
+                "email": "That email address can't be added: its account is in use elsewhere. "
+                "Ask the person for another address."
+            }
+        )
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(
+                user=user, organization_id=actor.organization_id, role=role
+            )
+    except IntegrityError as error:
+        raise ValidationError({"email": "Someone has just added that person."}) from error
+    return membership, created
+
+
+@transaction.atomic
+def change_role(*, actor: Membership, membership: Membership, role: Role) -> None:
+    lock_for_admin(actor, membership)
+    refuse_site_staff(actor, membership, "change their role")
+    if role != Role.ADMIN:
+        refuse_last_admin(membership, "given another role")
+    membership.role = role
+    membership.save(update_fields=["role"])
+
+
+@transaction.atomic
+def reactivate_member(*, actor: Membership, membership: Membership) -> None:
+    lock_for_admin(actor, membership)
+    membership.active = True
+    membership.save(update_fields=["active"])
