@@ -32,7 +32,7 @@ from contacts.models import (
     Level,
     Status,
 )
-from organizing.models import Membership, Organization, Role
+from organizing.models import Membership, Organization, Role, display_name
 
 log = logging.getLogger(__name__)
 
@@ -319,9 +319,7 @@ def committee_figures(organization: Organization, today: dt.date) -> CommitteeFi
         Escalation(
             name=contact.name,
             level=Level(contact.level).label,
-            owner=(contact.owner.get_full_name() or contact.owner.get_username())
-            if contact.owner
-            else "nobody",
+            owner=display_name(contact.owner) if contact.owner else "nobody",
             place=place_of(contact),
             url=absolute_url(reverse("contacts:detail", args=[contact.pk])),
             # An escalated contact's lapse is open (contact_open_lapse_agrees_with_flag).

@@ -96,8 +96,7 @@ def past_weeks(now: dt.datetime) -> PastWeeks:
     rates = {
         summary.organization_id: summary.weeks[:-1]
         for summary in LapseSummary.objects.only("taken_at", "weeks")
-        if local_monday(summary.taken_at) == this_monday
-        and summary.taken_at <= now
+        if local_monday(summary.taken_at) == this_monday and summary.taken_at <= now
     }
     afresh = Organization.objects.exclude(pk__in=list(rates)).values("pk")
     ends = week_ends(now)[:-1]
