@@ -129,7 +129,7 @@ class Unit(models.Model):
                 violation_error_message="This building already has a unit with that label.",
             ),
         ]
-        indexes = [models.Index(fields=["building", "floor"])]
+        indexes = [models.Index(fields=["building", "floor"], name="unit_building_floor")]
 
     def __str__(self) -> str:
         return f"{self.building.name} #{self.label}"

@@ -452,7 +452,7 @@ class LevelChange(models.Model):
 
     class Meta:
         ordering = ["-changed_at"]
-        indexes = [models.Index(fields=["contact", "changed_at"])]
+        indexes = [models.Index(fields=["contact", "changed_at"], name="level_change_contact_at")]
 
     def __str__(self) -> str:
         return f"{self.contact}: {self.from_level} → {self.to_level}"
@@ -560,7 +560,9 @@ class Ask(models.Model):
 
     class Meta:
         ordering = ["due_on"]
-        indexes = [models.Index(fields=["contact", "answer", "due_on"])]
+        indexes = [
+            models.Index(fields=["contact", "answer", "due_on"], name="ask_contact_answer_due")
+        ]
 
     def __str__(self) -> str:
         return self.question
@@ -615,7 +617,9 @@ class FollowUp(models.Model):
                 name="follow_up_submission_key_unique_per_contact",
             ),
         ]
-        indexes = [models.Index(fields=["contact", "planned_for"])]
+        indexes = [
+            models.Index(fields=["contact", "planned_for"], name="follow_up_contact_planned")
+        ]
 
     def __str__(self) -> str:
         return f"{self.purpose} on {self.planned_for}"

@@ -61,7 +61,11 @@ class Membership(models.Model):
     history = HistoricalRecords()
 
     class Meta:
-        indexes = [models.Index(fields=["organization", "role", "active"])]
+        indexes = [
+            models.Index(
+                fields=["organization", "role", "active"], name="membership_org_role_active"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_role_display()}, {self.organization})"

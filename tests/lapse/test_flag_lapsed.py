@@ -12,8 +12,6 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
-from django.db.migrations.loader import MigrationLoader
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -39,7 +37,6 @@ from contacts.privacy.erasure import erase_contact
 from tests.makers import make_contact, mark_lapsed, new_key
 
 DAY = dt.timedelta(days=1)
-LATEST = MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes("contacts")[0][1]
 
 
 def talk(contact: Contact, by: User, days_ago: float) -> None:
@@ -600,60 +597,3 @@ def test_the_run_counts_asks_past_their_date_of_active_contacts_snoozed_or_not(
     flag_lapsed()
 
     assert LapseSummary.objects.get(organization=maria.organization).asks_overdue == 3
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_migration_moves_each_open_episode_onto_its_contact_and_back(
-    tamara: Contact, maria: Contact, olivia: User, unit_1204: Unit
-) -> None:
-    """Before 0010 a lapse open now was an episode with no end; the flag agreed with it,
-    or the job's next run put it right."""
-    neighbour = make_contact(unit_1204, owner=olivia, name="Neighbour")
-    executor = MigrationExecutor(connection)
-    before, after = [("contacts", "0009_fewer_indexes")], [("contacts", LATEST)]
-    try:
-        executor.migrate(before)
-        old = executor.loader.project_state(before).apps
-        OldContact = old.get_model("contacts", "Contact")
-        OldEpisode = old.get_model("contacts", "LapseEpisode")
-        now = timezone.now()
-        started = {
-            "organization_id": tamara.organization_id,
-            "started_at": now - 3 * DAY,
-            "reason": LapseReason.ASK_OVERDUE,
-            "level": Level.LEADER,
-        }
-        OldEpisode.objects.create(contact_id=tamara.pk, **started)
-        OldEpisode.objects.create(contact_id=tamara.pk, resolved_at=now - 9 * DAY, **started)
-        OldEpisode.objects.create(contact_id=neighbour.pk, escalated_at=now - DAY, **started)
-        # Flags as the job left them: Tamara's and the neighbour's agree with their open
-        # episodes; Maria's says lapsed with none open.
-        for contact, old_flag in [(tamara, "lapsed"), (neighbour, "escalated"), (maria, "lapsed")]:
-            OldContact.objects.filter(pk=contact.pk).update(lapse_flag=old_flag)
-
-        MigrationExecutor(connection).migrate(after)
-
-        lapse = open_lapse(tamara)
-        assert lapse and (lapse.started_at, lapse.reason, lapse.level, lapse.escalated_at) == (
-            now - 3 * DAY,
-            LapseReason.ASK_OVERDUE,
-            Level.LEADER,
-            None,
-        )
-        escalated = open_lapse(neighbour)
-        assert escalated and escalated.escalated_at == now - DAY
-        assert [flag(c) for c in (tamara, neighbour, maria)] == ["lapsed", "escalated", "ok"]
-        # Only the episode that had ended is left an episode.
-        assert list(LapseEpisode.objects.values_list("contact_id", "resolved_at")) == [
-            (tamara.pk, now - 9 * DAY)
-        ]
-
-        executor = MigrationExecutor(connection)
-        executor.migrate(before)
-        old = executor.loader.project_state(before).apps
-        back = old.get_model("contacts", "LapseEpisode").objects.filter(resolved_at=None)
-        assert sorted(back.values_list("contact_id", "started_at", "escalated_at")) == sorted(
-            [(tamara.pk, now - 3 * DAY, None), (neighbour.pk, now - 3 * DAY, now - DAY)]
-        )
-    finally:
-        MigrationExecutor(connection).migrate(after)

@@ -1,0 +1,17 @@
+"""The migrations are kept: a model change comes with its migration."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+
+@pytest.mark.django_db
+def test_the_migrations_describe_the_models_as_they_are() -> None:
+    out = io.StringIO()
+    try:
+        call_command("makemigrations", "--check", "--dry-run", stdout=out, stderr=out)
+    except SystemExit:
+        pytest.fail(f"A model changed without its migration (makemigrations):\n{out.getvalue()}")
