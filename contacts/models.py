@@ -84,6 +84,8 @@ DEFAULT_THRESHOLD_DAYS: dict[int, int] = {
     Level.CONTACT: 45,
     Level.NEW: 60,
 }
+# Every level's owner is told two days ahead by default; the committee may give more.
+DEFAULT_LEAD_DAYS: dict[int, int] = dict.fromkeys(DEFAULT_THRESHOLD_DAYS, 2)
 level_in_range = Q(level__gte=Level.NEW, level__lte=Level.LEADER)
 # Active contacts on the committee's list: what its partial indexes cover.
 flagged = Q(status=Status.ACTIVE, lapse_flag__in=[LapseFlag.LAPSED, LapseFlag.ESCALATED])
@@ -644,6 +646,9 @@ class LapseThreshold(models.Model):
     )
     level = models.PositiveSmallIntegerField(choices=Level.choices)
     days = models.PositiveSmallIntegerField()
+    lead_days = models.PositiveSmallIntegerField(
+        default=2, help_text="Days before a lapse that the owner is told, at the least."
+    )
 
     class Meta:
         ordering = ["organization", "-level"]
@@ -655,21 +660,36 @@ class LapseThreshold(models.Model):
                 violation_error_message="A threshold is at least one day.",
             ),
             models.CheckConstraint(condition=level_in_range, name="threshold_level_1_to_5"),
+            models.CheckConstraint(
+                condition=Q(lead_days__gte=1, lead_days__lt=F("days")),
+                name="threshold_lead_within_threshold",
+                violation_error_message="The lead time is at least a day and shorter than the "
+                "threshold.",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_level_display()}: {self.days} days"
 
     @classmethod
-    def days_by_level(cls, organization_ids: Iterable[int]) -> dict[int, dict[int, int]]:
-        """Each organization's days for every level: what its committee set, else the
-        default. A row exists only for a level the committee has saved."""
+    def settings_by_level(
+        cls, organization_ids: Iterable[int]
+    ) -> dict[int, tuple[dict[int, int], dict[int, int]]]:
+        """Each organization's days and lead days for every level: what its committee set,
+        else the default. A row exists only for a level the committee has saved."""
         ids = list(organization_ids)
-        days: dict[int, dict[int, int]] = {pk: dict(DEFAULT_THRESHOLD_DAYS) for pk in ids}
-        rows = cls.objects.filter(organization_id__in=ids)
-        for organization_id, level, value in rows.values_list("organization_id", "level", "days"):
-            days[organization_id][level] = value
-        return days
+        settings = {pk: (dict(DEFAULT_THRESHOLD_DAYS), dict(DEFAULT_LEAD_DAYS)) for pk in ids}
+        rows = cls.objects.filter(organization_id__in=ids).values_list(
+            "organization_id", "level", "days", "lead_days"
+        )
+        for organization_id, level, days, lead_days in rows:
+            settings[organization_id][0][level] = days
+            settings[organization_id][1][level] = lead_days
+        return settings
+
+    @classmethod
+    def days_by_level(cls, organization_ids: Iterable[int]) -> dict[int, dict[int, int]]:
+        return {pk: days for pk, (days, _) in cls.settings_by_level(organization_ids).items()}
 
 
 class OwnerChange(models.Model):

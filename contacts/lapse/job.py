@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from contacts.lapse import dialect
 from contacts.lapse.dialect import db_date, db_time
+from contacts.lapse.rule import Rules
 from contacts.lapse.summary import LEADERS_REACHED_WITHIN, past_weeks, take_summaries
 from contacts.models import (
     Answer,
@@ -100,19 +101,23 @@ def flag_lapsed(*, now: dt.datetime | None = None) -> FlagCounts:
     groups: list[dict[str, Any]] = []
     past = past_weeks(now)
     if organizations:
-        rules = _Rules.of(organizations, now)
-        groups = _pass(rules, counts)
+        groups = _pass(_Cutoffs.of(organizations, now), counts)
     summaries = take_summaries(now, groups, past)
     counts.due_soon = sum(summary.due_soon for summary in summaries)
     return counts
 
 
 @dataclass(frozen=True)
-class _Rules:
-    """What decides the states, as SQL: a WITH clause of each organization's cut-offs and
-    the owners still around, and its parameters. Each threshold is turned into the moment
-    before which a clock lapses (and the one before which it is due soon), so that a
-    contact is compared with two times rather than having its threshold added to it."""
+class _Cutoffs:
+    """The rule (contacts.lapse.rule) turned into cut-offs for SQL: a WITH clause of each
+    organization's, level by level, and of the owners still around, with its parameters.
+    A contact is compared with them rather than having its threshold added to it:
+    - lapse_before: a clock (the last conversation, or when the contact was added) at or
+      before it has run out;
+    - due_before: one at or before it is due soon (the lead time and a day before);
+    - due_day: an ask or follow-up dated before it is due soon (its clock runs out at the
+      start of the next day, at or before the moment due soon begins);
+    - escalate_before: a lapse open since before it is past the grace period."""
 
     with_sql: str
     params: tuple[Any, ...]
@@ -120,21 +125,21 @@ class _Rules:
     now: dt.datetime
 
     @classmethod
-    def of(cls, organizations: list[Organization], now: dt.datetime) -> _Rules:
-        days = LapseThreshold.days_by_level(organization.pk for organization in organizations)
-        # A row for every level of every organization. A lapse open since before
-        # escalate_before is past the grace period.
+    def of(cls, organizations: list[Organization], now: dt.datetime) -> _Cutoffs:
+        each = Rules.of_each(organizations)
         rules: list[Any] = []
         for organization in organizations:
             escalate_before = db_time(now - dt.timedelta(days=organization.lapse_grace_days))
-            warning = dt.timedelta(days=organization.lapse_warning_days)
-            for level, level_days in days[organization.pk].items():
-                cut = now - dt.timedelta(days=level_days)
+            organization_rules = each[organization.pk]
+            for level in organization_rules.days_by_level:
+                cut = now - organization_rules.threshold(level)
+                warning = organization_rules.warning(level)
                 rules += [
                     organization.pk,
                     level,
                     db_time(cut),
                     db_time(cut + warning),
+                    db_date(timezone.localdate(now + warning)),
                     escalate_before,
                 ]
         # Each organization's members still around, (0, 0) standing for none.
@@ -147,8 +152,9 @@ class _Rules:
             return ", ".join([row] * (len(params) // width))
 
         with_sql = f"""
-            WITH threshold (organization_id, level, lapse_before, due_before, escalate_before)
-            AS (VALUES {values(rules, 5)}),
+            WITH threshold (organization_id, level, lapse_before, due_before, due_day,
+                            escalate_before)
+            AS (VALUES {values(rules, 6)}),
             present (organization_id, user_id) AS (VALUES {values(present, 2)})"""
         return cls(
             with_sql=with_sql,
@@ -175,19 +181,20 @@ def present_members(organizations: list[Organization], now: dt.datetime) -> list
     return list(members.values_list("organization_id", "user_id"))
 
 
-def _states(rules: _Rules, where: str = "") -> tuple[str, list[Any]]:
+def _states(cutoffs: _Cutoffs, where: str = "") -> tuple[str, list[Any]]:
     """Each contact with what decides its state, and the state: `flag`, `lapsed`, `due`
     and `orphan`, with its asks past their date and its open lapse; as a SELECT whose rows
-    are `s`, to follow rules.with_sql, and its parameters. `where` narrows the contacts
+    are `s`, to follow cutoffs.with_sql, and its parameters. `where` narrows the contacts
     (`c`).
 
-    Each state is true or false, never NULL: a level with no threshold has no cut-offs,
-    and its contacts lapse only by an ask or a follow-up.
+    The rule of contacts.lapse.rule: lapsed when a clock has run out (the threshold, the
+    earliest unanswered ask's date, the earliest open follow-up's date), due soon when one
+    runs out within the warning; only counted contacts are either.
 
     Read from the contact's own row (its building and its flag included, see flag_lapsed),
-    with the thresholds, the few asks and follow-ups past their date and the owners still
-    around hash-joined in: no subquery a row, so that PostgreSQL can share the pass over
-    every contact among parallel workers."""
+    with the cut-offs, each contact's earliest unanswered ask and open follow-up, and the
+    owners still around hash-joined in: no subquery a row, so that PostgreSQL can share the
+    pass over every contact among parallel workers."""
     contact, ask, follow_up = (m._meta.db_table for m in (Contact, Ask, FollowUp))
     flagged = f"('{LapseFlag.LAPSED}', '{LapseFlag.ESCALATED}')"
     active = f"c.status = '{Status.ACTIVE}'"
@@ -209,33 +216,40 @@ def _states(rules: _Rules, where: str = "") -> tuple[str, list[Any]]:
                    {active} AS active,
                    {counted} AS counted,
                    {counted} AND (
-                       coalesce({clock} < t.lapse_before, false)
-                       OR a.overdue IS NOT NULL
-                       OR f.contact_id IS NOT NULL
+                       coalesce({clock} <= t.lapse_before, false)
+                       OR coalesce(a.first_due < %s, false)
+                       OR coalesce(f.first_on < %s, false)
                    ) AS lapsed,
-                   {counted} AND coalesce({clock} < t.due_before, false) AS due,
+                   {counted} AND (
+                       coalesce({clock} <= t.due_before, false)
+                       OR coalesce(a.first_due < t.due_day, false)
+                       OR coalesce(f.first_on < t.due_day, false)
+                   ) AS due,
                    {active} AND p.user_id IS NULL AS orphan,
                    coalesce(a.overdue, 0) AS asks_overdue,
-                   f.contact_id IS NOT NULL AS follow_up_missed
+                   coalesce(f.first_on < %s, false) AS follow_up_missed
             FROM {contact} AS c
             LEFT JOIN threshold AS t
                 ON t.organization_id = c.organization_id AND t.level = c.level
             LEFT JOIN (
-                SELECT a.contact_id, count(*) AS overdue FROM {ask} AS a
-                WHERE a.answer = '{Answer.PENDING}' AND a.due_on < %s
+                SELECT a.contact_id, min(a.due_on) AS first_due,
+                       count(CASE WHEN a.due_on < %s THEN 1 END) AS overdue
+                FROM {ask} AS a WHERE a.answer = '{Answer.PENDING}'
                 GROUP BY a.contact_id
             ) AS a ON a.contact_id = c.id
             LEFT JOIN (
-                SELECT DISTINCT f.contact_id FROM {follow_up} AS f
-                WHERE f.done_by_id IS NULL AND f.cancelled_at IS NULL AND f.planned_for < %s
+                SELECT f.contact_id, min(f.planned_for) AS first_on FROM {follow_up} AS f
+                WHERE f.done_by_id IS NULL AND f.cancelled_at IS NULL
+                GROUP BY f.contact_id
             ) AS f ON f.contact_id = c.id
             LEFT JOIN present AS p
                 ON p.organization_id = c.organization_id AND p.user_id = c.owner_id
             {where}
         ) AS s"""
-    today = db_date(rules.today)
-    # In the order they appear: counted, counted, counted, the asks, the follow-ups.
-    return sql, [today, today, today, today, today]
+    today = db_date(cutoffs.today)
+    # In the order they appear: counted, counted, the asks and follow-ups run out, counted,
+    # the follow-up missed, the asks overdue.
+    return sql, [today, today, today, today, today, today, today]
 
 
 # A contact whose state moved since the last run, in terms of _states' columns: lapsed with
@@ -244,19 +258,19 @@ def _states(rules: _Rules, where: str = "") -> tuple[str, list[Any]]:
 STATE_MOVED = "(s.flag <> s.lapse_flag OR s.orphan <> s.orphaned)"
 
 
-def _pass(rules: _Rules, counts: FlagCounts) -> list[dict[str, Any]]:
+def _pass(cutoffs: _Cutoffs, counts: FlagCounts) -> list[dict[str, Any]]:
     """1. Read every contact once: count the dashboard's figures by organization,
        building and owner, with the ids of each group's contacts that moved.
     2. If any moved, write their new states (_write_changes).
     3. Return the counts by organization, building and owner, for contacts.lapse.summary."""
-    states, state_params = _states(rules)
-    leaders_since = db_time(rules.now - LEADERS_REACHED_WITHIN)
+    states, state_params = _states(cutoffs)
+    leaders_since = db_time(cutoffs.now - LEADERS_REACHED_WITHIN)
     with connection.cursor() as cursor:
         dialect.hash_not_sort(cursor, on=True)
         cursor.execute(
             f"""
             CREATE TEMPORARY TABLE {COUNTS_TABLE} AS
-            {rules.with_sql}
+            {cutoffs.with_sql}
             SELECT s.organization_id, s.building_id, s.owner_id,
                    {dialect.gather_ids("s.id")} FILTER (WHERE {STATE_MOVED}) AS moved,
                    count(CASE WHEN s.counted THEN 1 END) AS counted,
@@ -274,12 +288,12 @@ def _pass(rules: _Rules, counts: FlagCounts) -> list[dict[str, Any]]:
             FROM ({states}) AS s
             GROUP BY s.organization_id, s.building_id, s.owner_id
             """,
-            [*rules.params, leaders_since, *state_params],
+            [*cutoffs.params, leaders_since, *state_params],
         )
         dialect.hash_not_sort(cursor, on=False)
         cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {COUNTS_TABLE} WHERE moved IS NOT NULL)")
         if cursor.fetchone()[0]:
-            _write_changes(rules, counts)
+            _write_changes(cutoffs, counts)
         sums = ", ".join(f"sum({name})" for name in FIGURES)
         cursor.execute(
             f"""
@@ -300,7 +314,7 @@ def _pass(rules: _Rules, counts: FlagCounts) -> list[dict[str, Any]]:
     return groups
 
 
-def _write_changes(rules: _Rules, counts: FlagCounts) -> None:
+def _write_changes(cutoffs: _Cutoffs, counts: FlagCounts) -> None:
     """1. Keep, in a temporary table, the states of the contacts that moved, worked out
        again for those contacts alone, found by the ids the pass kept, with the open
        lapse each should have: opened now, kept, escalated now, or none.
@@ -311,7 +325,7 @@ def _write_changes(rules: _Rules, counts: FlagCounts) -> None:
     3. Keep the lapses that ended (snoozed, answered, moved) as episodes."""
     table, episode = Contact._meta.db_table, LapseEpisode._meta.db_table
     ids = dialect.each_id(COUNTS_TABLE, "moved")
-    states, state_params = _states(rules, f"WHERE c.id IN (SELECT id FROM {MOVED_TABLE})")
+    states, state_params = _states(cutoffs, f"WHERE c.id IN (SELECT id FROM {MOVED_TABLE})")
     write = f"""
         UPDATE {table} SET lapse_flag = s.flag, orphaned = s.orphan,
             lapse_started_at = s.started_at, lapse_reason = s.reason,
@@ -321,7 +335,7 @@ def _write_changes(rules: _Rules, counts: FlagCounts) -> None:
           AND {table}.updated_at = s.updated_at
           AND {table}.lapse_flag = s.lapse_flag
           AND {table}.orphaned = s.orphaned"""
-    now = db_time(rules.now)
+    now = db_time(cutoffs.now)
     opens = "s.lapsed AND NOT s.lapse_open"
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE {MOVED_TABLE} AS {ids} WHERE p.moved IS NOT NULL")
@@ -331,7 +345,7 @@ def _write_changes(rules: _Rules, counts: FlagCounts) -> None:
         cursor.execute(
             f"""
             CREATE TEMPORARY TABLE {CHANGES_TABLE} AS
-            {rules.with_sql}
+            {cutoffs.with_sql}
             SELECT s.*,
                    CASE WHEN {opens} THEN %s
                         WHEN s.lapsed THEN s.lapse_started_at END AS started_at,
@@ -347,7 +361,7 @@ def _write_changes(rules: _Rules, counts: FlagCounts) -> None:
                         THEN coalesce(s.lapse_escalated_at, %s) END AS escalated_at
             FROM ({states}) AS s WHERE {STATE_MOVED}
             """,
-            [*rules.params, now, now, *state_params],
+            [*cutoffs.params, now, now, *state_params],
         )
         dialect.analyze(cursor, CHANGES_TABLE)
         # The changes the write passed over go; all of them are written before the episodes.
