@@ -17,8 +17,8 @@ from buildings.models import Building, Unit
 from contacts.actions import add_resident, record_visit
 from contacts.field import offline
 from contacts.field.forms import BulkKnockForm, KnockForm, ResidentForm
-from contacts.lapse.rule import LapseState, Thresholds, worst
-from contacts.models import Answer, Ask, Contact, Level, Outcome, Status, Visit
+from contacts.lapse.rule import Rules, most_urgent, with_clocks
+from contacts.models import Answer, Ask, Contact, LapseFlag, Level, Outcome, Status, Visit
 from organizing.access import MemberRequest, member_required
 from organizing.security import rate_limit
 
@@ -42,10 +42,23 @@ def building_list(request: MemberRequest) -> HttpResponse:
     return render(request, "field/building_list.html", {"buildings": buildings})
 
 
+def door_state(flags: list[LapseFlag], residents: list[Contact]) -> str | None:
+    """A door's colour: its most urgent resident's state (escalated shows as lapsed), or
+    "never" where somebody within time was never talked to."""
+    flag = most_urgent(flags)
+    if flag in (LapseFlag.LAPSED, LapseFlag.ESCALATED):
+        return LapseFlag.LAPSED
+    if flag == LapseFlag.DUE_SOON:
+        return flag
+    if any(contact.last_conversation_at is None for contact in residents):
+        return "never"
+    return flag
+
+
 @dataclass
 class Door:
     unit: Unit
-    state: LapseState | None
+    state: str | None
     leader: bool
     residents: list[Contact] = field(default_factory=list)
 
@@ -60,30 +73,34 @@ class Door:
     @property
     def due(self) -> bool:
         knockable = not (self.unit.vacant or self.unit.do_not_knock)
-        return knockable and self.css in {LapseState.LAPSED, LapseState.DUE_SOON, "never"}
+        return knockable and self.css in {LapseFlag.LAPSED, LapseFlag.DUE_SOON, "never"}
 
 
-def floor_grid(
-    building: Building, thresholds: Thresholds, *, only_due: bool
-) -> list[tuple[int, list[Door]]]:
+def floor_grid(building: Building, rules: Rules, *, only_due: bool) -> list[tuple[int, list[Door]]]:
     """The building's doors floor by floor, top floor first, each with the most urgent state
-    of its active residents. Two queries whatever the size of the building."""
+    of its active residents by the lapse rule. Two queries whatever the size of the
+    building."""
     now = timezone.now()
+    residents = with_clocks(Contact.objects.filter(status=Status.ACTIVE)).only(
+        "id",
+        "unit_id",
+        "name",
+        "level",
+        "status",
+        "snoozed_until",
+        "lapse_flag",
+        "last_conversation_at",
+        "created_at",
+    )
     units = building.units.order_by("-floor", "label").prefetch_related(
-        Prefetch(
-            "residents",
-            queryset=Contact.objects.filter(status=Status.ACTIVE).only(
-                "id", "unit_id", "name", "level", "last_conversation_at", "created_at"
-            ),
-            to_attr="active_residents",
-        )
+        Prefetch("residents", queryset=residents, to_attr="active_residents")
     )
     doors = []
     for unit in units:
         residents = unit.active_residents  # type: ignore[attr-defined]
         door = Door(
             unit=unit,
-            state=worst([thresholds.state(c, now) for c in residents]),
+            state=door_state([rules.read(c, now).flag for c in residents], residents),
             leader=any(c.level == Level.LEADER for c in residents),
             residents=residents,
         )
@@ -94,7 +111,7 @@ def floor_grid(
 
 def building_context(request: MemberRequest, building: Building) -> dict[str, object]:
     only_due = request.GET.get("due") == "1"
-    floors = floor_grid(building, Thresholds.of(request.membership.organization), only_due=only_due)
+    floors = floor_grid(building, Rules.of(request.membership.organization), only_due=only_due)
     return {
         "building": building,
         "floors": floors,
@@ -158,7 +175,7 @@ def unit_context(request: MemberRequest, unit: Unit) -> dict[str, object]:
     """Everything an organizer reads before knocking, in a constant number of queries."""
     now = timezone.now()
     residents = list(
-        unit.residents.filter(status=Status.ACTIVE)
+        with_clocks(unit.residents.filter(status=Status.ACTIVE))
         .select_related("owner")
         .prefetch_related(
             Prefetch(
@@ -175,12 +192,11 @@ def unit_context(request: MemberRequest, unit: Unit) -> dict[str, object]:
         .filter(happened_at=F("contact__last_conversation_at"))
         .select_related("organizer")
     }
-    thresholds = Thresholds.of(request.membership.organization)
+    rules = Rules.of(request.membership.organization)
     cards = [
         {
             "contact": contact,
-            "state": thresholds.state(contact, now),
-            "due_at": thresholds.due_at(contact),
+            "reading": rules.read(contact, now),
             "last_talk": last_talks.get(contact.pk),
             "form": KnockForm(prefix=f"c{contact.pk}"),
         }

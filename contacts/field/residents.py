@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from buildings.models import Unit
 from contacts.actions import plan_follow_up, record_conversation, record_visit, undo_visit
@@ -20,7 +21,7 @@ from contacts.field.forms import (
     MoveFollowUpForm,
     TalkForm,
 )
-from contacts.lapse.rule import Thresholds
+from contacts.lapse.rule import Rules, with_clocks
 from contacts.models import Answer, Ask, Contact, FollowUp, Outcome, Status, Visit
 from contacts.privacy.audit import contact_trail
 from organizing.access import MemberRequest, member_required
@@ -38,13 +39,11 @@ def get_contact(request: MemberRequest, contact_id: int) -> Contact:
 
 
 def contact_context(request: MemberRequest, contact: Contact) -> dict[str, object]:
-    thresholds = Thresholds.of(request.membership.organization)
+    with_dates = with_clocks(Contact.objects.filter(pk=contact.pk)).get()
+    reading = Rules.of(request.membership.organization).read(with_dates, timezone.now())
     return {
         "contact": contact,
-        "state": thresholds.state(contact, timezone.now())
-        if contact.status == Status.ACTIVE
-        else None,
-        "due_at": thresholds.due_at(contact),
+        "reading": reading if contact.status == Status.ACTIVE else None,
         "visits": contact.visits.select_related("organizer", "unit")[:50],
         "asks": contact.asks.select_related("asked_by").order_by("-asked_at"),
         "follow_ups": contact.follow_ups.select_related("assigned_to", "done_by").order_by(
@@ -87,8 +86,9 @@ def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
         theirs_now = Contact.objects.visible_to(request.membership).filter(pk=contact.pk).exists()
     else:
         contact, theirs_now = get_contact(request, contact_id), True
-    thresholds = Thresholds.of(request.membership.organization)
-    proposed = timezone.localdate() + thresholds.for_level(contact.level) - thresholds.warning
+    rules = Rules.of(request.membership.organization)
+    # Before the contact would be due soon: the conversation planned ahead of the warning.
+    proposed = timezone.localdate() + rules.threshold(contact.level) - rules.warning(contact.level)
     if request.method == "GET":
         form = TalkForm(
             initial={
@@ -315,9 +315,7 @@ def undo(request: MemberRequest, visit_id: int) -> HttpResponse:
     if request.htmx:
         # The cards and the grid counted the knock: reload the page as it is now.
         messages.success(request, text)
-        response = HttpResponse()
-        response["HX-Refresh"] = "true"
-        return response
+        return HttpResponseClientRefresh()
     (messages.success if status == 200 else messages.error)(request, text)
     back = request.headers.get("Referer", "")
     safe = url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure())

@@ -11,11 +11,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from buildings.models import Building
-from contacts.lapse.rule import Thresholds
-from contacts.models import Answer, Ask, Contact, FollowUp, Status, Visit
+from contacts.lapse.due import owner_due
+from contacts.models import Answer, Ask, Contact, FollowUp, LapseFlag, Status, Visit
 from organizing.access import MemberRequest, member_required
 
-COMING_DAYS = 7
+LAPSED = [LapseFlag.LAPSED, LapseFlag.ESCALATED]
 
 
 @require_GET
@@ -23,7 +23,6 @@ COMING_DAYS = 7
 def today(request: MemberRequest) -> HttpResponse:
     """The organizer's home: what to do today, where, and who is about to be dropped."""
     membership, now = request.membership, timezone.now()
-    thresholds = Thresholds.of(membership.organization)
     follow_ups = (
         FollowUp.objects.open()
         .filter(
@@ -41,14 +40,15 @@ def today(request: MemberRequest) -> HttpResponse:
         Building.objects.visible_to(membership)
         .filter(archived=False)
         .annotate(
+            # As the hourly job last flagged them, the committee's figures too.
             lapsed=Count(
                 "units__residents",
-                filter=active & thresholds.lapsed_q(now, "units__residents__"),
+                filter=active & Q(units__residents__lapse_flag__in=LAPSED),
                 distinct=True,
             ),
             due_soon=Count(
                 "units__residents",
-                filter=active & thresholds.due_soon_q(now, "units__residents__"),
+                filter=active & Q(units__residents__lapse_flag=LapseFlag.DUE_SOON),
                 distinct=True,
             ),
             never_knocked=Count(
@@ -75,19 +75,6 @@ def today(request: MemberRequest) -> HttpResponse:
         .annotate(n=Count("pk"))
         .values_list("contact__unit__building", "n")
     )
-    due_contacts = (
-        Contact.objects.filter(
-            organization=membership.organization, owner=request.user, status=Status.ACTIVE
-        )
-        .filter(thresholds.due_within_q(now, COMING_DAYS))
-        .select_related("unit__building")
-    )
-    mine = [
-        {"contact": c, "due_at": c.due_at, "state": thresholds.state(c, now)}
-        for c in due_contacts.annotate(due_at=thresholds.due_at_expression()).order_by("due_at")[
-            :100
-        ]
-    ]
     needs_look = (
         Visit.objects.filter(
             organization=membership.organization,
@@ -104,7 +91,8 @@ def today(request: MemberRequest) -> HttpResponse:
             "needs_look": needs_look,
             "follow_ups": follow_ups,
             "buildings": [(b, asks_due.get(b.pk, 0)) for b in buildings],
-            "mine": mine,
+            "due": owner_due(membership, now),
+            "today": timezone.localdate(now),
             "now": now,
         },
     )

@@ -22,13 +22,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from contacts.lapse.rule import Thresholds
+from contacts.lapse.due import owner_due
 from contacts.models import (
     Contact,
     DigestKind,
     DigestLog,
     LapseFlag,
-    LapseReason,
     Level,
     Status,
 )
@@ -36,10 +35,7 @@ from organizing.models import Membership, Organization, Role, display_name
 
 log = logging.getLogger(__name__)
 
-FLAGGED = [LapseFlag.DUE_SOON, LapseFlag.LAPSED, LapseFlag.ESCALATED]
 LAPSED = [LapseFlag.LAPSED, LapseFlag.ESCALATED]
-# Lapses the days since the last conversation don't explain on their own.
-SAID_APART = [LapseReason.ASK_OVERDUE, LapseReason.FOLLOW_UP_MISSED]
 # Enough for a weekly meeting; the dashboard has the rest.
 ESCALATIONS_LISTED = 50
 
@@ -52,30 +48,6 @@ def place_of(contact: Contact) -> str:
     if contact.unit is None:
         return "no unit on record"
     return f"{contact.unit.building.name}, {contact.unit.label}"
-
-
-def days_phrase(days: int) -> str:
-    return "1 day" if days == 1 else f"{days} days"
-
-
-@dataclass(frozen=True)
-class OwnerLine:
-    """One contact in an owner's digest."""
-
-    name: str
-    place: str
-    url: str
-    level: str
-    days_since_talk: int | None  # None: never talked
-    lapses_on: dt.date
-    escalated: bool
-    reason: str
-
-    @property
-    def since(self) -> str:
-        if self.days_since_talk is None:
-            return "never talked"
-        return f"{days_phrase(self.days_since_talk)} since the last conversation"
 
 
 @dataclass(frozen=True)
@@ -174,9 +146,10 @@ def _message(
 # The owner's daily digest
 
 
-def send_owner_digests(*, today: dt.date | None = None) -> int:
-    """Email every active member who owns contacts due soon, lapsed or escalated the list of
-    them, once a day; return how many digests were sent.
+def send_owner_digests(*, now: dt.datetime | None = None) -> int:
+    """Email every active member who owns active contacts the contacts of theirs due soon or
+    lapsed, once a day; return how many digests were sent. The list is worked out at the
+    moment of sending by the rule (contacts.lapse.due), as Today shows it.
 
     Sent inline, person after person, rather than as one task per person: each digest is
     already its own unit of work (its claim commits or rolls back with its send, see
@@ -186,76 +159,47 @@ def send_owner_digests(*, today: dt.date | None = None) -> int:
     A send that failed is retried by the next run, scheduled or by hand
     (`manage.py send_digests --daily`).
     """
-    today = today or timezone.localdate()
-    flagged = Contact.objects.filter(
+    now = now or timezone.now()
+    owned = Contact.objects.filter(
         organization_id=OuterRef("organization_id"),
         owner_id=OuterRef("user_id"),
         status=Status.ACTIVE,
-        lapse_flag__in=FLAGGED,
     )
     owners = (
-        Membership.objects.filter(Exists(flagged), active=True)
+        Membership.objects.filter(Exists(owned), active=True)
         .exclude(user__email="")
         .select_related("user", "organization")
         .order_by("pk")
     )
-    thresholds: dict[int, Thresholds] = {}
-    sent = 0
-    for membership in owners:
-        if membership.organization_id not in thresholds:
-            thresholds[membership.organization_id] = Thresholds.of(membership.organization)
-        compose = partial(owner_digest, membership, thresholds[membership.organization_id], today)
-        sent += _send_once(membership, DigestKind.OWNER_DAILY, today, compose)
-    return sent
-
-
-def owner_digest(
-    membership: Membership, thresholds: Thresholds, today: dt.date
-) -> EmailMultiAlternatives | None:
-    """Lapsed and escalated contacts first, the longest without a conversation at the top;
-    then those due soon, in the order they will lapse."""
-    contacts = Contact.objects.filter(
-        organization_id=membership.organization_id,
-        owner_id=membership.user_id,
-        status=Status.ACTIVE,
-        lapse_flag__in=FLAGGED,
-    ).select_related("unit__building")
-    lapsed: list[OwnerLine] = []
-    due_soon: list[OwnerLine] = []
-    for contact in contacts:
-        last_talk = contact.last_conversation_at
-        line = OwnerLine(
-            name=contact.name,
-            place=place_of(contact),
-            url=absolute_url(reverse("contacts:detail", args=[contact.pk])),
-            level=Level(contact.level).label,
-            escalated=contact.lapse_flag == LapseFlag.ESCALATED,
-            reason=LapseReason(contact.lapse_reason).label
-            if contact.lapse_reason in SAID_APART
-            else "",
-            days_since_talk=(today - timezone.localdate(last_talk)).days if last_talk else None,
-            lapses_on=timezone.localdate(thresholds.due_at(contact)),
+    today = timezone.localdate(now)
+    return sum(
+        _send_once(
+            membership, DigestKind.OWNER_DAILY, today, partial(owner_digest, membership, now)
         )
-        (lapsed if contact.lapse_flag in LAPSED else due_soon).append(line)
-    if not (lapsed or due_soon):
+        for membership in owners
+    )
+
+
+def owner_digest(membership: Membership, now: dt.datetime) -> EmailMultiAlternatives | None:
+    """Due soon first, the earliest at the top; then the lapsed; then the asks, follow-ups
+    and thresholds coming due this week. None when nobody is due soon or lapsed."""
+    due = owner_due(membership, now)
+    if not (due.due_soon or due.lapsed):
         return None
-    never = 10**6
-    lapsed.sort(
-        key=lambda line: (
-            not line.escalated,
-            -(never if line.days_since_talk is None else line.days_since_talk),
-            line.name,
-        )
-    )
-    due_soon.sort(key=lambda line: (line.lapses_on, line.name))
-    parts = [f"{len(lapsed)} lapsed"] if lapsed else []
-    parts += [f"{len(due_soon)} due soon"] if due_soon else []
-    return _message(
-        membership,
-        f"Doorstep: {' and '.join(parts)}",
-        "owner_digest",
-        {"lapsed": lapsed, "due_soon": due_soon},
-    )
+    parts = [f"{len(due.due_soon)} due soon"] if due.due_soon else []
+    parts += [f"{len(due.lapsed)} lapsed"] if due.lapsed else []
+    lines = {
+        section: [
+            {
+                "line": line,
+                "place": place_of(line.contact),
+                "url": absolute_url(reverse("contacts:detail", args=[line.contact.pk])),
+            }
+            for line in getattr(due, section)
+        ]
+        for section in ("due_soon", "lapsed", "coming")
+    }
+    return _message(membership, f"Doorstep: {' and '.join(parts)}", "owner_digest", lines)
 
 
 # The committee's weekly digest

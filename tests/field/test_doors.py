@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from buildings.models import Building, Unit
 from contacts.actions import record_visit
+from contacts.lapse.job import flag_lapsed
 from contacts.models import Ask, Contact, FollowUp, Level, Outcome, Status, Visit
 from tests.makers import make_contact, make_unit, new_key
 
@@ -64,27 +65,35 @@ def test_today_shows_follow_ups_due_buildings_and_contacts_about_to_lapse(
     as_olivia: Client, olivia: User, maria: Contact, riverside: Building
 ) -> None:
     maria.set_level(Level.LEADER, by=olivia)
-    talk(maria, olivia, days_ago=6)  # leader threshold 7 days, warning 2: due soon
+    talk(maria, olivia, days_ago=6)  # leader threshold 7 days, lead 2 and a day: due soon
     FollowUp.objects.create(
-        contact=maria, planned_for=timezone.localdate(), assigned_to=olivia, purpose="Meeting RSVP"
+        contact=maria,
+        planned_for=timezone.localdate() + 3 * DAY,
+        assigned_to=olivia,
+        purpose="Meeting RSVP",
     )
+    flag_lapsed()
 
     page = as_olivia.get(reverse("home")).content.decode()
 
-    assert "Meeting RSVP" in page
     assert "Riverside Towers" in page
     assert "1 due soon" in page and "0 lapsed" in page
-    assert "Maria Lopez" in page and "lapses in" in page
+    due_soon = page[page.index("Due soon: talk to them") :]
+    talked = timezone.localdate(timezone.now() - 6 * DAY)
+    assert "Maria Lopez" in due_soon
+    assert f"no conversation since {talked:%b} {talked.day} (leader: every 7 days)" in due_soon
 
 
 def test_today_counts_a_lapsed_leader(as_olivia: Client, olivia: User, maria: Contact) -> None:
     maria.set_level(Level.LEADER, by=olivia)
     talk(maria, olivia, days_ago=8)
+    flag_lapsed()
 
     page = as_olivia.get(reverse("home")).content.decode()
 
     assert "1 lapsed" in page
-    assert "lapsed 1" in page  # "lapsed 1 day ago"
+    lapsed = page[page.index("Lapsed: talk to them first") :]
+    assert "Maria Lopez" in lapsed and "Lapsed since" in lapsed
 
 
 def test_today_costs_the_same_queries_with_more_data(

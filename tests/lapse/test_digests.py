@@ -20,7 +20,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from buildings.models import Building, Unit
@@ -112,20 +112,22 @@ def test_olivia_is_warned_two_days_before_tamara_lapses_and_told_when_she_has(
     assert warning.to == [olivia.email]
     due = section(warning, "DUE SOON")
     lapses_on = timezone.localdate(talked_at + 7 * DAY)
-    assert lapses_on - timezone.localdate() == 2 * DAY
-    assert f"Tamara Okafor: lapses on {dateformat.format(lapses_on, 'l j F')}" in due
-    assert "Riverside Towers, 1204" in due
-    assert "5 days since the last conversation" in due
+    talked_on = timezone.localdate(talked_at)
+    assert (
+        f"* {lapses_on:%a}: no conversation since {talked_on:%b} {talked_on.day} "
+        "(leader: every 7 days)\n  Tamara Okafor, Leader, Riverside Towers, 1204"
+    ) in due
     assert "LAPSED" not in warning.body
+    assert warning.subject == "Doorstep: 1 due soon"
 
     mail.outbox.clear()
     three_days_later = timezone.now() + 3 * DAY
     flag_lapsed(now=three_days_later)
-    assert send_owner_digests(today=timezone.localdate(three_days_later)) == 1
+    assert send_owner_digests(now=three_days_later) == 1
 
     [lapsed] = mail.outbox
-    assert "Tamara Okafor" in section(lapsed, "LAPSED", "DUE SOON")
-    assert "8 days since the last conversation" in lapsed.body
+    assert "Tamara Okafor" in section(lapsed, "LAPSED")
+    assert f"Since {lapses_on:%b} {lapses_on.day}: no conversation since" in lapsed.body
     assert "DUE SOON" not in lapsed.body
     assert lapsed.subject == "Doorstep: 1 lapsed"
 
@@ -150,7 +152,7 @@ def test_a_second_run_the_same_day_sends_nothing_more_and_the_next_day_sends_aga
 
     assert send_owner_digests() == 1
     assert send_owner_digests() == 0
-    assert send_owner_digests(today=timezone.localdate() + DAY) == 1
+    assert send_owner_digests(now=timezone.now() + DAY) == 1
 
     assert len(sent_to(olivia)) == 2
     assert DigestLog.objects.filter(membership=olivia.membership).count() == 2
@@ -172,15 +174,18 @@ def test_lapsed_contacts_come_first_with_days_since_or_never_then_those_due_soon
     send_owner_digests()
 
     [digest] = mail.outbox
-    lapsed = section(digest, "LAPSED", "DUE SOON")
+    due = section(digest, "DUE SOON", "LAPSED")
+    lapsed = section(digest, "LAPSED")
+    # The longest lapsed first: Nadia, added long ago, lapsed before Talia.
     assert lapsed.index("Nadia Never") < lapsed.index("Talia Lapsed")
-    assert "Never talked" in lapsed
-    assert "20 days since the last conversation" in lapsed
+    assert "never talked to, added" in lapsed
+    talked_on = timezone.localdate(timezone.now() - 20 * DAY)
+    assert f"no conversation since {talked_on:%b} {talked_on.day} (active: every 14 days)" in lapsed
     assert "Riverside Towers, 305" in lapsed
-    assert "Sam Due" in section(digest, "DUE SOON")
+    assert "Sam Due" in due and "Sam Due" not in lapsed
     assert "Moved Away" not in digest.body
     assert f"http://127.0.0.1:8000/contacts/{talked.pk}/" in lapsed
-    assert digest.subject == "Doorstep: 2 lapsed and 1 due soon"
+    assert digest.subject == "Doorstep: 1 due soon and 2 lapsed"
 
 
 def test_the_digest_links_to_the_site_url(unit_1204: Unit, olivia: User, settings: Any) -> None:
@@ -243,18 +248,18 @@ def test_an_owner_hears_only_about_their_own_contacts(
 def test_the_digests_cost_the_same_queries_for_one_contact_as_for_many(
     riverside: Building, olivia: User, cora: User
 ) -> None:
-    def queries_for(count: int, today: dt.date) -> int:
+    def queries_for(count: int, now: dt.datetime) -> int:
         for n in range(count):
-            lapsed_contact(make_unit(riverside, f"{today.day}{n:02d}"), olivia, f"C{n}")
+            lapsed_contact(make_unit(riverside, f"{now.day}{n:02d}"), olivia, f"C{n}")
         flag_lapsed(now=timezone.now() - 8 * DAY)
         flag_lapsed()
         with CaptureQueriesContext(connection) as queries:
-            assert send_owner_digests(today=today) == 1
-            assert send_committee_digests(today=today) == 1
+            assert send_owner_digests(now=now) == 1
+            assert send_committee_digests(today=timezone.localdate(now)) == 1
         return len(queries)
 
-    today = timezone.localdate()
-    assert queries_for(1, today) == queries_for(10, today + 7 * DAY)
+    now = timezone.now()
+    assert queries_for(1, now) == queries_for(10, now + 7 * DAY)
 
 
 def test_a_failed_send_keeps_no_claim_and_logs_no_address_so_a_retry_sends(

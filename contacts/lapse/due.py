@@ -1,0 +1,140 @@
+"""What an owner must do to keep their people: who is due soon, who has lapsed, and the asks
+and follow-ups coming due, each with the day and the reason in words. Today and the owner's
+daily digest show this same list, worked out by the one rule (contacts.lapse.rule) at the
+moment it is shown, so that a cause set less than two days ahead is on Today at once and in
+the next digest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from contacts.lapse.rule import Clock, Reading, Rules, with_clocks
+from contacts.models import Answer, Ask, Contact, FollowUp, LapseFlag, LapseReason, Level, Status
+from organizing.models import Membership
+
+# How far ahead Today and the digest look for asks, follow-ups and thresholds coming due.
+COMING_DAYS = 7
+# Enough for a phone screen and an email; the dashboard has the rest.
+LISTED = 100
+
+
+@dataclass(frozen=True)
+class DueLine:
+    contact: Contact
+    reading: Reading
+    # The clock the line is about: the one that runs out first, or for a lapsed contact
+    # the one its lapse is for.
+    clock: Clock
+    # The day to act by: "Thu" within the coming week, else "Dec 12".
+    day: str
+    what: str
+
+
+def day_label(day: dt.date, today: dt.date) -> str:
+    if day == today:
+        return "today"
+    if today < day < today + dt.timedelta(days=COMING_DAYS):
+        return f"{day:%a}"
+    return f"{day:%b} {day.day}"
+
+
+@dataclass(frozen=True)
+class OwnerDue:
+    # Most urgent first: the earliest lapse at the top.
+    due_soon: list[DueLine]
+    # Escalated first, then the longest lapsed.
+    lapsed: list[DueLine]
+    # Asks, follow-ups and thresholds coming due within the week, not due soon yet.
+    coming: list[DueLine]
+
+    def __bool__(self) -> bool:
+        return bool(self.due_soon or self.lapsed or self.coming)
+
+
+def words(contact: Contact, clock: Clock, rules: Rules) -> str:
+    """The reason in the words of the digest and Today."""
+    if clock.reason == LapseReason.ASK_OVERDUE:
+        ask = contact.pending_asks[0]  # type: ignore[attr-defined]
+        return f"answer due on “{ask.question}”"
+    if clock.reason == LapseReason.FOLLOW_UP_MISSED:
+        follow_up = contact.open_follow_ups[0]  # type: ignore[attr-defined]
+        return f"the follow-up you planned ({follow_up.purpose})"
+    level = Level(contact.level).label.lower()
+    cadence = f"{level}: every {rules.days_by_level[contact.level]} days"
+    if clock.reason == LapseReason.NEVER_TALKED:
+        added = timezone.localdate(contact.created_at)
+        return f"never talked to, added {added:%b} {added.day} ({cadence})"
+    talked = timezone.localdate(contact.last_conversation_at)  # type: ignore[arg-type]
+    return f"no conversation since {talked:%b} {talked.day} ({cadence})"
+
+
+def owner_due(membership: Membership, now: dt.datetime) -> OwnerDue:
+    """The owner's active contacts whose first clock runs out within the coming week or has
+    run out, read by the rule: three queries."""
+    rules = Rules.of(membership.organization)
+    horizon = now + dt.timedelta(days=COMING_DAYS)
+    contacts = (
+        with_clocks(
+            Contact.objects.filter(
+                organization_id=membership.organization_id,
+                owner_id=membership.user_id,
+                status=Status.ACTIVE,
+            )
+        )
+        .filter(rules.lapsing_by_q(horizon))
+        .select_related("unit__building")
+        .prefetch_related(
+            Prefetch(
+                "asks",
+                queryset=Ask.objects.filter(answer=Answer.PENDING).order_by("due_on", "pk"),
+                to_attr="pending_asks",
+            ),
+            Prefetch(
+                "follow_ups",
+                queryset=FollowUp.objects.open().order_by("planned_for", "pk"),
+                to_attr="open_follow_ups",
+            ),
+        )
+        .order_by("pk")[: LISTED * 5]
+    )
+    today = timezone.localdate(now)
+
+    def line(contact: Contact, reading: Reading, clock: Clock) -> DueLine:
+        return DueLine(
+            contact=contact,
+            reading=reading,
+            clock=clock,
+            day=day_label(clock.act_by, today),
+            what=words(contact, clock, rules),
+        )
+
+    due_soon, lapsed, coming = [], [], []
+    for contact in contacts:
+        reading = rules.read(contact, now)
+        if reading.lapses_at is None:
+            continue  # Snoozed: not counted.
+        if reading.flag in (LapseFlag.LAPSED, LapseFlag.ESCALATED):
+            clock = next(c for c in reading.clocks if c.reason == reading.reason)
+            lapsed.append(line(contact, reading, clock))
+            continue
+        first = reading.first
+        assert first is not None
+        if reading.flag == LapseFlag.DUE_SOON:
+            due_soon.append(line(contact, reading, first))
+        elif first.runs_out_at <= horizon:
+            coming.append(line(contact, reading, first))
+    due_soon.sort(key=lambda line: (line.clock.runs_out_at, line.contact.name))
+    lapsed.sort(
+        key=lambda line: (
+            line.reading.flag != LapseFlag.ESCALATED,
+            line.reading.lapses_at,
+            line.contact.name,
+        )
+    )
+    coming.sort(key=lambda line: (line.clock.runs_out_at, line.contact.name))
+    return OwnerDue(due_soon=due_soon[:LISTED], lapsed=lapsed[:LISTED], coming=coming[:LISTED])
