@@ -29,7 +29,6 @@ from contacts.models import (
     LapseEpisode,
     LapseFlag,
     LapseReason,
-    LapseThreshold,
     Level,
     Status,
     Visit,
