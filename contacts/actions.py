@@ -15,6 +15,7 @@ from simple_history.utils import bulk_update_with_history
 
 from buildings.models import Turf, Unit
 from contacts.models import (
+    Answer,
     Ask,
     Channel,
     Contact,
@@ -201,6 +202,10 @@ def _update_contact(contact: Contact, visit: Visit) -> None:
 UNDO_WINDOW = dt.timedelta(minutes=5)
 
 
+# An ask a conversation leaves waiting past its date is asked again, due this long after.
+ASK_AGAIN_AFTER = dt.timedelta(days=7)
+
+
 @transaction.atomic
 def record_conversation(
     *,
@@ -213,13 +218,21 @@ def record_conversation(
     ask_due_on: dt.date | None = None,
     follow_up_on: dt.date | None = None,
     follow_up_purpose: str = "",
+    settled_asks: dict[int, tuple[Answer, dt.date | None]] | None = None,
     channel: Channel = Channel.DOOR,
     happened_at: dt.datetime | None = None,
     needs_look: str = "",
 ) -> tuple[Visit, bool]:
-    """A conversation with what came of it: the level as assessed now, an ask with the date
-    its answer is due, and the next follow-up visit. All or nothing; a repeated key records
-    nothing more."""
+    """A conversation with what came of it: the level as assessed now, what became of each
+    unanswered ask, a new ask with the date its answer is due, and the next follow-up visit.
+    All or nothing; a repeated key records nothing more.
+
+    The conversation ends a lapse, and settles what would open the next one at once: its
+    open follow-ups are done (record_visit), and each unanswered ask is answered or asked
+    again (`settled_asks`, by ask id: an answer, or a new due date). An ask left waiting
+    past its date, as a phone's form sent without a choice leaves it, is asked again, due
+    ASK_AGAIN_AFTER from today; so the next hourly run never reopens the lapse the
+    conversation ended for an ask the organizer was not asked about."""
     visit, created = record_visit(
         member=member,
         contact=contact,
@@ -235,6 +248,7 @@ def record_conversation(
     user = member.user
     if level is not None:
         contact.set_level(level, by=user)
+    settle_asks(contact, settled_asks or {})
     if ask:
         new_ask = Ask(contact=contact, question=ask, asked_by=user, asked_at=visit.happened_at)
         new_ask.due_on = ask_due_on  # type: ignore[assignment]
@@ -249,6 +263,24 @@ def record_conversation(
             submission_key=idempotency_key,
         )
     return visit, True
+
+
+def settle_asks(contact: Contact, settled: dict[int, tuple[Answer, dt.date | None]]) -> None:
+    today = timezone.localdate()
+    for open_ask in contact.asks.filter(answer=Answer.PENDING).select_for_update():
+        answer, due_on = settled.get(open_ask.pk, (Answer.PENDING, None))
+        if answer != Answer.PENDING:
+            open_ask.record_answer(answer)
+            continue
+        if due_on is None and open_ask.due_on < today:
+            due_on = today + ASK_AGAIN_AFTER
+        if due_on is not None and due_on != open_ask.due_on:
+            if due_on < today:
+                raise ValidationError(
+                    f"“{open_ask.question}”: the answer can't be due in the past."
+                )
+            open_ask.due_on = due_on
+            open_ask.save(update_fields=["due_on"])
 
 
 def plan_follow_up(

@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
 from django.utils import timezone
 
+from contacts.actions import ASK_AGAIN_AFTER
 from contacts.models import (
     LANGUAGES,
+    Answer,
+    Ask,
     Channel,
     Level,
     Outcome,
@@ -51,6 +55,13 @@ def not_in_past(day: dt.date | None, message: str) -> None:
         raise forms.ValidationError(message)
 
 
+ASK_DECISIONS = [
+    (Answer.PENDING, "Still waiting: answer due by"),
+    (Answer.YES, "Yes"),
+    (Answer.NO, "No"),
+]
+
+
 class TalkForm(KeyedForm):
     """What came of a conversation. The note is required: a conversation nobody can read
     about later is no help to the next organizer at that door."""
@@ -72,6 +83,44 @@ class TalkForm(KeyedForm):
         label="Next visit", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     follow_up_purpose = forms.CharField(label="Purpose", max_length=200, required=False)
+
+    def __init__(self, *args: Any, open_asks: Sequence[Ask] = (), **kwargs: Any) -> None:
+        """A choice for each of the contact's unanswered asks: answered now, or asked again
+        with a date (a week from today for one already overdue)."""
+        super().__init__(*args, **kwargs)
+        self.open_asks = list(open_asks)
+        again = timezone.localdate() + ASK_AGAIN_AFTER
+        for ask in self.open_asks:
+            self.fields[f"open_ask_{ask.pk}"] = forms.ChoiceField(
+                label=ask.question,
+                choices=ASK_DECISIONS,
+                initial=Answer.PENDING,
+                required=False,
+                widget=forms.RadioSelect,
+            )
+            self.fields[f"open_ask_{ask.pk}_due"] = forms.DateField(
+                label="Answer due",
+                initial=again if ask.due_on < timezone.localdate() else ask.due_on,
+                required=False,
+                widget=forms.DateInput(attrs={"type": "date"}),
+            )
+
+    def conversation_fields(self) -> list[forms.BoundField]:
+        return [field for field in self.visible_fields() if not field.name.startswith("open_ask_")]
+
+    def open_ask_fields(self) -> list[tuple[Ask, forms.BoundField, forms.BoundField]]:
+        return [
+            (ask, self[f"open_ask_{ask.pk}"], self[f"open_ask_{ask.pk}_due"])
+            for ask in self.open_asks
+        ]
+
+    def settled_asks(self) -> dict[int, tuple[Answer, dt.date | None]]:
+        """What the conversation made of each open ask: an answer, or a new due date."""
+        settled = {}
+        for ask in self.open_asks:
+            answer = self.cleaned_data.get(f"open_ask_{ask.pk}") or Answer.PENDING
+            settled[ask.pk] = (Answer(answer), self.cleaned_data.get(f"open_ask_{ask.pk}_due"))
+        return settled
 
     def clean_ask_due_on(self) -> dt.date | None:
         day = self.cleaned_data["ask_due_on"]
@@ -97,6 +146,11 @@ class TalkForm(KeyedForm):
             and "follow_up_on" not in self.errors
         ):
             self.add_error("follow_up_on", "When is the next visit?")
+        for ask in self.open_asks:
+            due = f"open_ask_{ask.pk}_due"
+            still_waiting = data.get(f"open_ask_{ask.pk}") in (None, "", Answer.PENDING)
+            if still_waiting and data.get(due) is not None and data[due] < timezone.localdate():
+                self.add_error(due, f"“{ask.question}”: the answer can't be due in the past.")
         return data
 
 

@@ -86,22 +86,29 @@ def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
         theirs_now = Contact.objects.visible_to(request.membership).filter(pk=contact.pk).exists()
     else:
         contact, theirs_now = get_contact(request, contact_id), True
-    rules = Rules.of(request.membership.organization)
+    rules, today = Rules.of(request.membership.organization), timezone.localdate()
     # Before the contact would be due soon: the conversation planned ahead of the warning.
     proposed = timezone.localdate() + rules.threshold(contact.level) - rules.warning(contact.level)
+    open_asks = list(contact.asks.filter(answer=Answer.PENDING).order_by("due_on", "pk"))
     if request.method == "GET":
         form = TalkForm(
+            open_asks=open_asks,
             initial={
                 "unit": request.GET.get("unit") or contact.unit_id,
                 "level": contact.level,
                 "follow_up_on": max(proposed, timezone.localdate()),
                 "follow_up_purpose": "Check in",
-            }
+            },
         )
-        context = {"contact": contact, "form": form, "proposed": proposed}
+        context = {
+            "contact": contact,
+            "form": form,
+            "proposed": proposed,
+            "today": timezone.localdate(),
+        }
         return render(request, "field/talk.html", context)
 
-    form = TalkForm(request.POST)
+    form = TalkForm(request.POST, open_asks=open_asks)
     if form.is_valid():
         data = form.cleaned_data
         moved = contact.status != Status.ACTIVE or (
@@ -129,6 +136,7 @@ def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
                     ask_due_on=data["ask_due_on"],
                     follow_up_on=data["follow_up_on"],
                     follow_up_purpose=data["follow_up_purpose"],
+                    settled_asks=form.settled_asks(),
                     happened_at=offline.happened_at(request),
                     needs_look=needs_look,
                 )
@@ -149,7 +157,12 @@ def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
     if replay:
         problems = " ".join(str(e) for errors in form.errors.values() for e in errors)
         return offline.reply("refused", problems, http_status=422)
-    context = {"contact": contact, "form": form, "proposed": proposed}
+    context = {
+        "contact": contact,
+        "form": form,
+        "proposed": proposed,
+        "today": timezone.localdate(),
+    }
     return render(request, "field/talk.html", context, status=422)
 
 

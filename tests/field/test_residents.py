@@ -12,12 +12,14 @@ from django.utils import timezone
 
 from buildings.models import Unit
 from contacts.actions import record_visit
+from contacts.lapse.job import flag_lapsed
 from contacts.models import (
     Answer,
     Ask,
     Channel,
     Contact,
     FollowUp,
+    LapseFlag,
     Level,
     LevelChange,
     Outcome,
@@ -275,3 +277,97 @@ def test_a_do_not_contact_person_shows_no_way_to_reach_them(
 
     assert "Do not contact this person." in page
     assert "tel:" not in page and "Talked" not in page
+
+
+# A conversation settles the open asks, so the next hourly run does not reopen the lapse
+
+
+@pytest.fixture
+def overdue_ask(maria: Contact, olivia: User) -> Ask:
+    """Maria, a leader, said she would think about leading the building committee; the
+    answer was due two days ago, and she is lapsed for it."""
+    Contact.objects.filter(pk=maria.pk).update(level=Level.LEADER)
+    ask = Ask.objects.create(
+        contact=maria,
+        question="Lead the building committee?",
+        asked_by=olivia,
+        due_on=timezone.localdate() - 2 * DAY,
+    )
+    flag_lapsed()
+    assert Contact.objects.get(pk=maria.pk).lapse_flag == LapseFlag.LAPSED
+    return ask
+
+
+def test_the_talk_form_shows_each_open_ask_with_its_date(
+    as_olivia: Client, maria: Contact, overdue_ask: Ask
+) -> None:
+    page = as_olivia.get(reverse("contacts:talk", args=[maria.pk])).content.decode()
+
+    assert "Open asks: what did they say?" in page
+    assert "Lead the building committee?" in page
+    assert f"overdue since {overdue_ask.due_on:%b} {overdue_ask.due_on.day}" in page
+    asked_again = timezone.localdate() + 7 * DAY
+    assert f'value="{asked_again:%Y-%m-%d}"' in page
+
+
+def test_an_overdue_ask_left_waiting_is_asked_again_and_the_lapse_does_not_reopen(
+    as_olivia: Client, maria: Contact, overdue_ask: Ask
+) -> None:
+    # The form as it comes: "still waiting", due a week from today.
+    data = talk_form(maria, ask="", ask_due_on="", follow_up_on="", follow_up_purpose="")
+    data |= {
+        f"open_ask_{overdue_ask.pk}": Answer.PENDING,
+        f"open_ask_{overdue_ask.pk}_due": timezone.localdate() + 7 * DAY,
+    }
+
+    as_olivia.post(reverse("contacts:talk", args=[maria.pk]), data)
+    flag_lapsed()
+
+    overdue_ask.refresh_from_db()
+    assert overdue_ask.answer == Answer.PENDING
+    assert overdue_ask.due_on == timezone.localdate() + 7 * DAY
+    assert Contact.objects.get(pk=maria.pk).lapse_flag == LapseFlag.OK
+
+
+def test_an_ask_answered_in_the_conversation_is_answered(
+    as_olivia: Client, maria: Contact, overdue_ask: Ask
+) -> None:
+    data = talk_form(maria, ask="", ask_due_on="") | {f"open_ask_{overdue_ask.pk}": Answer.YES}
+
+    as_olivia.post(reverse("contacts:talk", args=[maria.pk]), data)
+
+    overdue_ask.refresh_from_db()
+    assert overdue_ask.answer == Answer.YES and overdue_ask.answered_at is not None
+
+
+def test_a_conversation_sent_without_a_choice_asks_an_overdue_ask_again(
+    as_olivia: Client, maria: Contact, overdue_ask: Ask
+) -> None:
+    """A phone's form kept from before the ask, or a replay: the rule decides."""
+    as_olivia.post(
+        reverse("contacts:talk", args=[maria.pk]), talk_form(maria, ask="", ask_due_on="")
+    )
+    flag_lapsed()
+
+    overdue_ask.refresh_from_db()
+    assert overdue_ask.due_on == timezone.localdate() + 7 * DAY
+    assert Contact.objects.get(pk=maria.pk).lapse_flag == LapseFlag.OK
+
+
+def test_an_ask_asked_again_for_a_past_date_is_refused_and_nothing_is_saved(
+    as_olivia: Client, maria: Contact, overdue_ask: Ask
+) -> None:
+    data = talk_form(maria, ask="", ask_due_on="") | {
+        f"open_ask_{overdue_ask.pk}": Answer.PENDING,
+        f"open_ask_{overdue_ask.pk}_due": timezone.localdate() - DAY,
+    }
+
+    response = as_olivia.post(reverse("contacts:talk", args=[maria.pk]), data)
+
+    page = response.content.decode()
+    assert response.status_code == 422
+    assert "the answer can&#x27;t be due in the past" in page
+    assert "Heat is out again" in page
+    assert not Visit.objects.exists()
+    overdue_ask.refresh_from_db()
+    assert overdue_ask.due_on == timezone.localdate() - 2 * DAY
