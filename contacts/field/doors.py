@@ -81,7 +81,7 @@ def floor_grid(building: Building, rules: Rules, *, only_due: bool) -> list[tupl
     of its active residents by the lapse rule. Two queries whatever the size of the
     building."""
     now = timezone.now()
-    residents = with_clocks(Contact.objects.filter(status=Status.ACTIVE)).only(
+    active_residents = with_clocks(Contact.objects.filter(status=Status.ACTIVE)).only(
         "id",
         "unit_id",
         "name",
@@ -93,7 +93,7 @@ def floor_grid(building: Building, rules: Rules, *, only_due: bool) -> list[tupl
         "created_at",
     )
     units = building.units.order_by("-floor", "label").prefetch_related(
-        Prefetch("residents", queryset=residents, to_attr="active_residents")
+        Prefetch("residents", queryset=active_residents, to_attr="active_residents")
     )
     doors = []
     for unit in units:

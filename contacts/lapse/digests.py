@@ -188,7 +188,7 @@ def owner_digest(membership: Membership, now: dt.datetime) -> EmailMultiAlternat
         return None
     parts = [f"{len(due.due_soon)} due soon"] if due.due_soon else []
     parts += [f"{len(due.lapsed)} lapsed"] if due.lapsed else []
-    lines = {
+    lines: dict[str, object] = {
         section: [
             {
                 "line": line,
