@@ -830,6 +830,7 @@ class Erasure(models.Model):
 
 class DigestKind(models.TextChoices):
     OWNER_DAILY = "owner_daily", "Owner's daily digest"
+    COMMITTEE_DAILY = "committee_daily", "Committee's daily list of contacts needing an owner"
     COMMITTEE_WEEKLY = "committee_weekly", "Committee's weekly digest"
 
 

@@ -2,7 +2,11 @@
 
 from celery import shared_task
 
-from contacts.lapse.digests import send_committee_digests, send_owner_digests
+from contacts.lapse.digests import (
+    send_committee_digests,
+    send_orphan_digests,
+    send_owner_digests,
+)
 from contacts.lapse.job import flag_lapsed
 
 
@@ -20,3 +24,8 @@ def send_owner_digests_task() -> int:
 @shared_task(name="contacts.send_committee_digests", soft_time_limit=25 * 60, time_limit=30 * 60)
 def send_committee_digests_task() -> int:
     return send_committee_digests()
+
+
+@shared_task(name="contacts.send_orphan_digests", soft_time_limit=25 * 60, time_limit=30 * 60)
+def send_orphan_digests_task() -> int:
+    return send_orphan_digests()

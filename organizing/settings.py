@@ -317,6 +317,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "contacts.send_owner_digests",
         "schedule": crontab(hour=7, minute=0),
     },
+    "orphan-digests": {
+        "task": "contacts.send_orphan_digests",
+        "schedule": crontab(hour=7, minute=15),
+    },
     "committee-digests": {
         "task": "contacts.send_committee_digests",
         "schedule": crontab(hour=7, minute=30, day_of_week="mon"),

@@ -86,7 +86,7 @@ def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
         theirs_now = Contact.objects.visible_to(request.membership).filter(pk=contact.pk).exists()
     else:
         contact, theirs_now = get_contact(request, contact_id), True
-    rules, today = Rules.of(request.membership.organization), timezone.localdate()
+    rules = Rules.of(request.membership.organization)
     # Before the contact would be due soon: the conversation planned ahead of the warning.
     proposed = timezone.localdate() + rules.threshold(contact.level) - rules.warning(contact.level)
     open_asks = list(contact.asks.filter(answer=Answer.PENDING).order_by("due_on", "pk"))

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 LAPSED = [LapseFlag.LAPSED, LapseFlag.ESCALATED]
 # Enough for a weekly meeting; the dashboard has the rest.
 ESCALATIONS_LISTED = 50
+ORPHANS_LISTED = 100
 
 
 def absolute_url(path: str) -> str:
@@ -200,6 +201,97 @@ def owner_digest(membership: Membership, now: dt.datetime) -> EmailMultiAlternat
         for section in ("due_soon", "lapsed", "coming")
     }
     return _message(membership, f"Doorstep: {' and '.join(parts)}", "owner_digest", lines)
+
+
+# The committee's daily list of the contacts who need an owner
+
+
+@dataclass(frozen=True)
+class Orphan:
+    name: str
+    level: str
+    place: str
+    url: str
+    # Who owns them: an organizer who left or has gone quiet, or nobody.
+    owner: str
+
+
+def send_orphan_digests(*, now: dt.datetime | None = None) -> int:
+    """Email every active committee member and admin the active contacts of their
+    organization who need an owner (nobody owns them, or their owner left or has gone
+    quiet), once a day, and only on a day there are any; return how many were sent. A
+    member deactivated at 6 a.m. has their contacts in that morning's list: deactivation
+    marks them at once, the hourly job the quiet ones."""
+    today = timezone.localdate(now)
+    needing = Contact.objects.filter(
+        Q(orphaned=True) | Q(owner__isnull=True),
+        organization_id=OuterRef("organization_id"),
+        status=Status.ACTIVE,
+    )
+    recipients = (
+        Membership.objects.filter(
+            Exists(needing), active=True, role__in=[Role.COMMITTEE, Role.ADMIN]
+        )
+        .exclude(user__email="")
+        .select_related("user", "organization")
+        .order_by("organization_id", "pk")
+    )
+    lists: dict[int, list[Orphan]] = {}
+
+    def compose(membership: Membership) -> EmailMultiAlternatives | None:
+        organization = membership.organization
+        if organization.pk not in lists:
+            lists[organization.pk] = orphans_of(organization)
+        orphans = lists[organization.pk]
+        if not orphans:
+            return None
+        more = "+" if len(orphans) == ORPHANS_LISTED else ""
+        who = "1 contact needs" if len(orphans) == 1 else f"{len(orphans)}{more} contacts need"
+        return _message(
+            membership,
+            f"Doorstep: {who} an owner",
+            "orphan_digest",
+            {"orphans": orphans, "dashboard_url": absolute_url(reverse("committee:dashboard"))},
+        )
+
+    return sum(
+        _send_once(membership, DigestKind.COMMITTEE_DAILY, today, partial(compose, membership))
+        for membership in recipients
+    )
+
+
+def orphans_of(organization: Organization) -> list[Orphan]:
+    """The highest levels first: a leader without an owner is the lapse about to happen."""
+    contacts = (
+        Contact.objects.filter(
+            Q(orphaned=True) | Q(owner__isnull=True),
+            organization=organization,
+            status=Status.ACTIVE,
+        )
+        .select_related("owner__membership", "unit__building")
+        .order_by("-level", "name", "pk")[:ORPHANS_LISTED]
+    )
+    return [
+        Orphan(
+            name=contact.name,
+            level=Level(contact.level).label,
+            place=place_of(contact),
+            url=absolute_url(reverse("contacts:detail", args=[contact.pk])),
+            owner=owner_of(contact),
+        )
+        for contact in contacts
+    ]
+
+
+def owner_of(contact: Contact) -> str:
+    if contact.owner is None:
+        return "nobody"
+    membership = getattr(contact.owner, "membership", None)
+    if membership is not None and membership.organization_id == contact.organization_id:
+        if not membership.active:
+            return membership.display_name
+        return f"{membership.display_name}, nothing recorded lately"
+    return display_name(contact.owner)
 
 
 # The committee's weekly digest

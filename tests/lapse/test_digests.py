@@ -24,8 +24,12 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from buildings.models import Building, Unit
-from contacts.actions import record_visit
-from contacts.lapse.digests import send_committee_digests, send_owner_digests
+from contacts.actions import deactivate_member, record_visit
+from contacts.lapse.digests import (
+    send_committee_digests,
+    send_orphan_digests,
+    send_owner_digests,
+)
 from contacts.lapse.job import flag_lapsed
 from contacts.models import (
     Answer,
@@ -470,16 +474,55 @@ def test_two_committee_runs_at_the_same_moment_send_each_member_one_digest(
     assert len(sent_to(cora)) == 1 and len(sent_to(ada)) == 1
 
 
+# The committee's daily list of contacts who need an owner
+
+
+def test_the_contacts_of_an_organizer_deactivated_this_morning_are_in_the_committees_list(
+    unit_1204: Unit, olivia: User, omar: User, cora: User, ada: User
+) -> None:
+    tamara = make_contact(unit_1204, owner=olivia, name="Tamara Okafor", level=Level.LEADER)
+    make_contact(unit_1204, owner=omar, name="Oscar Ruiz")
+    nobodys = make_contact(unit_1204, name="Woman in 1204")
+    deactivate_member(actor=ada.membership, membership=olivia.membership)
+
+    assert send_orphan_digests() == 2
+
+    [to_cora] = sent_to(cora)
+    assert to_cora.subject == "Doorstep: 2 contacts need an owner"
+    body = str(to_cora.body)
+    # The leader first, her departed owner named as such; Omar's contact is not listed.
+    assert body.index("Tamara Okafor, Leader") < body.index("Woman in 1204, New")
+    assert "owner: olivia (left)" in body
+    assert "owner: nobody" in body
+    assert "Oscar Ruiz" not in body
+    assert f"/contacts/{nobodys.pk}/" in body and f"/contacts/{tamara.pk}/" in body
+    assert "Tamara Okafor" in html_of(to_cora)
+    assert sent_to(olivia) == [] and sent_to(omar) == []
+
+
+def test_no_list_is_sent_on_a_day_every_contact_has_an_owner_and_one_a_day_otherwise(
+    unit_1204: Unit, olivia: User, cora: User
+) -> None:
+    maria = make_contact(unit_1204, owner=olivia, name="Maria Lopez")
+    assert send_orphan_digests() == 0
+
+    Contact.objects.filter(pk=maria.pk).update(owner=None)
+    assert send_orphan_digests() == 1
+    assert send_orphan_digests() == 0
+    assert send_orphan_digests(now=timezone.now() + DAY) == 1
+
+
 # Scheduling, the command, and the broker
 
 
-def test_the_beat_schedule_holds_the_three_jobs(settings: Any) -> None:
+def test_the_beat_schedule_holds_the_four_jobs(settings: Any) -> None:
     import contacts.tasks  # noqa: F401  registers the tasks with the app
 
     schedule = settings.CELERY_BEAT_SCHEDULE
     assert {name: entry["task"] for name, entry in schedule.items()} == {
         "flag-lapsed": "contacts.flag_lapsed",
         "owner-digests": "contacts.send_owner_digests",
+        "orphan-digests": "contacts.send_orphan_digests",
         "committee-digests": "contacts.send_committee_digests",
     }
     for entry in schedule.values():
@@ -497,12 +540,17 @@ def test_the_command_sends_the_digests_and_prints_only_counts(
 
     call_command("send_digests", "--daily", "--weekly", stdout=out)
 
-    assert out.getvalue() == "Sent 2 owner digests.\nSent 2 committee digests.\n"
-    assert len(mail.outbox) == 4
+    # The week's contacts include some nobody owns: the committee's daily list goes too.
+    assert out.getvalue() == (
+        "Sent 2 owner digests.\n"
+        "Sent 2 lists of contacts needing an owner.\n"
+        "Sent 2 committee digests.\n"
+    )
+    assert len(mail.outbox) == 6
 
     out = io.StringIO()
     call_command("send_digests", "--daily", stdout=out)
-    assert out.getvalue() == "Sent 0 owner digests.\n"
+    assert out.getvalue() == "Sent 0 owner digests.\nSent 0 lists of contacts needing an owner.\n"
 
 
 def test_the_command_asks_which_digests(db: None) -> None:
