@@ -30,10 +30,22 @@ class Organization(models.Model):
         default=14,
         help_text="Days an owner may record nothing before their contacts count as orphaned.",
     )
+    pace_alarm_percent = models.PositiveSmallIntegerField(
+        default=40,
+        help_text="How far a week's conversations may fall below the four weeks before, in "
+        "percent, before the committee is alarmed.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(pace_alarm_percent__gte=1, pace_alarm_percent__lte=99),
+                name="organization_pace_alarm_1_to_99",
+                violation_error_message="The pace alarm is a share from 1 to 99 percent.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

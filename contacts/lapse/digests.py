@@ -23,6 +23,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contacts.lapse.due import owner_due
+from contacts.lapse.pace import Pace, pace_of
+from contacts.lapse.rule import start_of_day
 from contacts.models import (
     Contact,
     DigestKind,
@@ -310,20 +312,39 @@ def send_committee_digests(*, today: dt.date | None = None) -> int:
         .select_related("user", "organization")
         .order_by("organization_id", "pk")
     )
-    figures: dict[int, CommitteeFigures] = {}
+    figures: dict[int, tuple[CommitteeFigures, Pace]] = {}
+    now = timezone.now() if today == timezone.localdate() else start_of_day(today)
 
     def compose(membership: Membership) -> EmailMultiAlternatives:
         organization = membership.organization
         if organization.pk not in figures:
-            figures[organization.pk] = committee_figures(organization, today)
+            figures[organization.pk] = (
+                committee_figures(organization, today),
+                pace_of(organization, now),
+            )
+        week, pace = figures[organization.pk]
+        subject = f"Doorstep: the week of {monday:%d %B}"
+        if pace.alarm:
+            subject = (
+                f"Doorstep: conversations fell {max(pace.fell, pace.committed_fell)}% last week"
+            )
         return _message(
             membership,
-            f"Doorstep: the week of {monday:%d %B}",
+            subject,
             "committee_digest",
             {
-                "figures": figures[organization.pk],
+                "figures": week,
+                "pace": pace,
                 "monday": monday,
                 "dashboard_url": absolute_url(reverse("committee:dashboard")),
+                "leaders_lapsing": [
+                    {
+                        "name": leader.name,
+                        "owner": display_name(leader.owner) if leader.owner else "nobody",
+                        "url": absolute_url(reverse("contacts:detail", args=[leader.pk])),
+                    }
+                    for leader in pace.leaders_lapsing
+                ],
             },
         )
 

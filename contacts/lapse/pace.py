@@ -1,0 +1,145 @@
+"""The organization's pace: its conversations of the last full week against the average of
+the four weeks before. A fall past the share the committee sets is the committee taking its
+foot off the pedal, the root of a lapse nobody notices until people are lost; the dashboard
+shows it as a banner and the committee's weekly digest leads with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from contacts.lapse.rule import Rules, with_clocks
+from contacts.lapse.summary import WEEK, local_monday
+from contacts.models import Contact, Level, Outcome, Status, Visit
+from organizing.models import Organization
+
+# The weeks the last one is compared with.
+TRAILING_WEEKS = 4
+# Fewer conversations than this a week on average is too few to call a fall.
+LEAST_PACE = 4
+# Those whose conversations count apart: the committed, active and leaders.
+COMMITTED = (Level.ACTIVE, Level.LEADER)
+ORGANIZERS_NAMED = 3
+LEADERS_LAPSING_WITHIN = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class OrganizerPace:
+    name: str
+    last_week: int
+    average: float
+
+
+@dataclass(frozen=True)
+class Pace:
+    week_start: dt.date
+    conversations: int
+    average: float
+    committed: int
+    committed_average: float
+    alarm_share: int  # percent
+    organizers: list[OrganizerPace]
+    leaders_lapsing: list[Contact]
+
+    @staticmethod
+    def fall(count: int, average: float) -> int:
+        """How far the week fell below the average, in percent (0 for a rise)."""
+        if average <= 0:
+            return 0
+        return max(0, round(100 * (1 - count / average)))
+
+    @property
+    def fell(self) -> int:
+        return self.fall(self.conversations, self.average)
+
+    @property
+    def committed_fell(self) -> int:
+        return self.fall(self.committed, self.committed_average)
+
+    @property
+    def alarm(self) -> bool:
+        if self.average < LEAST_PACE:
+            return False
+        return self.fell >= self.alarm_share or (
+            self.committed_average >= LEAST_PACE and self.committed_fell >= self.alarm_share
+        )
+
+
+def pace_of(organization: Organization, now: dt.datetime | None = None) -> Pace:
+    """Three queries: the weeks' counts, each organizer's, and the leaders about to lapse."""
+    now = now or timezone.now()
+    this_monday = local_monday(now)
+    last_week = this_monday - WEEK
+    since = last_week - TRAILING_WEEKS * WEEK
+    conversations = Visit.objects.filter(
+        organization=organization,
+        outcome=Outcome.CONVERSATION,
+        happened_at__gte=since,
+        happened_at__lt=this_monday,
+    )
+    in_last_week = Q(happened_at__gte=last_week)
+    committed = Q(contact__level__in=COMMITTED)
+    counts = conversations.aggregate(
+        last=Count("pk", filter=in_last_week),
+        before=Count("pk", filter=~in_last_week),
+        committed_last=Count("pk", filter=in_last_week & committed),
+        committed_before=Count("pk", filter=~in_last_week & committed),
+    )
+    by_organizer = (
+        conversations.exclude(organizer=None)
+        .values("organizer")
+        .annotate(last=Count("pk", filter=in_last_week), before=Count("pk", filter=~in_last_week))
+    )
+    names = {
+        membership.user_id: membership.display_name
+        for membership in organization.memberships.select_related("user")
+    }
+    organizers = sorted(
+        (
+            OrganizerPace(
+                name=names.get(row["organizer"], "someone who left"),
+                last_week=row["last"],
+                average=row["before"] / TRAILING_WEEKS,
+            )
+            for row in by_organizer
+            if row["last"] < row["before"] / TRAILING_WEEKS
+        ),
+        key=lambda pace: (pace.last_week - pace.average, pace.name),
+    )[:ORGANIZERS_NAMED]
+    return Pace(
+        week_start=last_week.date(),
+        conversations=counts["last"],
+        average=counts["before"] / TRAILING_WEEKS,
+        committed=counts["committed_last"],
+        committed_average=counts["committed_before"] / TRAILING_WEEKS,
+        alarm_share=organization.pace_alarm_percent,
+        organizers=organizers,
+        leaders_lapsing=leaders_lapsing(organization, now),
+    )
+
+
+def leaders_lapsing(organization: Organization, now: dt.datetime) -> list[Contact]:
+    """The leaders whose lapse opens within the week, by the rule: who a slower pace loses
+    first."""
+    rules = Rules.of(organization)
+    horizon = now + LEADERS_LAPSING_WITHIN
+    leaders = (
+        with_clocks(
+            Contact.objects.filter(
+                organization=organization, status=Status.ACTIVE, level=Level.LEADER
+            )
+        )
+        .filter(rules.lapsing_by_q(horizon))
+        .select_related("owner")
+    )
+    lapsing = []
+    for leader in leaders:
+        reading = rules.read(leader, now)
+        if reading.lapses_at is not None and now < reading.lapses_at <= horizon:
+            lapsing.append((reading.lapses_at, leader))
+    lapsing.sort(key=lambda pair: (pair[0], pair[1].name))
+    return [leader for _, leader in lapsing]
