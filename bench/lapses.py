@@ -55,6 +55,7 @@ from bench.generate import Generated, _row_sql, generate
 from contacts.lapse.job import FlagCounts, flag_lapsed
 from contacts.lapse.summary import take_summaries
 from contacts.models import (
+    DEFAULT_THRESHOLD_DAYS,
     Answer,
     Ask,
     Contact,
@@ -324,6 +325,10 @@ def floor_sql() -> str:
     contact, threshold, ask, follow_up = (
         m._meta.db_table for m in (Contact, LapseThreshold, Ask, FollowUp)
     )
+    # A level the committee never saved takes its default (LapseThreshold.settings_by_level).
+    default_days = " ".join(
+        f"WHEN {level} THEN {days}" for level, days in DEFAULT_THRESHOLD_DAYS.items()
+    )
     return f"""
         SELECT count(*)
         FROM {contact} AS c
@@ -332,7 +337,8 @@ def floor_sql() -> str:
           AND (c.snoozed_until IS NULL OR c.snoozed_until < %(today)s)
           AND (
             coalesce(c.last_conversation_at, c.created_at)
-                < %(now)s::timestamptz - t.days * interval '1 day'
+                <= %(now)s::timestamptz
+                   - coalesce(t.days, CASE c.level {default_days} END) * interval '1 day'
             OR EXISTS (
                 SELECT 1 FROM {ask} AS a
                 WHERE a.contact_id = c.id AND a.answer = '{Answer.PENDING}'

@@ -230,8 +230,8 @@ def record_conversation(
     The conversation ends a lapse, and settles what would open the next one at once: its
     open follow-ups are done (record_visit), and each unanswered ask is answered or asked
     again (`settled_asks`, by ask id: an answer, or a new due date). An ask left waiting
-    past its date, as a phone's form sent without a choice leaves it, is asked again, due
-    ASK_AGAIN_AFTER from today; so the next hourly run never reopens the lapse the
+    that is due today or was due before, as a phone's form sent without a choice leaves
+    it, is asked again, due ASK_AGAIN_AFTER from today; so the next hourly run never reopens the lapse the
     conversation ended for an ask the organizer was not asked about."""
     visit, created = record_visit(
         member=member,
@@ -272,7 +272,7 @@ def settle_asks(contact: Contact, settled: dict[int, tuple[Answer, dt.date | Non
         if answer != Answer.PENDING:
             open_ask.record_answer(answer)
             continue
-        if due_on is None and open_ask.due_on < today:
+        if due_on is None and open_ask.due_on <= today:
             due_on = today + ASK_AGAIN_AFTER
         if due_on is not None and due_on != open_ask.due_on:
             if due_on < today:

@@ -100,7 +100,7 @@ class TalkForm(KeyedForm):
             )
             self.fields[f"open_ask_{ask.pk}_due"] = forms.DateField(
                 label="Answer due",
-                initial=again if ask.due_on < timezone.localdate() else ask.due_on,
+                initial=again if ask.due_on <= timezone.localdate() else ask.due_on,
                 required=False,
                 widget=forms.DateInput(attrs={"type": "date"}),
             )
