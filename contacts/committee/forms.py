@@ -1,5 +1,6 @@
-"""The committee's forms: the lapsed list's filters, reassignment, snooze, and the lapse
-settings. The rules that guard the data live in contacts.actions; these read the input."""
+"""The committee's forms: the lapsed list's filters, snooze, and the lapse settings. The
+rules that guard the data live in contacts.actions; these read the input. Reassignment is
+contacts.forms.ReassignForm, shared with the admins' owners screen."""
 
 from __future__ import annotations
 
@@ -9,70 +10,40 @@ from itertools import pairwise
 from typing import Any, cast
 
 from django import forms
-from django.contrib.auth.models import User
-from django.db import models
-from django.forms.renderers import BaseRenderer
-from django.forms.utils import flatatt
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString, mark_safe
 
 from contacts.actions import SNOOZE_AT_MOST
-from contacts.models import LapseThreshold, Level
+from contacts.models import LapseFlag, LapseThreshold, Level
 from organizing.models import Organization
 
+# The list shows a contact by its lapse flag, or those orphaned whatever their flag.
+ORPHANED = "orphaned"
+STATE_CHOICES = [
+    ("", "Lapsed and escalated"),
+    *(
+        (flag.value, flag.label)
+        for flag in (LapseFlag.LAPSED, LapseFlag.ESCALATED, LapseFlag.DUE_SOON)
+    ),
+    (ORPHANED, "Orphaned"),
+]
 
-class ListState(models.TextChoices):
-    LAPSED = "lapsed", "Lapsed"
-    ESCALATED = "escalated", "Escalated"
-    DUE_SOON = "due_soon", "Due soon"
-    ORPHANED = "orphaned", "Orphaned"
-
-
-class QuickSelect(forms.Select):
-    """A select drawn in Python, not an option template at a time: an organization's
-    buildings and members make hundreds of options, and the templates would cost the
-    dashboard tens of milliseconds."""
-
-    def render(
-        self,
-        name: str,
-        value: Any,
-        attrs: dict[str, Any] | None = None,
-        renderer: BaseRenderer | None = None,
-    ) -> SafeString:
-        widget = self.get_context(name, value, attrs)["widget"]
-        options = format_html_join(
-            "",
-            '<option value="{}"{}>{}</option>',
-            (
-                (
-                    option["value"],
-                    mark_safe(" selected") if option["selected"] else "",
-                    option["label"],
-                )
-                for _, group, _ in widget["optgroups"]
-                for option in group
-            ),
-        )
-        return format_html(
-            '<select name="{}"{}>{}</select>', name, flatatt(widget["attrs"]), options
-        )
+# An option of a select the page draws itself: its value, its label and whether it is chosen.
+Option = tuple[str, str, bool]
 
 
 class LapsedFilterForm(forms.Form):
-    """GET filters of the lapsed list. A value that is not a choice is left out."""
+    """GET filters of the lapsed list. A value that is not a choice is left out.
 
-    building = forms.TypedChoiceField(
-        coerce=int, required=False, empty_value=None, widget=QuickSelect
-    )
-    owner = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, widget=QuickSelect)
+    The building and owner selects are drawn by the page from `options()`: an
+    organization's buildings and members make hundreds of options, and Django's widget
+    would draw each with a template of its own."""
+
+    building = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    owner = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
     level = forms.TypedChoiceField(
         choices=[("", "Any level"), *Level.choices], coerce=int, required=False, empty_value=None
     )
-    state = forms.ChoiceField(
-        choices=[("", "Lapsed and escalated"), *ListState.choices], required=False
-    )
+    state = forms.ChoiceField(choices=STATE_CHOICES, required=False)
 
     def __init__(
         self,
@@ -96,31 +67,14 @@ class LapsedFilterForm(forms.Form):
             if value is not None and value != ""
         }
 
-
-class IdListField(forms.Field):
-    """Several ids under one name, as ticked checkboxes send them."""
-
-    widget = forms.MultipleHiddenInput
-    default_error_messages = {"invalid": "Those contacts could not be read; tick them again."}
-
-    def to_python(self, value: Any) -> list[int]:
-        if not value:
-            return []
-        try:
-            return sorted({int(v) for v in value})
-        except (TypeError, ValueError):
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
-
-
-class ReassignForm(forms.Form):
-    contacts = IdListField(error_messages={"required": "Tick at least one contact to reassign."})
-    to_owner = forms.ModelChoiceField(
-        queryset=User.objects.all(),
-        error_messages={
-            "required": "Choose the organizer who takes them over.",
-            "invalid_choice": "Contacts can only go to an active organizer of your organization.",
-        },
-    )
+    def options(self, name: str) -> list[Option]:
+        """The field's choices as the page writes them, the one in the query string chosen
+        (none if it is not a choice, "" when nothing is)."""
+        typed = self[name].value()
+        chosen = "" if typed is None else str(typed)
+        field: Any = self.fields[name]
+        options = ((str(value), str(label)) for value, label in field.choices)
+        return [(value, label, value == chosen) for value, label in options]
 
 
 class SnoozeForm(forms.Form):

@@ -9,43 +9,33 @@ indexes, a page of the list at a time, and the list's notes and asks are subquer
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.forms import Form
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.defaultfilters import date as date_filter
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
-from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from buildings.models import Building
 from contacts.actions import reassign_contacts, snooze_contact, update_lapse_settings
 from contacts.committee.charts import Point, rate_chart
-from contacts.committee.forms import (
-    LapsedFilterForm,
-    LapseSettingsForm,
-    ListState,
-    ReassignForm,
-    SnoozeForm,
-)
+from contacts.committee.forms import ORPHANED, LapsedFilterForm, LapseSettingsForm, SnoozeForm
+from contacts.exports import csv_lines, log_export
+from contacts.forms import ReassignForm
 from contacts.lapse.rule import Thresholds
 from contacts.lapse.summary import CHART_WEEKS, FLAGGED, WEEK, counted_q, local_monday
 from contacts.models import (
     Answer,
     Ask,
     Contact,
-    ExportLog,
     LapseReason,
     LapseSummary,
     Outcome,
@@ -54,9 +44,6 @@ from contacts.models import (
 )
 from organizing.access import MemberRequest, member_required
 from organizing.models import Membership, Organization, Role, display_name
-
-if TYPE_CHECKING:
-    pass
 
 PAGE_SIZE = 50
 WHY: dict[str, str] = {
@@ -122,54 +109,37 @@ def headline(organization: Organization, now: dt.datetime, summary: LapseSummary
     return figures
 
 
-# The two tables under the list are drawn in Python, a row a format_html, as QuickSelect
-# draws its options: a city-wide organization has hundreds of buildings and organizers,
-# and a template at a row cost the dashboard a third of its time.
-NOBODY = mark_safe('<span class="muted">nothing recorded</span>')
-LEFT = mark_safe(' <span class="badge">left</span>')
+# The two tables under the list: a city-wide organization has hundreds of buildings and
+# organizers, so the page gets their rows ready to print, one plain tuple each.
 
 
-def building_table(buildings: list[tuple[int, str]], summary: LapseSummary) -> SafeString:
-    """A row for each building: its active contacts, the share of them reached within
-    their threshold, and its leaders."""
-
-    def line(pk: int, name: str) -> tuple[Any, ...]:
+def building_rows(
+    buildings: list[tuple[int, str]], summary: LapseSummary
+) -> list[tuple[int, str, int, str, int]]:
+    """A row for each building: its id and name, its active contacts, the share of them
+    reached within their threshold, and its leaders."""
+    rows = []
+    for pk, name in buildings:
         counted, reached, leaders = summary.buildings.get(str(pk), (0, 0, 0))
-        return pk, name, counted, percent(reached, counted) or "—", leaders
-
-    return format_html_join(
-        "\n",
-        '<tr>\n<td><a href="?building={}">{}</a></td>\n<td class="num">{}</td>\n'
-        '<td class="num">{}</td>\n<td class="num">{}</td>\n</tr>',
-        (line(pk, name) for pk, name in buildings),
-    )
+        rows.append((pk, name, counted, percent(reached, counted) or "—", leaders))
+    return rows
 
 
-def people(members: list[Membership], summary: LapseSummary) -> SafeString:
+def organizer_rows(
+    members: list[Membership], summary: LapseSummary
+) -> list[tuple[int, str, bool, int, int, dt.datetime | None]]:
     """A row for each organizer, and anyone else who still owns contacts (someone who
-    left, say): what they own, what of it is lapsed, and when they last recorded
-    anything."""
-    lines = []
+    left, say): who, whether they left, what they own, what of it is lapsed, and when they
+    last recorded anything."""
+    rows = []
     for member in members:
         owned, lapsed = summary.owners.get(str(member.user_id), (0, 0))
         if owned or (member.active and member.role == Role.ORGANIZER):
             last = member.last_activity  # type: ignore[attr-defined]
-            lines.append(
-                (
-                    member.user_id,
-                    display_name(member.user),
-                    "" if member.active else LEFT,
-                    owned,
-                    lapsed,
-                    date_filter(timezone.localtime(last), "M j") if last else NOBODY,
-                )
+            rows.append(
+                (member.user_id, display_name(member.user), not member.active, owned, lapsed, last)
             )
-    return format_html_join(
-        "\n",
-        '<tr>\n<td><a href="?owner={}">{}</a>{}</td>\n<td class="num">{}</td>\n'
-        '<td class="num">{}</td>\n<td>{}</td>\n</tr>',
-        lines,
-    )
+    return rows
 
 
 # The lapsed list
@@ -183,7 +153,7 @@ def lapsed_contacts(
     is on its row."""
     contacts = Contact.objects.filter(organization=organization, status=Status.ACTIVE)
     state = filters.get("state")
-    if state == ListState.ORPHANED:
+    if state == ORPHANED:
         contacts = contacts.filter(orphaned=True)
     elif state:
         contacts = contacts.filter(lapse_flag=state)
@@ -221,35 +191,15 @@ def lapsed_contacts(
     )
 
 
-def row(contact: Contact, now: dt.datetime) -> dict[str, Any]:
+def lapsed_row(contact: Contact, now: dt.datetime) -> dict[str, Any]:
+    """A contact of the list with how long since the last conversation, how many days
+    overdue, and why it lapsed."""
     talked = contact.last_conversation_at
     return {
         "contact": contact,
         "days_since": (now - talked).days if talked else None,
         "overdue": max((now - contact.due_at).days, 0),  # type: ignore[attr-defined]
         "why": WHY.get(contact.lapse_reason, ""),
-    }
-
-
-@dataclass(frozen=True)
-class DrawnField:
-    """A blank form's field, drawn once for a form repeated on every row of the list:
-    drawing a widget takes a template, fifty rows take a good part of the page's time."""
-
-    label: str
-    html: SafeString
-    errors: str = ""
-
-    def __str__(self) -> SafeString:
-        return self.html
-
-    def __html__(self) -> SafeString:
-        return self.html
-
-
-def drawn_once(form: Form) -> dict[str, DrawnField]:
-    return {
-        field.name: DrawnField(label=str(field.label), html=mark_safe(str(field))) for field in form
     }
 
 
@@ -268,7 +218,7 @@ def members_of(organization: Organization) -> list[Membership]:
     )
 
 
-def buildings_of(organization: Organization) -> list[tuple[int, str]]:
+def building_choices(organization: Organization) -> list[tuple[int, str]]:
     buildings = Building.objects.filter(organization=organization, archived=False).order_by("name")
     return list(buildings.values_list("pk", "name"))
 
@@ -286,7 +236,7 @@ def filter_form(
 def list_context(
     request: MemberRequest, organization: Organization, now: dt.datetime
 ) -> dict[str, Any]:
-    members, buildings = members_of(organization), buildings_of(organization)
+    members, buildings = members_of(organization), building_choices(organization)
     filters = filter_form(request, buildings, members)
     chosen = filters.filters()
     contacts = lapsed_contacts(organization, Thresholds.of(organization), chosen)
@@ -297,13 +247,16 @@ def list_context(
         "filters": filters,
         "filtered": bool(chosen),
         "page_obj": page,
-        "rows": [row(contact, now) for contact in page],
+        "rows": [lapsed_row(contact, now) for contact in page],
         "reassign_to": [
             (m.user_id, m.display_name) for m in members if m.active and m.role == Role.ORGANIZER
         ],
         "selected": set(),
         "snooze_form": SnoozeForm(),
-        "blank_snooze": drawn_once(SnoozeForm()),
+        # The same blank fields on every row: drawn once, not a widget template a row.
+        "blank_snooze_fields": render_to_string(
+            "committee/dashboard.html#snooze_fields", {"form": SnoozeForm()}
+        ),
         "snooze_for": None,
     }
 
@@ -316,8 +269,10 @@ def board_context(request: MemberRequest) -> dict[str, Any]:
     return context | {
         "summary": summary,
         "figures": headline(organization, now, summary),
-        "buildings": building_table(context["building_choices"], summary),
-        "organizers": people(context["members"], summary),
+        "building_options": context["filters"].options("building"),
+        "owner_options": context["filters"].options("owner"),
+        "building_rows": building_rows(context["building_choices"], summary),
+        "organizer_rows": organizer_rows(context["members"], summary),
         "points": points,
         "chart": rate_chart(
             points, title=f"Weekly lapse rate, last {CHART_WEEKS} weeks", chart_id="lapse-rate"
@@ -359,14 +314,16 @@ def refused(request: MemberRequest, **context: Any) -> HttpResponse:
 @require_POST
 @committee_only
 def reassign(request: MemberRequest) -> HttpResponse:
-    form = ReassignForm(request.POST)
-    form.is_valid()
-    ids = form.cleaned_data.get("contacts", [])
-    contacts = list(
-        Contact.objects.filter(organization=request.membership.organization, pk__in=ids)
+    organization = request.membership.organization
+    form = ReassignForm(
+        request.POST,
+        organization=organization,
+        contacts=Contact.objects.filter(organization=organization),
     )
-    if len(contacts) != len(ids):
+    if form.has_error("contacts", "invalid_choice"):
         raise Http404("No such contact.")
+    # The list offers no "all that match": only the ticked contacts move.
+    contacts = list(form.cleaned_data.get("contacts", []))
     if form.is_valid():
         to_owner = form.cleaned_data["to_owner"]
         try:
@@ -382,7 +339,7 @@ def reassign(request: MemberRequest) -> HttpResponse:
                 f"{display_name(to_owner)}.",
             )
             return after_action(request)
-    return refused(request, reassign_form=form, selected=set(ids))
+    return refused(request, reassign_form=form, selected={contact.pk for contact in contacts})
 
 
 @require_POST
@@ -418,14 +375,26 @@ CSV_HEADER = (
     "Why",
     "Last note",
 )
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def cell(value: object) -> object:
-    """A spreadsheet runs a cell that starts like a formula; an apostrophe keeps it text."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+def lapsed_csv_row(contact: Contact, now: dt.datetime) -> tuple[object, ...]:
+    """The contact's line of the CSV, under CSV_HEADER."""
+    line = lapsed_row(contact, now)
+    unit = contact.unit
+    return (
+        contact.name,
+        unit.building.name if unit else "",
+        unit.label if unit else "",
+        contact.get_level_display(),
+        display_name(contact.owner) if contact.owner else "",
+        contact.get_lapse_flag_display(),
+        "yes" if contact.orphaned else "no",
+        "never" if line["days_since"] is None else line["days_since"],
+        contact.attempts_since_conversation,
+        contact.open_asks,  # type: ignore[attr-defined]
+        line["why"],
+        contact.last_note or "",  # type: ignore[attr-defined]
+    )
 
 
 @require_GET
@@ -433,42 +402,20 @@ def cell(value: object) -> object:
 def export(request: MemberRequest) -> HttpResponse:
     """The lapsed list as filtered, every page of it, as CSV; the export is logged."""
     organization, now = request.membership.organization, timezone.now()
-    chosen = filter_form(request, buildings_of(organization), members_of(organization)).filters()
+    chosen = filter_form(
+        request, building_choices(organization), members_of(organization)
+    ).filters()
     contacts = lapsed_contacts(organization, Thresholds.of(organization), chosen)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    rows = [lapsed_csv_row(contact, now) for contact in contacts.iterator(chunk_size=500)]
+    response = HttpResponse(csv_lines([CSV_HEADER, *rows]), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="lapsed-contacts-{timezone.localdate(now):%Y-%m-%d}.csv"'
     )
-    writer = csv.writer(response)
-    writer.writerow(CSV_HEADER)
-    rows = 0
-    for contact in contacts.iterator(chunk_size=500):
-        line = row(contact, now)
-        unit = contact.unit
-        writer.writerow(
-            cell(value)
-            for value in (
-                contact.name,
-                unit.building.name if unit else "",
-                unit.label if unit else "",
-                contact.get_level_display(),
-                display_name(contact.owner) if contact.owner else "",
-                contact.get_lapse_flag_display(),
-                "yes" if contact.orphaned else "no",
-                "never" if line["days_since"] is None else line["days_since"],
-                contact.attempts_since_conversation,
-                contact.open_asks,  # type: ignore[attr-defined]
-                line["why"],
-                contact.last_note or "",  # type: ignore[attr-defined]
-            )
-        )
-        rows += 1
-    ExportLog.objects.create(
-        organization=organization,
-        user=request.user,
+    log_export(
+        member=request.membership,
         what="lapsed contacts",
-        filters="&".join(f"{name}={value}" for name, value in sorted(chosen.items()))[:500],
-        rows=rows,
+        filters="&".join(f"{name}={value}" for name, value in sorted(chosen.items())),
+        rows=len(rows),
     )
     return response
 

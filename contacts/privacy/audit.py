@@ -108,30 +108,37 @@ def _entries(
             what=f"{name} {_VERBS[row.history_type]}",
             reason=row.history_change_reason or "",
         )
-        old = previous.get(row.previous_id)
-        for model_field in fields:
-            if row.history_type == "-":
-                break
-            new_value = getattr(row, model_field.attname)
-            if old is None:
-                skip = PRIVATE_FIELDS | WHEN_ADDED
-                if new_value in (None, "", False) or model_field.name in skip:
-                    continue
-                entry.changes.append(f"{model_field.verbose_name}: {_show(row, model_field)}")
-            elif getattr(old, model_field.attname) != new_value:
-                if model_field.name in PRIVATE_FIELDS:
-                    entry.changes.append(f"{model_field.verbose_name} changed")
-                else:
-                    entry.changes.append(
-                        f"{model_field.verbose_name}: {_show(old, model_field)} → "
-                        f"{_show(row, model_field)}"
-                    )
+        if row.history_type != "-":
+            old = previous.get(row.previous_id)
+            entry.changes = _added(row, fields) if old is None else _changed(old, row, fields)
         if row.history_type != "~" or entry.changes or entry.reason:
             entries.append(entry)
     return entries
 
 
 _VERBS = {"+": "added", "~": "changed", "-": "deleted"}
+
+
+def _added(row: Any, fields: list[models.Field]) -> list[str]:
+    """What an object was added with; private fields and the date it was added left out."""
+    return [
+        f"{model_field.verbose_name}: {_show(row, model_field)}"
+        for model_field in fields
+        if getattr(row, model_field.attname) not in (None, "", False)
+        and model_field.name not in PRIVATE_FIELDS | WHEN_ADDED
+    ]
+
+
+def _changed(old: Any, row: Any, fields: list[models.Field]) -> list[str]:
+    """What changed since the row before, in the model's order of fields."""
+    changed = set(row.diff_against(old, excluded_fields=BOOKKEEPING).changed_fields)
+    return [
+        f"{model_field.verbose_name} changed"
+        if model_field.name in PRIVATE_FIELDS
+        else f"{model_field.verbose_name}: {_show(old, model_field)} → {_show(row, model_field)}"
+        for model_field in fields
+        if model_field.name in changed
+    ]
 
 
 def contact_trail(contact: Contact) -> list[Entry]:

@@ -1,21 +1,22 @@
 """CSV export of contacts, for the committee and admins, each export logged.
 
-Cells a spreadsheet would read as a formula (=HYPERLINK(...), +, -, @, a tab or a carriage
-return at the start) get a leading apostrophe, as OWASP recommends for CSV injection: the
-spreadsheet then shows the text and runs nothing. A do-not-contact resident's phone and
-email are left out, so a phone bank made from the file can't reach them.
+Written by contacts.exports, which keeps cells from running as formulas. A do-not-contact
+resident's phone and email are left out, so a phone bank made from the file can't reach
+them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from buildings.models import Building
-from contacts.models import LANGUAGES, Contact, ExportLog, Level, Status
+from contacts.exports import csv_lines, log_export
+from contacts.models import LANGUAGES, Contact, Level, Status
 from organizing.models import Membership
 
 HEADER = [
@@ -33,15 +34,9 @@ HEADER = [
     "attempts_since_conversation",
     "lapse",
 ]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LANGUAGE_NAMES = dict(LANGUAGES)
 LEVEL_NAMES = dict(Level.choices)
 STATUS_NAMES = dict(Status.choices)
-
-
-def neutralise(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def contacts_to_export(
@@ -55,23 +50,16 @@ def contacts_to_export(
     return contacts
 
 
-def log_export(
+def export_contacts(
     *, member: Membership, contacts: QuerySet[Contact], filters: str
-) -> tuple[ExportLog, Iterator[list[str]]]:
-    """Log the export (who, when, which filters, how many rows) and return the log with the
-    rows to write, header first. The rows are read in chunks as they are written."""
-    log = ExportLog.objects.create(
-        organization_id=member.organization_id,
-        user=member.user,
-        what="contacts",
-        filters=filters[:500],
-        rows=contacts.count(),
-    )
-    return log, _rows(contacts)
+) -> Iterator[str]:
+    """Log the export (who, when, which filters, how many rows) and return the lines of CSV
+    to send, header first. The rows are read in chunks as they are written."""
+    log_export(member=member, what="contacts", filters=filters, rows=contacts.count())
+    return csv_lines(chain([HEADER], _rows(contacts)))
 
 
-def _rows(contacts: QuerySet[Contact]) -> Iterator[list[str]]:
-    yield HEADER
+def _rows(contacts: QuerySet[Contact]) -> Iterator[list[object]]:
     values = contacts.order_by(
         "unit__building__name", "unit__floor", "unit__label", "name", "pk"
     ).values_list(
@@ -91,7 +79,7 @@ def _rows(contacts: QuerySet[Contact]) -> Iterator[list[str]]:
         "lapse_flag",
     )
     for row in values.iterator(chunk_size=2_000):
-        yield [neutralise(cell) for cell in _cells(row)]
+        yield _cells(row)
 
 
 def _cells(row: tuple[Any, ...]) -> list[object]:

@@ -11,8 +11,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 
 from buildings.models import HIGHEST_FLOOR, LOWEST_FLOOR, Building, floor_from_label
-from contacts.models import Contact
-from organizing.models import Organization, Role
+from organizing.models import Organization
 
 # Basements to penthouses; a typo like "1-120" is caught by the unit limit below.
 MAX_NEW_UNITS = 2_000
@@ -319,54 +318,3 @@ class OwnerFilterForm(forms.Form):
             (OWNER_NOBODY, "Nobody"),
             *((str(u.pk), u.first_name or u.username) for u in owners),
         ]
-
-
-class ReassignForm(forms.Form):
-    """The contacts to hand over (ticked, or every one the filters match) and to whom."""
-
-    contacts = forms.ModelMultipleChoiceField(
-        queryset=Contact.objects.none(),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        error_messages={"invalid_choice": "Some of the ticked contacts are no longer listed."},
-    )
-    everyone = forms.BooleanField(required=False)
-    # How many the filters matched when the page was shown: "all 40" must not become 41.
-    expected = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    to_owner = forms.ModelChoiceField(
-        label="New owner",
-        queryset=User.objects.none(),
-        empty_label="Choose an organizer",
-        error_messages={"required": "Choose the organizer who takes them on."},
-    )
-
-    def __init__(
-        self,
-        *args: Any,
-        organization: Organization,
-        contacts: QuerySet[Contact],
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.matching = contacts
-        self.fields["contacts"].queryset = contacts  # type: ignore[attr-defined]
-        to_owner: Any = self.fields["to_owner"]
-        to_owner.queryset = User.objects.filter(
-            membership__organization=organization,
-            membership__role=Role.ORGANIZER,
-            membership__active=True,
-        ).order_by("first_name", "username")
-        to_owner.label_from_instance = lambda user: user.first_name or user.username
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("everyone"):
-            now = self.matching.count()
-            if data.get("expected") != now:
-                raise forms.ValidationError(
-                    f"The list changed since it was shown: {now} contacts match now. "
-                    "Check it and try again."
-                )
-        elif not data.get("contacts") and "contacts" not in self.errors:
-            raise forms.ValidationError("Tick the contacts to hand over, or choose all of them.")
-        return data

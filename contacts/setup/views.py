@@ -3,11 +3,10 @@ the committee's CSV export of contacts."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from collections.abc import Iterator
 from itertools import groupby
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -25,8 +24,9 @@ from django_htmx.http import HttpResponseClientRedirect
 from buildings.actions import Doors, add_units, create_building, set_building_turf
 from buildings.models import Building, Turf, Unit
 from contacts.actions import reassign_contacts
+from contacts.forms import ReassignForm
 from contacts.models import Contact, ExportLog, Status
-from contacts.setup.exports import contacts_to_export, log_export
+from contacts.setup.exports import contacts_to_export, export_contacts
 from contacts.setup.forms import (
     IMPORT_MAX_BYTES,
     OWNER_NOBODY,
@@ -35,7 +35,6 @@ from contacts.setup.forms import (
     ExportForm,
     ImportForm,
     OwnerFilterForm,
-    ReassignForm,
     UnitGeneratorForm,
 )
 from contacts.setup.imports import (
@@ -51,9 +50,6 @@ from contacts.setup.imports import (
 )
 from organizing.access import MemberRequest, member_required
 from organizing.models import Role
-
-if TYPE_CHECKING:
-    pass
 
 BUILDINGS_PER_PAGE = 50
 CONTACTS_PER_PAGE = 50
@@ -439,13 +435,6 @@ def import_sample(request: MemberRequest) -> FileResponse:
 # CSV export
 
 
-class Echo:
-    """csv.writer writes into this and gets back the text, for a streaming response."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 @require_http_methods(["GET", "POST"])
 @member_required(Role.COMMITTEE, Role.ADMIN)
 def export_csv(request: MemberRequest) -> HttpResponseBase:
@@ -462,10 +451,8 @@ def export_csv(request: MemberRequest) -> HttpResponseBase:
             f"{f'building={building.name}' if building else 'all buildings'}; "
             f"{'everyone' if everyone else 'active only'}"
         )
-        _, rows = log_export(member=request.membership, contacts=contacts, filters=filters)
-        writer = csv.writer(Echo())
+        lines = export_contacts(member=request.membership, contacts=contacts, filters=filters)
         # A byte-order mark, so that Excel reads the names as UTF-8.
-        lines: Iterator[str] = (writer.writerow(row) for row in rows)
         response = StreamingHttpResponse(_with_bom(lines), content_type="text/csv; charset=utf-8")
         day = timezone.localdate().isoformat()
         response["Content-Disposition"] = f'attachment; filename="doorstep-contacts-{day}.csv"'

@@ -3,6 +3,10 @@
 Olivia and Omar organize and must be refused every committee screen. Xavier, an admin of
 another organization, sees his own dashboard and never one of our names; our contact ids
 are not found for him.
+
+The page counts days, weeks from Monday and dates of the organization's time zone, so the
+clock of every test here starts on a Wednesday at noon: no midnight and no Monday passes
+between setting a test up and reading the page.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from time_machine import TimeMachineFixture
 
 from buildings.models import Building, Unit
 from contacts.actions import record_visit
-from contacts.committee.views import local_monday
 from contacts.lapse.job import flag_lapsed
+from contacts.lapse.summary import local_monday
 from contacts.models import (
     Answer,
     Ask,
@@ -54,6 +59,12 @@ DASHBOARD = reverse("committee:dashboard")
 REASSIGN = reverse("committee:reassign")
 EXPORT = reverse("committee:export")
 SETTINGS = reverse("committee:settings")
+WEDNESDAY_NOON = timezone.make_aware(dt.datetime(2031, 3, 12, 12))
+
+
+@pytest.fixture(autouse=True)
+def wednesday_noon(time_machine: TimeMachineFixture) -> None:
+    time_machine.move_to(WEDNESDAY_NOON, tick=True)
 
 
 def client_for(user: User) -> Client:
@@ -209,6 +220,16 @@ def test_the_filters_narrow_the_list_by_building_owner_level_and_state(
     assert shown(building="nonsense") == {"Ana", "Bo", "Cy", "Di"}
 
 
+def test_the_building_and_owner_filters_show_what_was_chosen(
+    as_cora: Client, lapsed_people: dict, maple: Building
+) -> None:
+    page = as_cora.get(DASHBOARD, {"building": maple.pk}).content.decode()
+
+    assert f'<option value="{maple.pk}" selected>Maple Court</option>' in page
+    assert '<option value="" selected>All buildings</option>' not in page
+    assert '<option value="" selected>Any owner</option>' in page
+
+
 def test_a_filter_by_htmx_gets_only_the_list(as_cora: Client, lapsed_people: dict) -> None:
     page = as_cora.get(DASHBOARD, {"level": Level.LEADER}, headers=HTMX).content.decode()
 
@@ -285,7 +306,7 @@ def test_the_headline_figures_count_lapse_rate_leaders_conversations_asks_and_or
     assert "<strong>1</strong> <span>pending past their date" in figures
 
 
-def test_the_building_and_organizer_tables_count_without_a_query_per_row(
+def test_the_building_and_organizer_tables_count_contacts_reached_leaders_and_lapsed(
     as_cora: Client, lapsed_people: dict, riverside: Building, maple: Building
 ) -> None:
     page = re.sub(r"\s+", " ", as_cora.get(DASHBOARD).content.decode())
@@ -426,7 +447,10 @@ def test_the_dashboard_costs_the_same_number_of_queries_as_data_grows(
 
     populate(0, 4)
     small, small_htmx = queries({}), queries(HTMX)
-    populate(100, 40)
+    # Four more buildings and organizers, ten times the contacts: more rows in both
+    # tables, the filters and the list.
+    for start in (100, 200, 300, 400):
+        populate(start, 10)
     large, large_htmx = queries({}), queries(HTMX)
 
     assert small == large

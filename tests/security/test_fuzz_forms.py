@@ -32,7 +32,7 @@ from django.utils.http import urlsafe_base64_encode
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contacts.committee.forms import LapseSettingsForm, ReassignForm, SnoozeForm
+from contacts.committee.forms import LapseSettingsForm, SnoozeForm
 from contacts.field.forms import (
     BulkKnockForm,
     CancelFollowUpForm,
@@ -43,6 +43,7 @@ from contacts.field.forms import (
     ResidentForm,
     TalkForm,
 )
+from contacts.forms import ReassignForm
 from contacts.models import Answer, Contact
 from contacts.setup.forms import (
     RANGE,
@@ -52,7 +53,6 @@ from contacts.setup.forms import (
     ImportForm,
     UnitGeneratorForm,
 )
-from contacts.setup.forms import ReassignForm as HandOverForm
 from contacts.setup.member_forms import AddMemberForm, MemberTurfForm, RoleForm
 from organizing.two_factor import CodeForm
 from tests.organizing.test_permission_matrix import url_names
@@ -154,7 +154,12 @@ POSTS: dict[str, Post] = {
     "contacts:undo": Post("olivia"),
     "committee:reassign": Post(
         "cora",
-        lambda ours: [ReassignForm()],
+        lambda ours: [
+            ReassignForm(
+                organization=ours.organization,
+                contacts=Contact.objects.filter(organization=ours.organization).order_by("pk"),
+            )
+        ],
         {
             "contacts": lambda ours: st.lists(st.sampled_from(contact_ids(ours)), min_size=1),
         },
@@ -186,7 +191,7 @@ POSTS: dict[str, Post] = {
     "setup:owners": Post(
         "ada",
         lambda ours: [
-            HandOverForm(
+            ReassignForm(
                 organization=ours.organization,
                 contacts=Contact.objects.filter(organization=ours.organization).order_by("pk"),
             )
