@@ -231,8 +231,9 @@ def record_conversation(
     open follow-ups are done (record_visit), and each unanswered ask is answered or asked
     again (`settled_asks`, by ask id: an answer, or a new due date). An ask left waiting
     that is due today or was due before, as a phone's form sent without a choice leaves
-    it, is asked again, due ASK_AGAIN_AFTER from today; so the next hourly run never reopens the lapse the
-    conversation ended for an ask the organizer was not asked about."""
+    it, is asked again, due ASK_AGAIN_AFTER from today; so the next hourly run never
+    reopens the lapse the conversation ended for an ask the organizer was not asked
+    about."""
     visit, created = record_visit(
         member=member,
         contact=contact,

@@ -56,7 +56,7 @@ def not_in_past(day: dt.date | None, message: str) -> None:
 
 
 ASK_DECISIONS = [
-    (Answer.PENDING, "Still waiting: answer due by"),
+    (Answer.PENDING, "Still waiting"),
     (Answer.YES, "Yes"),
     (Answer.NO, "No"),
 ]
@@ -99,7 +99,7 @@ class TalkForm(KeyedForm):
                 widget=forms.RadioSelect,
             )
             self.fields[f"open_ask_{ask.pk}_due"] = forms.DateField(
-                label="Answer due",
+                label="If still waiting, answer due by",
                 initial=again if ask.due_on <= timezone.localdate() else ask.due_on,
                 required=False,
                 widget=forms.DateInput(attrs={"type": "date"}),

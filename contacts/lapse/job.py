@@ -121,18 +121,22 @@ class _Cutoffs:
     with_sql: str
     params: tuple[Any, ...]
     today: dt.date
+    # The latest due_day of any level: asks and follow-ups dated from it on change nothing.
+    last_due_day: dt.date
     now: dt.datetime
 
     @classmethod
     def of(cls, organizations: list[Organization], now: dt.datetime) -> _Cutoffs:
         each = Rules.of_each(organizations)
         rules: list[Any] = []
+        last_due_day = timezone.localdate(now)
         for organization in organizations:
             escalate_before = db_time(now - dt.timedelta(days=organization.lapse_grace_days))
             organization_rules = each[organization.pk]
             for level in organization_rules.days_by_level:
                 cut = now - organization_rules.threshold(level)
                 warning = organization_rules.warning(level)
+                last_due_day = max(last_due_day, timezone.localdate(now + warning))
                 rules += [
                     organization.pk,
                     level,
@@ -159,6 +163,7 @@ class _Cutoffs:
             with_sql=with_sql,
             params=(*rules, *present),
             today=timezone.localdate(now),
+            last_due_day=last_due_day,
             now=now,
         )
 
@@ -233,22 +238,22 @@ def _states(cutoffs: _Cutoffs, where: str = "") -> tuple[str, list[Any]]:
             LEFT JOIN (
                 SELECT a.contact_id, min(a.due_on) AS first_due,
                        count(CASE WHEN a.due_on < %s THEN 1 END) AS overdue
-                FROM {ask} AS a WHERE a.answer = '{Answer.PENDING}'
+                FROM {ask} AS a WHERE a.answer = '{Answer.PENDING}' AND a.due_on < %s
                 GROUP BY a.contact_id
             ) AS a ON a.contact_id = c.id
             LEFT JOIN (
                 SELECT f.contact_id, min(f.planned_for) AS first_on FROM {follow_up} AS f
-                WHERE f.done_by_id IS NULL AND f.cancelled_at IS NULL
+                WHERE f.done_by_id IS NULL AND f.cancelled_at IS NULL AND f.planned_for < %s
                 GROUP BY f.contact_id
             ) AS f ON f.contact_id = c.id
             LEFT JOIN present AS p
                 ON p.organization_id = c.organization_id AND p.user_id = c.owner_id
             {where}
         ) AS s"""
-    today = db_date(cutoffs.today)
+    today, last = db_date(cutoffs.today), db_date(cutoffs.last_due_day)
     # In the order they appear: counted, counted, the asks and follow-ups run out, counted,
-    # the follow-up missed, the asks overdue.
-    return sql, [today, today, today, today, today, today, today]
+    # the follow-up missed, the asks overdue, the asks and the follow-ups read.
+    return sql, [today, today, today, today, today, today, today, last, last]
 
 
 # A contact whose state moved since the last run, in terms of _states' columns: lapsed with

@@ -72,9 +72,10 @@ def test_three_months_of_an_organization(organization: dict[str, User]) -> None:
     # A lapse is known by its contact and the moment it opens (Reading.lapses_at): when the
     # owner was first told of it as due soon, on Today or in a digest; when a digest first
     # named it; and, for an ask set less than two days ahead of it, when it was set.
-    told: dict[tuple[int, dt.datetime], dt.datetime] = {}
-    in_digest: dict[tuple[int, dt.datetime], dt.datetime] = {}
-    short_notice: dict[tuple[int, dt.datetime], dt.datetime] = {}
+    Key = tuple[int, dt.datetime | None]
+    told: dict[Key, dt.datetime] = {}
+    in_digest: dict[Key, dt.datetime] = {}
+    short_notice: dict[Key, dt.datetime] = {}
     orphan_lists: list[tuple[dt.datetime, set[str]]] = []
     orphaned_at: dict[int, dt.datetime] = {}
     alarms: list[dt.date] = []
@@ -159,9 +160,11 @@ def test_three_months_of_an_organization(organization: dict[str, User]) -> None:
             Contact.objects.filter(lapse_started_at__gt=since, level__gte=Level.SUPPORTER)
         ).select_related("owner__membership")
         for contact in opened:
+            assert contact.owner is not None
             if not contact.owner.membership.active:
                 continue  # The committee's list of contacts needing an owner has them.
             moment = rules.read(contact, job_now).lapses_at
+            assert moment is not None
             key = (contact.pk, moment)
             first_told = told.get(key)
             assert first_told is not None, f"{contact} lapsed at {moment} without a warning"
