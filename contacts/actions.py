@@ -493,23 +493,28 @@ def snooze_contact(
 @transaction.atomic
 def update_lapse_settings(
     *,
-    member: Membership,
+    actor: Membership,
     days_by_level: dict[int, int],
-    warning_days: int,
+    lead_days_by_level: dict[int, int],
     grace_days: int,
     orphan_after_days: int,
+    pace_alarm_percent: int,
 ) -> None:
-    """The committee's cadence: days per level, and the organization's three windows.
-    The form has checked the values; the job uses them from its next run."""
-    _refuse_unless_committee(member)
+    """The committee's cadence: per level, the days without a conversation and the days
+    of warning; the organization's grace and orphan windows and its pace alarm. The form
+    has checked the values, the database checks them again; the job uses them from its
+    next run."""
+    _refuse_unless_committee(actor)
     for level, days in days_by_level.items():
         LapseThreshold.objects.update_or_create(
-            organization_id=member.organization_id, level=level, defaults={"days": days}
+            organization_id=actor.organization_id,
+            level=level,
+            defaults={"days": days, "lead_days": lead_days_by_level[level]},
         )
-    Organization.objects.filter(pk=member.organization_id).update(
-        lapse_warning_days=warning_days,
+    Organization.objects.filter(pk=actor.organization_id).update(
         lapse_grace_days=grace_days,
         orphan_after_days=orphan_after_days,
+        pace_alarm_percent=pace_alarm_percent,
     )
 
 

@@ -20,9 +20,6 @@ class Organization(models.Model):
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(unique=True)
-    lapse_warning_days = models.PositiveSmallIntegerField(
-        default=2, help_text="Days before the threshold when a contact's owner is warned."
-    )
     lapse_grace_days = models.PositiveSmallIntegerField(
         default=7, help_text="Days a contact stays lapsed before the lapse is escalated."
     )

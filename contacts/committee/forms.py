@@ -139,49 +139,84 @@ def days_field(label: str, help_text: str = "") -> forms.IntegerField:
 
 
 class LapseSettingsForm(forms.Form):
+    """Per level, the days without a conversation and the days of warning before; the
+    organization's grace and orphan windows and its pace alarm."""
+
     leader = days_field("Leader (level 5)")
     active = days_field("Active (level 4)")
     supporter = days_field("Supporter (level 3)")
     contact = days_field("Contact (level 2)")
     new = days_field("New (level 1)")
-    warning_days = days_field(
-        "Warning window", "Days before the threshold when the owner is warned."
-    )
+    leader_lead = days_field("Warn the owner, days before")
+    active_lead = days_field("Warn the owner, days before")
+    supporter_lead = days_field("Warn the owner, days before")
+    contact_lead = days_field("Warn the owner, days before")
+    new_lead = days_field("Warn the owner, days before")
     grace_days = days_field(
         "Grace period", "Days a contact stays lapsed before the lapse is escalated."
     )
     orphan_after_days = days_field(
         "Orphan window", "Days an owner may record nothing before their contacts are orphaned."
     )
+    pace_alarm_percent = forms.IntegerField(
+        label="Pace alarm",
+        help_text="Alarm the committee when a week's conversations fall this many percent "
+        "below the four weeks before.",
+        min_value=1,
+        max_value=99,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        error_messages={
+            "required": "Give a share in percent.",
+            "invalid": "Give a whole number of percent.",
+            "min_value": "At least 1 percent.",
+            "max_value": "At most 99 percent.",
+        },
+    )
 
     @staticmethod
     def initial_for(organization: Organization) -> dict[str, int]:
-        days = LapseThreshold.days_by_level([organization.pk])[organization.pk]
+        days, leads = LapseThreshold.settings_by_level([organization.pk])[organization.pk]
         return {
-            **{name: days[level] for level, name in THRESHOLD_FIELDS.items() if level in days},
-            "warning_days": organization.lapse_warning_days,
+            **{name: days[level] for level, name in THRESHOLD_FIELDS.items()},
+            **{f"{name}_lead": leads[level] for level, name in THRESHOLD_FIELDS.items()},
             "grace_days": organization.lapse_grace_days,
             "orphan_after_days": organization.orphan_after_days,
+            "pace_alarm_percent": organization.pace_alarm_percent,
         }
 
-    def threshold_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in THRESHOLD_FIELDS.values()]
+    def levels(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
+        """Each level's threshold beside its lead time."""
+        return [(self[name], self[f"{name}_lead"]) for name in THRESHOLD_FIELDS.values()]
 
     def window_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in ("warning_days", "grace_days", "orphan_after_days")]
+        return [self[name] for name in ("grace_days", "orphan_after_days", "pace_alarm_percent")]
 
     def days_by_level(self) -> dict[int, int]:
         return {level: self.cleaned_data[name] for level, name in THRESHOLD_FIELDS.items()}
 
+    def lead_days_by_level(self) -> dict[int, int]:
+        return {
+            level: self.cleaned_data[f"{name}_lead"] for level, name in THRESHOLD_FIELDS.items()
+        }
+
     def clean(self) -> dict[str, Any]:
         """The more someone has stepped up, the sooner they should hear from us: a
         threshold may not grow as the level rises. The leader against the new contact is
-        named first, as it is the mistake that drops the people who matter most."""
+        named first, as it is the mistake that drops the people who matter most. A warning
+        comes before its threshold runs out, or the contact would be due soon all along."""
         data = super().clean() or {}
-        days = {level: data.get(name) for level, name in THRESHOLD_FIELDS.items()}
-        if any(value is None for value in days.values()):
+        for level, name in THRESHOLD_FIELDS.items():
+            days, lead = data.get(name), data.get(f"{name}_lead")
+            if days is not None and lead is not None and lead >= days:
+                self.add_error(
+                    f"{name}_lead",
+                    f"The warning for {WHO[level]} ({lead} days) must come before their "
+                    f"threshold ({days} days).",
+                )
+        days_of = {level: data.get(name) for level, name in THRESHOLD_FIELDS.items()}
+        if any(value is None for value in days_of.values()):
             return data
-        known = cast(dict[Level, int], days)
+        known = cast(dict[Level, int], days_of)
         if known[Level.LEADER] > known[Level.NEW]:
             self._too_long(Level.LEADER, Level.NEW, known)
         else:
@@ -190,14 +225,6 @@ class LapseSettingsForm(forms.Form):
                 if known[higher] > known[lower]:
                     self._too_long(higher, lower, known)
                     break
-        warning = data.get("warning_days")
-        shortest = min(known.values())
-        if warning is not None and warning >= shortest:
-            self.add_error(
-                "warning_days",
-                f"The warning must come before the shortest threshold ({shortest} days), "
-                "or every contact would be due soon all the time.",
-            )
         return data
 
     def _too_long(self, higher: Level, lower: Level, days: dict[Level, int]) -> None:

@@ -30,7 +30,7 @@ from contacts.committee.charts import Point, rate_chart
 from contacts.committee.forms import ORPHANED, LapsedFilterForm, LapseSettingsForm, SnoozeForm
 from contacts.exports import csv_lines, log_export
 from contacts.forms import ReassignForm
-from contacts.lapse.rule import Thresholds
+from contacts.lapse.rule import Rules, with_clocks
 from contacts.lapse.summary import CHART_WEEKS, FLAGGED, WEEK, counted_q, local_monday
 from contacts.models import (
     Answer,
@@ -145,9 +145,7 @@ def organizer_rows(
 # The lapsed list
 
 
-def lapsed_contacts(
-    organization: Organization, thresholds: Thresholds, filters: dict[str, Any]
-) -> QuerySet[Contact]:
+def lapsed_contacts(organization: Organization, filters: dict[str, Any]) -> QuerySet[Contact]:
     """The list, most severe first: the highest level, then the longest overdue. Open
     asks and the last note come as subqueries, not a query a row; why the contact lapsed
     is on its row."""
@@ -179,26 +177,30 @@ def lapsed_contacts(
         .values("note")[:1]
     )
     return (
-        contacts.select_related("unit__building", "owner")
+        with_clocks(contacts.select_related("unit__building", "owner"))
         .annotate(
             open_asks=Coalesce(Subquery(open_asks, output_field=IntegerField()), 0),
             last_note=Subquery(last_note),
-            due_at=thresholds.due_at_expression(),
         )
-        # Within a level the threshold is the same, so the clock orders as `due_at` does,
-        # and the partial index contact_flagged_by_severity serves a page without a sort.
+        # Within a level the threshold is the same, so the clock orders as the threshold's
+        # lapse does, and the partial index contact_flagged_by_severity serves a page
+        # without a sort.
         .order_by("-level", Coalesce("last_conversation_at", "created_at"), "name", "pk")
     )
 
 
-def lapsed_row(contact: Contact, now: dt.datetime) -> dict[str, Any]:
-    """A contact of the list with how long since the last conversation, how many days
-    overdue, and why it lapsed."""
+def lapsed_row(contact: Contact, rules: Rules, now: dt.datetime) -> dict[str, Any]:
+    """A contact of the list with how long since the last conversation, why it lapsed,
+    and how many days overdue: counted, by the lapse rule, from the moment the clock of
+    that reason ran out (the ask's date, the follow-up's, or the threshold)."""
     talked = contact.last_conversation_at
+    reading = rules.read(contact, now)
+    reason = contact.lapse_reason or reading.reason
+    ran_out = [clock.runs_out_at for clock in reading.clocks if clock.reason == reason]
     return {
         "contact": contact,
         "days_since": (now - talked).days if talked else None,
-        "overdue": max((now - contact.due_at).days, 0),  # type: ignore[attr-defined]
+        "overdue": max((now - ran_out[0]).days, 0) if ran_out else 0,
         "why": WHY.get(contact.lapse_reason, ""),
     }
 
@@ -239,15 +241,16 @@ def list_context(
     members, buildings = members_of(organization), building_choices(organization)
     filters = filter_form(request, buildings, members)
     chosen = filters.filters()
-    contacts = lapsed_contacts(organization, Thresholds.of(organization), chosen)
+    contacts = lapsed_contacts(organization, chosen)
     page: Page[Contact] = Paginator(contacts, PAGE_SIZE).get_page(request.GET.get("page"))
+    rules = Rules.of(organization)
     return {
         "members": members,
         "building_choices": buildings,
         "filters": filters,
         "filtered": bool(chosen),
         "page_obj": page,
-        "rows": [lapsed_row(contact, now) for contact in page],
+        "rows": [lapsed_row(contact, rules, now) for contact in page],
         "reassign_to": [
             (m.user_id, m.display_name) for m in members if m.active and m.role == Role.ORGANIZER
         ],
@@ -377,9 +380,9 @@ CSV_HEADER = (
 )
 
 
-def lapsed_csv_row(contact: Contact, now: dt.datetime) -> tuple[object, ...]:
+def lapsed_csv_row(contact: Contact, rules: Rules, now: dt.datetime) -> tuple[object, ...]:
     """The contact's line of the CSV, under CSV_HEADER."""
-    line = lapsed_row(contact, now)
+    line = lapsed_row(contact, rules, now)
     unit = contact.unit
     return (
         contact.name,
@@ -405,8 +408,9 @@ def export(request: MemberRequest) -> HttpResponse:
     chosen = filter_form(
         request, building_choices(organization), members_of(organization)
     ).filters()
-    contacts = lapsed_contacts(organization, Thresholds.of(organization), chosen)
-    rows = [lapsed_csv_row(contact, now) for contact in contacts.iterator(chunk_size=500)]
+    contacts = lapsed_contacts(organization, chosen)
+    rules = Rules.of(organization)
+    rows = [lapsed_csv_row(contact, rules, now) for contact in contacts.iterator(chunk_size=500)]
     response = HttpResponse(csv_lines([CSV_HEADER, *rows]), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="lapsed-contacts-{timezone.localdate(now):%Y-%m-%d}.csv"'
@@ -423,17 +427,18 @@ def export(request: MemberRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @committee_only
 def lapse_settings(request: MemberRequest) -> HttpResponse:
-    """Days per level, and the warning, grace and orphan windows of the organization."""
+    """Days and warnings per level, the grace and orphan windows, and the pace alarm."""
     organization = request.membership.organization
     if request.method == "POST":
         form = LapseSettingsForm(request.POST)
         if form.is_valid():
             update_lapse_settings(
-                member=request.membership,
+                actor=request.membership,
                 days_by_level=form.days_by_level(),
-                warning_days=form.cleaned_data["warning_days"],
+                lead_days_by_level=form.lead_days_by_level(),
                 grace_days=form.cleaned_data["grace_days"],
                 orphan_after_days=form.cleaned_data["orphan_after_days"],
+                pace_alarm_percent=form.cleaned_data["pace_alarm_percent"],
             )
             messages.success(
                 request,

@@ -751,8 +751,8 @@ def test_an_organizer_may_not_export(olivia: User, lapsed_people: dict) -> None:
 # Lapse settings
 
 
-def thresholds_of(org: Organization) -> dict[int, int]:
-    return LapseThreshold.days_by_level([org.pk])[org.pk]
+def thresholds_of(org: Organization) -> tuple[dict[int, int], dict[int, int]]:
+    return LapseThreshold.settings_by_level([org.pk])[org.pk]
 
 
 VALID = {
@@ -761,22 +761,30 @@ VALID = {
     "supporter": 20,
     "contact": 30,
     "new": 45,
-    "warning_days": 1,
+    "leader_lead": 2,
+    "active_lead": 3,
+    "supporter_lead": 3,
+    "contact_lead": 4,
+    "new_lead": 5,
     "grace_days": 3,
     "orphan_after_days": 21,
+    "pace_alarm_percent": 30,
 }
 
 
 def test_cora_sets_the_thresholds_and_windows(as_cora: Client, org: Organization) -> None:
     form = as_cora.get(SETTINGS).content.decode()
-    assert 'name="leader" value="7"' in form
+    assert 'name="leader" value="7"' in form and 'name="leader_lead" value="2"' in form
 
     response = as_cora.post(SETTINGS, VALID)
 
     assert response.status_code == 302
-    assert thresholds_of(org) == {5: 5, 4: 10, 3: 20, 2: 30, 1: 45}
+    assert thresholds_of(org) == (
+        {5: 5, 4: 10, 3: 20, 2: 30, 1: 45},
+        {5: 2, 4: 3, 3: 3, 2: 4, 1: 5},
+    )
     org.refresh_from_db()
-    assert (org.lapse_warning_days, org.lapse_grace_days, org.orphan_after_days) == (1, 3, 21)
+    assert (org.lapse_grace_days, org.orphan_after_days, org.pace_alarm_percent) == (3, 21, 30)
 
 
 @pytest.mark.parametrize(
@@ -787,7 +795,11 @@ def test_cora_sets_the_thresholds_and_windows(as_cora: Client, org: Organization
         ({"grace_days": 0}, "At least one day"),
         ({"leader": 50}, "A leader&#x27;s threshold (50 days) can&#x27;t be longer than a new"),
         ({"active": 25}, "An active member&#x27;s threshold (25 days) can&#x27;t be longer"),
-        ({"warning_days": 5}, "The warning must come before the shortest threshold"),
+        ({"leader_lead": 5}, "The warning for a leader (5 days) must come before their threshold"),
+        ({"new_lead": 0}, "At least one day"),
+        ({"active_lead": -1}, "At least one day"),
+        ({"pace_alarm_percent": 0}, "At least 1 percent."),
+        ({"pace_alarm_percent": 100}, "At most 99 percent."),
         ({"leader": ""}, "Give a number of days."),
     ],
 )
@@ -806,4 +818,4 @@ def test_bad_thresholds_are_refused_and_nothing_changes(
     assert f'name="{field}" value="{value}"' in page or value == ""
     assert thresholds_of(org) == before
     org.refresh_from_db()
-    assert (org.lapse_warning_days, org.lapse_grace_days, org.orphan_after_days) == (2, 7, 14)
+    assert (org.lapse_grace_days, org.orphan_after_days, org.pace_alarm_percent) == (7, 14, 40)
