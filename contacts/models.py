@@ -87,6 +87,9 @@ DEFAULT_THRESHOLD_DAYS: dict[int, int] = {
 # Every level's owner is told two days ahead by default; the committee may give more.
 DEFAULT_LEAD_DAYS: dict[int, int] = dict.fromkeys(DEFAULT_THRESHOLD_DAYS, 2)
 level_in_range = Q(level__gte=Level.NEW, level__lte=Level.LEADER)
+# Active contacts who need an owner: nobody owns them, or their owner left or has gone
+# quiet (the job's orphan mark, set at once when an owner is deactivated).
+needs_an_owner = Q(status=Status.ACTIVE) & (Q(orphaned=True) | Q(owner__isnull=True))
 # Active contacts on the committee's list: what its partial indexes cover.
 flagged = Q(status=Status.ACTIVE, lapse_flag__in=[LapseFlag.LAPSED, LapseFlag.ESCALATED])
 # A lapse is open exactly when the flag says lapsed or escalated, and escalated exactly
@@ -335,6 +338,10 @@ class Contact(models.Model):
             models.Index(
                 fields=["organization", "lapse_flag", "status", "snoozed_until"],
                 name="contact_org_flag_snooze",
+            ),
+            # The dashboard's live count of those who need an owner, off the index alone.
+            models.Index(
+                fields=["organization"], condition=needs_an_owner, name="contact_needs_owner"
             ),
             models.Index(fields=["unit", "status"], name="contact_unit_status"),
             # The committee's list of the lapsed, most severe first (see

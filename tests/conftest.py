@@ -8,12 +8,15 @@ refused everything of ours, and gets a 404 rather than a hint that it exists.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.utils import timezone
+from time_machine import TimeMachineFixture
 
 from buildings.models import Building, Unit
 from contacts.models import Contact
@@ -52,6 +55,17 @@ def tasks_run_here() -> Iterator[None]:
 @pytest.fixture
 def tasks_go_to_the_broker() -> None:
     app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def clock(time_machine: TimeMachineFixture) -> dt.datetime:
+    """Noon, local time, on a fixed Wednesday, with the clock running from there. A test
+    that builds its data from today (an ask due yesterday) and the job that compares it
+    with today then agree on the date, even when the run crosses local midnight: noon is
+    twelve hours from either, and a change of the clocks moves it by one at most."""
+    noon = timezone.make_aware(dt.datetime(2031, 6, 11, 12))
+    time_machine.move_to(noon, tick=True)
+    return noon
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ STATE_CHOICES = [
         (flag.value, flag.label)
         for flag in (LapseFlag.LAPSED, LapseFlag.ESCALATED, LapseFlag.DUE_SOON)
     ),
-    (ORPHANED, "Orphaned"),
+    (ORPHANED, "Needs an owner"),
 ]
 
 # An option of a select the page draws itself: its value, its label and whether it is chosen.

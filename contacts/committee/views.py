@@ -38,9 +38,11 @@ from contacts.models import (
     Contact,
     LapseReason,
     LapseSummary,
+    Level,
     Outcome,
     Status,
     Visit,
+    needs_an_owner,
 )
 from organizing.access import MemberRequest, member_required
 from organizing.models import Membership, Organization, Role, display_name
@@ -70,7 +72,9 @@ def summary_of(organization: Organization) -> LapseSummary:
     return found or LapseSummary(organization=organization)
 
 
-def headline(organization: Organization, now: dt.datetime, summary: LapseSummary) -> dict[str, Any]:
+def headline(
+    organization: Organization, now: dt.datetime, summary: LapseSummary, rules: Rules
+) -> dict[str, Any]:
     """The five figures at the top, in two queries and the summary."""
     figures: dict[str, Any] = {
         "lapsed": Contact.objects.filter(
@@ -81,7 +85,8 @@ def headline(organization: Organization, now: dt.datetime, summary: LapseSummary
         "counted": summary.counted,
         "leaders": summary.leaders,
         "leaders_reached": summary.leaders_reached,
-        "orphaned": summary.orphaned,
+        # Live: deactivating an organizer orphans their contacts at once.
+        "orphaned": Contact.objects.filter(needs_an_owner, organization=organization).count(),
         "asks_overdue": summary.asks_overdue,
     }
     this_monday = local_monday(now)
@@ -106,6 +111,7 @@ def headline(organization: Organization, now: dt.datetime, summary: LapseSummary
     figures["last_week"] += since["last_week"]
     figures["rate_percent"] = percent(figures["lapsed"], figures["counted"]) or "0%"
     figures["leaders_missed"] = figures["leaders"] - figures["leaders_reached"]
+    figures["leader_days"] = rules.days_by_level[Level.LEADER]
     return figures
 
 
@@ -152,7 +158,7 @@ def lapsed_contacts(organization: Organization, filters: dict[str, Any]) -> Quer
     contacts = Contact.objects.filter(organization=organization, status=Status.ACTIVE)
     state = filters.get("state")
     if state == ORPHANED:
-        contacts = contacts.filter(orphaned=True)
+        contacts = contacts.filter(needs_an_owner)
     elif state:
         contacts = contacts.filter(lapse_flag=state)
     else:
@@ -177,7 +183,7 @@ def lapsed_contacts(organization: Organization, filters: dict[str, Any]) -> Quer
         .values("note")[:1]
     )
     return (
-        with_clocks(contacts.select_related("unit__building", "owner"))
+        with_clocks(contacts.select_related("unit__building", "owner__membership"))
         .annotate(
             open_asks=Coalesce(Subquery(open_asks, output_field=IntegerField()), 0),
             last_note=Subquery(last_note),
@@ -251,6 +257,7 @@ def list_context(
         "filtered": bool(chosen),
         "page_obj": page,
         "rows": [lapsed_row(contact, rules, now) for contact in page],
+        "rules": rules,
         "reassign_to": [
             (m.user_id, m.display_name) for m in members if m.active and m.role == Role.ORGANIZER
         ],
@@ -271,7 +278,7 @@ def board_context(request: MemberRequest) -> dict[str, Any]:
     points = [Point(label=label, value=value) for label, value in summary.weeks]
     return context | {
         "summary": summary,
-        "figures": headline(organization, now, summary),
+        "figures": headline(organization, now, summary, context["rules"]),
         "building_options": context["filters"].options("building"),
         "owner_options": context["filters"].options("owner"),
         "building_rows": building_rows(context["building_choices"], summary),

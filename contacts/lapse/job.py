@@ -20,7 +20,7 @@ from django.utils import timezone
 from contacts.lapse import dialect
 from contacts.lapse.dialect import db_date, db_time
 from contacts.lapse.rule import Rules
-from contacts.lapse.summary import LEADERS_REACHED_WITHIN, past_weeks, take_summaries
+from contacts.lapse.summary import past_weeks, take_summaries
 from contacts.models import (
     Answer,
     Ask,
@@ -217,6 +217,7 @@ def _states(cutoffs: _Cutoffs, where: str = "") -> tuple[str, list[Any]]:
                    c.last_conversation_at, c.updated_at, c.lapse_flag, c.orphaned,
                    c.lapse_started_at, c.lapse_reason, c.lapse_level, c.lapse_escalated_at,
                    c.lapse_started_at < t.escalate_before AS past_grace,
+                   t.lapse_before,
                    {active} AS active,
                    {counted} AS counted,
                    {counted} AND (
@@ -268,7 +269,6 @@ def _pass(cutoffs: _Cutoffs, counts: FlagCounts) -> list[dict[str, Any]]:
     2. If any moved, write their new states (_write_changes).
     3. Return the counts by organization, building and owner, for contacts.lapse.summary."""
     states, state_params = _states(cutoffs)
-    leaders_since = db_time(cutoffs.now - LEADERS_REACHED_WITHIN)
     with connection.cursor() as cursor:
         dialect.hash_not_sort(cursor, on=True)
         cursor.execute(
@@ -283,7 +283,7 @@ def _pass(cutoffs: _Cutoffs, counts: FlagCounts) -> list[dict[str, Any]]:
                    count(CASE WHEN s.due AND NOT s.lapsed THEN 1 END) AS due_soon,
                    count(CASE WHEN s.active AND s.level = {Level.LEADER} THEN 1 END) AS leaders,
                    count(CASE WHEN s.active AND s.level = {Level.LEADER}
-                                   AND s.last_conversation_at >= %s THEN 1 END)
+                                   AND s.last_conversation_at > s.lapse_before THEN 1 END)
                        AS leaders_reached,
                    count(CASE WHEN s.active THEN 1 END) AS owned,
                    count(CASE WHEN s.lapsed THEN 1 END) AS lapsed,
@@ -292,7 +292,7 @@ def _pass(cutoffs: _Cutoffs, counts: FlagCounts) -> list[dict[str, Any]]:
             FROM ({states}) AS s
             GROUP BY s.organization_id, s.building_id, s.owner_id
             """,
-            [*cutoffs.params, leaders_since, *state_params],
+            [*cutoffs.params, *state_params],
         )
         dialect.hash_not_sort(cursor, on=False)
         cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {COUNTS_TABLE} WHERE moved IS NOT NULL)")

@@ -27,7 +27,6 @@ from organizing.models import Organization
 
 WEEK = dt.timedelta(weeks=1)
 CHART_WEEKS = 12
-LEADERS_REACHED_WITHIN = dt.timedelta(days=14)
 FLAGGED = (LapseFlag.LAPSED, LapseFlag.ESCALATED)
 
 

@@ -132,7 +132,7 @@ def lapsed_people(riverside: Building, maple: Building, olivia: User, omar: User
     talk(people["ana"], olivia, days_ago=10, note="Wants to chair the meeting")
     knock(people["ana"], olivia, days_ago=5)
     knock(people["ana"], olivia, days_ago=2)
-    # Bo is 13 days overdue and nobody tried.
+    # Bo is 13 days overdue and nobody tried since.
     talk(people["bo"], olivia, days_ago=20, note="Worried about the rent hike")
     # A supporter (21 days) 19 days overdue: less severe than any leader.
     talk(people["cy"], omar, days_ago=40)
@@ -176,7 +176,7 @@ def test_a_row_tells_tried_n_times_apart_from_nobody_tried_and_shows_the_last_no
     bo = page[page.index("Bo Leader") : page.index("Ana Leader")]
     assert "tried 2 times since" in ana and "10 days ago" in ana
     assert "Wants to chair the meeting" in ana
-    assert "nobody tried" in bo and "13 days overdue" in bo
+    assert "no attempt since" in bo and "13 days overdue" in bo
     assert "Worried about the rent hike" in bo
     di = page[page.index("Di Newcomer") :]
     assert "never" in di and "Never talked" in di
@@ -300,9 +300,9 @@ def test_the_headline_figures_count_lapse_rate_leaders_conversations_asks_and_or
 
     # Counted: Maria, the lapsed leader and the unowned contact; the snoozed one is not.
     assert "<strong>33%</strong> <span>1 of 3 active contacts" in figures
-    assert "<strong>1 of 2</strong>" in figures  # leaders talked to in 14 days
+    assert "<strong>1 of 2</strong> <span>within their 7 days; 1 not" in figures
     assert "<strong>2</strong> <span>last week 1</span>" in figures
-    assert ">1</a></strong> <span>owner gone or silent" in figures
+    assert ">1</a></strong> <span>nobody, or an owner who left or went quiet" in figures
     assert "<strong>1</strong> <span>pending past their date" in figures
 
 
@@ -456,10 +456,11 @@ def test_the_dashboard_costs_the_same_number_of_queries_as_data_grows(
     assert small == large
     assert small_htmx == large_htmx
     # The user and membership; the hourly job's summary (the chart, the tables and most
-    # figures), the live count of the lapsed and this week's conversations; the members
+    # figures), the live counts of the lapsed, of those who need an owner and of this
+    # week's conversations; the members
     # (the filter and the organizer table) and the buildings (the filter and the building
     # table), the thresholds, and the list's count and page. htmx asks only for the list.
-    assert (large, large_htmx) == (10, 7)
+    assert (large, large_htmx) == (11, 7)
 
 
 # Who may see it

@@ -13,6 +13,8 @@ from contacts.models import Ask, Contact, FollowUp, LapseThreshold, Level, Level
 from organizing.models import Organization
 from tests.makers import make_building, make_unit
 
+pytestmark = pytest.mark.usefixtures("clock")  # today is a fixed date: see `clock`
+
 
 def test_every_organization_starts_with_the_default_lapse_thresholds(org: Organization) -> None:
     days = LapseThreshold.days_by_level([org.pk])[org.pk]

@@ -15,6 +15,8 @@ from contacts.models import Contact, FollowUp, Outcome, Status, Visit
 from organizing.models import Organization
 from tests.makers import make_building, make_contact, make_unit, new_key
 
+pytestmark = pytest.mark.usefixtures("clock")  # today is a fixed date: see `clock`
+
 DAY = dt.timedelta(days=1)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.db.models import Max, Q
@@ -78,12 +79,15 @@ def lapse_state(contact: Contact, now: dt.datetime) -> str:
 def seeded(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
     """Seeded once for the module, as seeding takes seconds; each test still runs in a
     transaction that is rolled back, and the demo is deleted when the module is done so
-    no other test sees it."""
-    with django_db_blocker.unblock():
-        output = seed()
-    yield output
-    with django_db_blocker.unblock():
-        delete_demo()
+    no other test sees it. The whole module runs on the clock `clock` gives one test,
+    from noon on a fixed day, so what was seeded for the coming days is still to come in
+    the last test even when the run crosses midnight."""
+    with time_machine.travel(timezone.make_aware(dt.datetime(2031, 6, 11, 12)), tick=True):
+        with django_db_blocker.unblock():
+            output = seed()
+        yield output
+        with django_db_blocker.unblock():
+            delete_demo()
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from contacts.lapse.job import flag_lapsed
 from contacts.models import Ask, Contact, FollowUp, Level, Outcome, Status, Visit
 from tests.makers import make_contact, make_unit, new_key
 
+pytestmark = pytest.mark.usefixtures("clock")  # today is a fixed date: see `clock`
+
 DAY = dt.timedelta(days=1)
 HTMX = {"HX-Request": "true"}
 

@@ -16,6 +16,8 @@ from contacts.models import Ask, Contact, FollowUp, Outcome, Status, Visit
 from organizing.models import Organization
 from tests.makers import make_building, make_contact, make_unit, new_key
 
+pytestmark = pytest.mark.usefixtures("clock")  # today is a fixed date: see `clock`
+
 REPLAY = {"X-Doorstep-Replay": "1", "Accept": "application/json"}
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)

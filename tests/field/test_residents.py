@@ -28,6 +28,8 @@ from contacts.models import (
 )
 from tests.makers import new_key
 
+pytestmark = pytest.mark.usefixtures("clock")  # today is a fixed date: see `clock`
+
 DAY = dt.timedelta(days=1)
 
 

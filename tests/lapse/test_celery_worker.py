@@ -62,8 +62,10 @@ def test_the_job_runs_in_a_worker_fed_by_redis(
             if Contact.objects.get(pk=lapsed.pk).open_lapse:
                 break
             time.sleep(0.25)
-        assert Contact.objects.get(pk=lapsed.pk).lapse_flag == LapseFlag.LAPSED
+        flag = Contact.objects.get(pk=lapsed.pk).lapse_flag
     finally:
         worker.terminate()
         output, _ = worker.communicate(timeout=30)
+    # A worker that never came up, or died, says why in what it printed.
+    assert flag == LapseFlag.LAPSED, output.decode(errors="replace")
     assert b"Traceback" not in output, output.decode()

@@ -47,6 +47,8 @@ from organizing.celery import app
 from organizing.models import Organization
 from tests.makers import make_building, make_contact, make_unit, new_key
 
+pytestmark = pytest.mark.usefixtures("clock")  # today is a fixed date: see `clock`
+
 DAY = dt.timedelta(days=1)
 LONG_AGO = 90 * DAY  # past every default threshold
 

@@ -7,8 +7,10 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import redis
 from django.test import Client
 
 from organizing.celery import app as celery_app
@@ -20,22 +22,34 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def answers_ping(port: int) -> bool:
+    try:
+        with redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1) as client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
 @pytest.fixture
-def own_redis(monkeypatch: pytest.MonkeyPatch) -> Iterator[subprocess.Popen[bytes]]:
-    """A Redis of this test's own that it can stop, used as the Celery broker."""
+def own_redis(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A Redis of this test's own that it can stop, used as the Celery broker. One that
+    never answers a PING fails the test here, with what it said, rather than letting the
+    test read the healthcheck of a broker that was never up."""
     server = shutil.which("redis-server")
     assert server, "redis-server is needed; `make test` installs it"
     port = free_port()
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    log = tmp_path / "redis.log"
+    argv = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    with log.open("wb") as output:
+        process = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while not answers_ping(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            said = log.read_text(errors="replace")
+            pytest.fail(f"redis-server never answered a PING on {port}:\n{said}", pytrace=False)
+        time.sleep(0.05)
     monkeypatch.setattr(celery_app.conf, "broker_url", f"redis://127.0.0.1:{port}/0")
     yield process
     process.kill()

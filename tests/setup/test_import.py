@@ -309,17 +309,18 @@ def test_an_empty_file_is_refused(as_ada: Client, org: Organization) -> None:
     assert "The file is empty." in response.content.decode()
 
 
-def test_10000_rows_are_previewed_and_imported_in_reasonable_time(
-    as_ada: Client, org: Organization
-) -> None:
+def test_10000_rows_are_previewed_and_imported(as_ada: Client, org: Organization) -> None:
+    """How fast is for `make bench` to say (bench/imports.py holds the target); a test on
+    a shared machine only says that a file this size goes through."""
     data = sample(buildings=10, floors=10, per_floor=20, residents=5)
-    started = time.perf_counter()
 
-    done = confirm(as_ada, upload(as_ada, data))
+    preview = upload(as_ada, data)
 
+    plan = preview.context["plan"]
+    assert (plan.rows, plan.errors) == (10_000, [])
+    done = confirm(as_ada, preview)
     assert "Imported 10,000 residents, 2,000 units, 10 buildings." in done.content.decode()
-    # The target in `make bench` is 15 s; a shared test machine gets twice that.
-    assert time.perf_counter() - started < 30
+    assert residents(org) == 10_000
 
 
 # Bad input: row errors, listed with their line numbers
