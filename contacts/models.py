@@ -780,6 +780,8 @@ class LapseSummary(models.Model):
     owners = models.JSONField(default=dict)
     # [[the week's label, the lapse rate at its end]], oldest first
     weeks = models.JSONField(default=list)
+    # The last full week's pace (contacts.lapse.pace.Pace.as_summary), worked out once a week.
+    pace = models.JSONField(default=dict)
 
     def __str__(self) -> str:
         return f"{self.organization} as of {self.taken_at:%Y-%m-%d %H:%M}"

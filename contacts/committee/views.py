@@ -276,8 +276,11 @@ def board_context(request: MemberRequest) -> dict[str, Any]:
     summary = summary_of(organization)
     context = list_context(request, organization, now)
     points = [Point(label=label, value=value) for label, value in summary.weeks]
+    last_week = (local_monday(now) - WEEK).date().isoformat()
+    pace = summary.pace if summary.pace.get("week") == last_week else {}
     return context | {
         "summary": summary,
+        "pace": pace if pace.get("alarm") else None,
         "figures": headline(organization, now, summary, context["rules"]),
         "building_options": context["filters"].options("building"),
         "owner_options": context["filters"].options("owner"),

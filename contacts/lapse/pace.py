@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from contacts.lapse.rule import Rules, with_clocks
 from contacts.lapse.summary import WEEK, local_monday
-from contacts.models import Contact, Level, Outcome, Status, Visit
+from contacts.models import Contact, LapseSummary, Level, Outcome, Status, Visit
 from organizing.models import Organization
 
 # The weeks the last one is compared with.
@@ -59,6 +60,21 @@ class Pace:
     @property
     def committed_fell(self) -> int:
         return self.fall(self.committed, self.committed_average)
+
+    def as_summary(self) -> dict[str, Any]:
+        """What the dashboard's banner shows, kept in the week's LapseSummary."""
+        return {
+            "week": self.week_start.isoformat(),
+            "alarm": self.alarm,
+            "conversations": self.conversations,
+            "average": self.average,
+            "fell": self.fell,
+            "committed": self.committed,
+            "committed_average": self.committed_average,
+            "committed_fell": self.committed_fell,
+            "organizers": [[o.name, o.last_week, o.average] for o in self.organizers],
+            "leaders": [[leader.pk, leader.name] for leader in self.leaders_lapsing],
+        }
 
     @property
     def alarm(self) -> bool:
@@ -143,3 +159,22 @@ def leaders_lapsing(organization: Organization, now: dt.datetime) -> list[Contac
             lapsing.append((reading.lapses_at, leader))
     lapsing.sort(key=lambda pair: (pair[0], pair[1].name))
     return [leader for _, leader in lapsing]
+
+
+def previous_paces(now: dt.datetime) -> dict[int, dict[str, Any]]:
+    """The paces the summaries hold for the last full week, read before the job writes its
+    new summaries over them."""
+    week = (local_monday(now) - WEEK).date().isoformat()
+    return dict(LapseSummary.objects.filter(pace__week=week).values_list("organization_id", "pace"))
+
+
+def keep_paces(
+    summaries: list[LapseSummary], now: dt.datetime, previous: dict[int, dict[str, Any]]
+) -> None:
+    """Each organization's pace is worked out once a week, in the job's first run after
+    its Monday, and kept on the summary; the week's other runs carry it along."""
+    for summary in summaries:
+        summary.pace = (
+            previous.get(summary.organization_id) or pace_of(summary.organization, now).as_summary()
+        )
+        summary.save(update_fields=["pace"])

@@ -10,10 +10,13 @@ import time_machine
 from django.contrib.auth.models import User
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from buildings.models import Unit
 from contacts.lapse.digests import send_committee_digests
+from contacts.lapse.job import flag_lapsed
 from contacts.lapse.pace import pace_of
 from contacts.models import Contact, Level, Outcome, Visit
 from organizing.models import Organization
@@ -125,3 +128,36 @@ def test_an_alarm_share_outside_1_to_99_percent_is_refused(org: Organization, pe
     org.pace_alarm_percent = percent
     with pytest.raises(ValidationError, match="from 1 to 99 percent"):
         org.full_clean()
+
+
+def test_the_dashboard_shows_the_fall_as_a_banner_until_the_week_is_over(
+    tenants: tuple[Contact, Contact], olivia: User, cora: User, client: Client
+) -> None:
+    supporter, leader = tenants
+    conversations(supporter, olivia, [6, 6, 6, 6, 1])
+    conversations(leader, olivia, [4, 4, 4, 4, 3])
+    client.force_login(cora)
+
+    with time_machine.travel(NOW, tick=False):
+        flag_lapsed(now=NOW)
+        page = client.get(reverse("committee:dashboard")).content.decode()
+    assert "The pace fell: 4 conversations last week, against 10 a week before" in page
+    assert "60% fewer conversations" in page and "Fell most: olivia (4 against 10)." in page
+
+    next_week = NOW + WEEK
+    with time_machine.travel(next_week, tick=False):
+        flag_lapsed(now=next_week)
+        page = client.get(reverse("committee:dashboard")).content.decode()
+    assert "The pace fell" not in page
+
+
+def test_a_held_pace_shows_no_banner(
+    tenants: tuple[Contact, Contact], olivia: User, cora: User, client: Client
+) -> None:
+    supporter, _ = tenants
+    conversations(supporter, olivia, [6, 6, 6, 6, 6])
+    client.force_login(cora)
+
+    with time_machine.travel(NOW, tick=False):
+        flag_lapsed(now=NOW)
+        assert "The pace fell" not in client.get(reverse("committee:dashboard")).content.decode()
