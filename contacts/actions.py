@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -518,11 +518,17 @@ def update_lapse_settings(
     )
 
 
+class Deactivated(NamedTuple):
+    orphaned: int
+    buildings_without_organizer: list[str]
+
+
 @transaction.atomic
-def deactivate_member(*, actor: Membership, membership: Membership) -> int:
+def deactivate_member(*, actor: Membership, membership: Membership) -> Deactivated:
     """Take a person out of the organization, keeping their history. Their turf ends and
     the contacts they own show as orphaned at once (the hourly job agrees: their owner has
-    left). Returns how many contacts were orphaned."""
+    left). Returns how many contacts were orphaned, and the buildings left with no
+    organizer."""
     lock_for_admin(actor, membership)
     if membership.pk == actor.pk:
         raise ValidationError("You can't deactivate yourself; ask another admin.")
@@ -530,9 +536,18 @@ def deactivate_member(*, actor: Membership, membership: Membership) -> int:
     refuse_last_admin(membership, "deactivated")
     membership.active = False
     membership.save(update_fields=["active"])
-    Turf.objects.filter(organizer_id=membership.user_id).delete()
-    return Contact.objects.filter(
+    their_turf = Turf.objects.filter(organizer_id=membership.user_id)
+    alone = (
+        their_turf.exclude(building__turf__organizer__membership__active=True)
+        .filter(building__archived=False)
+        .order_by("building__name")
+        .values_list("building__name", flat=True)
+    )
+    buildings_without_organizer = list(alone)
+    their_turf.delete()
+    orphaned = Contact.objects.filter(
         organization_id=actor.organization_id,
         owner_id=membership.user_id,
         status=Status.ACTIVE,
     ).update(orphaned=True)
+    return Deactivated(orphaned, buildings_without_organizer)

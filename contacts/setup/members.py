@@ -204,7 +204,7 @@ def member_turf(request: MemberRequest, membership_id: int) -> HttpResponse:
 def member_deactivate(request: MemberRequest, membership_id: int) -> HttpResponse:
     membership = get_membership(request, membership_id)
     try:
-        orphaned = deactivate_member(actor=request.membership, membership=membership)
+        orphaned, alone = deactivate_member(actor=request.membership, membership=membership)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
@@ -214,6 +214,12 @@ def member_deactivate(request: MemberRequest, membership_id: int) -> HttpRespons
             f"contact{'s' if orphaned != 1 else ''} now show as orphaned until someone takes "
             "them on.",
         )
+        if alone:
+            messages.warning(
+                request,
+                f"{', '.join(alone)} now {'has' if len(alone) == 1 else 'have'} no organizer: "
+                "give the turf to someone on the building's page.",
+            )
     return redirect("members:detail", membership.pk)
 
 

@@ -196,6 +196,20 @@ def test_a_deactivated_organizer_loses_turf_and_their_contacts_show_as_orphaned(
     assert client_for(olivia).get(reverse("home")).status_code == 403
 
 
+def test_deactivating_the_last_organizer_of_a_building_says_it_has_nobody_now(
+    as_ada: Client, olivia: User, omar: User, riverside: Building, org: Organization
+) -> None:
+    shared = make_building(org, name="Maple Court", organizers=(olivia, omar))
+    assert Turf.objects.filter(building=riverside, organizer=olivia).exists()
+
+    response = as_ada.post(reverse("members:deactivate", args=[olivia.membership.pk]), follow=True)
+
+    page = response.content.decode()
+    assert f"{riverside.name} now has no organizer" in page
+    assert shared.name not in page.split("now has no organizer")[0].rsplit(".", 1)[-1]
+    assert Turf.objects.filter(building=shared, organizer=omar).exists()
+
+
 def test_a_deactivated_member_can_be_reactivated(as_ada: Client, olivia: User) -> None:
     Membership.objects.filter(user=olivia).update(active=False)
 
