@@ -55,20 +55,20 @@ def run() -> list[tuple[str, float, str]]:
         return Membership.objects.create(user=user, organization=organization, role=Role.ADMIN)
 
     data = sample_csv()
-    member = admin_of("bench-imports")
+    actor = admin_of("bench-imports")
     started = time.perf_counter()
-    preview = plan_import(organization=member.organization, data=data)
+    preview = plan_import(organization=actor.organization, data=data)
     previewed = time.perf_counter()
-    plan = import_residents(member=member, data=data, expected=preview.fingerprint)
+    plan = import_residents(actor=actor, data=data, expected=preview.fingerprint)
     imported = time.perf_counter()
     assert plan.saved and not plan.errors
-    assert Contact.objects.filter(organization=member.organization).count() == RESIDENTS
+    assert Contact.objects.filter(organization=actor.organization).count() == RESIDENTS
 
     second = admin_of("bench-imports-memory")
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tracemalloc.start()
     plan_import(organization=second.organization, data=data)
-    import_residents(member=second, data=data)
+    import_residents(actor=second, data=data)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before  # KiB on Linux

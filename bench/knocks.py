@@ -20,7 +20,7 @@ def run() -> list[tuple[str, list[float]]]:
 
     organization = Organization.objects.create(name="Bench Union", slug="bench-knocks")
     user = User.objects.create_user("bench-organizer")
-    member = Membership.objects.create(user=user, organization=organization, role=Role.ORGANIZER)
+    actor = Membership.objects.create(user=user, organization=organization, role=Role.ORGANIZER)
     building = Building.objects.create(
         organization=organization, name="Bench Towers", street_address="1 Bench St", floors=12
     )
@@ -52,7 +52,7 @@ def run() -> list[tuple[str, list[float]]]:
 
     def knock() -> None:
         record_visit(
-            member=member,
+            actor=actor,
             contact=rng.choice(contacts),
             outcome=rng.choice([Outcome.NOT_HOME, Outcome.CONVERSATION]),
             idempotency_key=next(keys),
@@ -60,7 +60,7 @@ def run() -> list[tuple[str, list[float]]]:
 
     def replay() -> None:
         record_visit(
-            member=member,
+            actor=actor,
             contact=contacts[0],
             outcome=Outcome.NOT_HOME,
             idempotency_key="bench-replayed-key",

@@ -148,10 +148,10 @@ def run() -> list[Table]:
 def measure(label: str, generated: Generated, keys: Iterator[str]) -> Measured:
     from bench.__main__ import Row, Table, summarize
 
-    member = generated.members[0]
+    actor = generated.members[0]
     client = Client()
-    client.force_login(member.user)
-    doors = doors_of(member.user_id)
+    client.force_login(actor.user)
+    doors = doors_of(actor.user_id)
     bare_url = reverse("bench_bare")
     knocks_before = Visit.objects.filter(organization=generated.organization).count()
 
@@ -313,9 +313,9 @@ def targets(measured: list[Measured], first_load: list[Download]) -> list[str]:
 def explain(measured: Measured) -> None:
     """EXPLAIN ANALYZE each SELECT of one unit page and one knock, at this size."""
     client = Client()
-    member = measured.generated.members[0]
-    client.force_login(member.user)
-    door = doors_of(member.user_id)[0]
+    actor = measured.generated.members[0]
+    client.force_login(actor.user)
+    door = doors_of(actor.user_id)[0]
     contact_id = door.residents[0]
     data = {
         "contact": str(contact_id),

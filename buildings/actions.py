@@ -20,20 +20,20 @@ if TYPE_CHECKING:
 Doors = list[tuple[int, str]]
 
 
-def _lock_organization(member: Membership) -> None:
+def _lock_organization(actor: Membership) -> None:
     """Imports and the unit generator of one organization run one after the other: each
     reads the labels that exist, then inserts the rest."""
-    Organization.objects.select_for_update().only("pk").get(pk=member.organization_id)
+    Organization.objects.select_for_update().only("pk").get(pk=actor.organization_id)
 
 
 @transaction.atomic
-def add_units(*, member: Membership, building: Building, doors: Doors) -> list[Unit]:
+def add_units(*, actor: Membership, building: Building, doors: Doors) -> list[Unit]:
     """Add the doors the building doesn't have yet; the ones it has (whatever the case of
     their label) stay as they are, residents, visits and all. A door above the top floor
     raises the building's floors. Returns the units created."""
-    if building.organization_id != member.organization_id:
+    if building.organization_id != actor.organization_id:
         raise ValidationError("That building is not in your organization.")
-    _lock_organization(member)
+    _lock_organization(actor)
     have = {label.lower() for label in building.units.values_list("label", flat=True)}
     new = [
         Unit(building=building, floor=floor, label=label)
@@ -47,11 +47,11 @@ def add_units(*, member: Membership, building: Building, doors: Doors) -> list[U
     return Unit.objects.bulk_create(new)
 
 
-def _check_members(member: Membership, users: Iterable[User]) -> set[int]:
+def _check_members(actor: Membership, users: Iterable[User]) -> set[int]:
     wanted = {user.pk for user in users}
     active = set(
         Membership.objects.filter(
-            organization_id=member.organization_id, active=True, user_id__in=wanted
+            organization_id=actor.organization_id, active=True, user_id__in=wanted
         ).values_list("user_id", flat=True)
     )
     if wanted - active:
@@ -60,13 +60,11 @@ def _check_members(member: Membership, users: Iterable[User]) -> set[int]:
 
 
 @transaction.atomic
-def set_building_turf(
-    *, member: Membership, building: Building, organizers: Iterable[User]
-) -> None:
+def set_building_turf(*, actor: Membership, building: Building, organizers: Iterable[User]) -> None:
     """The building's organizers become exactly these."""
-    if building.organization_id != member.organization_id:
+    if building.organization_id != actor.organization_id:
         raise ValidationError("That building is not in your organization.")
-    wanted = _check_members(member, organizers)
+    wanted = _check_members(actor, organizers)
     building.turf.exclude(organizer_id__in=wanted).delete()
     have = set(building.turf.values_list("organizer_id", flat=True))
     Turf.objects.bulk_create(Turf(building=building, organizer_id=pk) for pk in wanted - have)
@@ -74,11 +72,11 @@ def set_building_turf(
 
 @transaction.atomic
 def set_organizer_turf(
-    *, member: Membership, organizer: User, buildings: Iterable[Building]
+    *, actor: Membership, organizer: User, buildings: Iterable[Building]
 ) -> None:
     """The organizer's buildings become exactly these (the other side of the same turf)."""
-    _check_members(member, [organizer])
-    wanted = {b.pk for b in buildings if b.organization_id == member.organization_id}
+    _check_members(actor, [organizer])
+    wanted = {b.pk for b in buildings if b.organization_id == actor.organization_id}
     if len(wanted) != len({b.pk for b in buildings}):
         raise ValidationError("Some of those buildings are not in your organization.")
     turf = Turf.objects.filter(organizer=organizer)
@@ -89,10 +87,10 @@ def set_organizer_turf(
 
 @transaction.atomic
 def create_building(
-    *, member: Membership, building: Building, organizers: Iterable[User], doors: Doors
+    *, actor: Membership, building: Building, organizers: Iterable[User], doors: Doors
 ) -> list[Unit]:
     """A new building with its organizers and, in the same transaction, its units."""
-    building.organization_id = member.organization_id
+    building.organization_id = actor.organization_id
     building.save()
-    set_building_turf(member=member, building=building, organizers=organizers)
-    return add_units(member=member, building=building, doors=doors)
+    set_building_turf(actor=actor, building=building, organizers=organizers)
+    return add_units(actor=actor, building=building, doors=doors)

@@ -39,7 +39,7 @@ CLOCK_SKEW = dt.timedelta(minutes=10)
 @transaction.atomic
 def record_visit(
     *,
-    member: Membership,
+    actor: Membership,
     outcome: Outcome,
     idempotency_key: str,
     contact: Contact | None = None,
@@ -66,7 +66,7 @@ def record_visit(
     4. A conversation completes the open follow-ups that were due by then; "moved out"
        ends the tie to the unit and "do not contact" is honoured at once.
     """
-    organization_id = member.organization_id
+    organization_id = actor.organization_id
     happened_at = happened_at or timezone.now()
     if timezone.is_naive(happened_at):
         raise ValueError("happened_at must be an aware datetime")
@@ -90,7 +90,7 @@ def record_visit(
         organization_id=organization_id,
         contact=contact,
         unit_id=unit_id,
-        organizer_id=member.user_id,
+        organizer_id=actor.user_id,
         channel=channel,
         outcome=outcome,
         happened_at=happened_at,
@@ -209,7 +209,7 @@ ASK_AGAIN_AFTER = dt.timedelta(days=7)
 @transaction.atomic
 def record_conversation(
     *,
-    member: Membership,
+    actor: Membership,
     contact: Contact,
     idempotency_key: str,
     note: str,
@@ -235,7 +235,7 @@ def record_conversation(
     reopens the lapse the conversation ended for an ask the organizer was not asked
     about."""
     visit, created = record_visit(
-        member=member,
+        actor=actor,
         contact=contact,
         outcome=Outcome.CONVERSATION,
         idempotency_key=idempotency_key,
@@ -246,7 +246,7 @@ def record_conversation(
     )
     if not created:
         return visit, False
-    user = member.user
+    user = actor.user
     if level is not None:
         contact.set_level(level, by=user)
     settle_asks(contact, settled_asks or {})
@@ -257,7 +257,7 @@ def record_conversation(
         new_ask.save()
     if follow_up_on is not None:
         plan_follow_up(
-            member=member,
+            actor=actor,
             contact=contact,
             planned_for=follow_up_on,
             purpose=follow_up_purpose,
@@ -286,7 +286,7 @@ def settle_asks(contact: Contact, settled: dict[int, tuple[Answer, dt.date | Non
 
 def plan_follow_up(
     *,
-    member: Membership,
+    actor: Membership,
     contact: Contact,
     planned_for: dt.date,
     purpose: str,
@@ -299,7 +299,7 @@ def plan_follow_up(
         defaults={
             "planned_for": planned_for,
             "purpose": purpose.strip(),
-            "assigned_to": assigned_to or member.user,
+            "assigned_to": assigned_to or actor.user,
         },
     )
     return follow_up
@@ -308,7 +308,7 @@ def plan_follow_up(
 @transaction.atomic
 def add_resident(
     *,
-    member: Membership,
+    actor: Membership,
     unit: Unit,
     name: str,
     submission_key: str,
@@ -317,20 +317,20 @@ def add_resident(
 ) -> tuple[Contact, bool]:
     """A person met at the door, owned by whoever met them. A resubmitted form finds the
     contact it already added."""
-    if unit.building.organization_id != member.organization_id:
+    if unit.building.organization_id != actor.organization_id:
         raise ValidationError({"unit": "That unit is not in your organization."})
     existing = Contact.objects.filter(
-        organization_id=member.organization_id, submission_key=submission_key
+        organization_id=actor.organization_id, submission_key=submission_key
     ).first()
     if existing is not None:
         return existing, False
     contact = Contact(
-        organization_id=member.organization_id,
+        organization_id=actor.organization_id,
         unit=unit,
         name=name.strip(),
         phone=phone.strip(),
         language=language,
-        owner=member.user,
+        owner=actor.user,
         submission_key=submission_key,
     )
     contact.full_clean(validate_constraints=False)
@@ -339,13 +339,13 @@ def add_resident(
 
 
 @transaction.atomic
-def undo_visit(*, member: Membership, visit: Visit) -> None:
+def undo_visit(*, actor: Membership, visit: Visit) -> None:
     """Take back a mis-tap: only the organizer who recorded it, only for a few minutes.
 
     The clocks are recomputed from the visits that remain; follow-ups it completed open
     again; a "moved out" or "do not contact" it set is taken back.
     """
-    if visit.organizer_id != member.user_id or visit.organization_id != member.organization_id:
+    if visit.organizer_id != actor.user_id or visit.organization_id != actor.organization_id:
         raise ValidationError("Only the organizer who recorded a knock can undo it.")
     if timezone.now() - visit.recorded_at > UNDO_WINDOW:
         raise ValidationError("A knock can be undone only in the first five minutes.")
@@ -381,13 +381,13 @@ def undo_visit(*, member: Membership, visit: Visit) -> None:
     contact.save()
 
 
-def _refuse_unless_committee(member: Membership) -> None:
-    if not member.sees_whole_organization:
+def _refuse_unless_committee(actor: Membership) -> None:
+    if not actor.sees_whole_organization:
         raise PermissionDenied("Only the committee and admins can do this.")
 
 
 @transaction.atomic
-def reassign_contacts(*, member: Membership, contacts: Sequence[Contact], to_owner: User) -> int:
+def reassign_contacts(*, actor: Membership, contacts: Sequence[Contact], to_owner: User) -> int:
     """Hand contacts to another organizer in one step, keeping who had them before.
 
     1. Refuse an owner who is not an active organizer of the member's organization, and
@@ -399,9 +399,9 @@ def reassign_contacts(*, member: Membership, contacts: Sequence[Contact], to_own
 
     Returns how many contacts changed hands.
     """
-    _refuse_unless_committee(member)
+    _refuse_unless_committee(actor)
     organizer = Membership.objects.filter(
-        user=to_owner, organization_id=member.organization_id, role=Role.ORGANIZER, active=True
+        user=to_owner, organization_id=actor.organization_id, role=Role.ORGANIZER, active=True
     ).exists()
     if not organizer:
         raise ValidationError(
@@ -412,7 +412,7 @@ def reassign_contacts(*, member: Membership, contacts: Sequence[Contact], to_own
         raise ValidationError({"contacts": "Tick at least one contact to reassign."})
     locked = list(
         Contact.objects.select_for_update()
-        .filter(pk__in=ids, organization_id=member.organization_id)
+        .filter(pk__in=ids, organization_id=actor.organization_id)
         .exclude(status=Status.ERASED)
     )
     if len(locked) != len(ids):
@@ -423,7 +423,7 @@ def reassign_contacts(*, member: Membership, contacts: Sequence[Contact], to_own
             contact=contact,
             from_owner_id=contact.owner_id,
             to_owner=to_owner,
-            changed_by=member.user,
+            changed_by=actor.user,
         )
         for contact in moving
     )
@@ -439,12 +439,12 @@ def reassign_contacts(*, member: Membership, contacts: Sequence[Contact], to_own
     ]
     for follow_up in handed:
         follow_up.assigned_to = to_owner
-    bulk_update_with_history(handed, FollowUp, ["assigned_to"], default_user=member.user)
+    bulk_update_with_history(handed, FollowUp, ["assigned_to"], default_user=actor.user)
     # The UPDATE above writes no history; one row per contact that changed hands does.
     for contact in moving:
         contact.owner = to_owner
     Contact.history.bulk_history_create(
-        moving, update=True, default_user=member.user, default_change_reason="reassigned"
+        moving, update=True, default_user=actor.user, default_change_reason="reassigned"
     )
     return len(moving)
 
@@ -454,14 +454,14 @@ SNOOZE_AT_MOST = dt.timedelta(days=90)
 
 @transaction.atomic
 def snooze_contact(
-    *, member: Membership, contact: Contact, until: dt.date | None, reason: str
+    *, actor: Membership, contact: Contact, until: dt.date | None, reason: str
 ) -> None:
     """Take a contact off the lapse watch until a date, for a stated reason (away for the
     summer, in hospital). The open lapse ends now, kept as an episode: the committee
     decided, so the contact no longer waits for the next run of the job to leave the
     dashboard."""
-    _refuse_unless_committee(member)
-    if contact.organization_id != member.organization_id:
+    _refuse_unless_committee(actor)
+    if contact.organization_id != actor.organization_id:
         raise ValidationError("That contact is not in your organization.")
     if contact.status == Status.ERASED:
         raise ValidationError("This person was erased on request.")
@@ -483,7 +483,7 @@ def snooze_contact(
     locked = Contact.objects.select_for_update().get(pk=contact.pk)
     locked.snoozed_until, locked.snooze_reason = until, reason.strip()
     cleared = locked.end_lapse(at=now)
-    locked._history_user = member.user  # type: ignore[attr-defined]
+    locked._history_user = actor.user  # type: ignore[attr-defined]
     locked.save(update_fields=["snoozed_until", "snooze_reason", *cleared, "updated_at"])
     contact.snoozed_until, contact.snooze_reason = until, reason.strip()
     for field, value in cleared.items():

@@ -37,10 +37,10 @@ def csv_lines(rows: Iterable[Iterable[object]]) -> Iterator[str]:
         yield writer.writerow([spreadsheet_safe(value) for value in row])
 
 
-def log_export(*, member: Membership, what: str, filters: str, rows: int) -> ExportLog:
+def log_export(*, actor: Membership, what: str, filters: str, rows: int) -> ExportLog:
     return ExportLog.objects.create(
-        organization_id=member.organization_id,
-        user_id=member.user_id,
+        organization_id=actor.organization_id,
+        user_id=actor.user_id,
         what=what,
         filters=filters[:500],
         rows=rows,

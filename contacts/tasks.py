@@ -8,6 +8,7 @@ from contacts.lapse.digests import (
     send_owner_digests,
 )
 from contacts.lapse.job import flag_lapsed
+from contacts.lapse.pace import take_paces
 
 
 @shared_task(name="contacts.flag_lapsed")
@@ -29,3 +30,8 @@ def send_committee_digests_task() -> int:
 @shared_task(name="contacts.send_orphan_digests", soft_time_limit=25 * 60, time_limit=30 * 60)
 def send_orphan_digests_task() -> int:
     return send_orphan_digests()
+
+
+@shared_task(name="contacts.take_paces")
+def take_paces_task() -> int:
+    return take_paces()

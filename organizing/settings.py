@@ -317,6 +317,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "contacts.send_owner_digests",
         "schedule": crontab(hour=7, minute=0),
     },
+    "paces": {
+        "task": "contacts.take_paces",
+        "schedule": crontab(hour=6, minute=15, day_of_week="mon"),
+    },
     "orphan-digests": {
         "task": "contacts.send_orphan_digests",
         "schedule": crontab(hour=7, minute=15),

@@ -30,6 +30,7 @@ from contacts.committee.charts import Point, rate_chart
 from contacts.committee.forms import ORPHANED, LapsedFilterForm, LapseSettingsForm, SnoozeForm
 from contacts.exports import csv_lines, log_export
 from contacts.forms import ReassignForm
+from contacts.lapse.pace import last_full_week
 from contacts.lapse.rule import Rules, with_clocks
 from contacts.lapse.summary import CHART_WEEKS, FLAGGED, WEEK, counted_q, local_monday
 from contacts.models import (
@@ -276,8 +277,7 @@ def board_context(request: MemberRequest) -> dict[str, Any]:
     summary = summary_of(organization)
     context = list_context(request, organization, now)
     points = [Point(label=label, value=value) for label, value in summary.weeks]
-    last_week = (local_monday(now) - WEEK).date().isoformat()
-    pace = summary.pace if summary.pace.get("week") == last_week else {}
+    pace = summary.pace if summary.pace.get("week") == last_full_week(now) else {}
     return context | {
         "summary": summary,
         "pace": pace if pace.get("alarm") else None,
@@ -341,7 +341,7 @@ def reassign(request: MemberRequest) -> HttpResponse:
         to_owner = form.cleaned_data["to_owner"]
         try:
             moved = reassign_contacts(
-                member=request.membership, contacts=contacts, to_owner=to_owner
+                actor=request.membership, contacts=contacts, to_owner=to_owner
             )
         except ValidationError as error:
             form.add_error(None, error)
@@ -365,7 +365,7 @@ def snooze(request: MemberRequest, contact_id: int) -> HttpResponse:
     if form.is_valid():
         until, reason = form.cleaned_data["until"], form.cleaned_data["reason"]
         try:
-            snooze_contact(member=request.membership, contact=contact, until=until, reason=reason)
+            snooze_contact(actor=request.membership, contact=contact, until=until, reason=reason)
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -426,7 +426,7 @@ def export(request: MemberRequest) -> HttpResponse:
         f'attachment; filename="lapsed-contacts-{timezone.localdate(now):%Y-%m-%d}.csv"'
     )
     log_export(
-        member=request.membership,
+        actor=request.membership,
         what="lapsed contacts",
         filters="&".join(f"{name}={value}" for name, value in sorted(chosen.items())),
         rows=len(rows),

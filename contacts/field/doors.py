@@ -148,7 +148,7 @@ def bulk_not_home(request: MemberRequest, building_id: int) -> HttpResponse:
         with transaction.atomic():
             created = [
                 record_visit(
-                    member=request.membership,
+                    actor=request.membership,
                     unit=units[unit_id],
                     outcome=Outcome.NOT_HOME,
                     idempotency_key=f"{form.cleaned_data['key'][:52]}-{unit_id}",
@@ -281,7 +281,7 @@ def knock(request: MemberRequest, building_id: int, unit_id: int) -> HttpRespons
         if not form.is_valid():
             raise ValidationError("That knock could not be read; please tap again.")
         visit, created = record_visit(
-            member=request.membership,
+            actor=request.membership,
             contact=contact,
             unit=unit,
             outcome=form.cleaned_data["outcome"],
@@ -315,7 +315,7 @@ def new_resident(request: MemberRequest, building_id: int, unit_id: int) -> Http
     if form.is_valid():
         try:
             contact, created = add_resident(
-                member=request.membership,
+                actor=request.membership,
                 unit=unit,
                 name=form.cleaned_data["name"],
                 phone=form.cleaned_data["phone"],

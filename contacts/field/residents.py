@@ -126,7 +126,7 @@ def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
         else:
             try:
                 visit, created = record_conversation(
-                    member=request.membership,
+                    actor=request.membership,
                     contact=contact,
                     idempotency_key=data["key"],
                     channel=data["channel"],
@@ -183,7 +183,7 @@ def handed_on_conversation(
     )
     try:
         _, created = record_visit(
-            member=request.membership,
+            actor=request.membership,
             contact=contact,
             outcome=Outcome.CONVERSATION,
             idempotency_key=data["key"],
@@ -216,7 +216,7 @@ def log_visit(request: MemberRequest, contact_id: int) -> HttpResponse:
     data = form.cleaned_data
     if data["outcome"] == Outcome.CONVERSATION:
         visit, created = record_conversation(
-            member=request.membership,
+            actor=request.membership,
             contact=contact,
             idempotency_key=data["key"],
             channel=data["channel"],
@@ -224,7 +224,7 @@ def log_visit(request: MemberRequest, contact_id: int) -> HttpResponse:
         )
     else:
         visit, created = record_visit(
-            member=request.membership,
+            actor=request.membership,
             contact=contact,
             outcome=data["outcome"],
             channel=data["channel"],
@@ -250,7 +250,7 @@ def new_follow_up(request: MemberRequest, contact_id: int) -> HttpResponse:
     if not form.is_valid():
         return rerender(request, contact, follow_up_form=form)
     plan_follow_up(
-        member=request.membership,
+        actor=request.membership,
         contact=contact,
         planned_for=form.cleaned_data["planned_for"],
         purpose=form.cleaned_data["purpose"],
@@ -317,7 +317,7 @@ def undo(request: MemberRequest, visit_id: int) -> HttpResponse:
         Visit.objects.filter(organization=request.membership.organization), pk=visit_id
     )
     try:
-        undo_visit(member=request.membership, visit=visit)
+        undo_visit(actor=request.membership, visit=visit)
     except ValidationError as error:
         text = " ".join(error.messages)
         status = 409

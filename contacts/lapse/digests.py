@@ -41,6 +41,11 @@ LAPSED = [LapseFlag.LAPSED, LapseFlag.ESCALATED]
 # Enough for a weekly meeting; the dashboard has the rest.
 ESCALATIONS_LISTED = 50
 ORPHANS_LISTED = 100
+OWNER_SECTIONS = [
+    ("due_soon", "Due soon: talk to them before the day"),
+    ("lapsed", "Lapsed: talk to them first"),
+    ("coming", "Coming up this week"),
+]
 
 
 def absolute_url(path: str) -> str:
@@ -191,18 +196,24 @@ def owner_digest(membership: Membership, now: dt.datetime) -> EmailMultiAlternat
         return None
     parts = [f"{len(due.due_soon)} due soon"] if due.due_soon else []
     parts += [f"{len(due.lapsed)} lapsed"] if due.lapsed else []
-    lines: dict[str, object] = {
-        section: [
-            {
-                "line": line,
-                "place": place_of(line.contact),
-                "url": absolute_url(reverse("contacts:detail", args=[line.contact.pk])),
-            }
-            for line in getattr(due, section)
-        ]
-        for section in ("due_soon", "lapsed", "coming")
-    }
-    return _message(membership, f"Doorstep: {' and '.join(parts)}", "owner_digest", lines)
+    sections = [
+        {
+            "heading": heading,
+            "lapsed": section == "lapsed",
+            "items": [
+                {
+                    "line": line,
+                    "place": place_of(line.contact),
+                    "url": absolute_url(reverse("contacts:detail", args=[line.contact.pk])),
+                }
+                for line in getattr(due, section)
+            ],
+        }
+        for section, heading in OWNER_SECTIONS
+        if getattr(due, section)
+    ]
+    context: dict[str, object] = {"sections": sections}
+    return _message(membership, f"Doorstep: {' and '.join(parts)}", "owner_digest", context)
 
 
 # The committee's daily list of the contacts who need an owner

@@ -161,20 +161,37 @@ def leaders_lapsing(organization: Organization, now: dt.datetime) -> list[Contac
     return [leader for _, leader in lapsing]
 
 
-def previous_paces(now: dt.datetime) -> dict[int, dict[str, Any]]:
-    """The paces the summaries hold for the last full week, read before the job writes its
-    new summaries over them."""
-    week = (local_monday(now) - WEEK).date().isoformat()
-    return dict(LapseSummary.objects.filter(pace__week=week).values_list("organization_id", "pace"))
+def last_full_week(now: dt.datetime) -> str:
+    return (local_monday(now) - WEEK).date().isoformat()
 
 
-def keep_paces(
-    summaries: list[LapseSummary], now: dt.datetime, previous: dict[int, dict[str, Any]]
-) -> None:
-    """Each organization's pace is worked out once a week, in the job's first run after
-    its Monday, and kept on the summary; the week's other runs carry it along."""
-    for summary in summaries:
-        summary.pace = (
-            previous.get(summary.organization_id) or pace_of(summary.organization, now).as_summary()
-        )
+def take_paces(now: dt.datetime | None = None) -> int:
+    """Work out every organization's pace for the last full week and keep it on its
+    dashboard summary; return how many were taken. Weekly, on Monday morning (the beat
+    schedule), or by hand (`manage.py take_paces`): apart from the hourly job, whose runs
+    carry the week's pace along, so that its pass costs the same every hour."""
+    now = now or timezone.now()
+    taken = 0
+    for summary in LapseSummary.objects.select_related("organization"):
+        summary.pace = pace_of(summary.organization, now).as_summary()
         summary.save(update_fields=["pace"])
+        taken += 1
+    return taken
+
+
+def kept_paces(now: dt.datetime) -> dict[int, dict[str, Any]]:
+    """The paces the summaries hold for the last full week, read before the hourly job
+    writes its new summaries over them."""
+    return dict(
+        LapseSummary.objects.filter(pace__week=last_full_week(now)).values_list(
+            "organization_id", "pace"
+        )
+    )
+
+
+def carry_paces(summaries: list[LapseSummary], kept: dict[int, dict[str, Any]]) -> None:
+    """The hourly job's new summaries keep the week's pace, where there is one."""
+    for summary in summaries:
+        if summary.organization_id in kept:
+            summary.pace = kept[summary.organization_id]
+            summary.save(update_fields=["pace"])

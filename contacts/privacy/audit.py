@@ -173,7 +173,7 @@ def erase(request: MemberRequest, contact_id: int) -> HttpResponse:
             messages.error(request, "Tick the box to confirm the erasure.")
         else:
             try:
-                erasure = erase_contact(member=request.membership, contact=contact)
+                erasure = erase_contact(actor=request.membership, contact=contact)
             except ValidationError as error:
                 messages.error(request, " ".join(error.messages))
             else:

@@ -65,7 +65,7 @@ def erasure_scope(contact: Contact) -> ErasureScope:
 
 
 @transaction.atomic
-def erase_contact(*, member: Membership, contact: Contact) -> Erasure:
+def erase_contact(*, actor: Membership, contact: Contact) -> Erasure:
     """Erase a person on their request, all or nothing. Admins only.
 
     1. Lock the contact; refuse another organization's contact or one already erased.
@@ -81,18 +81,18 @@ def erase_contact(*, member: Membership, contact: Contact) -> Erasure:
     6. Write one trail row (the blank contact, "erased", by whom) and the Erasure record:
        contact id, organization, who, when, and counts, nothing about the person.
     """
-    if member.role != Role.ADMIN:
+    if actor.role != Role.ADMIN:
         raise PermissionDenied("Only an admin can erase a person.")
     locked = (
         Contact.objects.select_for_update()
-        .filter(pk=contact.pk, organization_id=member.organization_id)
+        .filter(pk=contact.pk, organization_id=actor.organization_id)
         .first()
     )
     if locked is None:
         raise ValidationError("That contact is not in your organization.")
     if locked.status == Status.ERASED:
         raise ValidationError("This person has already been erased.")
-    organization_id = member.organization_id
+    organization_id = actor.organization_id
 
     mentions = _redact_mentions(locked, organization_id)
 
@@ -121,14 +121,14 @@ def erase_contact(*, member: Membership, contact: Contact) -> Erasure:
     locked.level = Level.NEW
     locked.status = Status.ERASED
     locked.orphaned = False
-    locked._history_user = member.user  # type: ignore[attr-defined]
+    locked._history_user = actor.user  # type: ignore[attr-defined]
     locked._change_reason = "erased on request"  # type: ignore[attr-defined]
     locked.save()
 
     return Erasure.objects.create(
         organization_id=organization_id,
         contact_id=locked.pk,
-        erased_by=member.user,
+        erased_by=actor.user,
         erased_at=now,
         visits=visits,
         asks=asks,

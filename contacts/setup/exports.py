@@ -40,9 +40,9 @@ STATUS_NAMES = dict(Status.choices)
 
 
 def contacts_to_export(
-    *, member: Membership, building: Building | None = None, everyone: bool = False
+    *, actor: Membership, building: Building | None = None, everyone: bool = False
 ) -> QuerySet[Contact]:
-    contacts = Contact.objects.filter(organization_id=member.organization_id)
+    contacts = Contact.objects.filter(organization_id=actor.organization_id)
     if building is not None:
         contacts = contacts.filter(unit__building=building)
     if not everyone:
@@ -51,11 +51,11 @@ def contacts_to_export(
 
 
 def export_contacts(
-    *, member: Membership, contacts: QuerySet[Contact], filters: str
+    *, actor: Membership, contacts: QuerySet[Contact], filters: str
 ) -> Iterator[str]:
     """Log the export (who, when, which filters, how many rows) and return the lines of CSV
     to send, header first. The rows are read in chunks as they are written."""
-    log_export(member=member, what="contacts", filters=filters, rows=contacts.count())
+    log_export(actor=actor, what="contacts", filters=filters, rows=contacts.count())
     return csv_lines(chain([HEADER], _rows(contacts)))
 
 

@@ -494,14 +494,14 @@ def plan_import(*, organization: Organization, data: bytes) -> Plan:
 
 
 @transaction.atomic
-def import_residents(*, member: Membership, data: bytes, expected: str | None = None) -> Plan:
+def import_residents(*, actor: Membership, data: bytes, expected: str | None = None) -> Plan:
     """Plan the file again under a lock on the organization, and create what it says.
 
     Rows with errors are left out; everything else is created in this one transaction.
     With `expected`, the fingerprint of the plan the admin saw, nothing is saved when the
     plan has changed since (`plan.saved` is then False): the admin sees it again instead."""
-    Organization.objects.select_for_update().only("pk").get(pk=member.organization_id)
-    plan = plan_import(organization=member.organization, data=data)
+    Organization.objects.select_for_update().only("pk").get(pk=actor.organization_id)
+    plan = plan_import(organization=actor.organization, data=data)
     if expected is None or plan.fingerprint == expected:
         plan.save()
     return plan
@@ -514,13 +514,13 @@ def _pending_dir() -> Path:
     return Path(settings.VAR_DIR) / "imports"
 
 
-def _pending_path(member: Membership, token: str) -> Path:
+def _pending_path(actor: Membership, token: str) -> Path:
     if not TOKEN.match(token):
         raise ValueError("not an import token")
-    return _pending_dir() / f"{member.organization_id}-{member.user_id}-{token}.csv"
+    return _pending_dir() / f"{actor.organization_id}-{actor.user_id}-{token}.csv"
 
 
-def keep_upload(*, member: Membership, data: bytes) -> str:
+def keep_upload(*, actor: Membership, data: bytes) -> str:
     """Keep an uploaded file for its confirmation and return its token. Files older than
     PENDING_FOR are removed on the way: they hold personal data nobody is going to import."""
     folder = _pending_dir()
@@ -530,17 +530,17 @@ def keep_upload(*, member: Membership, data: bytes) -> str:
         if old.stat().st_mtime < too_old:
             old.unlink(missing_ok=True)
     token = secrets.token_urlsafe(24)
-    descriptor = os.open(_pending_path(member, token), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    descriptor = os.open(_pending_path(actor, token), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as file:
         file.write(data)
     return token
 
 
-def pending_upload(*, member: Membership, token: str) -> bytes | None:
+def pending_upload(*, actor: Membership, token: str) -> bytes | None:
     """The file this member uploaded with this token, or None when it was imported,
     cancelled, expired, or belongs to someone else."""
     try:
-        path = _pending_path(member, token)
+        path = _pending_path(actor, token)
         if time.time() - path.stat().st_mtime > PENDING_FOR.total_seconds():
             return None
         return path.read_bytes()
@@ -548,8 +548,8 @@ def pending_upload(*, member: Membership, token: str) -> bytes | None:
         return None
 
 
-def discard_upload(*, member: Membership, token: str) -> None:
+def discard_upload(*, actor: Membership, token: str) -> None:
     try:
-        _pending_path(member, token).unlink(missing_ok=True)
+        _pending_path(actor, token).unlink(missing_ok=True)
     except ValueError:
         return

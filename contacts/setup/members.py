@@ -184,7 +184,7 @@ def member_turf(request: MemberRequest, membership_id: int) -> HttpResponse:
         return redirect("members:detail", membership.pk)
     try:
         set_organizer_turf(
-            member=request.membership,
+            actor=request.membership,
             organizer=membership.user,
             buildings=form.cleaned_data["buildings"],
         )

@@ -164,7 +164,7 @@ def building_new(request: MemberRequest) -> HttpResponse:
             if preview is None:
                 building = form.save(commit=False)
                 units = create_building(
-                    member=request.membership,
+                    actor=request.membership,
                     building=building,
                     organizers=form.cleaned_data["organizers"],
                     doors=doors,
@@ -199,7 +199,7 @@ def building_edit(request: MemberRequest, building_id: int) -> HttpResponse:
         with transaction.atomic():
             form.save()
             set_building_turf(
-                member=request.membership,
+                actor=request.membership,
                 building=building,
                 organizers=form.cleaned_data["organizers"],
             )
@@ -243,7 +243,7 @@ def building_units(request: MemberRequest, building_id: int) -> HttpResponse:
             have = {label.lower() for label in building.units.values_list("label", flat=True)}
             preview = generator_preview(request, doors, have)
             if preview is None:
-                units = add_units(member=request.membership, building=building, doors=doors)
+                units = add_units(actor=request.membership, building=building, doors=doors)
                 kept = len(doors) - len(units)
                 stays = "stays as it was" if kept == 1 else "stay as they were"
                 messages.success(
@@ -303,7 +303,7 @@ def owners(request: MemberRequest) -> HttpResponse:
         chosen = contacts if form.cleaned_data["everyone"] else form.cleaned_data["contacts"]
         try:
             moved = reassign_contacts(
-                member=request.membership,
+                actor=request.membership,
                 contacts=list(chosen.only("pk")),
                 to_owner=form.cleaned_data["to_owner"],
             )
@@ -364,7 +364,7 @@ def import_csv(request: MemberRequest) -> HttpResponse:
         except ImportRefused as refused:
             form.add_error("file", str(refused))
         else:
-            token = keep_upload(member=request.membership, data=data)
+            token = keep_upload(actor=request.membership, data=data)
             context |= import_context(plan, token) | {"filename": form.cleaned_data["file"].name}
     return render(request, "setup/import.html", context, status=422 if form.errors else 200)
 
@@ -377,7 +377,7 @@ def import_confirm(request: MemberRequest) -> HttpResponse:
     form = ConfirmImportForm(request.POST)
     data = None
     if form.is_valid():
-        data = pending_upload(member=request.membership, token=form.cleaned_data["token"])
+        data = pending_upload(actor=request.membership, token=form.cleaned_data["token"])
     if data is None:
         messages.error(
             request,
@@ -387,7 +387,7 @@ def import_confirm(request: MemberRequest) -> HttpResponse:
     token = form.cleaned_data["token"]
     try:
         plan = import_residents(
-            member=request.membership, data=data, expected=form.cleaned_data["expected"]
+            actor=request.membership, data=data, expected=form.cleaned_data["expected"]
         )
     except ImportRefused as refused:
         messages.error(request, str(refused))
@@ -400,7 +400,7 @@ def import_confirm(request: MemberRequest) -> HttpResponse:
         )
         context = {"form": ImportForm(), "columns": COLUMNS} | import_context(plan, token)
         return render(request, "setup/import.html", context, status=409)
-    discard_upload(member=request.membership, token=token)
+    discard_upload(actor=request.membership, token=token)
     created = [
         f"{len(plan.new_residents):,} residents",
         f"{len(plan.new_units):,} units",
@@ -420,7 +420,7 @@ def import_confirm(request: MemberRequest) -> HttpResponse:
 def import_cancel(request: MemberRequest) -> HttpResponse:
     form = ConfirmImportForm(request.POST)
     if form.is_valid():
-        discard_upload(member=request.membership, token=form.cleaned_data["token"])
+        discard_upload(actor=request.membership, token=form.cleaned_data["token"])
     messages.info(request, "Import cancelled; the uploaded file is deleted.")
     return redirect("setup:import")
 
@@ -445,13 +445,13 @@ def export_csv(request: MemberRequest) -> HttpResponseBase:
         building = form.cleaned_data["building"]
         everyone = form.cleaned_data["everyone"]
         contacts = contacts_to_export(
-            member=request.membership, building=building, everyone=everyone
+            actor=request.membership, building=building, everyone=everyone
         )
         filters = (
             f"{f'building={building.name}' if building else 'all buildings'}; "
             f"{'everyone' if everyone else 'active only'}"
         )
-        lines = export_contacts(member=request.membership, contacts=contacts, filters=filters)
+        lines = export_contacts(actor=request.membership, contacts=contacts, filters=filters)
         # A byte-order mark, so that Excel reads the names as UTF-8.
         response = StreamingHttpResponse(_with_bom(lines), content_type="text/csv; charset=utf-8")
         day = timezone.localdate().isoformat()

@@ -19,7 +19,7 @@ def test_ada_reads_the_trail_and_erases_maria(
     phone: Page, screenshot: Screenshot, ada: User, olivia: User, maria: Contact
 ) -> None:
     record_conversation(
-        member=olivia.membership, contact=maria, idempotency_key=new_key(), note="Wants repairs"
+        actor=olivia.membership, contact=maria, idempotency_key=new_key(), note="Wants repairs"
     )
     page = phone
     log_in(page, ada)

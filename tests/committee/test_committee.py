@@ -84,7 +84,7 @@ def ago(days: float) -> dt.datetime:
 
 def talk(contact: Contact, by: User, days_ago: float, note: str = "") -> None:
     record_visit(
-        member=by.membership,
+        actor=by.membership,
         contact=contact,
         outcome=Outcome.CONVERSATION,
         happened_at=ago(days_ago),
@@ -95,7 +95,7 @@ def talk(contact: Contact, by: User, days_ago: float, note: str = "") -> None:
 
 def knock(contact: Contact, by: User, days_ago: float) -> None:
     record_visit(
-        member=by.membership,
+        actor=by.membership,
         contact=contact,
         outcome=Outcome.NOT_HOME,
         happened_at=ago(days_ago),
@@ -281,7 +281,7 @@ def test_the_headline_figures_count_lapse_rate_leaders_conversations_asks_and_or
     this_monday = local_monday(timezone.now())
     for at in (timezone.now(), this_monday - dt.timedelta(hours=1), this_monday - 8 * DAY):
         record_visit(
-            member=olivia.membership,
+            actor=olivia.membership,
             contact=maria,
             outcome=Outcome.CONVERSATION,
             happened_at=at,

@@ -25,7 +25,7 @@ def test_the_same_key_submitted_twice_at_once_records_one_visit(
         try:
             start.wait()
             _, created = record_visit(
-                member=olivia.membership,
+                actor=olivia.membership,
                 contact=maria,
                 outcome=Outcome.NOT_HOME,
                 idempotency_key="double-tap-key-1",

@@ -74,21 +74,21 @@ def test_a_knock_that_finds_the_contact_moved_out_takes_the_building_and_undo_gi
     maria: Contact, olivia: User, riverside: Building
 ) -> None:
     visit, _ = record_visit(
-        member=olivia.membership,
+        actor=olivia.membership,
         contact=maria,
         outcome=Outcome.MOVED_OUT,
         idempotency_key=new_key(),
     )
     assert building_of(maria) is None
 
-    undo_visit(member=olivia.membership, visit=visit)
+    undo_visit(actor=olivia.membership, visit=visit)
 
     assert building_of(maria) == riverside.pk
     assert misplaced_contacts() == []
 
 
 def test_an_erased_person_is_in_no_building(maria: Contact, ada: User) -> None:
-    erase_contact(member=ada.membership, contact=maria)
+    erase_contact(actor=ada.membership, contact=maria)
 
     assert building_of(maria) is None
     assert misplaced_contacts() == []
@@ -167,7 +167,7 @@ def test_a_csv_import_puts_residents_of_new_and_known_units_in_their_buildings(
         ]
     ).encode()
 
-    plan = import_residents(member=ada.membership, data=data)
+    plan = import_residents(actor=ada.membership, data=data)
 
     assert plan.saved
     placed = dict(Contact.objects.values_list("name", "building__name"))

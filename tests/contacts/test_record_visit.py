@@ -30,7 +30,7 @@ def knock(
     key: str | None = None,
 ) -> tuple[Visit, bool]:
     return record_visit(
-        member=by.membership,
+        actor=by.membership,
         contact=contact,
         unit=unit,
         outcome=outcome,

@@ -41,7 +41,7 @@ def knock_url(unit: Unit) -> str:
 
 def talk(contact: Contact, by: User, days_ago: int) -> None:
     record_visit(
-        member=by.membership,
+        actor=by.membership,
         contact=contact,
         outcome=Outcome.CONVERSATION,
         happened_at=timezone.now() - days_ago * DAY,
@@ -206,7 +206,7 @@ def test_the_unit_page_shows_what_to_know_before_knocking(
     as_olivia: Client, olivia: User, maria: Contact, unit_1204: Unit
 ) -> None:
     record_visit(
-        member=olivia.membership,
+        actor=olivia.membership,
         contact=maria,
         outcome=Outcome.CONVERSATION,
         note="Worried about the heat; will come Thursday",
@@ -214,7 +214,7 @@ def test_the_unit_page_shows_what_to_know_before_knocking(
         idempotency_key=new_key(),
     )
     record_visit(
-        member=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
+        actor=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
     )
     Ask.objects.create(
         contact=maria,
@@ -306,7 +306,7 @@ def test_a_stale_page_after_the_contact_moved_records_nothing(
     as_olivia: Client, olivia: User, maria: Contact, unit_1204: Unit
 ) -> None:
     record_visit(
-        member=olivia.membership,
+        actor=olivia.membership,
         contact=maria,
         outcome=Outcome.MOVED_OUT,
         idempotency_key=new_key(),
@@ -434,7 +434,7 @@ def test_the_last_knock_can_be_undone_by_whoever_made_it(
 
 def test_another_organizer_cannot_undo_a_knock(olivia: User, cora: User, maria: Contact) -> None:
     visit, _ = record_visit(
-        member=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
+        actor=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
     )
     client = Client()
     client.force_login(cora)
@@ -449,7 +449,7 @@ def test_a_knock_is_not_undone_after_five_minutes(
     as_olivia: Client, olivia: User, maria: Contact
 ) -> None:
     visit, _ = record_visit(
-        member=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
+        actor=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
     )
     Visit.objects.filter(pk=visit.pk).update(recorded_at=timezone.now() - dt.timedelta(minutes=6))
 

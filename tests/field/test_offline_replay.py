@@ -68,7 +68,7 @@ def test_a_late_conversation_never_moves_the_last_conversation_backwards(
     as_olivia: Client, olivia: User, maria: Contact, unit_1204: Unit
 ) -> None:
     record_visit(
-        member=olivia.membership,
+        actor=olivia.membership,
         contact=maria,
         outcome=Outcome.CONVERSATION,
         idempotency_key=new_key(),
@@ -118,7 +118,7 @@ def test_a_knock_on_someone_who_moved_meanwhile_is_recorded_and_needs_a_look(
 ) -> None:
     data = queued(maria, "not_home", timezone.now() - 2 * HOUR)
     record_visit(
-        member=olivia.membership,
+        actor=olivia.membership,
         contact=maria,
         outcome=Outcome.MOVED_OUT,
         idempotency_key=new_key(),
@@ -281,7 +281,7 @@ def test_a_conversation_sent_after_the_contact_was_handed_on_keeps_only_the_conv
     # Meanwhile the committee moved her into Omar's building and gave her to him.
     maria.unit = make_unit(maple, "3C", floor=3)
     maria.save()
-    reassign_contacts(member=cora.membership, contacts=[maria], to_owner=omar)
+    reassign_contacts(actor=cora.membership, contacts=[maria], to_owner=omar)
 
     answer = as_olivia.post(talk_url(maria), data, headers=REPLAY).json()
 

@@ -139,7 +139,7 @@ def test_a_stale_talk_form_after_the_contact_moved_records_nothing(
 ) -> None:
     data = talk_form(maria)
     record_visit(
-        member=olivia.membership,
+        actor=olivia.membership,
         contact=maria,
         outcome=Outcome.MOVED_OUT,
         idempotency_key=new_key(),
@@ -168,7 +168,7 @@ def test_the_contact_page_shows_history_and_phone_links(
     Contact.objects.filter(pk=maria.pk).update(phone="555 010 1234")
     maria.set_level(Level.SUPPORTER, by=olivia)
     record_visit(
-        member=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
+        actor=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
     )
 
     page = as_olivia.get(reverse("contacts:detail", args=[maria.pk])).content.decode()

@@ -55,7 +55,7 @@ LONG_AGO = 90 * DAY  # past every default threshold
 
 def talk(contact: Contact, by: User, at: dt.datetime) -> None:
     record_visit(
-        member=by.membership,
+        actor=by.membership,
         contact=contact,
         outcome=Outcome.CONVERSATION,
         happened_at=at,
@@ -517,13 +517,14 @@ def test_no_list_is_sent_on_a_day_every_contact_has_an_owner_and_one_a_day_other
 # Scheduling, the command, and the broker
 
 
-def test_the_beat_schedule_holds_the_four_jobs(settings: Any) -> None:
+def test_the_beat_schedule_holds_the_five_jobs(settings: Any) -> None:
     import contacts.tasks  # noqa: F401  registers the tasks with the app
 
     schedule = settings.CELERY_BEAT_SCHEDULE
     assert {name: entry["task"] for name, entry in schedule.items()} == {
         "flag-lapsed": "contacts.flag_lapsed",
         "owner-digests": "contacts.send_owner_digests",
+        "paces": "contacts.take_paces",
         "orphan-digests": "contacts.send_orphan_digests",
         "committee-digests": "contacts.send_committee_digests",
     }

@@ -43,7 +43,7 @@ DAY = dt.timedelta(days=1)
 
 def talk(contact: Contact, by: User, days_ago: float) -> None:
     record_visit(
-        member=by.membership,
+        actor=by.membership,
         contact=contact,
         outcome=Outcome.CONVERSATION,
         happened_at=timezone.now() - days_ago * DAY,
@@ -86,7 +86,7 @@ def test_the_tamara_case_is_on_the_committees_screen_and_clears_with_a_conversat
     assert (lapse.reason, lapse.level) == (LapseReason.NO_CONVERSATION, Level.LEADER)
 
     record_visit(
-        member=olivia.membership,
+        actor=olivia.membership,
         contact=tamara,
         outcome=Outcome.NOT_HOME,
         idempotency_key=new_key(),
@@ -95,7 +95,7 @@ def test_the_tamara_case_is_on_the_committees_screen_and_clears_with_a_conversat
     assert flag(tamara) == LapseFlag.LAPSED
 
     visit, _ = record_visit(
-        member=olivia.membership,
+        actor=olivia.membership,
         contact=tamara,
         outcome=Outcome.CONVERSATION,
         idempotency_key=new_key(),
@@ -473,15 +473,15 @@ def test_whatever_ends_a_lapse_keeps_it_as_an_episode_and_the_next_one_opens_afr
     assert counts.escalated == 3
 
     visit, _ = record_visit(
-        member=olivia.membership,
+        actor=olivia.membership,
         contact=tamara,
         outcome=Outcome.CONVERSATION,
         idempotency_key=new_key(),
     )
     snooze_contact(
-        member=cora.membership, contact=maria, until=timezone.localdate() + DAY, reason="Away"
+        actor=cora.membership, contact=maria, until=timezone.localdate() + DAY, reason="Away"
     )
-    erase_contact(member=ada.membership, contact=neighbour)
+    erase_contact(actor=ada.membership, contact=neighbour)
 
     ended = {episode.contact_id: episode for episode in LapseEpisode.objects.all()}
     assert set(ended) == {tamara.pk, maria.pk, neighbour.pk}
@@ -489,7 +489,7 @@ def test_whatever_ends_a_lapse_keeps_it_as_an_episode_and_the_next_one_opens_afr
     assert [ended[c.pk].resolved_by for c in (tamara, maria, neighbour)] == [visit, None, None]
     assert [open_lapse(c) for c in (tamara, maria, neighbour)] == [None, None, None]
 
-    undo_visit(member=olivia.membership, visit=visit)  # Tamara lapsed again
+    undo_visit(actor=olivia.membership, visit=visit)  # Tamara lapsed again
     counts = flag_lapsed()
     assert (counts.opened, counts.resolved, counts.escalated) == (1, 0, 0)
     assert flag(tamara) == LapseFlag.LAPSED
@@ -556,7 +556,7 @@ def test_a_conversation_recorded_while_the_job_ends_a_lapse_keeps_it_once(
         if "SET lapse_flag = s.flag" in sql and not talked:
             talked.append(
                 record_visit(
-                    member=olivia.membership,
+                    actor=olivia.membership,
                     contact=tamara,
                     outcome=Outcome.CONVERSATION,
                     idempotency_key=new_key(),

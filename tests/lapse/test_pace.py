@@ -4,12 +4,14 @@ below the four weeks before, and by whom, and which leaders it is about to lose.
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 import time_machine
 from django.contrib.auth.models import User
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -17,8 +19,8 @@ from django.utils import timezone
 from buildings.models import Unit
 from contacts.lapse.digests import send_committee_digests
 from contacts.lapse.job import flag_lapsed
-from contacts.lapse.pace import pace_of
-from contacts.models import Contact, Level, Outcome, Visit
+from contacts.lapse.pace import pace_of, take_paces
+from contacts.models import Contact, LapseSummary, Level, Outcome, Visit
 from organizing.models import Organization
 from tests.makers import make_contact, new_key
 
@@ -140,6 +142,9 @@ def test_the_dashboard_shows_the_fall_as_a_banner_until_the_week_is_over(
 
     with time_machine.travel(NOW, tick=False):
         flag_lapsed(now=NOW)
+        assert take_paces(NOW) == 1
+        # The hourly job's next run keeps the week's pace with its new figures.
+        flag_lapsed(now=NOW + dt.timedelta(hours=1))
         page = client.get(reverse("committee:dashboard")).content.decode()
     assert "The pace fell: 4 conversations last week, against 10 a week before" in page
     assert "60% fewer conversations" in page and "Fell most: olivia (4 against 10)." in page
@@ -160,4 +165,21 @@ def test_a_held_pace_shows_no_banner(
 
     with time_machine.travel(NOW, tick=False):
         flag_lapsed(now=NOW)
+        take_paces(NOW)
         assert "The pace fell" not in client.get(reverse("committee:dashboard")).content.decode()
+
+
+def test_the_command_takes_every_organizations_pace(
+    tenants: tuple[Contact, Contact], olivia: User, org: Organization
+) -> None:
+    supporter, _ = tenants
+    conversations(supporter, olivia, [6, 6, 6, 6, 1])
+    out = io.StringIO()
+
+    with time_machine.travel(NOW, tick=False):
+        flag_lapsed(now=NOW)
+        call_command("take_paces", stdout=out)
+
+    assert out.getvalue() == "Took the pace of 1 organization.\n"
+    pace = LapseSummary.objects.get(organization=org).pace
+    assert (pace["week"], pace["alarm"], pace["fell"]) == ("2026-03-02", True, 83)

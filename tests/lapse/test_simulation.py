@@ -106,7 +106,7 @@ def test_three_months_of_an_organization(organization: dict[str, User]) -> None:
                 due_on = timezone.localdate(now) + rng.choice([1, 4, 9]) * DAY
                 ask = "Come on Thursday?"
             record_conversation(
-                member=membership,
+                actor=membership,
                 contact=Contact.objects.get(pk=line.contact.pk),
                 idempotency_key=new_key(),
                 note="Talked",

@@ -42,7 +42,7 @@ def test_a_backup_restores_into_an_empty_database_and_not_over_one(
     tmp_path: Path, olivia: User, maria: Contact, unit_1204: Unit
 ) -> None:
     record_visit(
-        member=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
+        actor=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
     )
     source = url(connection.settings_dict["NAME"])
     backup = tmp_path / "doorstep.dump"

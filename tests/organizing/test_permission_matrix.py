@@ -135,7 +135,7 @@ def ids(
         contact=maria, question="Meeting?", asked_by=olivia, due_on=timezone.localdate()
     )
     visit, _ = record_visit(
-        member=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
+        actor=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
     )
     return {
         "building_id": riverside.pk,

@@ -95,12 +95,12 @@ def test_the_admin_sees_who_changed_what_on_the_contact_page(
 ) -> None:
     talk_at_the_door(olivia, known_maria)
     snooze_contact(
-        member=cora.membership,
+        actor=cora.membership,
         contact=known_maria,
         until=timezone.localdate() + 10 * DAY,
         reason="In hospital",
     )
-    reassign_contacts(member=cora.membership, contacts=[known_maria], to_owner=omar)
+    reassign_contacts(actor=cora.membership, contacts=[known_maria], to_owner=omar)
 
     html = page(ada, known_maria)
 
@@ -153,7 +153,7 @@ def test_a_knock_costs_one_trail_row_and_the_trail_knows_who_knocked(
 
 def test_moving_out_is_in_the_trail(olivia: User, maria: Contact) -> None:
     record_visit(
-        member=olivia.membership,
+        actor=olivia.membership,
         contact=maria,
         outcome=Outcome.MOVED_OUT,
         idempotency_key=new_key(),
@@ -170,7 +170,7 @@ def test_a_conversation_completes_follow_ups_in_the_trail(olivia: User, maria: C
     )
 
     visit, _ = record_visit(
-        member=olivia.membership,
+        actor=olivia.membership,
         contact=maria,
         outcome=Outcome.CONVERSATION,
         idempotency_key=new_key(),
@@ -188,7 +188,7 @@ def test_the_audit_page_lists_exports_erasures_and_role_changes(
     ExportLog.objects.create(
         organization=ada.membership.organization, user=ada, what="Lapsed", rows=3
     )
-    erase_contact(member=ada.membership, contact=maria)
+    erase_contact(actor=ada.membership, contact=maria)
 
     html = client.get(reverse("audit:log")).content.decode()
 
@@ -201,7 +201,7 @@ def test_the_audit_page_lists_exports_erasures_and_role_changes(
 def test_the_outsider_sees_only_his_own_organizations_audit(
     ada: User, xavier: User, maria: Contact
 ) -> None:
-    erase_contact(member=ada.membership, contact=maria)
+    erase_contact(actor=ada.membership, contact=maria)
 
     html = client_for(xavier).get(reverse("audit:log")).content.decode()
 
@@ -221,7 +221,7 @@ def test_the_trail_costs_the_admin_the_same_queries_as_it_grows_and_others_none(
     for _ in range(4):
         talk_at_the_door(olivia, known_maria)
         record_visit(
-            member=olivia.membership,
+            actor=olivia.membership,
             contact=known_maria,
             outcome=Outcome.NOT_HOME,
             idempotency_key=new_key(),
@@ -282,7 +282,7 @@ def test_an_admin_erases_a_person_and_nothing_of_them_is_left(
 ) -> None:
     talk_at_the_door(olivia, known_maria)
     record_visit(
-        member=olivia.membership,
+        actor=olivia.membership,
         contact=known_maria,
         outcome=Outcome.NOT_HOME,
         idempotency_key=new_key(),
@@ -292,7 +292,7 @@ def test_an_admin_erases_a_person_and_nothing_of_them_is_left(
     neighbour.notes = f"Sister of {NAME}; knows the super"
     neighbour.save()
     snooze_contact(
-        member=cora.membership,
+        actor=cora.membership,
         contact=known_maria,
         until=timezone.localdate() + 10 * DAY,
         reason=f"{NAME} is visiting family",
@@ -336,7 +336,7 @@ def test_no_page_shows_the_erased_person(
     olivia: User, ada: User, known_maria: Contact, unit_1204: Unit
 ) -> None:
     talk_at_the_door(olivia, known_maria)
-    erase_contact(member=ada.membership, contact=known_maria)
+    erase_contact(actor=ada.membership, contact=known_maria)
 
     pages = [
         reverse("contacts:detail", args=[known_maria.pk]),
@@ -367,7 +367,7 @@ def test_organizers_and_the_committee_get_403_and_the_outsider_404_on_erase(
 
 
 def test_erasing_twice_changes_nothing_more(ada: User, known_maria: Contact) -> None:
-    erase_contact(member=ada.membership, contact=known_maria)
+    erase_contact(actor=ada.membership, contact=known_maria)
 
     response = client_for(ada).post(
         reverse("audit:erase", args=[known_maria.pk]), {"confirm": "erase"}
@@ -391,7 +391,7 @@ def test_an_erased_person_is_in_no_lapse_list_or_digest(
     tamara.refresh_from_db()
     assert tamara.lapse_flag == LapseFlag.LAPSED
 
-    erase_contact(member=ada.membership, contact=tamara)
+    erase_contact(actor=ada.membership, contact=tamara)
     flag_lapsed()
     send_owner_digests()
     send_committee_digests()
@@ -408,12 +408,12 @@ def test_an_erased_person_is_in_no_lapse_list_or_digest(
 def test_a_late_knock_for_an_erased_person_is_refused(
     olivia: User, ada: User, maria: Contact
 ) -> None:
-    erase_contact(member=ada.membership, contact=maria)
+    erase_contact(actor=ada.membership, contact=maria)
     maria.refresh_from_db()
 
     with pytest.raises(ValidationError, match="erased on request"):
         record_visit(
-            member=olivia.membership,
+            actor=olivia.membership,
             contact=maria,
             outcome=Outcome.CONVERSATION,
             idempotency_key=new_key(),
@@ -424,13 +424,13 @@ def test_a_late_knock_for_an_erased_person_is_refused(
 
 def test_only_an_admin_may_erase_even_when_called_directly(cora: User, maria: Contact) -> None:
     with pytest.raises(PermissionDenied):
-        erase_contact(member=cora.membership, contact=maria)
+        erase_contact(actor=cora.membership, contact=maria)
     assert not Ask.objects.exists() and Contact.objects.get(pk=maria.pk).name == NAME
 
 
 def test_another_organizations_admin_cannot_erase_our_contact(xavier: User, maria: Contact) -> None:
     with pytest.raises(ValidationError):
-        erase_contact(member=xavier.membership, contact=maria)
+        erase_contact(actor=xavier.membership, contact=maria)
     assert Contact.objects.get(pk=maria.pk).name == NAME
 
 
@@ -445,7 +445,7 @@ def test_a_new_admin_member_appears_in_the_member_trail(ada: User, org: object) 
 def test_nothing_new_is_recorded_about_an_erased_person(
     olivia: User, cora: User, omar: User, ada: User, maria: Contact
 ) -> None:
-    erase_contact(member=ada.membership, contact=maria)
+    erase_contact(actor=ada.membership, contact=maria)
     maria.refresh_from_db()
     client = client_for(ada)
 
@@ -463,20 +463,20 @@ def test_nothing_new_is_recorded_about_an_erased_person(
     assert not FollowUp.objects.filter(contact=maria).exists()
     with pytest.raises(ValidationError):
         snooze_contact(
-            member=cora.membership,
+            actor=cora.membership,
             contact=maria,
             until=timezone.localdate() + DAY,
             reason="Away",
         )
     with pytest.raises(ValidationError):
-        reassign_contacts(member=cora.membership, contacts=[maria], to_owner=omar)
+        reassign_contacts(actor=cora.membership, contacts=[maria], to_owner=omar)
 
 
 def test_deleting_an_organization_leaves_no_copy_of_its_tenants_in_the_trail(
     org: Organization, olivia: User, maria: Contact, other_org: Organization, xavier: User
 ) -> None:
     record_visit(
-        member=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
+        actor=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
     )
     Ask.objects.create(
         contact=maria, question="Meeting?", asked_by=olivia, due_on=timezone.localdate()

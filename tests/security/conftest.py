@@ -55,7 +55,7 @@ def ground(organizer: User, contact: Contact, membership_id: int) -> Ground:
     )
     ask = Ask.objects.create(contact=contact, question="Meeting?", asked_by=organizer, due_on=today)
     visit, _ = record_visit(
-        member=organizer.membership,
+        actor=organizer.membership,
         contact=contact,
         outcome=Outcome.NOT_HOME,
         idempotency_key=new_key(),

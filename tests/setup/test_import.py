@@ -138,7 +138,7 @@ def test_importing_the_same_file_again_creates_nothing(
     plan = again.context["plan"]
     assert (plan.already_there, plan.has_work, plan.errors) == (48, False, [])
     assert "everything in this file is in Doorstep already" in again.content.decode()
-    import_residents(member=ada.membership, data=data)
+    import_residents(actor=ada.membership, data=data)
     assert residents(org) == 48
     assert Unit.objects.filter(building__organization=org).count() == 24
 
@@ -157,7 +157,7 @@ def test_existing_residents_are_never_changed_by_an_import(
     Contact.objects.filter(pk=maria.pk).update(phone="555 010 9999")
 
     import_residents(
-        member=ada.membership, data=csv_of("Riverside Towers,,1204,,Maria Lopez,555 010 1111,,")
+        actor=ada.membership, data=csv_of("Riverside Towers,,1204,,Maria Lopez,555 010 1111,,")
     )
 
     maria.refresh_from_db()
@@ -168,7 +168,7 @@ def test_existing_residents_are_never_changed_by_an_import(
 def test_the_sample_file_in_the_repository_imports_cleanly(ada: User, org: Organization) -> None:
     data = (Path(settings.BASE_DIR) / "docs" / "sample-import.csv").read_bytes()
 
-    plan = import_residents(member=ada.membership, data=data)
+    plan = import_residents(actor=ada.membership, data=data)
 
     assert plan.errors == []
     assert (len(plan.new_buildings), len(plan.new_units), len(plan.new_residents)) == (2, 6, 5)
@@ -188,7 +188,7 @@ def test_the_sample_file_can_be_downloaded_from_the_import_page(as_ada: Client) 
 
 def test_an_owner_is_found_by_username_or_email(ada: User, olivia: User, org: Organization) -> None:
     plan = import_residents(
-        member=ada.membership,
+        actor=ada.membership,
         data=csv_of(
             "Oak Hall,1 Oak St,101,,Ann,,,olivia",
             "Oak Hall,,102,,Bob,,,OLIVIA@example.org",
@@ -238,7 +238,7 @@ def test_a_file_separated_by_semicolons_imports_with_commas_inside_values(
     header = "building;address;unit;name;phone"
     data = csv_of('Oak Hall;"1 Oak St, rear";101;"Díaz, Ana";555 010 1234', header=header)
 
-    plan = import_residents(member=ada.membership, data=data)
+    plan = import_residents(actor=ada.membership, data=data)
 
     assert plan.errors == []
     assert Building.objects.get(name="Oak Hall").street_address == "1 Oak St, rear"
@@ -378,7 +378,7 @@ def test_a_bad_or_overlong_email_is_a_row_error_not_a_failed_import(
         header=header,
     )
 
-    plan = import_residents(member=ada.membership, data=data)
+    plan = import_residents(actor=ada.membership, data=data)
 
     assert [(e.line, e.message.split(":")[0]) for e in plan.errors] == [(3, "email"), (4, "email")]
     assert list(Contact.objects.values_list("email", flat=True)) == ["ana@example.org"]
@@ -389,7 +389,7 @@ def test_a_unit_label_duplicated_with_another_case_is_an_error_in_the_file(
 ) -> None:
     data = csv_of("Oak Hall,1 Oak St,2A,2,Ana,,,", "Oak Hall,,2a,2,Bo,,,")
 
-    plan = import_residents(member=ada.membership, data=data)
+    plan = import_residents(actor=ada.membership, data=data)
 
     assert plan.errors[0].line == 3
     assert plan.errors[0].message == (
@@ -415,7 +415,7 @@ def test_a_unit_label_that_exists_in_another_case_is_an_error(
 def test_a_building_is_matched_whatever_the_case_of_its_name(
     ada: User, org: Organization, riverside: Building
 ) -> None:
-    plan = import_residents(member=ada.membership, data=csv_of("RIVERSIDE towers,,1210,,Ana,,,"))
+    plan = import_residents(actor=ada.membership, data=csv_of("RIVERSIDE towers,,1210,,Ana,,,"))
 
     assert plan.errors == [] and not plan.new_buildings
     assert Contact.objects.filter(unit__building=riverside).count() == 1
@@ -495,7 +495,7 @@ def test_an_import_that_fails_halfway_leaves_nothing_behind(
     monkeypatch.setattr(Contact.objects, "bulk_create", fail)
 
     with pytest.raises(RuntimeError):
-        import_residents(member=ada.membership, data=sample(2, 2, 2, 1))
+        import_residents(actor=ada.membership, data=sample(2, 2, 2, 1))
 
     assert not Building.objects.filter(organization=org).exists()
     assert not Unit.objects.filter(building__organization=org).exists()
@@ -554,12 +554,12 @@ def test_a_cancelled_upload_is_deleted(as_ada: Client, ada: User, var_dir: Path)
 
 
 def test_an_upload_nobody_confirmed_is_removed_after_a_few_hours(ada: User, var_dir: Path) -> None:
-    keep_upload(member=ada.membership, data=b"building\n")
+    keep_upload(actor=ada.membership, data=b"building\n")
     stale = next((var_dir / "imports").iterdir())
     old = time.time() - 7 * 3600
     os.utime(stale, (old, old))
 
-    keep_upload(member=ada.membership, data=b"building\n")
+    keep_upload(actor=ada.membership, data=b"building\n")
 
     assert stale not in list((var_dir / "imports").iterdir())
     assert len(list((var_dir / "imports").iterdir())) == 1

@@ -293,7 +293,7 @@ def test_the_generator_previews_then_adds_only_the_doors_the_building_lacks(
     as_ada: Client, olivia: User, riverside: Building, maria: Contact, unit_1204: Unit
 ) -> None:
     record_visit(
-        member=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
+        actor=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
     )
     make_unit(riverside, "12b", floor=12)
     url = reverse("setup:units", args=[riverside.pk])
@@ -502,7 +502,7 @@ def test_the_committee_exports_contacts_with_last_conversation_level_and_owner(
 ) -> None:
     maria.set_level(Level.LEADER, by=olivia)
     record_visit(
-        member=olivia.membership,
+        actor=olivia.membership,
         contact=maria,
         outcome=Outcome.CONVERSATION,
         idempotency_key=new_key(),

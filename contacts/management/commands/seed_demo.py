@@ -621,7 +621,7 @@ class DemoSeeder:
         )
         self.schedule(last, follow_up.save)
         for days in (19, 8):
-            self.schedule_visit(self.days_ago(days), tamara, Outcome.NOT_HOME, member=maria)
+            self.schedule_visit(self.days_ago(days), tamara, Outcome.NOT_HOME, actor=maria)
 
     def conversation_times(
         self, first: dt.datetime, last: dt.datetime, gap_days: int
@@ -657,18 +657,18 @@ class DemoSeeder:
             later = conversations[i + 1] if i + 1 < len(conversations) else None
             closing = later is None and closing_by is not None
             if closing_by is not None and closing:
-                member, channel = closing_by, Channel.DOOR
+                actor, channel = closing_by, Channel.DOOR
             else:
-                member, channel = self.conversation_reach(resident, levels[i])
+                actor, channel = self.conversation_reach(resident, levels[i])
             note = rng.choice(CONVERSATION_NOTES) if rng.random() < 0.15 else ""
-            self.schedule_visit(at, resident, Outcome.CONVERSATION, member, channel, note)
+            self.schedule_visit(at, resident, Outcome.CONVERSATION, actor, channel, note)
             if levels[i] != level:
                 level = levels[i]
-                self.schedule(at, partial(self.set_level, contact, level, member, at))
+                self.schedule(at, partial(self.set_level, contact, level, actor, at))
             if closing:
                 continue
-            self.maybe_ask(resident, level, at, later, member)
-            self.maybe_follow_up(resident, level, at, member)
+            self.maybe_ask(resident, level, at, later, actor)
+            self.maybe_follow_up(resident, level, at, actor)
             if later is not None:
                 for between in self.times_between(at, later, rng.choice([0, 0, 1, 1, 2])):
                     outcome = rng.choices(
@@ -695,7 +695,7 @@ class DemoSeeder:
         level: Level,
         at: dt.datetime,
         later: dt.datetime | None,
-        member: Membership,
+        actor: Membership,
     ) -> None:
         """Some asks are answered at the door, others at the next conversation; one with
         no conversation since is still pending, overdue or not."""
@@ -718,7 +718,7 @@ class DemoSeeder:
             Ask(
                 contact=resident.contact,
                 question=question,
-                asked_by=member.user,
+                asked_by=actor.user,
                 asked_at=at,
                 due_on=timezone.localdate(at, self.zone) + dt.timedelta(days=rng.randint(2, 10)),
                 answer=answer,
@@ -727,7 +727,7 @@ class DemoSeeder:
         )
 
     def maybe_follow_up(
-        self, resident: Resident, level: Level, at: dt.datetime, member: Membership
+        self, resident: Resident, level: Level, at: dt.datetime, actor: Membership
     ) -> None:
         """Done by the first conversation on or after its date, by record_visit; a few
         are cancelled the next day."""
@@ -737,7 +737,7 @@ class DemoSeeder:
         follow_up = FollowUp(
             contact=resident.contact,
             planned_for=timezone.localdate(at, self.zone) + dt.timedelta(days=rng.randint(3, 10)),
-            assigned_to=resident.contact.owner or member.user,
+            assigned_to=resident.contact.owner or actor.user,
             purpose=rng.choice(FOLLOW_UP_PURPOSES),
             created_at=at,
         )
@@ -755,9 +755,9 @@ class DemoSeeder:
             outcome = rng.choices(
                 [Outcome.NOT_HOME, Outcome.COME_BACK, Outcome.REFUSED], [75, 10, 15]
             )[0]
-            member = self.members[rng.choice(spec.organizers)]
+            actor = self.members[rng.choice(spec.organizers)]
             at = self.days_ago(ago)
-            self.schedule(at, partial(self.visit, member, outcome, unit=unit, at=at))
+            self.schedule(at, partial(self.visit, actor, outcome, unit=unit, at=at))
 
     def visitor(self, resident: Resident) -> Membership:
         """Mostly the owner; sometimes whoever else has the building as turf."""
@@ -771,13 +771,13 @@ class DemoSeeder:
         at: dt.datetime,
         resident: Resident,
         outcome: Outcome,
-        member: Membership | None = None,
+        actor: Membership | None = None,
         channel: Channel = Channel.DOOR,
         note: str = "",
     ) -> None:
-        member = member or self.visitor(resident)
+        actor = actor or self.visitor(resident)
         action = partial(
-            self.visit, member, outcome, contact=resident.contact, channel=channel, note=note, at=at
+            self.visit, actor, outcome, contact=resident.contact, channel=channel, note=note, at=at
         )
         self.schedule(at, action)
 
@@ -790,7 +790,7 @@ class DemoSeeder:
 
     def visit(
         self,
-        member: Membership,
+        actor: Membership,
         outcome: Outcome,
         *,
         at: dt.datetime,
@@ -801,7 +801,7 @@ class DemoSeeder:
     ) -> None:
         self.visit_count += 1
         record_visit(
-            member=member,
+            actor=actor,
             outcome=outcome,
             idempotency_key=f"seed-{self.visit_count:06d}",
             contact=contact,
@@ -811,10 +811,8 @@ class DemoSeeder:
             note=note,
         )
 
-    def set_level(
-        self, contact: Contact, level: Level, member: Membership, at: dt.datetime
-    ) -> None:
-        change = contact.set_level(level, by=member.user)
+    def set_level(self, contact: Contact, level: Level, actor: Membership, at: dt.datetime) -> None:
+        change = contact.set_level(level, by=actor.user)
         if change is not None:
             change.changed_at = at
             self.level_changes.append(change)
