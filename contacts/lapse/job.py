@@ -19,7 +19,6 @@ from django.utils import timezone
 
 from contacts.lapse import dialect
 from contacts.lapse.dialect import db_date, db_time
-from contacts.lapse.pace import carry_paces, kept_paces
 from contacts.lapse.rule import Rules
 from contacts.lapse.summary import past_weeks, take_summaries
 from contacts.models import (
@@ -102,9 +101,7 @@ def flag_lapsed(*, now: dt.datetime | None = None) -> FlagCounts:
     past = past_weeks(now)
     if organizations:
         groups = _pass(_Cutoffs.of(organizations, now), counts)
-    paces = kept_paces(now)
     summaries = take_summaries(now, groups, past)
-    carry_paces(summaries, paces)
     counts.due_soon = sum(summary.due_soon for summary in summaries)
     return counts
 

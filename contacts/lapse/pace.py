@@ -177,21 +177,3 @@ def take_paces(now: dt.datetime | None = None) -> int:
         summary.save(update_fields=["pace"])
         taken += 1
     return taken
-
-
-def kept_paces(now: dt.datetime) -> dict[int, dict[str, Any]]:
-    """The paces the summaries hold for the last full week, read before the hourly job
-    writes its new summaries over them."""
-    return dict(
-        LapseSummary.objects.filter(pace__week=last_full_week(now)).values_list(
-            "organization_id", "pace"
-        )
-    )
-
-
-def carry_paces(summaries: list[LapseSummary], kept: dict[int, dict[str, Any]]) -> None:
-    """The hourly job's new summaries keep the week's pace, where there is one."""
-    for summary in summaries:
-        if summary.organization_id in kept:
-            summary.pace = kept[summary.organization_id]
-            summary.save(update_fields=["pace"])

@@ -8,7 +8,7 @@ grows; the job reads every contact anyway, so it counts them in that same pass, 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Q
@@ -82,6 +82,8 @@ class PastWeeks:
 
     rates: dict[int, list[Any]]
     lapses: dict[int, list[int]]
+    # The last full week's pace where it was taken (contacts.lapse.pace), carried along.
+    paces: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 def past_weeks(now: dt.datetime) -> PastWeeks:
@@ -92,10 +94,17 @@ def past_weeks(now: dt.datetime) -> PastWeeks:
     counted afresh, from those that ended (LapseEpisode) and those still open (on the
     contacts, read off the flag's index), and divided by the contacts counted now."""
     this_monday = local_monday(now)
+    kept = list(LapseSummary.objects.only("taken_at", "weeks", "pace"))
     rates = {
         summary.organization_id: summary.weeks[:-1]
-        for summary in LapseSummary.objects.only("taken_at", "weeks")
+        for summary in kept
         if local_monday(summary.taken_at) == this_monday and summary.taken_at <= now
+    }
+    last_week = (this_monday - WEEK).date().isoformat()
+    paces = {
+        summary.organization_id: summary.pace
+        for summary in kept
+        if summary.pace.get("week") == last_week
     }
     afresh = Organization.objects.exclude(pk__in=list(rates)).values("pk")
     ends = week_ends(now)[:-1]
@@ -130,7 +139,7 @@ def past_weeks(now: dt.datetime) -> PastWeeks:
         for organization, *counts in counted:
             total = lapses.setdefault(organization, [0] * len(ends))
             lapses[organization] = [a + b for a, b in zip(total, counts, strict=True)]
-    return PastWeeks(rates=rates, lapses=lapses)
+    return PastWeeks(rates=rates, lapses=lapses, paces=paces)
 
 
 def conversations_by_week(now: dt.datetime) -> dict[int, tuple[int, int]]:
@@ -206,6 +215,7 @@ def take_summary(
         taken_at=now,
         conversations_this_week=conversations[0],
         conversations_last_week=conversations[1],
+        pace=past.paces.get(organization.pk, {}),
     )
     lapsed = 0
     buildings: dict[str, list[int]] = {}
