@@ -26,6 +26,8 @@ from contacts.models import (
     Ask,
     Contact,
     FollowUp,
+    LapseEpisode,
+    LapseSummary,
     LapseThreshold,
     Level,
     LevelChange,
@@ -320,3 +322,14 @@ def test_reset_never_deletes_a_user_of_another_organization(demo: Organization) 
         seed("--reset")
 
     assert Membership.objects.get(user__username="kwame").organization == westside
+
+
+def test_the_dashboards_weekly_rate_has_the_weeks_behind_it(demo: Organization) -> None:
+    """The seed plays the hourly job through the history: the chart climbs as the
+    committee slows down, rather than sitting at 0 % until the last week."""
+    summary = LapseSummary.objects.get(organization=demo)
+    rates = [rate for _, rate in summary.weeks]
+    assert len(rates) == 12
+    assert sum(rate > 0 for rate in rates[:-1]) >= 8
+    assert rates[-2] > rates[0]
+    assert LapseEpisode.objects.filter(organization=demo).exists()

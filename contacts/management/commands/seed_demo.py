@@ -26,6 +26,9 @@ from django.utils.text import slugify
 
 from buildings.models import Building, Turf, Unit
 from contacts.actions import record_visit
+from contacts.lapse.job import flag_lapsed
+from contacts.lapse.pace import take_paces
+from contacts.lapse.summary import week_ends
 from contacts.models import (
     DEFAULT_THRESHOLD_DAYS,
     Answer,
@@ -338,12 +341,19 @@ class DemoSeeder:
         contacts = [resident.contact for resident in residents]
         set_buildings(contacts)
         Contact.objects.bulk_create(contacts)
+        # The hourly job's runs at each past week's end, played with the history, so that the
+        # dashboard's weekly lapse rate has the weeks behind it.
+        for week_end in week_ends(self.now)[:-1]:
+            ran_at = week_end + dt.timedelta(minutes=5)
+            self.schedule(ran_at, partial(flag_lapsed, now=ran_at))
 
         for _, _, action in sorted(self.events, key=lambda event: (event[0], event[1])):
             action()
         LevelChange.objects.bulk_update(self.level_changes, ["changed_at"])
         Ask.objects.bulk_create(self.asks)
         self.plan_coming_follow_ups(residents)
+        flag_lapsed(now=self.now)
+        take_paces(self.now)
 
         unit_count = sum(len(labels) for labels in units.values())
         return (
