@@ -1,17 +1,36 @@
 /* The phone's outbox: no knock is lost for want of a signal.
  *
  * Forms marked data-outbox (the knock buttons, bulk "Not home") are kept on the phone in
- * IndexedDB when there is no signal, with their submission key and the time they
- * happened, and sent in order when the signal comes back (the `online` event) and on
- * every page load. Nothing depends on Background Sync, which Safari lacks. The server
- * records each at the time it happened; a key it has seen records nothing new.
+ * IndexedDB when there is no signal, when the request dies on the way, or when the server
+ * answers that it can't take it now (429, 5xx), with their submission key and the time
+ * they happened. They are sent in order when the signal comes back (the `online` event),
+ * on every page load, and again after a wait (Retry-After, else a backoff) while the
+ * server is busy. Nothing leaves the outbox until the server says recorded or duplicate,
+ * or refuses it with a reason, which stays on the phone as "Not sent". Nothing depends on
+ * Background Sync, which Safari lacks. The server records each at the time it happened;
+ * a key it has seen records nothing new.
  */
 (() => {
   "use strict";
   const DB = "doorstep";
   const STORE = "outbox";
   const LOW_SPACE = 2 * 1024 * 1024;
+  // Seconds between tries while the server is busy or out of reach, doubling to a cap.
+  const FIRST_WAIT = 10;
+  const LONGEST_WAIT = 300;
   let flushing = false;
+  let wait = 0;
+  let retry = null;
+
+  /* Try again later: after the seconds the server asked for (Retry-After), else after a
+   * wait that doubles. Returns the seconds. */
+  function tryAgainLater(asked) {
+    wait = Math.min(wait ? wait * 2 : FIRST_WAIT, LONGEST_WAIT);
+    const seconds = asked > 0 ? Math.min(asked, LONGEST_WAIT) : wait;
+    clearTimeout(retry);
+    retry = setTimeout(flush, seconds * 1000);
+    return seconds;
+  }
 
   function db() {
     return new Promise((resolve, reject) => {
@@ -167,13 +186,21 @@
         try {
           response = await send(item);
         } catch (error) {
-          break; // no signal after all: try again later
+          // No signal after all, or the server out of reach: try again later.
+          notes.push(`Could not reach Doorstep: trying again in ${tryAgainLater(NaN)} s.`);
+          break;
         }
         if (response.type === "opaqueredirect" || response.status === 401 || response.status === 403) {
           notes.push(`<a href="/login/?next=${encodeURIComponent(location.pathname)}">Log in</a> to send the knocks waiting on this phone.`);
           break;
         }
+        if (response.status === 429 || response.status >= 500) {
+          const seconds = tryAgainLater(Number(response.headers.get("Retry-After")));
+          notes.push(`Doorstep is busy: trying again in ${seconds} s.`);
+          break;
+        }
         if (response.ok) {
+          wait = 0;
           const answer = await response.json();
           await remove(item.id);
           sent += answer.status === "recorded" ? 1 : 0;
@@ -183,7 +210,9 @@
           if (response.status === 422) problem = (await response.json()).message;
           await put({ ...item, state: "failed", problem });
         } else {
-          break; // the server is struggling: keep everything and try later
+          // Refused for a reason the phone can't mend by waiting (a 400, a 413): kept, said.
+          const problem = `Doorstep refused it (HTTP ${response.status}).`;
+          await put({ ...item, state: "failed", problem });
         }
       }
     } finally {
@@ -209,11 +238,26 @@
     true,
   );
 
+  function submitterOf(event) {
+    const config = event.detail.requestConfig;
+    return config && config.triggeringEvent ? config.triggeringEvent.submitter : null;
+  }
+
   /* Online but the request died on the way (a stairwell): keep it too. */
   document.addEventListener("htmx:sendError", (event) => {
     const form = event.detail.elt.closest("form[data-outbox]");
-    if (form) keep(form, event.detail.requestConfig && event.detail.requestConfig.triggeringEvent
-      ? event.detail.requestConfig.triggeringEvent.submitter : null);
+    if (form) keep(form, submitterOf(event));
+  });
+
+  /* The server could not take it now (busy, or failing): keep it and send it again later.
+   * A knock it recorded before failing comes back as a duplicate, recorded once. */
+  document.addEventListener("htmx:responseError", async (event) => {
+    const form = event.detail.elt.closest("form[data-outbox]");
+    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    if (!form || !(status === 429 || status >= 500)) return;
+    await keep(form, submitterOf(event));
+    const seconds = tryAgainLater(Number(event.detail.xhr.getResponseHeader("Retry-After")));
+    await show(`Doorstep is busy: saved on this phone, trying again in ${seconds} s.`);
   });
 
   document.addEventListener("htmx:afterSwap", (event) => renewKeys(event.detail.target));

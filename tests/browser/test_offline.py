@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from buildings.models import Unit
 from contacts.models import Contact, Outcome, Visit
@@ -167,3 +167,49 @@ def test_a_knock_kept_on_a_shared_phone_is_sent_only_in_its_organizers_name(
     log_in(page, olivia)
     expect(page.locator("#outbox")).to_contain_text("1 knock sent")
     assert Visit.objects.get().organizer == olivia
+
+
+def test_a_knock_the_server_could_not_take_is_kept_and_sent_again_when_it_asks(
+    phone: Page, screenshot: Screenshot, olivia: User, maria: Contact, unit_1204: Unit
+) -> None:
+    """Answered 503 with Retry-After: 1, the knock waits on the phone, then is sent once."""
+    page = phone
+    log_in(page, olivia)
+    busy: list[str] = []
+
+    def once_busy(route: Route) -> None:
+        if not busy:
+            busy.append(route.request.url)
+            route.fulfill(status=503, headers={"Retry-After": "1"}, body="Busy")
+        else:
+            route.continue_()
+
+    page.route("**/knock/", once_busy)
+    page.goto(reverse("buildings:unit", args=[unit_1204.building_id, unit_1204.pk]))
+    card(page, maria).get_by_role("button", name="Not home").click()
+
+    expect(page.locator("#outbox")).to_contain_text("Doorstep is busy: saved on this phone")
+    expect(page.locator("#outbox")).to_contain_text("1 knock waiting to send")
+    screenshot(page, "knock-kept-when-the-server-is-busy")
+    expect(page.locator("#outbox")).to_contain_text("1 knock sent", timeout=10_000)
+    assert len(busy) == 1
+    assert list(Visit.objects.values_list("contact", "outcome")) == [(maria.pk, Outcome.NOT_HOME)]
+
+
+def test_a_knock_refused_for_a_reason_waiting_cannot_mend_stays_as_not_sent(
+    phone: Page, olivia: User, maria: Contact, unit_1204: Unit
+) -> None:
+    page = phone
+    log_in_and_keep_the_turf(page, olivia)
+    page.context.set_offline(True)
+    page.goto(reverse("buildings:unit", args=[unit_1204.building_id, unit_1204.pk]))
+    card(page, maria).get_by_role("button", name="Not home").click()
+    expect(page.locator("#outbox")).to_contain_text("1 knock waiting to send")
+
+    page.route("**/knock/", lambda route: route.fulfill(status=413, body="Too large"))
+    page.context.set_offline(False)
+
+    expect(page.locator("#outbox")).to_contain_text("Not sent: Not home")
+    expect(page.locator("#outbox")).to_contain_text("Doorstep refused it (HTTP 413).")
+    assert len(page.evaluate(READ_OUTBOX)) == 1
+    assert not Visit.objects.exists()
