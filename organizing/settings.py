@@ -120,8 +120,14 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(VAR_DIR / "db.sqlite3"),
-            # Celery's worker and the web server write at the same time in `make run`.
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # Celery's worker, the web server and a phone downloading its turf use the
+            # database at once in `make run`: writers take the lock when they begin, and
+            # wait for it; with the write-ahead log, readers never wait for a writer.
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
         }
     }
 
