@@ -14,4 +14,5 @@ def test_the_migrations_describe_the_models_as_they_are() -> None:
     try:
         call_command("makemigrations", "--check", "--dry-run", stdout=out, stderr=out)
     except SystemExit:
-        pytest.fail(f"A model changed without its migration (makemigrations):\n{out.getvalue()}")
+        pass  # --check exits 1 when a migration is missing; the output says which.
+    assert out.getvalue().strip() == "No changes detected", out.getvalue()
