@@ -202,12 +202,11 @@ def lapsed_row(contact: Contact, rules: Rules, now: dt.datetime) -> dict[str, An
     that reason ran out (the ask's date, the follow-up's, or the threshold)."""
     talked = contact.last_conversation_at
     reading = rules.read(contact, now)
-    reason = contact.lapse_reason or reading.reason
-    ran_out = [clock.runs_out_at for clock in reading.clocks if clock.reason == reason]
+    clock = reading.clock_for(contact.lapse_reason or reading.reason)
     return {
         "contact": contact,
         "days_since": (now - talked).days if talked else None,
-        "overdue": max((now - ran_out[0]).days, 0) if ran_out else 0,
+        "overdue": max((now - clock.runs_out_at).days, 0) if clock else 0,
         "why": WHY.get(contact.lapse_reason, ""),
     }
 

@@ -1,8 +1,9 @@
-"""The emails that keep people from being dropped: each owner's daily list of who is due, and
-the committee's weekly figures.
+"""The emails that keep people from being dropped: each owner's daily list of who is due,
+the committee's daily list of contacts who need an owner, and its weekly figures.
 
-Both read the flags the hourly job (contacts.lapse.flag_lapsed) leaves on contacts; neither
-recomputes a lapse. Both send once per person and period whatever the number of runs: see
+The owner's list is the lapse rule's at the moment of sending (contacts.lapse.due), as
+Today shows it; the committee's read what the hourly job and deactivations leave on the
+contacts. Each is sent once per person and period whatever the number of runs: see
 `_send_once`.
 """
 
@@ -32,6 +33,7 @@ from contacts.models import (
     LapseFlag,
     Level,
     Status,
+    needs_an_owner,
 )
 from organizing.models import Membership, Organization, Role, display_name
 
@@ -236,11 +238,7 @@ def send_orphan_digests(*, now: dt.datetime | None = None) -> int:
     member deactivated at 6 a.m. has their contacts in that morning's list: deactivation
     marks them at once, the hourly job the quiet ones."""
     today = timezone.localdate(now)
-    needing = Contact.objects.filter(
-        Q(orphaned=True) | Q(owner__isnull=True),
-        organization_id=OuterRef("organization_id"),
-        status=Status.ACTIVE,
-    )
+    needing = Contact.objects.filter(needs_an_owner, organization_id=OuterRef("organization_id"))
     recipients = (
         Membership.objects.filter(
             Exists(needing), active=True, role__in=[Role.COMMITTEE, Role.ADMIN]
@@ -276,11 +274,7 @@ def send_orphan_digests(*, now: dt.datetime | None = None) -> int:
 def orphans_of(organization: Organization) -> list[Orphan]:
     """The highest levels first: a leader without an owner is the lapse about to happen."""
     contacts = (
-        Contact.objects.filter(
-            Q(orphaned=True) | Q(owner__isnull=True),
-            organization=organization,
-            status=Status.ACTIVE,
-        )
+        Contact.objects.filter(needs_an_owner, organization=organization)
         .select_related("owner__membership", "unit__building")
         .order_by("-level", "name", "pk")[:ORPHANS_LISTED]
     )

@@ -119,7 +119,8 @@ def owner_due(membership: Membership, now: dt.datetime) -> OwnerDue:
         if reading.lapses_at is None:
             continue  # Snoozed: not counted.
         if reading.flag in (LapseFlag.LAPSED, LapseFlag.ESCALATED):
-            clock = next(c for c in reading.clocks if c.reason == reading.reason)
+            clock = reading.clock_for(reading.reason)
+            assert clock is not None
             lapsed.append(line(contact, reading, clock))
             continue
         first = reading.first

@@ -104,6 +104,10 @@ class Reading:
     def first(self) -> Clock | None:
         return min(self.clocks, key=lambda clock: clock.runs_out_at, default=None)
 
+    def clock_for(self, reason: str | None) -> Clock | None:
+        """The clock a lapse for this reason is counted from."""
+        return next((clock for clock in self.clocks if clock.reason == reason), None)
+
 
 # Among the clocks run out, which one a lapse is said to be for.
 REASON_ORDER = [
