@@ -224,7 +224,9 @@ def get_unit(request: MemberRequest, building_id: int, unit_id: int) -> Unit:
 @member_required()
 def unit_detail(request: MemberRequest, building_id: int, unit_id: int) -> HttpResponse:
     unit = get_unit(request, building_id, unit_id)
-    return render(request, "field/unit_detail.html", unit_context(request, unit))
+    # The phone's outbox asks for the residents again once it has sent what it kept.
+    template = "field/unit_detail.html#residents" if request.htmx else "field/unit_detail.html"
+    return render(request, template, unit_context(request, unit))
 
 
 def unit_response(
@@ -310,6 +312,9 @@ def knock(request: MemberRequest, building_id: int, unit_id: int) -> HttpRespons
 @member_required()
 @rate_limit("knock", key="user")
 def new_resident(request: MemberRequest, building_id: int, unit_id: int) -> HttpResponse:
+    """A person met at the door. The phone may send one it added offline, with the key it
+    made for them: a conversation it keeps for them finds them by that key (talk)."""
+    replay = offline.is_replay(request)
     unit = get_unit(request, building_id, unit_id)
     form = ResidentForm(request.POST)
     if form.is_valid():
@@ -325,9 +330,15 @@ def new_resident(request: MemberRequest, building_id: int, unit_id: int) -> Http
         except ValidationError as error:
             form.add_error(None, error)
         else:
+            if replay:
+                text = f"Added {contact.name} to {unit.label}."
+                return offline.reply("recorded" if created else "duplicate", text)
             if created:
                 messages.success(request, f"Added {contact.name} to {unit.label}.")
             return unit_response(request, unit)
+    if replay:
+        problems = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        return offline.reply("refused", problems, http_status=422)
     context = unit_context(request, unit) | {"resident_form": form}
     template = "field/unit_detail.html#residents" if request.htmx else "field/unit_detail.html"
     return render(request, template, context, status=422 if not request.htmx else 200)

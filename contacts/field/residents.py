@@ -4,12 +4,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRefresh
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from buildings.models import Unit
 from contacts.actions import plan_follow_up, record_conversation, record_visit, undo_visit
@@ -22,7 +23,7 @@ from contacts.field.forms import (
     TalkForm,
 )
 from contacts.lapse.rule import Rules, with_clocks
-from contacts.models import Answer, Ask, Contact, FollowUp, Outcome, Status, Visit
+from contacts.models import Answer, Ask, Contact, FollowUp, Level, Outcome, Status, Visit
 from contacts.privacy.audit import contact_trail
 from organizing.access import MemberRequest, member_required
 from organizing.models import Role
@@ -76,16 +77,24 @@ def rerender(request: MemberRequest, contact: Contact, **forms: object) -> HttpR
 @require_http_methods(["GET", "POST"])
 @member_required()
 @rate_limit("knock", key="user")
-def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
-    """A conversation: the note, the level, an ask with its due date, the next visit."""
+def talk(request: MemberRequest, contact_id: int | None = None, key: str = "") -> HttpResponse:
+    """A conversation: the note, the level, an ask with its due date, the next visit.
+
+    Addressed by the contact's id, or by the key of a resident added on the phone that the
+    server may not know yet (`key`): offline, the phone shows this form for them and its
+    outbox sends the resident first, then the conversation, which finds them by that key."""
     # Sent late by the phone's outbox: the contact may have moved off this organizer's turf
     # or been handed on since. Only a POST is a replay; a page is only shown for what they see.
     replay = request.method == "POST" and offline.is_replay(request)
-    if replay:
-        contact = get_object_or_404(offline.replayable(request.membership), pk=contact_id)
-        theirs_now = Contact.objects.visible_to(request.membership).filter(pk=contact.pk).exists()
-    else:
-        contact, theirs_now = get_contact(request, contact_id), True
+    visible = Contact.objects.visible_to(request.membership)
+    scope = offline.replayable(request.membership) if replay else visible
+    found = scope.filter(submission_key=key) if key else scope.filter(pk=contact_id or 0)
+    contact = found.select_related("unit__building", "owner").first()
+    if contact is None and key and request.method == "GET":
+        return added_on_the_phone(request)
+    if contact is None:
+        raise Http404
+    theirs_now = not replay or visible.filter(pk=contact.pk).exists()
     rules = Rules.of(request.membership.organization)
     # Before the contact would be due soon: the conversation planned ahead of the warning.
     proposed = timezone.localdate() + rules.threshold(contact.level) - rules.warning(contact.level)
@@ -151,9 +160,11 @@ def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
                     )
                 if created:
                     messages.success(request, text, extra_tags=f"undo:{visit.pk}")
-                if contact.unit is not None:
-                    return redirect("buildings:unit", contact.unit.building_id, contact.unit_id)
-                return redirect("contacts:detail", contact.pk)
+                after = reverse("contacts:detail", args=[contact.pk])
+                if (unit := contact.unit) is not None:
+                    after = reverse("buildings:unit", args=[unit.building_id, unit.pk])
+                # The phone's outbox sends the form as htmx does, and goes on from here.
+                return HttpResponseClientRedirect(after) if request.htmx else redirect(after)
     if replay:
         problems = " ".join(str(e) for errors in form.errors.values() for e in errors)
         return offline.reply("refused", problems, http_status=422)
@@ -164,6 +175,27 @@ def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
         "today": timezone.localdate(),
     }
     return render(request, "field/talk.html", context, status=422)
+
+
+def added_on_the_phone(request: MemberRequest) -> HttpResponse:
+    """The Talked form for a resident the phone added and has not sent yet: the page the
+    phone keeps once and shows for every such resident. It posts to its own address, which
+    names the resident by the key the phone made for them."""
+    stand_in = Contact(name="the resident you added", level=Level.NEW)
+    rules = Rules.of(request.membership.organization)
+    level = stand_in.level
+    proposed = timezone.localdate() + rules.threshold(level) - rules.warning(level)
+    form = TalkForm(
+        open_asks=[],
+        initial={
+            "unit": request.GET.get("unit"),
+            "level": stand_in.level,
+            "follow_up_on": max(proposed, timezone.localdate()),
+            "follow_up_purpose": "Check in",
+        },
+    )
+    context = {"contact": stand_in, "form": form, "proposed": proposed}
+    return render(request, "field/talk.html", context | {"today": timezone.localdate()})
 
 
 def handed_on_conversation(

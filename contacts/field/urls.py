@@ -25,6 +25,8 @@ contacts = (
     [
         path("<int:contact_id>/", residents.contact_detail, name="detail"),
         path("<int:contact_id>/talk/", residents.talk, name="talk"),
+        # A resident added on the phone, named by the key it made for them (see talk).
+        path("new/<slug:key>/talk/", residents.talk, name="talk_new"),
         path("<int:contact_id>/visits/", residents.log_visit, name="log_visit"),
         path("<int:contact_id>/follow-ups/", residents.new_follow_up, name="new_follow_up"),
         path(

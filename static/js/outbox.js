@@ -1,14 +1,17 @@
-/* The phone's outbox: no knock is lost for want of a signal.
+/* The phone's outbox: the one way a knock, a conversation or a new resident is sent.
  *
- * Forms marked data-outbox (the knock buttons, bulk "Not home") are kept on the phone in
- * IndexedDB when there is no signal, when the request dies on the way, or when the server
- * answers that it can't take it now (429, 5xx), with their submission key and the time
- * they happened. They are sent in order when the signal comes back (the `online` event),
- * on every page load, and again after a wait (Retry-After, else a backoff) while the
- * server is busy. Nothing leaves the outbox until the server says recorded or duplicate,
- * or refuses it with a reason, which stays on the phone as "Not sent". Nothing depends on
- * Background Sync, which Safari lacks. The server records each at the time it happened;
- * a key it has seen records nothing new.
+ * A form marked data-outbox (the knock buttons, bulk "Not home", the Talked form, "add a
+ * resident") is first kept on the phone in IndexedDB, with its submission key and the time
+ * it happened, and only then sent. Nothing leaves the outbox until the server says
+ * recorded or duplicate, or refuses it with a reason, which stays on the phone as "Not
+ * sent" to correct or dismiss. Sent from the page it was made on, it goes as htmx would
+ * send it and its answer is swapped into the page; kept for later (no signal, the request
+ * died on the way, the server busy: 429, 5xx), it is sent in order when the signal comes
+ * back (the `online` event), on every page load, and after a wait (Retry-After, else a
+ * backoff), marked as a replay so the server records it at the time it happened and
+ * answers in JSON. Nothing depends on Background Sync, which Safari lacks. A key the
+ * server has seen records nothing new, so two tabs sending the same outbox are harmless;
+ * a lock keeps them from trying.
  */
 (() => {
   "use strict";
@@ -18,7 +21,10 @@
   // Seconds between tries while the server is busy or out of reach, doubling to a cap.
   const FIRST_WAIT = 10;
   const LONGEST_WAIT = 300;
+  // This page load: what is made here is sent live, its answer shown here.
+  const LOAD = crypto.randomUUID();
   let flushing = false;
+  let again = false;
   let wait = 0;
   let retry = null;
 
@@ -28,7 +34,7 @@
     wait = Math.min(wait ? wait * 2 : FIRST_WAIT, LONGEST_WAIT);
     const seconds = asked > 0 ? Math.min(asked, LONGEST_WAIT) : wait;
     clearTimeout(retry);
-    retry = setTimeout(flush, seconds * 1000);
+    retry = setTimeout(() => flush(), seconds * 1000);
     return seconds;
   }
 
@@ -51,7 +57,7 @@
     });
   }
 
-  /* A phone may be shared: each knock is the organizer's who made it, shown to them alone
+  /* A phone may be shared: each item is the organizer's who made it, shown to them alone
    * and sent only in their own session, never in the next person's name. */
   const member = (document.querySelector("meta[name='doorstep-member']") || {}).content || "";
   const all = async () =>
@@ -84,6 +90,17 @@
     return el;
   }
 
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  /* "2 knocks, 1 conversation" */
+  const counted = (items) =>
+    ["knock", "new resident", "conversation"]
+      .map((kind) => [kind, items.filter((i) => kindOf(i) === kind).length])
+      .filter(([, n]) => n)
+      .map(([kind, n]) => plural(n, kind))
+      .join(", ");
+  const kindOf = (item) =>
+    /\/talk\/(\?|$)/.test(item.action) ? "conversation" : /\/residents\/$/.test(item.action) ? "new resident" : "knock";
+
   async function show(note) {
     const items = await all();
     const waiting = items.filter((i) => i.state === "waiting");
@@ -95,11 +112,13 @@
       lines.push(`<strong>Offline</strong>${at ? `, saved at ${at.toTimeString().slice(0, 5)}` : ""}.`);
     }
     if (waiting.length) {
-      lines.push(`${waiting.length} knock${waiting.length === 1 ? "" : "s"} waiting to send.`);
+      const why = !navigator.onLine ? "no signal" : waiting.some((i) => i.tried) ? "Doorstep did not answer yet" : "sending";
+      lines.push(`${counted(waiting)} waiting to send (${why}).`);
     }
     for (const item of stuck) {
-      lines.push(`<span class="stuck">Not sent: ${escape(item.label)}. ${escape(item.problem)} ` +
-        `<button type="button" data-dismiss="${escape(item.id)}">Dismiss</button></span>`);
+      const fix = item.typed ? ` <a href="${escape(item.page)}#correct-${escape(item.id)}">Correct it</a>` : "";
+      lines.push(`<span class="stuck">Not sent: ${escape(item.label)}. ${escape(item.problem)}${fix} ` +
+        `<button type="button" data-dismiss="${escape(item.id)}">Discard</button></span>`);
     }
     if (note) lines.push(note);
     const el = banner();
@@ -114,7 +133,8 @@
   }
 
   function describe(form, submitter) {
-    const what = submitter ? submitter.textContent.trim() : "Knock";
+    const tapped = submitter && submitter.textContent.trim();
+    const what = form.dataset.what || tapped || "Knock";
     const where = form.getAttribute("data-outbox") || "";
     return `${what}${where ? " · " + where : ""}`;
   }
@@ -125,9 +145,11 @@
     return quota - usage < LOW_SPACE;
   }
 
+  /* Keep a submitted form on the phone; returns the item, or null when storage is full. */
   async function keep(form, submitter) {
     const fields = [...new FormData(form, submitter).entries()];
     const keyField = fields.find(([name]) => name.endsWith("key"));
+    const hxPost = form.getAttribute("hx-post");
     const item = {
       id: keyField ? String(keyField[1]) : freshKey(),
       action: form.action,
@@ -135,20 +157,28 @@
       happened_at: new Date().toISOString(),
       label: describe(form, submitter),
       member,
+      page: location.pathname + location.search,
+      // What was typed can be corrected in the form it came from; a knock is only a tap.
+      typed: Boolean(form.querySelector("textarea, input[type=text], input:not([type])")),
+      load: LOAD,
+      live: {
+        url: hxPost ? new URL(hxPost, location.href).href : form.action,
+        target: form.getAttribute("hx-target") || "",
+        swap: form.getAttribute("hx-swap") || "innerHTML",
+      },
+      // Kept with no signal: sent later as a replay, at the time it happened.
+      tried: !navigator.onLine,
       state: "waiting",
       problem: "",
     };
     try {
       await put(item);
     } catch (error) {
-      alert("This knock could not be saved: the phone's storage is full. Write it down, then free some space.");
-      return;
+      alert("This could not be saved: the phone's storage is full. Write it down, then free some space.");
+      return null;
     }
     renewKeys(form);
-    const warning = (await lowOnSpace())
-      ? " <strong>Phone storage is nearly full: free some space before the next knock.</strong>"
-      : "";
-    await show(`Saved on this phone: ${escape(item.label)}.${warning}`);
+    return item;
   }
 
   function csrfToken() {
@@ -160,11 +190,17 @@
     }
   }
 
-  async function send(item) {
+  function bodyOf(item) {
     const body = new URLSearchParams(item.fields);
-    body.set("happened_at", item.happened_at);
     // The token saved with the form may be stale (a new login rotates it): send today's.
     body.delete("csrfmiddlewaretoken");
+    return body;
+  }
+
+  /* Sent later: a replay, recorded at the time it happened, answered in JSON. */
+  function replay(item) {
+    const body = bodyOf(item);
+    body.set("happened_at", item.happened_at);
     return fetch(item.action, {
       method: "POST",
       body,
@@ -174,91 +210,195 @@
     });
   }
 
-  async function flush() {
-    if (flushing || !navigator.onLine) return show();
-    flushing = true;
+  /* Sent at once from the page it was made on, as htmx sends a form. */
+  function sendLive(item) {
+    return fetch(item.live.url, {
+      method: "POST",
+      body: bodyOf(item),
+      credentials: "same-origin",
+      redirect: "manual",
+      headers: { "HX-Request": "true", "HX-Current-URL": location.href, "X-CSRFToken": csrfToken() },
+    });
+  }
+
+  /* The server answered a live send: show its answer where htmx would have. */
+  async function answered(item, response) {
+    const next = response.headers.get("HX-Redirect");
+    const html = await response.text();
+    await remove(item.id);
+    if (next) {
+      location.assign(next);
+    } else if (item.live.target && response.ok && document.querySelector(item.live.target)) {
+      htmx.swap(item.live.target, html, { swapStyle: item.live.swap });
+    } else {
+      // A form shown again with what was wrong (422), and what the organizer typed.
+      htmx.swap("main", html, { swapStyle: "outerHTML" }, { select: "main" });
+    }
+  }
+
+  async function refused(item, response) {
+    let problem = `Doorstep refused it (HTTP ${response.status}).`;
+    if (response.status === 404) problem = "That door or person is no longer in Doorstep.";
+    if (response.status === 413) problem = "Doorstep refused it as too large (HTTP 413).";
+    if (response.status === 422 && !item.tried) return answered(item, response);
+    if ((response.headers.get("Content-Type") || "").includes("json")) {
+      problem = (await response.json()).message || problem;
+    }
+    await put({ ...item, state: "failed", problem });
+  }
+
+  /* Send what waits, oldest first, one at a time across this phone's tabs. */
+  async function sendAll() {
     const notes = [];
-    let sent = 0;
-    try {
-      for (const item of await all()) {
-        if (item.state !== "waiting") continue;
-        let response;
-        try {
-          response = await send(item);
-        } catch (error) {
-          // No signal after all, or the server out of reach: try again later.
-          notes.push(`Could not reach Doorstep: trying again in ${tryAgainLater(NaN)} s.`);
-          break;
-        }
-        if (response.type === "opaqueredirect" || response.status === 401 || response.status === 403) {
-          notes.push(`<a href="/login/?next=${encodeURIComponent(location.pathname)}">Log in</a> to send the knocks waiting on this phone.`);
-          break;
-        }
-        if (response.status === 429 || response.status >= 500) {
-          const seconds = tryAgainLater(Number(response.headers.get("Retry-After")));
-          notes.push(`Doorstep is busy: trying again in ${seconds} s.`);
-          break;
-        }
-        if (response.ok) {
-          wait = 0;
-          const answer = await response.json();
-          await remove(item.id);
-          sent += answer.status === "recorded" ? 1 : 0;
-          if (answer.needs_look) notes.push(`Sent, but needs a look: ${escape(answer.needs_look)}.`);
-        } else if (response.status === 404 || response.status === 422) {
-          let problem = "That door or person is no longer in Doorstep.";
-          if (response.status === 422) problem = (await response.json()).message;
-          await put({ ...item, state: "failed", problem });
-        } else {
-          // Refused for a reason the phone can't mend by waiting (a 400, a 413): kept, said.
-          const problem = `Doorstep refused it (HTTP ${response.status}).`;
-          await put({ ...item, state: "failed", problem });
-        }
+    const sent = [];
+    for (;;) {
+      const item = (await all()).find((i) => i.state === "waiting");
+      if (!item) break;
+      const live = item.load === LOAD && !item.tried;
+      let response;
+      try {
+        response = await (live ? sendLive(item) : replay(item));
+      } catch (error) {
+        // No signal after all, or the server out of reach: try again later.
+        await put({ ...item, tried: true });
+        notes.push(`Could not reach Doorstep: saved on this phone, trying again in ${tryAgainLater(NaN)} s.`);
+        break;
       }
+      if (response.type === "opaqueredirect" || response.status === 401 || response.status === 403) {
+        notes.push(`<a href="/login/?next=${encodeURIComponent(location.pathname)}">Log in</a> to send what waits on this phone.`);
+        break;
+      }
+      if (response.status === 429 || response.status >= 500) {
+        await put({ ...item, tried: true });
+        const seconds = tryAgainLater(Number(response.headers.get("Retry-After")));
+        notes.push(`Doorstep is busy: saved on this phone, trying again in ${seconds} s.`);
+        break;
+      }
+      wait = 0;
+      if (!response.ok) {
+        await refused(item, response);
+      } else if (live) {
+        await answered(item, response);
+      } else {
+        const answer = await response.json();
+        await remove(item.id);
+        if (answer.status === "recorded") sent.push(item);
+        if (answer.needs_look) notes.push(`Sent, but needs a look: ${escape(answer.needs_look)}.`);
+      }
+    }
+    if (sent.length) {
+      notes.unshift(`${counted(sent)} sent.`);
+      refreshCards();
+    }
+    return notes;
+  }
+
+  async function flush(note = "") {
+    if (!navigator.onLine) return show(note);
+    if (flushing) {
+      again = true;
+      return;
+    }
+    flushing = true;
+    let notes = [];
+    try {
+      do {
+        again = false;
+        notes = navigator.locks ? await navigator.locks.request("doorstep-outbox", sendAll) : await sendAll();
+      } while (again);
     } finally {
       flushing = false;
     }
-    if (sent) notes.unshift(`${sent} knock${sent === 1 ? "" : "s"} sent.`);
-    await show(notes.join(" "));
+    await show([note, ...notes].filter(Boolean).join(" "));
+  }
+
+  /* After a replay the cards on this page may be out of date: ask for them again. */
+  function refreshCards() {
+    for (const target of ["#residents", "#grid"]) {
+      if (document.querySelector(target)) {
+        htmx.ajax("GET", location.pathname + location.search, { target, swap: "outerHTML" });
+      }
+    }
+  }
+
+  /* A resident added without a signal: a card on the unit page until it is sent, with the
+   * Talked form that finds them by the key the phone made for them. */
+  function showWaitingResident(item) {
+    const list = document.getElementById("residents");
+    const name = (item.fields.find(([n]) => n === "name") || [])[1];
+    const unit = location.pathname.match(/units\/(\d+)/);
+    if (!list || !name) return;
+    const card = document.createElement("article");
+    card.className = "resident waiting";
+    card.innerHTML = `<header><h2></h2><span class="pill">Saved on this phone</span></header>` +
+      `<a class="button primary" href="/contacts/new/${encodeURIComponent(item.id)}/talk/${unit ? `?unit=${unit[1]}` : ""}">Talked</a>`;
+    card.querySelector("h2").textContent = name;
+    list.insertBefore(card, list.querySelector("article"));
+  }
+
+  /* The Talked form of a resident added on this phone: their name, from the outbox. */
+  async function nameTheResidentAdded() {
+    const key = location.pathname.match(/^\/contacts\/new\/([\w-]+)\/talk\//);
+    if (!key) return;
+    const item = (await all()).find((i) => i.id === key[1]);
+    const name = item && (item.fields.find(([n]) => n === "name") || [])[1];
+    if (!name) return;
+    document.querySelectorAll("h1, nav.crumbs").forEach((el) => {
+      el.textContent = el.textContent.replace("the resident you added", name);
+    });
+    document.querySelectorAll("form[data-outbox]").forEach((form) => {
+      form.dataset.outbox = name;
+    });
+  }
+
+  /* "Correct it": the form it came from, filled again with what was typed; the refused
+   * item leaves the outbox, as it is now in the form. */
+  async function correct() {
+    const id = location.hash.startsWith("#correct-") ? location.hash.slice(9) : "";
+    const item = id && (await all()).find((i) => i.id === id);
+    const form = item && [...document.querySelectorAll("form[data-outbox]")].find((f) => f.action === item.action);
+    if (!form) return;
+    for (const [name, value] of item.fields) {
+      if (name.endsWith("key") || name === "csrfmiddlewaretoken") continue;
+      form.querySelectorAll(`[name="${CSS.escape(name)}"]`).forEach((input) => {
+        if (input.type === "radio" || input.type === "checkbox") input.checked = input.value === value;
+        else input.value = value;
+      });
+    }
+    await remove(id);
+    history.replaceState(null, "", location.pathname + location.search);
   }
 
   document.addEventListener(
     "submit",
-    (event) => {
+    async (event) => {
       const form = event.target;
       if (form.matches("form[action$='/logout/']")) {
         caches.delete("doorstep-pages-v1");
         return;
       }
-      if (!form.matches("form[data-outbox]") || navigator.onLine) return;
+      if (!form.matches("form[data-outbox]")) return;
       event.preventDefault();
       event.stopImmediatePropagation();
-      keep(form, event.submitter);
+      const item = await keep(form, event.submitter);
+      if (!item) return;
+      if (navigator.onLine) return flush();
+      // No signal: said at once, sent when it comes back.
+      const warning = (await lowOnSpace())
+        ? " <strong>Phone storage is nearly full: free some space before the next knock.</strong>"
+        : "";
+      if (form.dataset.after) {
+        // The Talked form: back to the door, where the banner says it waits.
+        sessionStorage.setItem("doorstep-note", `Saved on this phone: ${item.label}.`);
+        const back = form.dataset.after === "back";
+        location.assign(back ? document.referrer || "/" : form.dataset.after);
+        return;
+      }
+      if (item.live.url.endsWith("/residents/")) showWaitingResident(item);
+      await show(`Saved on this phone: ${escape(item.label)}.${warning}`);
     },
     true,
   );
-
-  function submitterOf(event) {
-    const config = event.detail.requestConfig;
-    return config && config.triggeringEvent ? config.triggeringEvent.submitter : null;
-  }
-
-  /* Online but the request died on the way (a stairwell): keep it too. */
-  document.addEventListener("htmx:sendError", (event) => {
-    const form = event.detail.elt.closest("form[data-outbox]");
-    if (form) keep(form, submitterOf(event));
-  });
-
-  /* The server could not take it now (busy, or failing): keep it and send it again later.
-   * A knock it recorded before failing comes back as a duplicate, recorded once. */
-  document.addEventListener("htmx:responseError", async (event) => {
-    const form = event.detail.elt.closest("form[data-outbox]");
-    const status = event.detail.xhr ? event.detail.xhr.status : 0;
-    if (!form || !(status === 429 || status >= 500)) return;
-    await keep(form, submitterOf(event));
-    const seconds = tryAgainLater(Number(event.detail.xhr.getResponseHeader("Retry-After")));
-    await show(`Doorstep is busy: saved on this phone, trying again in ${seconds} s.`);
-  });
 
   document.addEventListener("htmx:afterSwap", (event) => renewKeys(event.detail.target));
   document.addEventListener("click", async (event) => {
@@ -278,40 +418,43 @@
     if (worker && event.detail.successful && !loggedOut) worker.postMessage({ type: "seen" });
   });
 
-  window.addEventListener("online", flush);
+  window.addEventListener("online", () => flush());
+  window.addEventListener("offline", () => show());
   if (navigator.serviceWorker) {
     navigator.serviceWorker.addEventListener("message", (event) => {
-      if (event.data && event.data.type === "kept") {
-        localStorage.setItem("doorstep-kept-at", String(Date.now()));
-        document.documentElement.dataset.kept = "yes";
-      }
+      if (event.data && event.data.type === "kept") keptAt();
     });
     navigator.serviceWorker.startMessages();
   }
-  window.addEventListener("offline", () => show());
 
-  function keepTurfPages() {
-    if (!navigator.serviceWorker || !navigator.onLine) return;
-    const last = Number(localStorage.getItem("doorstep-kept-at") || 0);
-    if (Date.now() - last < 10 * 60 * 1000) return;
-    fetch("/offline/pages.json", { credentials: "same-origin" })
-      .then((r) => (r.ok ? r.json() : null))
-      .then(async (pages) => {
-        if (!pages) return;
-        const registration = await navigator.serviceWorker.ready;
-        const assets = [...document.querySelectorAll("link[rel=stylesheet], script[src]")].map(
-          (el) => el.href || el.src,
-        );
-        registration.active.postMessage({
-          type: "keep",
-          urls: [...assets, ...pages.urls],
-          idle_minutes: pages.idle_minutes,
-        });
-      })
-      .catch(() => {});
+  /* The organizer's turf, kept for offline use: once when a session starts, then every ten
+   * minutes only what changed. The service worker runs the pass (sw.js), one at a time: a
+   * page loaded or closed meanwhile neither restarts nor stops it. */
+  const EVERY = 10 * 60 * 1000;
+  async function keptAt() {
+    const kept = window.caches && (await caches.match("/offline/kept", { cacheName: "doorstep-pages-v1" }));
+    const at = kept ? Number(await kept.text()) : 0;
+    if (at) document.documentElement.dataset.kept = "yes";
+    return at;
   }
+
+  async function keepTurfPages() {
+    if (!navigator.serviceWorker || !navigator.onLine) return;
+    if (Date.now() - (await keptAt()) < EVERY) return;
+    const registration = await navigator.serviceWorker.ready;
+    const assets = [...document.querySelectorAll("link[rel=stylesheet], script[src]")].map(
+      (el) => el.href || el.src,
+    );
+    registration.active.postMessage({ type: "keep", assets });
+  }
+  setInterval(keepTurfPages, 60 * 1000);
 
   renewKeys(document);
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js", { scope: "/" });
-  flush().then(keepTurfPages);
+  const note = sessionStorage.getItem("doorstep-note");
+  sessionStorage.removeItem("doorstep-note");
+  nameTheResidentAdded();
+  correct()
+    .then(() => flush(note ? escape(note) : ""))
+    .then(keepTurfPages);
 })();

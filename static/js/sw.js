@@ -8,6 +8,10 @@
  * alive: past the idle time since the phone last heard from the server, they are removed,
  * as a shared phone must not show them to whoever holds it next. Knocks are not sent from
  * here; the page's outbox (outbox.js) owns them.
+ *
+ * The turf is kept in passes the page asks for (outbox.js): each page comes with a version
+ * from the server, and a pass fetches only the pages whose version changed since the last,
+ * one pass at a time, and at most PASS_BYTES of them (the rest in the next pass).
  */
 const PAGES = "doorstep-pages-v1";
 const STATIC = "doorstep-static-v1";
@@ -69,7 +73,9 @@ async function networkFirst(request) {
         "",
       );
     }
-    const saved = await caches.match(request.url, { cacheName: PAGES });
+    const path = new URL(request.url).pathname;
+    const url = ADDED_ON_PHONE.test(path) ? new URL(ADDED_ON_PHONE_PAGE, request.url).href : request.url;
+    const saved = await caches.match(url, { cacheName: PAGES });
     if (saved) return saved;
     return offlinePage("You are offline and this page was not saved on this phone.");
   }
@@ -95,8 +101,91 @@ self.addEventListener("fetch", (event) => {
   }
 });
 
-/* The page sends the list of the organizer's turf pages (and its own static files) to
- * keep while online, and is told when they are kept. */
+// The Talked form of a resident added on the phone: one kept page stands for all of them.
+const ADDED_ON_PHONE = /^\/contacts\/new\/[\w-]+\/talk\/$/;
+const ADDED_ON_PHONE_PAGE = "/contacts/new/new/talk/";
+
+// The turf's pages with their versions, as the server last listed them.
+const LIST = "/offline/pages.json";
+// The version of each page kept, as the server named it when it was fetched.
+const VERSIONS = "/offline/versions";
+// When the last whole pass ended: the pages read it (outbox.js), even one loaded meanwhile.
+const KEPT = "/offline/kept";
+const PASS_BYTES = 3 * 1024 * 1024;
+let passing = false;
+
+async function versions(cache) {
+  const saved = await cache.match(VERSIONS);
+  return saved ? saved.json() : {};
+}
+
+/* One pass over the turf: the list of its pages with their versions (answered 304 when
+ * nothing changed since the last pass), then each page that changed. Returns false when the
+ * pass had to stop (no signal, the session over). */
+async function keepTurf(assets) {
+  const kept = await caches.open(PAGES);
+  const last = await kept.match(LIST);
+  const etag = last && last.headers.get("ETag");
+  let answer;
+  try {
+    const response = await fetch(LIST, {
+      credentials: "same-origin",
+      cache: "no-store", // asked with the list kept here, so that nothing changed is a 304
+      headers: etag ? { "If-None-Match": etag } : {},
+    });
+    if (response.status === 304 && last) {
+      answer = await last.json();
+    } else if (response.ok && new URL(response.url).pathname === LIST) {
+      await kept.put(LIST, response.clone());
+      answer = await response.json();
+    } else {
+      return false;
+    }
+  } catch (error) {
+    return false;
+  }
+  const pages = [...assets.map((url) => [url, "static"]), ...answer.pages];
+  return keepPages(pages, answer.idle_minutes);
+}
+
+async function keepPages(pages, idleMinutes) {
+  const kept = await caches.open(PAGES);
+  const statics = await caches.open(STATIC);
+  const known = await versions(kept);
+  let bytes = 0;
+  let ended = false;
+  try {
+    for (const [path, version] of pages) {
+      const url = new URL(path, self.location.origin);
+      const isStatic = url.pathname.startsWith("/static/");
+      if (isStatic ? await statics.match(url.href) : known[url.href] === version) continue;
+      if (bytes > PASS_BYTES) break; // the rest next time: a pass never eats a data plan
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (new URL(response.url).pathname === "/login/") {
+        ended = true;
+        await caches.delete(PAGES); // the session ended meanwhile
+        return false;
+      }
+      if (!savable(response)) continue;
+      const body = await response.clone().arrayBuffer();
+      bytes += body.byteLength;
+      await (isStatic ? statics : kept).put(url.href, response);
+      if (!isStatic) known[url.href] = version;
+    }
+  } catch (error) {
+    return false; // the signal went: keep what we have
+  } finally {
+    const body = JSON.stringify(known);
+    const headers = { "Content-Type": "application/json" };
+    if (!ended) await kept.put(VERSIONS, new Response(body, { headers }));
+  }
+  await seen(kept, idleMinutes);
+  await kept.put(KEPT, new Response(String(Date.now())));
+  return true;
+}
+
+/* A page asks for a pass over the turf (with its own static files) while online, and is
+ * told when it is done; a page asking while one runs starts none. */
 self.addEventListener("message", (event) => {
   if (!event.data) return;
   if (event.data.type === "seen") {
@@ -104,26 +193,15 @@ self.addEventListener("message", (event) => {
     event.waitUntil(caches.open(PAGES).then((cache) => seen(cache)));
     return;
   }
-  if (event.data.type !== "keep") return;
+  if (event.data.type !== "keep" || passing) return;
+  passing = true;
   event.waitUntil(
     (async () => {
-      const pages = await caches.open(PAGES);
-      const statics = await caches.open(STATIC);
-      for (const path of event.data.urls) {
-        const url = new URL(path, self.location.origin);
-        const cache = url.pathname.startsWith("/static/") ? statics : pages;
-        try {
-          const response = await fetch(url, { credentials: "same-origin" });
-          if (new URL(response.url).pathname === "/login/") {
-            await caches.delete(PAGES); // the session ended meanwhile
-            return;
-          }
-          if (savable(response)) await cache.put(url.href, response);
-        } catch (error) {
-          return; // the signal went: keep what we have
-        }
+      try {
+        if (!(await keepTurf(event.data.assets || []))) return;
+      } finally {
+        passing = false;
       }
-      await seen(pages, event.data.idle_minutes);
       const clients = await self.clients.matchAll({ includeUncontrolled: true });
       clients.forEach((client) => client.postMessage({ type: "kept" }));
     })(),

@@ -210,6 +210,6 @@ def test_a_knock_refused_for_a_reason_waiting_cannot_mend_stays_as_not_sent(
     page.context.set_offline(False)
 
     expect(page.locator("#outbox")).to_contain_text("Not sent: Not home")
-    expect(page.locator("#outbox")).to_contain_text("Doorstep refused it (HTTP 413).")
+    expect(page.locator("#outbox")).to_contain_text("Doorstep refused it as too large (HTTP 413).")
     assert len(page.evaluate(READ_OUTBOX)) == 1
     assert not Visit.objects.exists()

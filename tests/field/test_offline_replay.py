@@ -188,7 +188,7 @@ def test_the_pages_kept_offline_are_the_organizers_turf_and_own_contacts(
     theirs = make_contact(make_unit(maple, "1A", floor=1), owner=None, name="Not hers")
 
     answer = as_olivia.get(reverse("offline_pages")).json()
-    urls = answer["urls"]
+    urls = [url for url, _version in answer["pages"]]
 
     assert answer["idle_minutes"] == 120  # offline, shown no longer than a session lasts
     assert reverse("home") in urls
@@ -216,7 +216,7 @@ def test_the_pages_link_the_manifest_and_the_outbox(as_olivia: Client, maria: Co
 def test_moved_contacts_are_not_kept_offline(as_olivia: Client, maria: Contact) -> None:
     Contact.objects.filter(pk=maria.pk).update(status=Status.MOVED)
 
-    urls = as_olivia.get(reverse("offline_pages")).json()["urls"]
+    urls = [url for url, _version in as_olivia.get(reverse("offline_pages")).json()["pages"]]
 
     assert reverse("contacts:detail", args=[maria.pk]) not in urls
 
@@ -329,4 +329,138 @@ def test_a_contact_who_left_the_turf_over_thirty_days_ago_is_out_of_replay_reach
     response = as_olivia.post(talk_url(maria), replayed_talk(timezone.now() - HOUR), headers=REPLAY)
 
     assert response.status_code == 404
+    assert not Visit.objects.exists()
+
+
+def versions(client: Client) -> dict[str, str]:
+    return dict(client.get(reverse("offline_pages")).json()["pages"])
+
+
+def test_a_page_kept_offline_changes_version_only_when_what_it_shows_changes(
+    as_olivia: Client, olivia: User, maria: Contact, unit_1204: Unit, riverside: Building
+) -> None:
+    neighbour_door = make_unit(riverside, "1205")
+    unit_page = reverse("buildings:unit", args=[riverside.pk, unit_1204.pk])
+    neighbour_page = reverse("buildings:unit", args=[riverside.pk, neighbour_door.pk])
+    before = versions(as_olivia)
+    assert versions(as_olivia) == before  # asked twice, nothing changed
+
+    record_visit(
+        actor=olivia.membership,
+        contact=maria,
+        unit=unit_1204,
+        outcome=Outcome.NOT_HOME,
+        idempotency_key=new_key(),
+    )
+    after = versions(as_olivia)
+
+    assert after[unit_page] != before[unit_page]
+    assert (
+        after[reverse("buildings:detail", args=[riverside.pk])]
+        != before[reverse("buildings:detail", args=[riverside.pk])]
+    )
+    assert (
+        after[reverse("contacts:detail", args=[maria.pk])]
+        != before[reverse("contacts:detail", args=[maria.pk])]
+    )
+    assert after[neighbour_page] == before[neighbour_page]  # the phone fetches only this door
+
+
+def test_the_talked_form_of_every_resident_on_the_turf_is_kept(
+    as_olivia: Client, maria: Contact, unit_1204: Unit
+) -> None:
+    urls = versions(as_olivia)
+
+    assert f"{reverse('contacts:talk', args=[maria.pk])}?unit={unit_1204.pk}" in urls
+    assert reverse("contacts:talk_new", args=["new"]) in urls
+
+
+def test_the_list_of_pages_asked_again_unchanged_is_answered_304(
+    as_olivia: Client, maria: Contact
+) -> None:
+    first = as_olivia.get(reverse("offline_pages"))
+
+    again = as_olivia.get(reverse("offline_pages"), headers={"If-None-Match": first["ETag"]})
+
+    assert first.status_code == 200 and first["Cache-Control"] == "private, no-cache"
+    assert again.status_code == 304 and again.content == b""
+
+
+def test_the_list_of_pages_costs_the_same_queries_for_a_bigger_turf(
+    as_olivia: Client, maria: Contact, riverside: Building, olivia: User
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as small:
+        as_olivia.get(reverse("offline_pages"))
+    for label in ("1301", "1302", "1303"):
+        make_contact(make_unit(riverside, label), owner=olivia, name=f"Resident {label}")
+    with CaptureQueriesContext(connection) as bigger:
+        as_olivia.get(reverse("offline_pages"))
+
+    assert len(bigger) == len(small)
+
+
+def test_a_resident_added_offline_and_talked_to_offline_arrive_as_one_person_with_one_talk(
+    as_olivia: Client, unit_1204: Unit
+) -> None:
+    resident_key = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+    add = reverse("buildings:new_resident", args=[unit_1204.building_id, unit_1204.pk])
+    talk = reverse("contacts:talk_new", args=[resident_key])
+    when = timezone.now() - 2 * HOUR
+    resident = {"name": "Ana Sousa", "phone": "", "language": "pt", "key": resident_key}
+    conversation = replayed_talk(when + dt.timedelta(minutes=5)) | {"unit": str(unit_1204.pk)}
+
+    for _ in range(2):  # the whole outbox sent twice: from two tabs, or a retry
+        added = as_olivia.post(add, resident | {"happened_at": when.isoformat()}, headers=REPLAY)
+        talked = as_olivia.post(talk, conversation, headers=REPLAY)
+        assert added.status_code == 200 and talked.status_code == 200
+
+    ana = Contact.objects.get(name="Ana Sousa")
+    assert ana.unit == unit_1204 and ana.level == 3
+    assert list(ana.visits.values_list("outcome", "note")) == [
+        (Outcome.CONVERSATION, "Said yes to the meeting")
+    ]
+    assert talked.json()["status"] == "duplicate"
+
+
+def test_a_talk_for_a_resident_the_server_never_got_is_refused_404_and_kept(
+    as_olivia: Client, unit_1204: Unit
+) -> None:
+    talk = reverse("contacts:talk_new", args=["f" * 32])
+
+    answer = as_olivia.post(talk, replayed_talk(timezone.now()), headers=REPLAY)
+
+    assert answer.status_code == 404
+    assert not Visit.objects.exists()
+
+
+def test_the_talked_form_of_a_resident_added_on_the_phone_is_one_page_for_all(
+    as_olivia: Client, unit_1204: Unit
+) -> None:
+    page = as_olivia.get(reverse("contacts:talk_new", args=["new"]))
+
+    assert page.status_code == 200
+    assert "Talked with the resident you added" in page.content.decode()
+    assert 'data-outbox="the resident you added"' in page.content.decode()
+
+
+def test_a_resident_of_another_organization_is_not_found_by_their_key(
+    as_olivia: Client, other_org: Organization
+) -> None:
+    theirs = make_contact(
+        make_unit(make_building(other_org, name="Elsewhere"), "1A", floor=1), name="Not ours"
+    )
+    Contact.objects.filter(pk=theirs.pk).update(submission_key="b" * 32)
+
+    page = as_olivia.get(reverse("contacts:talk_new", args=["b" * 32]))
+    replay = as_olivia.post(
+        reverse("contacts:talk_new", args=["b" * 32]),
+        replayed_talk(timezone.now()),
+        headers=REPLAY,
+    )
+
+    assert "Not ours" not in page.content.decode()
+    assert replay.status_code == 404
     assert not Visit.objects.exists()
