@@ -55,6 +55,8 @@ def not_in_past(day: dt.date | None, message: str) -> None:
         raise forms.ValidationError(message)
 
 
+PICK_A_DATE = "pick"
+
 ASK_DECISIONS = [
     (Answer.PENDING, "Still waiting"),
     (Answer.YES, "Yes"),
@@ -62,9 +64,15 @@ ASK_DECISIONS = [
 ]
 
 
+ASK_DUE_CHOICES = [("3", "In 3 days"), ("7", "In a week"), (PICK_A_DATE, "Pick a date")]
+
+
 class TalkForm(KeyedForm):
     """What came of a conversation. The note is required: a conversation nobody can read
-    about later is no help to the next organizer at that door."""
+    about later is no help to the next organizer at that door.
+
+    Made for a thumb: the level is five buttons, the answer's due date a quick choice (a
+    date only when "Pick a date"), and the next visit is proposed, kept unless dropped."""
 
     unit = forms.IntegerField(widget=forms.HiddenInput, required=False)
     channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.DOOR)
@@ -74,15 +82,19 @@ class TalkForm(KeyedForm):
         max_length=2000,
         error_messages={"required": "Say in a few words what you talked about."},
     )
-    level = forms.TypedChoiceField(choices=Level.choices, coerce=int)
+    level = forms.TypedChoiceField(choices=Level.choices, coerce=int, widget=forms.RadioSelect)
     ask = forms.CharField(label="Ask", max_length=200, required=False)
+    ask_due = forms.ChoiceField(
+        label="Answer due", choices=ASK_DUE_CHOICES, required=False, widget=forms.RadioSelect
+    )
     ask_due_on = forms.DateField(
-        label="Answer due", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="Answer due on", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     follow_up_on = forms.DateField(
         label="Next visit", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     follow_up_purpose = forms.CharField(label="Purpose", max_length=200, required=False)
+    drop_follow_up = forms.BooleanField(label="Drop it", required=False)
 
     def __init__(self, *args: Any, open_asks: Sequence[Ask] = (), **kwargs: Any) -> None:
         """A choice for each of the contact's unanswered asks: answered now, or asked again
@@ -104,9 +116,6 @@ class TalkForm(KeyedForm):
                 required=False,
                 widget=forms.DateInput(attrs={"type": "date"}),
             )
-
-    def conversation_fields(self) -> list[forms.BoundField]:
-        return [field for field in self.visible_fields() if not field.name.startswith("open_ask_")]
 
     def open_ask_fields(self) -> list[tuple[Ask, forms.BoundField, forms.BoundField]]:
         return [
@@ -132,8 +141,21 @@ class TalkForm(KeyedForm):
         not_in_past(day, "The next visit can't be in the past.")
         return day
 
+    def next_visit(self) -> dt.date | None:
+        """The next visit the form proposes now, as typed or as first proposed."""
+        try:
+            return self.fields["follow_up_on"].clean(self["follow_up_on"].value())
+        except forms.ValidationError:
+            return None
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        if data.get("ask_due") in ("3", "7"):
+            data["ask_due_on"] = timezone.localdate() + dt.timedelta(days=int(data["ask_due"]))
+            self.errors.pop("ask_due_on", None)
+        if data.get("drop_follow_up"):
+            data["follow_up_on"], data["follow_up_purpose"] = None, ""
+            self.errors.pop("follow_up_on", None)
         if data.get("ask") and not data.get("ask_due_on") and "ask_due_on" not in self.errors:
             self.add_error("ask_due_on", "When is the answer due?")
         if data.get("ask_due_on") and not data.get("ask"):

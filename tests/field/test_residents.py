@@ -89,6 +89,61 @@ def test_a_conversation_records_level_ask_and_follow_up_together(
     assert follow_up.purpose == "Bring the petition" and follow_up.assigned_to == olivia
 
 
+def test_the_talk_form_offers_levels_and_due_dates_as_buttons_and_says_the_next_visit(
+    as_olivia: Client, maria: Contact
+) -> None:
+    page = as_olivia.get(reverse("contacts:talk", args=[maria.pk])).content.decode()
+
+    assert page.count('type="radio" name="level"') == 5
+    for choice in ("In 3 days", "In a week", "Pick a date"):
+        assert choice in page
+    proposed = timezone.localdate() + 57 * DAY
+    assert (
+        f"We'll plan a visit on <strong>{proposed:%a} {proposed.day} {proposed:%b}</strong>" in page
+    )
+    assert "Drop it" in page
+
+
+@pytest.mark.parametrize(("choice", "days"), [("3", 3), ("7", 7)])
+def test_a_quick_due_choice_sets_the_answer_date(
+    as_olivia: Client, maria: Contact, choice: str, days: int
+) -> None:
+    data = talk_form(maria, ask_due=choice, ask_due_on="")
+
+    as_olivia.post(reverse("contacts:talk", args=[maria.pk]), data)
+
+    assert Ask.objects.get(contact=maria).due_on == timezone.localdate() + days * DAY
+
+
+def test_a_picked_date_is_the_answer_date(as_olivia: Client, maria: Contact) -> None:
+    picked = timezone.localdate() + 10 * DAY
+
+    as_olivia.post(
+        reverse("contacts:talk", args=[maria.pk]),
+        talk_form(maria, ask_due="pick", ask_due_on=picked.isoformat()),
+    )
+
+    assert Ask.objects.get(contact=maria).due_on == picked
+
+
+def test_pick_a_date_without_a_date_asks_for_one(as_olivia: Client, maria: Contact) -> None:
+    response = as_olivia.post(
+        reverse("contacts:talk", args=[maria.pk]),
+        talk_form(maria, ask_due="pick", ask_due_on=""),
+    )
+
+    assert response.status_code == 422
+    assert "When is the answer due?" in response.content.decode()
+    assert not Visit.objects.exists()
+
+
+def test_the_proposed_visit_is_dropped_in_one_tap(as_olivia: Client, maria: Contact) -> None:
+    as_olivia.post(reverse("contacts:talk", args=[maria.pk]), talk_form(maria, drop_follow_up="on"))
+
+    assert Visit.objects.filter(contact=maria, outcome=Outcome.CONVERSATION).exists()
+    assert not FollowUp.objects.filter(contact=maria).exists()
+
+
 def test_a_resubmitted_conversation_records_once(as_olivia: Client, maria: Contact) -> None:
     data = talk_form(maria, key="talk-key-0001")
 
