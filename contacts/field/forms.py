@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from contacts.actions import ASK_AGAIN_AFTER
 from contacts.models import (
-    LANGUAGES,
+    LANGUAGE_CODES,
     Answer,
     Ask,
     Channel,
@@ -184,7 +184,24 @@ class ResidentForm(KeyedForm):
         error_messages={"required": "Give a name or a short description."},
     )
     phone = forms.CharField(max_length=30, required=False, validators=[phone_validator])
-    language = forms.ChoiceField(label="Language", choices=[("", "—"), *LANGUAGES], required=False)
+    # Typed, not picked: a list of every language would be a third of the unit page's HTML.
+    language = forms.CharField(
+        label="Language",
+        max_length=50,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "Spanish, or es"}),
+    )
+
+    def clean_language(self) -> str:
+        value: str = self.cleaned_data["language"]
+        if not value:
+            return ""
+        code = LANGUAGE_CODES.get(value.casefold())
+        if code is None:
+            raise forms.ValidationError(
+                f'Unknown language "{value}": write a name like Spanish or a code like es.'
+            )
+        return code
 
 
 class BulkKnockForm(KeyedForm):

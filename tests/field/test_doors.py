@@ -389,7 +389,7 @@ def test_a_resident_met_at_the_door_is_added_once_and_owned_by_the_organizer(
     data = {
         "name": "woman in 1204 with twins",
         "phone": "",
-        "language": "es",
+        "language": "spanish",
         "key": "resident-key-1",
     }
 
@@ -412,6 +412,20 @@ def test_a_resident_without_a_name_is_refused_and_the_phone_kept(
     assert "Give a name or a short description." in response.content.decode()
     assert 'value="555 010 7788"' in response.content.decode()
     assert not Contact.objects.exists()
+
+
+def test_a_resident_s_language_is_typed_as_a_name_or_code_and_an_unknown_one_refused(
+    as_olivia: Client, unit_1204: Unit
+) -> None:
+    url = reverse("buildings:new_resident", args=[unit_1204.building_id, unit_1204.pk])
+
+    as_olivia.post(url, {"name": "Amal", "language": "ar", "key": "resident-key-3"})
+    response = as_olivia.post(url, {"name": "Bo", "language": "Klingon", "key": "resident-key-4"})
+
+    assert Contact.objects.get(name="Amal").language == "ar"
+    assert response.status_code == 422
+    assert "Unknown language &quot;Klingon&quot;" in response.content.decode()
+    assert not Contact.objects.filter(name="Bo").exists()
 
 
 # Undo
