@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django import forms
@@ -91,16 +91,24 @@ class TalkForm(KeyedForm):
         label="Answer due on", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     follow_up_on = forms.DateField(
-        label="Next visit", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="Another date", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     follow_up_purpose = forms.CharField(label="Purpose", max_length=200, required=False)
     drop_follow_up = forms.BooleanField(label="Drop it", required=False)
 
-    def __init__(self, *args: Any, open_asks: Sequence[Ask] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        open_asks: Sequence[Ask] = (),
+        proposals: Mapping[int, dt.date] | None = None,
+        **kwargs: Any,
+    ) -> None:
         """A choice for each of the contact's unanswered asks: answered now, or asked again
-        with a date (a week from today for one already overdue)."""
+        with a date (a week from today for one already overdue). `proposals` are the next
+        visit's date by level, taken when no other date is given and the visit not dropped."""
         super().__init__(*args, **kwargs)
         self.open_asks = list(open_asks)
+        self.proposals = dict(proposals or {})
         again = timezone.localdate() + ASK_AGAIN_AFTER
         for ask in self.open_asks:
             self.fields[f"open_ask_{ask.pk}"] = forms.ChoiceField(
@@ -141,8 +149,8 @@ class TalkForm(KeyedForm):
         not_in_past(day, "The next visit can't be in the past.")
         return day
 
-    def next_visit(self) -> dt.date | None:
-        """The next visit the form proposes now, as typed or as first proposed."""
+    def chosen_visit(self) -> dt.date | None:
+        """The next visit's date as typed, when one was; else it is the level's proposal."""
         try:
             return self.fields["follow_up_on"].clean(self["follow_up_on"].value())
         except forms.ValidationError:
@@ -156,6 +164,11 @@ class TalkForm(KeyedForm):
         if data.get("drop_follow_up"):
             data["follow_up_on"], data["follow_up_purpose"] = None, ""
             self.errors.pop("follow_up_on", None)
+        elif "follow_up_on" not in self.errors and not data.get("follow_up_on"):
+            # No other date given: the visit that the level set now calls for.
+            data["follow_up_on"] = self.proposals.get(data.get("level", 0))
+            if data["follow_up_on"]:
+                data["follow_up_purpose"] = data.get("follow_up_purpose") or "Check in"
         if data.get("ask") and not data.get("ask_due_on") and "ask_due_on" not in self.errors:
             self.add_error("ask_due_on", "When is the answer due?")
         if data.get("ask_due_on") and not data.get("ask"):

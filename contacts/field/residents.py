@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -22,7 +23,7 @@ from contacts.field.forms import (
     TalkForm,
 )
 from contacts.lapse.rule import Rules, with_clocks
-from contacts.models import Answer, Ask, Contact, FollowUp, Outcome, Status, Visit
+from contacts.models import Answer, Ask, Contact, FollowUp, Level, Outcome, Status, Visit
 from contacts.privacy.audit import contact_trail
 from organizing.access import MemberRequest, member_required
 from organizing.models import Role
@@ -86,29 +87,22 @@ def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
         theirs_now = Contact.objects.visible_to(request.membership).filter(pk=contact.pk).exists()
     else:
         contact, theirs_now = get_contact(request, contact_id), True
-    rules = Rules.of(request.membership.organization)
-    # Before the contact would be due soon: the conversation planned ahead of the warning.
-    proposed = timezone.localdate() + rules.threshold(contact.level) - rules.warning(contact.level)
+    proposals = next_visits(Rules.of(request.membership.organization))
     open_asks = list(contact.asks.filter(answer=Answer.PENDING).order_by("due_on", "pk"))
+    context = {"contact": contact, "proposals": proposals, "today": timezone.localdate()}
     if request.method == "GET":
         form = TalkForm(
             open_asks=open_asks,
+            proposals=proposals,
             initial={
                 "unit": request.GET.get("unit") or contact.unit_id,
                 "level": contact.level,
-                "follow_up_on": max(proposed, timezone.localdate()),
                 "follow_up_purpose": "Check in",
             },
         )
-        context = {
-            "contact": contact,
-            "form": form,
-            "proposed": proposed,
-            "today": timezone.localdate(),
-        }
-        return render(request, "field/talk.html", context)
+        return render(request, "field/talk.html", context | {"form": form})
 
-    form = TalkForm(request.POST, open_asks=open_asks)
+    form = TalkForm(request.POST, open_asks=open_asks, proposals=proposals)
     if form.is_valid():
         data = form.cleaned_data
         moved = contact.status != Status.ACTIVE or (
@@ -157,13 +151,17 @@ def talk(request: MemberRequest, contact_id: int) -> HttpResponse:
     if replay:
         problems = " ".join(str(e) for errors in form.errors.values() for e in errors)
         return offline.reply("refused", problems, http_status=422)
-    context = {
-        "contact": contact,
-        "form": form,
-        "proposed": proposed,
-        "today": timezone.localdate(),
+    return render(request, "field/talk.html", context | {"form": form}, status=422)
+
+
+def next_visits(rules: Rules) -> dict[int, dt.date]:
+    """The next visit to propose after a conversation, by the level it leaves the contact
+    at: before they would be due soon, so the visit comes ahead of the warning."""
+    today = timezone.localdate()
+    return {
+        level: max(today + rules.threshold(level) - rules.warning(level), today)
+        for level in Level
     }
-    return render(request, "field/talk.html", context, status=422)
 
 
 def handed_on_conversation(

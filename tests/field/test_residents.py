@@ -62,7 +62,22 @@ def test_the_talk_form_proposes_a_next_visit_from_the_threshold(
 
     # A new contact: 60 days, less the warning (the 2-day lead time and a day for the digest).
     proposed = timezone.localdate() + 57 * DAY
-    assert f'value="{proposed:%Y-%m-%d}"' in page
+    assert f'<strong data-level="1" class="now">{proposed:%a} {proposed.day} {proposed:%b}<' in page
+    # Tapping "Leader" shows the leader's: 7 days, less the same warning.
+    leader = timezone.localdate() + 4 * DAY
+    assert f'<strong data-level="5">{leader:%a} {leader.day} {leader:%b}<' in page
+
+
+def test_the_next_visit_is_the_one_the_level_set_now_calls_for(
+    as_olivia: Client, maria: Contact
+) -> None:
+    data = talk_form(maria, level=Level.LEADER, follow_up_on="", follow_up_purpose="")
+
+    as_olivia.post(reverse("contacts:talk", args=[maria.pk]), data)
+
+    follow_up = FollowUp.objects.get(contact=maria)
+    assert follow_up.planned_for == timezone.localdate() + 4 * DAY
+    assert follow_up.purpose == "Check in"
 
 
 def test_a_conversation_records_level_ask_and_follow_up_together(
@@ -97,10 +112,7 @@ def test_the_talk_form_offers_levels_and_due_dates_as_buttons_and_says_the_next_
     assert page.count('type="radio" name="level"') == 5
     for choice in ("In 3 days", "In a week", "Pick a date"):
         assert choice in page
-    proposed = timezone.localdate() + 57 * DAY
-    assert (
-        f"We'll plan a visit on <strong>{proposed:%a} {proposed.day} {proposed:%b}</strong>" in page
-    )
+    assert "We'll plan a visit on <strong data-level=" in page
     assert "Drop it" in page
 
 
