@@ -92,7 +92,7 @@ def test_olivia_knocks_talks_and_adds_a_resident_on_her_phone(
 
     # Unit 1204, from the grid.
     page.get_by_role("link", name="Done selecting").click()
-    page.get_by_role("link", name=re.compile(r"^1204,")).click()
+    page.get_by_role("link", name=re.compile(r"^1204, ")).click()
     expect(page.get_by_role("heading", name="1204")).to_be_visible()
     expect(card(page, maria)).to_contain_text("No conversation yet.")
     screenshot(page, "unit-1204")
@@ -161,7 +161,7 @@ def test_a_knock_records_once_without_javascript(
     page = phone_without_javascript
     log_in(page, olivia)
     page.get_by_role("link", name="Riverside Towers").click()
-    page.get_by_role("link", name=re.compile(r"^1204,")).click()
+    page.get_by_role("link", name=re.compile(r"^1204, ")).click()
     expect(page.get_by_role("heading", name="1204")).to_be_visible()
     form = card(page, maria).locator("form")
     resubmission: dict[str, str | float | bool] = {
