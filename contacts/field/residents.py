@@ -159,8 +159,7 @@ def next_visits(rules: Rules) -> dict[int, dt.date]:
     at: before they would be due soon, so the visit comes ahead of the warning."""
     today = timezone.localdate()
     return {
-        level: max(today + rules.threshold(level) - rules.warning(level), today)
-        for level in Level
+        level: max(today + rules.threshold(level) - rules.warning(level), today) for level in Level
     }
 
 
