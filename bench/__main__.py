@@ -50,6 +50,7 @@ Results = Sequence[tuple[str, list[float]]] | Sequence[Table] | Sequence[tuple[o
 SUITES: dict[str, Callable[[], Results]] = {
     "knocks": knocks.run,
     "organizer": organizer.run,
+    "first_load": organizer.first_load,
     "imports": imports.run,
     "lapses": lapses.run,
 }

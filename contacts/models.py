@@ -77,6 +77,8 @@ class Answer(models.TextChoices):
 
 
 LANGUAGES = sorted(global_settings.LANGUAGES, key=lambda language: language[1])
+# A language as people write it, by its code ("es") or its name ("Spanish"), in any case.
+LANGUAGE_CODES = {key.casefold(): code for code, name in LANGUAGES for key in (code, str(name))}
 DEFAULT_THRESHOLD_DAYS: dict[int, int] = {
     Level.LEADER: 7,
     Level.ACTIVE: 14,

@@ -1,20 +1,21 @@
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import groupby
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Count, F, Prefetch, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from buildings.models import Building, Unit
-from contacts.actions import add_resident, record_visit
+from contacts.actions import UNDO_WINDOW, add_resident, record_visit, undo_visit
 from contacts.field import offline
 from contacts.field.forms import BulkKnockForm, KnockForm, ResidentForm
 from contacts.lapse.rule import Rules, most_urgent, with_clocks
@@ -42,38 +43,83 @@ def building_list(request: MemberRequest) -> HttpResponse:
     return render(request, "field/building_list.html", {"buildings": buildings})
 
 
-def door_state(flags: list[LapseFlag], residents: list[Contact]) -> str | None:
-    """A door's colour: its most urgent resident's state (escalated shows as lapsed), or
-    "never" where somebody within time was never talked to."""
-    flag = most_urgent(flags)
-    if flag in (LapseFlag.LAPSED, LapseFlag.ESCALATED):
-        return LapseFlag.LAPSED
-    if flag == LapseFlag.DUE_SOON:
-        return flag
-    if any(contact.last_conversation_at is None for contact in residents):
-        return "never"
-    return flag
+class DoorState(models.TextChoices):
+    """What a door on the grid says, each with a mark (aria-hidden) besides its colour."""
+
+    LAPSED = "lapsed", "lapsed"
+    DUE_SOON = "due_soon", "due soon"
+    NEVER_KNOCKED = "never", "never knocked"
+    NOT_TALKED = "untalked", "not talked to yet"
+    TALKED = "ok", "talked recently"
+    NOBODY_KNOWN = "empty", "nobody known"
+    DO_NOT_KNOCK = "dnk", "do not knock"
+    VACANT = "vacant", "vacant"
+
+
+MARKS = {
+    DoorState.LAPSED: "!!",
+    DoorState.DUE_SOON: "!",
+    DoorState.NEVER_KNOCKED: "○",
+    DoorState.NOT_TALKED: "?",
+    DoorState.TALKED: "✓",
+    DoorState.NOBODY_KNOWN: "—",
+    DoorState.DO_NOT_KNOCK: "⊘",
+    DoorState.VACANT: "✕",
+}
+# A batch is a floor or a few; more ids than this in a link are not ours.
+MAX_BATCH = 200
+DUE = {DoorState.LAPSED, DoorState.DUE_SOON, DoorState.NEVER_KNOCKED, DoorState.NOT_TALKED}
 
 
 @dataclass
 class Door:
     unit: Unit
-    state: str | None
+    state: DoorState
     leader: bool
-    residents: list[Contact] = field(default_factory=list)
+    knocked_today: bool
+    # The latest conversation with one of its residents, in days; None when nobody talked.
+    talked_days_ago: int | None
 
     @property
-    def css(self) -> str:
-        if self.unit.vacant:
-            return "vacant"
-        if self.unit.do_not_knock:
-            return "dnk"
-        return self.state or ("never" if self.unit.last_attempt_at is None else "empty")
+    def mark(self) -> str:
+        return MARKS[self.state]
 
     @property
     def due(self) -> bool:
-        knockable = not (self.unit.vacant or self.unit.do_not_knock)
-        return knockable and self.css in {LapseFlag.LAPSED, LapseFlag.DUE_SOON, "never"}
+        return self.state in DUE
+
+    @property
+    def spoken(self) -> str:
+        """What a screen reader says after the door's label: its state in words."""
+        words = [self.state.label]
+        if self.talked_days_ago is not None:
+            days = self.talked_days_ago
+            talked = {0: "talked today", 1: "talked yesterday"}.get(days, f"talked {days} days ago")
+            words = [talked] if self.state == DoorState.TALKED else [*words, talked]
+        if self.leader:
+            words.append("leader")
+        if self.knocked_today:
+            words.append("knocked today")
+        return ", ".join(words)
+
+
+def door_state(unit: Unit, flags: list[LapseFlag], residents: list[Contact]) -> DoorState:
+    """A door's state: its most urgent resident's by the lapse rule (escalated shows as
+    lapsed), then never knocked, then somebody known never talked to."""
+    if unit.vacant:
+        return DoorState.VACANT
+    if unit.do_not_knock:
+        return DoorState.DO_NOT_KNOCK
+    flag = most_urgent(flags)
+    if flag in (LapseFlag.LAPSED, LapseFlag.ESCALATED):
+        return DoorState.LAPSED
+    if flag == LapseFlag.DUE_SOON:
+        return DoorState.DUE_SOON
+    if unit.last_attempt_at is None:
+        return DoorState.NEVER_KNOCKED
+    if any(contact.last_conversation_at is None for contact in residents):
+        return DoorState.NOT_TALKED
+    return DoorState.TALKED if residents else DoorState.NOBODY_KNOWN
 
 
 def floor_grid(building: Building, rules: Rules, *, only_due: bool) -> list[tuple[int, list[Door]]]:
@@ -81,6 +127,7 @@ def floor_grid(building: Building, rules: Rules, *, only_due: bool) -> list[tupl
     of its active residents by the lapse rule. Two queries whatever the size of the
     building."""
     now = timezone.now()
+    today = timezone.localdate(now)
     active_residents = with_clocks(Contact.objects.filter(status=Status.ACTIVE)).only(
         "id",
         "unit_id",
@@ -98,27 +145,78 @@ def floor_grid(building: Building, rules: Rules, *, only_due: bool) -> list[tupl
     doors = []
     for unit in units:
         residents = unit.active_residents  # type: ignore[attr-defined]
+        talked = [c.last_conversation_at for c in residents if c.last_conversation_at]
         door = Door(
             unit=unit,
-            state=door_state([rules.read(c, now).flag for c in residents], residents),
+            state=door_state(unit, [rules.read(c, now).flag for c in residents], residents),
             leader=any(c.level == Level.LEADER for c in residents),
-            residents=residents,
+            knocked_today=unit.last_attempt_at is not None
+            and timezone.localdate(unit.last_attempt_at) == today,
+            talked_days_ago=(today - timezone.localdate(max(talked))).days if talked else None,
         )
         if door.due or not only_due:
             doors.append(door)
     return [(floor, list(group)) for floor, group in groupby(doors, key=lambda d: d.unit.floor)]
 
 
-def building_context(request: MemberRequest, building: Building) -> dict[str, object]:
+@dataclass
+class FloorNote:
+    """What a bulk "Not home" answered, shown beside the floor the organizer used."""
+
+    floor: int
+    text: str
+    # The batch's visits, comma-separated, for its undo; empty when there is nothing to undo.
+    undo: str = ""
+
+
+def knocked_note(
+    request: MemberRequest, building: Building, visit_ids: list[int]
+) -> FloorNote | None:
+    """The note for a batch the member just knocked, while it can still be undone; beside
+    the lowest of its floors, the one nearest the button they tapped."""
+    visits = list(
+        Visit.objects.filter(
+            pk__in=visit_ids,
+            organization=request.membership.organization,
+            organizer=request.user,
+            unit__building=building,
+            outcome=Outcome.NOT_HOME,
+            recorded_at__gte=timezone.now() - UNDO_WINDOW,
+        )
+        .select_related("unit")
+        .order_by("-unit__floor", "unit__label")
+    )
+    if not visits:
+        return None
+    labels = ", ".join(visit.unit.label for visit in visits)  # type: ignore[union-attr]
+    return FloorNote(
+        floor=visits[-1].unit.floor,  # type: ignore[union-attr]
+        text=f"Not home recorded at {labels}.",
+        undo=",".join(str(visit.pk) for visit in visits),
+    )
+
+
+def building_context(
+    request: MemberRequest, building: Building, note: FloorNote | None = None
+) -> dict[str, object]:
     only_due = request.GET.get("due") == "1"
     floors = floor_grid(building, Rules.of(request.membership.organization), only_due=only_due)
+    if note is None and (knocked := visit_ids(request.GET.get("knocked", ""))):
+        note = knocked_note(request, building, knocked)
     return {
         "building": building,
         "floors": floors,
         "only_due": only_due,
         "selecting": request.GET.get("select") == "1",
         "bulk_form": BulkKnockForm(unit_ids=[]),
+        "note": note,
+        "legend": [(state, MARKS[state]) for state in DoorState],
     }
+
+
+def visit_ids(raw: str) -> list[int]:
+    """Visit ids as a link or form carries them, "12,13,14"; anything else is ignored."""
+    return [int(part) for part in raw.split(",") if part.isdecimal()][:MAX_BATCH]
 
 
 @require_GET
@@ -131,6 +229,13 @@ def building_detail(request: MemberRequest, building_id: int) -> HttpResponse:
     return render(request, template, building_context(request, building))
 
 
+def grid_url(building: Building, request: MemberRequest, floor: int | None, **params: str) -> str:
+    """Back to the grid as the member had it, at the floor they used."""
+    query = {"select": "1"} | ({"due": "1"} if request.GET.get("due") == "1" else {}) | params
+    anchor = f"#floor-{floor}" if floor is not None else ""
+    return f"{reverse('buildings:detail', args=[building.pk])}?{urlencode(query)}{anchor}"
+
+
 @require_POST
 @member_required()
 @rate_limit("knock", key="user")
@@ -141,19 +246,20 @@ def bulk_not_home(request: MemberRequest, building_id: int) -> HttpResponse:
     building = get_object_or_404(Building.objects.visible_to(request.membership), pk=building_id)
     units = {u.pk: u for u in building.units.filter(vacant=False, do_not_knock=False)}
     form = BulkKnockForm(request.POST, unit_ids=list(units))
+    note = None
     try:
         if not form.is_valid():
             raise ValidationError([str(e) for errors in form.errors.values() for e in errors])
         moment = offline.happened_at(request)
         with transaction.atomic():
-            created = [
+            recorded = [
                 record_visit(
                     actor=request.membership,
                     unit=units[unit_id],
                     outcome=Outcome.NOT_HOME,
                     idempotency_key=f"{form.cleaned_data['key'][:52]}-{unit_id}",
                     happened_at=moment,
-                )[1]
+                )
                 for unit_id in form.cleaned_data["units"]
             ]
     except ValidationError as error:
@@ -161,14 +267,59 @@ def bulk_not_home(request: MemberRequest, building_id: int) -> HttpResponse:
             return offline.reply("refused", " ".join(error.messages), http_status=422)
         messages.error(request, " ".join(error.messages))
     else:
-        labels = ", ".join(units[u].label for u in form.cleaned_data["units"])
         if replay:
-            return offline.reply("recorded" if any(created) else "duplicate", labels)
-        messages.success(request, f"Not home recorded at {labels}.")
+            labels = ", ".join(units[u].label for u in form.cleaned_data["units"])
+            created = any(created for _, created in recorded)
+            return offline.reply("recorded" if created else "duplicate", labels)
+        ids = [visit.pk for visit, _ in recorded]
+        if not request.htmx:
+            floor = min(units[u].floor for u in form.cleaned_data["units"])
+            return redirect(grid_url(building, request, floor, knocked=",".join(map(str, ids))))
+        note = knocked_note(request, building, ids)
     if request.htmx:
-        context = building_context(request, building)
-        return render(request, "field/building_detail.html#grid", context)
-    return redirect(reverse("buildings:detail", args=[building.pk]) + "?select=1")
+        return render(
+            request, "field/building_detail.html#grid", building_context(request, building, note)
+        )
+    return redirect(grid_url(building, request, None))
+
+
+@require_POST
+@member_required()
+def bulk_undo(request: MemberRequest, building_id: int) -> HttpResponse:
+    """Take back a bulk "Not home": exactly the knocks of that batch, all or none."""
+    building = get_object_or_404(Building.objects.visible_to(request.membership), pk=building_id)
+    visits = list(
+        Visit.objects.filter(
+            pk__in=visit_ids(request.POST.get("visits", "")),
+            organization=request.membership.organization,
+            unit__building=building,
+        )
+        .select_related("unit")
+        .order_by("-unit__floor", "unit__label")
+    )
+    floor = visits[-1].unit.floor if visits else None  # type: ignore[union-attr]
+    try:
+        if not visits:
+            raise ValidationError("Those knocks are no longer recorded.")
+        with transaction.atomic():
+            for visit in visits:
+                undo_visit(actor=request.membership, visit=visit)
+    except ValidationError as error:
+        text, level = " ".join(error.messages), messages.ERROR
+    else:
+        labels = ", ".join(visit.unit.label for visit in visits)  # type: ignore[union-attr]
+        text, level = f"Undone: Not home at {labels}.", messages.SUCCESS
+    if request.htmx and floor is not None:
+        note = FloorNote(floor=floor, text=text)
+        return render(
+            request, "field/building_detail.html#grid", building_context(request, building, note)
+        )
+    messages.add_message(request, level, text)
+    if request.htmx:
+        return render(
+            request, "field/building_detail.html#grid", building_context(request, building)
+        )
+    return redirect(grid_url(building, request, floor))
 
 
 def unit_context(request: MemberRequest, unit: Unit) -> dict[str, object]:

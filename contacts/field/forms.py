@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django import forms
@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from contacts.actions import ASK_AGAIN_AFTER
 from contacts.models import (
-    LANGUAGES,
+    LANGUAGE_CODES,
     Answer,
     Ask,
     Channel,
@@ -55,6 +55,8 @@ def not_in_past(day: dt.date | None, message: str) -> None:
         raise forms.ValidationError(message)
 
 
+PICK_A_DATE = "pick"
+
 ASK_DECISIONS = [
     (Answer.PENDING, "Still waiting"),
     (Answer.YES, "Yes"),
@@ -62,9 +64,15 @@ ASK_DECISIONS = [
 ]
 
 
+ASK_DUE_CHOICES = [("3", "In 3 days"), ("7", "In a week"), (PICK_A_DATE, "Pick a date")]
+
+
 class TalkForm(KeyedForm):
     """What came of a conversation. The note is required: a conversation nobody can read
-    about later is no help to the next organizer at that door."""
+    about later is no help to the next organizer at that door.
+
+    Made for a thumb: the level is five buttons, the answer's due date a quick choice (a
+    date only when "Pick a date"), and the next visit is proposed, kept unless dropped."""
 
     unit = forms.IntegerField(widget=forms.HiddenInput, required=False)
     channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.DOOR)
@@ -74,21 +82,33 @@ class TalkForm(KeyedForm):
         max_length=2000,
         error_messages={"required": "Say in a few words what you talked about."},
     )
-    level = forms.TypedChoiceField(choices=Level.choices, coerce=int)
+    level = forms.TypedChoiceField(choices=Level.choices, coerce=int, widget=forms.RadioSelect)
     ask = forms.CharField(label="Ask", max_length=200, required=False)
+    ask_due = forms.ChoiceField(
+        label="Answer due", choices=ASK_DUE_CHOICES, required=False, widget=forms.RadioSelect
+    )
     ask_due_on = forms.DateField(
-        label="Answer due", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="Answer due on", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     follow_up_on = forms.DateField(
-        label="Next visit", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="Another date", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     follow_up_purpose = forms.CharField(label="Purpose", max_length=200, required=False)
+    drop_follow_up = forms.BooleanField(label="Drop it", required=False)
 
-    def __init__(self, *args: Any, open_asks: Sequence[Ask] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        open_asks: Sequence[Ask] = (),
+        proposals: Mapping[int, dt.date] | None = None,
+        **kwargs: Any,
+    ) -> None:
         """A choice for each of the contact's unanswered asks: answered now, or asked again
-        with a date (a week from today for one already overdue)."""
+        with a date (a week from today for one already overdue). `proposals` are the next
+        visit's date by level, taken when no other date is given and the visit not dropped."""
         super().__init__(*args, **kwargs)
         self.open_asks = list(open_asks)
+        self.proposals = dict(proposals or {})
         again = timezone.localdate() + ASK_AGAIN_AFTER
         for ask in self.open_asks:
             self.fields[f"open_ask_{ask.pk}"] = forms.ChoiceField(
@@ -104,9 +124,6 @@ class TalkForm(KeyedForm):
                 required=False,
                 widget=forms.DateInput(attrs={"type": "date"}),
             )
-
-    def conversation_fields(self) -> list[forms.BoundField]:
-        return [field for field in self.visible_fields() if not field.name.startswith("open_ask_")]
 
     def open_ask_fields(self) -> list[tuple[Ask, forms.BoundField, forms.BoundField]]:
         return [
@@ -132,8 +149,26 @@ class TalkForm(KeyedForm):
         not_in_past(day, "The next visit can't be in the past.")
         return day
 
+    def chosen_visit(self) -> dt.date | None:
+        """The next visit's date as typed, when one was; else it is the level's proposal."""
+        try:
+            return self.fields["follow_up_on"].clean(self["follow_up_on"].value())
+        except forms.ValidationError:
+            return None
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        if data.get("ask_due") in ("3", "7"):
+            data["ask_due_on"] = timezone.localdate() + dt.timedelta(days=int(data["ask_due"]))
+            self.errors.pop("ask_due_on", None)
+        if data.get("drop_follow_up"):
+            data["follow_up_on"], data["follow_up_purpose"] = None, ""
+            self.errors.pop("follow_up_on", None)
+        elif "follow_up_on" not in self.errors and not data.get("follow_up_on"):
+            # No other date given: the visit that the level set now calls for.
+            data["follow_up_on"] = self.proposals.get(data.get("level", 0))
+            if data["follow_up_on"]:
+                data["follow_up_purpose"] = data.get("follow_up_purpose") or "Check in"
         if data.get("ask") and not data.get("ask_due_on") and "ask_due_on" not in self.errors:
             self.add_error("ask_due_on", "When is the answer due?")
         if data.get("ask_due_on") and not data.get("ask"):
@@ -162,7 +197,24 @@ class ResidentForm(KeyedForm):
         error_messages={"required": "Give a name or a short description."},
     )
     phone = forms.CharField(max_length=30, required=False, validators=[phone_validator])
-    language = forms.ChoiceField(label="Language", choices=[("", "—"), *LANGUAGES], required=False)
+    # Typed, not picked: a list of every language would be a third of the unit page's HTML.
+    language = forms.CharField(
+        label="Language",
+        max_length=50,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "Spanish, or es"}),
+    )
+
+    def clean_language(self) -> str:
+        value: str = self.cleaned_data["language"]
+        if not value:
+            return ""
+        code = LANGUAGE_CODES.get(value.casefold())
+        if code is None:
+            raise forms.ValidationError(
+                f'Unknown language "{value}": write a name like Spanish or a code like es.'
+            )
+        return code
 
 
 class BulkKnockForm(KeyedForm):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -90,34 +91,27 @@ def talk(request: MemberRequest, contact_id: int | None = None, key: str = "") -
     scope = offline.replayable(request.membership) if replay else visible
     found = scope.filter(submission_key=key) if key else scope.filter(pk=contact_id or 0)
     contact = found.select_related("unit__building", "owner").first()
+    proposals = next_visits(Rules.of(request.membership.organization))
     if contact is None and key and request.method == "GET":
-        return added_on_the_phone(request)
+        return added_on_the_phone(request, proposals)
     if contact is None:
         raise Http404
     theirs_now = not replay or visible.filter(pk=contact.pk).exists()
-    rules = Rules.of(request.membership.organization)
-    # Before the contact would be due soon: the conversation planned ahead of the warning.
-    proposed = timezone.localdate() + rules.threshold(contact.level) - rules.warning(contact.level)
     open_asks = list(contact.asks.filter(answer=Answer.PENDING).order_by("due_on", "pk"))
+    context = {"contact": contact, "proposals": proposals, "today": timezone.localdate()}
     if request.method == "GET":
         form = TalkForm(
             open_asks=open_asks,
+            proposals=proposals,
             initial={
                 "unit": request.GET.get("unit") or contact.unit_id,
                 "level": contact.level,
-                "follow_up_on": max(proposed, timezone.localdate()),
                 "follow_up_purpose": "Check in",
             },
         )
-        context = {
-            "contact": contact,
-            "form": form,
-            "proposed": proposed,
-            "today": timezone.localdate(),
-        }
-        return render(request, "field/talk.html", context)
+        return render(request, "field/talk.html", context | {"form": form})
 
-    form = TalkForm(request.POST, open_asks=open_asks)
+    form = TalkForm(request.POST, open_asks=open_asks, proposals=proposals)
     if form.is_valid():
         data = form.cleaned_data
         moved = contact.status != Status.ACTIVE or (
@@ -168,33 +162,33 @@ def talk(request: MemberRequest, contact_id: int | None = None, key: str = "") -
     if replay:
         problems = " ".join(str(e) for errors in form.errors.values() for e in errors)
         return offline.reply("refused", problems, http_status=422)
-    context = {
-        "contact": contact,
-        "form": form,
-        "proposed": proposed,
-        "today": timezone.localdate(),
+    return render(request, "field/talk.html", context | {"form": form}, status=422)
+
+
+def next_visits(rules: Rules) -> dict[int, dt.date]:
+    """The next visit to propose after a conversation, by the level it leaves the contact
+    at: before they would be due soon, so the visit comes ahead of the warning."""
+    today = timezone.localdate()
+    return {
+        level: max(today + rules.threshold(level) - rules.warning(level), today) for level in Level
     }
-    return render(request, "field/talk.html", context, status=422)
 
 
-def added_on_the_phone(request: MemberRequest) -> HttpResponse:
+def added_on_the_phone(request: MemberRequest, proposals: dict[int, dt.date]) -> HttpResponse:
     """The Talked form for a resident the phone added and has not sent yet: the page the
     phone keeps once and shows for every such resident. It posts to its own address, which
     names the resident by the key the phone made for them."""
     stand_in = Contact(name="the resident you added", level=Level.NEW)
-    rules = Rules.of(request.membership.organization)
-    level = stand_in.level
-    proposed = timezone.localdate() + rules.threshold(level) - rules.warning(level)
     form = TalkForm(
         open_asks=[],
+        proposals=proposals,
         initial={
             "unit": request.GET.get("unit"),
             "level": stand_in.level,
-            "follow_up_on": max(proposed, timezone.localdate()),
             "follow_up_purpose": "Check in",
         },
     )
-    context = {"contact": stand_in, "form": form, "proposed": proposed}
+    context = {"contact": stand_in, "form": form, "proposals": proposals}
     return render(request, "field/talk.html", context | {"today": timezone.localdate()})
 
 

@@ -10,6 +10,7 @@ buildings = (
         path("", doors.building_list, name="list"),
         path("<int:building_id>/", doors.building_detail, name="detail"),
         path("<int:building_id>/not-home/", doors.bulk_not_home, name="bulk_not_home"),
+        path("<int:building_id>/not-home/undo/", doors.bulk_undo, name="bulk_undo"),
         path("<int:building_id>/units/<int:unit_id>/", doors.unit_detail, name="unit"),
         path("<int:building_id>/units/<int:unit_id>/knock/", doors.knock, name="knock"),
         path(

@@ -43,7 +43,7 @@ from django.conf import settings
 from django.db import transaction
 
 from buildings.models import HIGHEST_FLOOR, LOWEST_FLOOR, Building, Unit, floor_from_label
-from contacts.models import LANGUAGES, Contact, phone_validator, set_buildings
+from contacts.models import LANGUAGE_CODES, Contact, phone_validator, set_buildings
 from organizing.models import Membership, Organization
 
 MAX_ROWS = 20_000
@@ -87,7 +87,6 @@ COLUMNS = [
     Column("notes", "Anything else worth knowing."),
 ]
 ALIASES = {alias: c.name for c in COLUMNS for alias in (c.name, *c.aliases)}
-LANGUAGE_CODES = {key.casefold(): code for code, name in LANGUAGES for key in (code, str(name))}
 
 
 class ImportRefused(Exception):

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
+from django.http import HttpResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -131,6 +132,90 @@ def test_the_grid_colours_each_door_by_its_residents(
     assert 'class="door lapsed"' in page
     assert 'class="door never"' in page
     assert "leader" in page  # the aria-label of 1205
+
+
+def grid_page(client: Client, building: Building, query: str = "") -> str:
+    return client.get(reverse("buildings:detail", args=[building.pk]) + query).content.decode()
+
+
+def door_html(page: str, label: str) -> str:
+    """The <li> of one door on the grid."""
+    start = page.rindex("<li", 0, page.index(f'<span class="visually-hidden">{label},'))
+    return page[start : page.index("</li>", start)]
+
+
+def test_each_door_says_its_state_in_words_and_with_a_mark(
+    as_olivia: Client, olivia: User, maria: Contact, riverside: Building
+) -> None:
+    talk(maria, olivia, days_ago=3)
+    ana = make_contact(make_unit(riverside, "1205"), owner=olivia, name="Ana", level=Level.LEADER)
+    talk(ana, olivia, days_ago=9)
+
+    page = grid_page(as_olivia, riverside)
+
+    assert '<span class="visually-hidden">1204, talked 3 days ago</span>' in page
+    assert ", lapsed, talked 9 days ago, leader</span>" in door_html(page, "1205")
+    assert "<b>✓</b>" in door_html(page, "1204") and "<b>!!</b>" in door_html(page, "1205")
+
+
+def test_never_knocked_means_never_knocked_and_the_legend_says_each_state(
+    as_olivia: Client, olivia: User, riverside: Building
+) -> None:
+    knocked_twice = make_unit(riverside, "1206")
+    for _ in range(2):
+        record_visit(
+            actor=olivia.membership,
+            unit=knocked_twice,
+            outcome=Outcome.NOT_HOME,
+            happened_at=timezone.now() - 2 * DAY,
+            idempotency_key=new_key(),
+        )
+    make_contact(make_unit(riverside, "1207"), owner=olivia, name="Bea")
+    make_unit(riverside, "1208")
+
+    page = grid_page(as_olivia, riverside)
+
+    assert 'class="door empty"' in door_html(page, "1206")
+    assert ", nobody known</span>" in door_html(page, "1206")
+    assert ", never knocked</span>" in door_html(page, "1207")
+    assert 'class="door never"' in door_html(page, "1208")
+    legend = page[page.index('class="legend"') : page.index("</ul>", page.index('class="legend"'))]
+    for words in ("Lapsed", "Due soon", "Never knocked", "Not talked to yet", "Talked recently"):
+        assert words in legend
+
+
+def test_doors_knocked_today_are_marked(
+    as_olivia: Client, olivia: User, riverside: Building
+) -> None:
+    today, yesterday = make_unit(riverside, "1201"), make_unit(riverside, "1202")
+    for unit, when in ((today, timezone.now()), (yesterday, timezone.now() - DAY)):
+        record_visit(
+            actor=olivia.membership,
+            unit=unit,
+            outcome=Outcome.NOT_HOME,
+            happened_at=when,
+            idempotency_key=new_key(),
+        )
+
+    page = grid_page(as_olivia, riverside)
+
+    assert 'class="door empty today"' in door_html(page, "1201")
+    assert ", nobody known, knocked today</span>" in door_html(page, "1201")
+    assert "today" not in door_html(page, "1202")
+
+
+def test_the_grid_has_floor_links_and_folds_the_access_notes(
+    as_olivia: Client, riverside: Building, unit_1204: Unit
+) -> None:
+    make_unit(riverside, "301")
+    riverside.access_notes = "Buzzer 4471#"
+    riverside.save()
+
+    page = grid_page(as_olivia, riverside)
+
+    assert '<a href="#floor-12">12</a><a href="#floor-3">3</a>' in page
+    assert 'id="floor-12"' in page and 'id="floor-3"' in page
+    assert '<details class="access"><summary>Access notes</summary><p>Buzzer 4471#</p>' in page
 
 
 def test_only_doors_due_hides_doors_within_threshold(
@@ -270,6 +355,18 @@ def knock_data(contact: Contact, outcome: str, key: str | None = None) -> dict[s
     }
 
 
+def test_do_not_contact_is_apart_from_the_everyday_outcomes(
+    as_olivia: Client, maria: Contact, unit_1204: Unit
+) -> None:
+    page = as_olivia.get(unit_url(unit_1204)).content.decode()
+
+    card = page[page.index("Maria Lopez") : page.index("The door")]
+    everyday = card[: card.index('<details class="more">')]
+    assert ">Refused</button>" in everyday and "do_not_contact" not in everyday
+    more = card[card.index('<details class="more">') :]
+    assert '<summary>More</summary><button name="c' in more and ">Do not contact</button>" in more
+
+
 def test_not_home_records_an_attempt_and_returns_the_residents_in_place(
     as_olivia: Client, maria: Contact, unit_1204: Unit
 ) -> None:
@@ -379,6 +476,98 @@ def test_bulk_with_no_door_selected_says_so(as_olivia: Client, riverside: Buildi
     assert "Select at least one door." in response.content.decode()
 
 
+def bulk(client: Client, building: Building, units: list[Unit], **headers: str) -> HttpResponse:
+    return client.post(  # type: ignore[return-value]
+        reverse("buildings:bulk_not_home", args=[building.pk]) + "?select=1",
+        {"units": [u.pk for u in units], "key": new_key()},
+        headers=headers,
+    )
+
+
+def test_bulk_not_home_answers_beside_the_lowest_floor_it_knocked(
+    as_olivia: Client, riverside: Building
+) -> None:
+    make_unit(riverside, "1201")
+    low = [make_unit(riverside, "201"), make_unit(riverside, "202")]
+    make_unit(riverside, "101")
+
+    page = bulk(as_olivia, riverside, low, **HTMX).content.decode()
+
+    note = page.index("Not home recorded at 201, 202.")
+    assert page.index('id="floor-2"') < note < page.index('id="floor-1"')
+    assert page.count('class="door empty today"') == 2
+
+
+def test_bulk_not_home_without_javascript_comes_back_to_the_floor_with_the_note(
+    as_olivia: Client, riverside: Building
+) -> None:
+    low = [make_unit(riverside, "201"), make_unit(riverside, "202")]
+
+    response = bulk(as_olivia, riverside, low)
+    page = as_olivia.get(response["Location"]).content.decode()
+
+    assert response["Location"].endswith("#floor-2")
+    assert "Not home recorded at 201, 202." in page
+    assert "Undo" in page
+
+
+def test_the_undo_of_a_batch_takes_back_exactly_its_knocks(
+    as_olivia: Client, olivia: User, riverside: Building, maria: Contact
+) -> None:
+    batch = [make_unit(riverside, "201"), make_unit(riverside, "202")]
+    other = make_unit(riverside, "203")
+    record_visit(
+        actor=olivia.membership, unit=other, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
+    )
+    page = bulk(as_olivia, riverside, batch, **HTMX).content.decode()
+    visits = page[page.index('name="visits" value="') :].split('"')[3]
+
+    response = as_olivia.post(
+        reverse("buildings:bulk_undo", args=[riverside.pk]) + "?select=1",
+        {"visits": visits},
+        headers=HTMX,
+    )
+
+    assert "Undone: Not home at 201, 202." in response.content.decode()
+    assert list(Visit.objects.values_list("unit__label", flat=True)) == ["203"]
+    assert Unit.objects.get(pk=batch[0].pk).last_attempt_at is None
+    assert 'class="door never"' in door_html(response.content.decode(), "201")
+
+
+def test_another_organizer_cannot_undo_a_batch(
+    olivia: User, cora: User, riverside: Building
+) -> None:
+    units = [make_unit(riverside, "201"), make_unit(riverside, "202")]
+    as_olivia = Client()
+    as_olivia.force_login(olivia)
+    bulk(as_olivia, riverside, units, **HTMX)
+    as_cora = Client()
+    as_cora.force_login(cora)
+
+    response = as_cora.post(
+        reverse("buildings:bulk_undo", args=[riverside.pk]),
+        {"visits": ",".join(str(pk) for pk in Visit.objects.values_list("pk", flat=True))},
+        follow=True,
+    )
+
+    assert "Only the organizer who recorded a knock can undo it." in response.content.decode()
+    assert Visit.objects.count() == 2
+
+
+def test_a_batch_is_not_undone_after_five_minutes(as_olivia: Client, riverside: Building) -> None:
+    bulk(as_olivia, riverside, [make_unit(riverside, "201"), make_unit(riverside, "202")])
+    Visit.objects.update(recorded_at=timezone.now() - dt.timedelta(minutes=6))
+
+    response = as_olivia.post(
+        reverse("buildings:bulk_undo", args=[riverside.pk]),
+        {"visits": ",".join(str(pk) for pk in Visit.objects.values_list("pk", flat=True))},
+        headers=HTMX,
+    )
+
+    assert "first five minutes" in response.content.decode()
+    assert Visit.objects.count() == 2
+
+
 # A resident met at the door
 
 
@@ -389,7 +578,7 @@ def test_a_resident_met_at_the_door_is_added_once_and_owned_by_the_organizer(
     data = {
         "name": "woman in 1204 with twins",
         "phone": "",
-        "language": "es",
+        "language": "spanish",
         "key": "resident-key-1",
     }
 
@@ -412,6 +601,20 @@ def test_a_resident_without_a_name_is_refused_and_the_phone_kept(
     assert "Give a name or a short description." in response.content.decode()
     assert 'value="555 010 7788"' in response.content.decode()
     assert not Contact.objects.exists()
+
+
+def test_a_resident_s_language_is_typed_as_a_name_or_code_and_an_unknown_one_refused(
+    as_olivia: Client, unit_1204: Unit
+) -> None:
+    url = reverse("buildings:new_resident", args=[unit_1204.building_id, unit_1204.pk])
+
+    as_olivia.post(url, {"name": "Amal", "language": "ar", "key": "resident-key-3"})
+    response = as_olivia.post(url, {"name": "Bo", "language": "Klingon", "key": "resident-key-4"})
+
+    assert Contact.objects.get(name="Amal").language == "ar"
+    assert response.status_code == 422
+    assert "Unknown language &quot;Klingon&quot;" in response.content.decode()
+    assert not Contact.objects.filter(name="Bo").exists()
 
 
 # Undo

@@ -62,7 +62,22 @@ def test_the_talk_form_proposes_a_next_visit_from_the_threshold(
 
     # A new contact: 60 days, less the warning (the 2-day lead time and a day for the digest).
     proposed = timezone.localdate() + 57 * DAY
-    assert f'value="{proposed:%Y-%m-%d}"' in page
+    assert f'<strong data-level="1" class="now">{proposed:%a} {proposed.day} {proposed:%b}<' in page
+    # Tapping "Leader" shows the leader's: 7 days, less the same warning.
+    leader = timezone.localdate() + 4 * DAY
+    assert f'<strong data-level="5">{leader:%a} {leader.day} {leader:%b}<' in page
+
+
+def test_the_next_visit_is_the_one_the_level_set_now_calls_for(
+    as_olivia: Client, maria: Contact
+) -> None:
+    data = talk_form(maria, level=Level.LEADER, follow_up_on="", follow_up_purpose="")
+
+    as_olivia.post(reverse("contacts:talk", args=[maria.pk]), data)
+
+    follow_up = FollowUp.objects.get(contact=maria)
+    assert follow_up.planned_for == timezone.localdate() + 4 * DAY
+    assert follow_up.purpose == "Check in"
 
 
 def test_a_conversation_records_level_ask_and_follow_up_together(
@@ -87,6 +102,58 @@ def test_a_conversation_records_level_ask_and_follow_up_together(
     )
     follow_up = FollowUp.objects.get(contact=maria)
     assert follow_up.purpose == "Bring the petition" and follow_up.assigned_to == olivia
+
+
+def test_the_talk_form_offers_levels_and_due_dates_as_buttons_and_says_the_next_visit(
+    as_olivia: Client, maria: Contact
+) -> None:
+    page = as_olivia.get(reverse("contacts:talk", args=[maria.pk])).content.decode()
+
+    assert page.count('type="radio" name="level"') == 5
+    for choice in ("In 3 days", "In a week", "Pick a date"):
+        assert choice in page
+    assert "We'll plan a visit on <strong data-level=" in page
+    assert "Drop it" in page
+
+
+@pytest.mark.parametrize(("choice", "days"), [("3", 3), ("7", 7)])
+def test_a_quick_due_choice_sets_the_answer_date(
+    as_olivia: Client, maria: Contact, choice: str, days: int
+) -> None:
+    data = talk_form(maria, ask_due=choice, ask_due_on="")
+
+    as_olivia.post(reverse("contacts:talk", args=[maria.pk]), data)
+
+    assert Ask.objects.get(contact=maria).due_on == timezone.localdate() + days * DAY
+
+
+def test_a_picked_date_is_the_answer_date(as_olivia: Client, maria: Contact) -> None:
+    picked = timezone.localdate() + 10 * DAY
+
+    as_olivia.post(
+        reverse("contacts:talk", args=[maria.pk]),
+        talk_form(maria, ask_due="pick", ask_due_on=picked.isoformat()),
+    )
+
+    assert Ask.objects.get(contact=maria).due_on == picked
+
+
+def test_pick_a_date_without_a_date_asks_for_one(as_olivia: Client, maria: Contact) -> None:
+    response = as_olivia.post(
+        reverse("contacts:talk", args=[maria.pk]),
+        talk_form(maria, ask_due="pick", ask_due_on=""),
+    )
+
+    assert response.status_code == 422
+    assert "When is the answer due?" in response.content.decode()
+    assert not Visit.objects.exists()
+
+
+def test_the_proposed_visit_is_dropped_in_one_tap(as_olivia: Client, maria: Contact) -> None:
+    as_olivia.post(reverse("contacts:talk", args=[maria.pk]), talk_form(maria, drop_follow_up="on"))
+
+    assert Visit.objects.filter(contact=maria, outcome=Outcome.CONVERSATION).exists()
+    assert not FollowUp.objects.filter(contact=maria).exists()
 
 
 def test_a_resubmitted_conversation_records_once(as_olivia: Client, maria: Contact) -> None:

@@ -60,6 +60,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "buildings:list": MEMBER,
     "buildings:detail": TURF,
     "buildings:bulk_not_home": TURF,
+    "buildings:bulk_undo": TURF,
     "buildings:unit": TURF,
     "buildings:knock": TURF,
     "buildings:new_resident": TURF,

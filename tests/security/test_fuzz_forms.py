@@ -44,7 +44,7 @@ from contacts.field.forms import (
     TalkForm,
 )
 from contacts.forms import ReassignForm
-from contacts.models import Answer, Contact
+from contacts.models import Answer, Contact, Visit
 from contacts.setup.forms import (
     RANGE,
     BuildingForm,
@@ -117,6 +117,14 @@ def contact_ids(ours: Ground) -> list[str]:
     return [str(pk) for pk in contacts.values_list("pk", flat=True)]
 
 
+def visit_ids(ours: Ground) -> Strategy:
+    """A batch of visits as the undo form carries them, "12,13": ours, anyone's, or junk."""
+    visits = Visit.objects.filter(organization=ours.organization)
+    ids = [str(pk) for pk in visits.values_list("pk", flat=True)] or ["1"]
+    one = st.one_of(st.sampled_from(ids), st.integers(-5, 10**6).map(str), st.text(max_size=4))
+    return st.lists(one, max_size=5).map(",".join)
+
+
 POSTS: dict[str, Post] = {
     "login": Post(ANONYMOUS, lambda ours: [AuthenticationForm()]),
     "logout": Post("olivia"),
@@ -133,6 +141,7 @@ POSTS: dict[str, Post] = {
         ],
         {"happened_at": happened_at},
     ),
+    "buildings:bulk_undo": Post("olivia", by_hand={"visits": visit_ids}),
     "buildings:knock": Post(
         "olivia",
         lambda ours: [KnockForm(prefix="door"), KnockForm(prefix=f"c{ours.contact.pk}")],
