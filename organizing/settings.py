@@ -316,23 +316,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
-# The static beat schedule, reviewed like code.
+# When the scheduled jobs are due, local time (TIME_ZONE): the owners' digests and the
+# committee's list of contacts needing an owner every day, the pace and the committee's
+# digest on Mondays. Beat fires each of them every quarter hour, and each does what is due
+# and not yet done (contacts.lapse.schedule): a firing lost to a broker outage, a restart
+# or a deploy is made up by the next one, the same day (the same week for Monday's).
+OWNER_DIGEST_AT = dt.time(7, 0)
+ORPHAN_DIGEST_AT = dt.time(7, 15)
+PACE_AT = dt.time(6, 15)
+COMMITTEE_DIGEST_AT = dt.time(7, 30)
+CATCHING_UP = crontab(minute="*/15")
+
+# The static beat schedule, reviewed like code. The hourly lapse job works out every
+# contact's state afresh: a missed hour is covered by the next.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "flag-lapsed": {"task": "contacts.flag_lapsed", "schedule": crontab(minute=5)},
-    "owner-digests": {
-        "task": "contacts.send_owner_digests",
-        "schedule": crontab(hour=7, minute=0),
-    },
-    "paces": {
-        "task": "contacts.take_paces",
-        "schedule": crontab(hour=6, minute=15, day_of_week="mon"),
-    },
-    "orphan-digests": {
-        "task": "contacts.send_orphan_digests",
-        "schedule": crontab(hour=7, minute=15),
-    },
-    "committee-digests": {
-        "task": "contacts.send_committee_digests",
-        "schedule": crontab(hour=7, minute=30, day_of_week="mon"),
-    },
+    "owner-digests": {"task": "contacts.send_owner_digests", "schedule": CATCHING_UP},
+    "paces": {"task": "contacts.take_paces", "schedule": CATCHING_UP},
+    "orphan-digests": {"task": "contacts.send_orphan_digests", "schedule": CATCHING_UP},
+    "committee-digests": {"task": "contacts.send_committee_digests", "schedule": CATCHING_UP},
 }
