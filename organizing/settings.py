@@ -131,6 +131,15 @@ else:
         }
     }
 
+# PgBouncer in transaction mode hands each transaction to any server connection: a
+# statement prepared on one is unknown on the next, and a server-side cursor dies with its
+# transaction. DATABASE_PGBOUNCER=1 turns both off.
+if envbool("DATABASE_PGBOUNCER", "0"):
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_PGBOUNCER needs a PostgreSQL DATABASE_URL.")
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -209,6 +218,17 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # A CSV import's upload, between its preview and its confirmation (contacts.setup.
+    # imports). Each web server must see the same files: with more than one, make this a
+    # shared folder or an object store (django-storages' S3Storage, for one).
+    "imports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": VAR_DIR / "imports",
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -315,6 +335,16 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat wakes at least this often, so a standby beat tries for the lock as often.
+CELERY_BEAT_MAX_LOOP_INTERVAL = 30
+if REDIS_URL:
+    # Any number of beat processes may run: RedBeat keeps the schedule in Redis, and only
+    # the one holding its lock sends tasks; the others wait for it. The holder renews the
+    # lock every loop; if it dies, a standby takes over once the lock times out.
+    CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+    CELERY_REDBEAT_REDIS_URL = REDIS_URL
+    CELERY_REDBEAT_REDIS_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10}
+    CELERY_REDBEAT_LOCK_TIMEOUT = envint("BEAT_LOCK_TIMEOUT", "150")
 
 # When the scheduled jobs are due, local time (TIME_ZONE): the owners' digests and the
 # committee's list of contacts needing an owner every day, the pace and the committee's

@@ -20,7 +20,7 @@ from functools import partial
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, Expression, OuterRef, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -158,7 +158,7 @@ def _send_once(
     return True
 
 
-def _not_done(kind: DigestKind, period: dt.date) -> Exists:
+def _not_done(kind: DigestKind, period: dt.date) -> Expression:
     """Members whose digest of this kind and period is not done: later runs of the day
     find nobody and cost one query."""
     done = DigestLog.objects.filter(membership=OuterRef("pk"), kind=kind, period=period)
