@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from redis import Redis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,10 +28,12 @@ PRINT_SETTINGS = (
 )
 
 
-def settings_with(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def settings_with(
+    env: dict[str, str], tmp_path: Path, script: str = PRINT_SETTINGS
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     return subprocess.run(
-        [sys.executable, "-c", PRINT_SETTINGS],
+        [sys.executable, "-c", script],
         cwd=ROOT,
         env={
             **base,
@@ -44,8 +47,16 @@ def settings_with(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedPr
     )
 
 
+CONNECT = (
+    "import json, django; django.setup(); from django.db import connection; "
+    "cursor = connection.cursor(); cursor.execute('SELECT 1'); "
+    "print(json.dumps({'answer': cursor.fetchone()[0], "
+    "'prepare_threshold': connection.connection.prepare_threshold}))"
+)
+
+
 def test_behind_pgbouncer_prepared_statements_and_server_side_cursors_are_off(
-    tmp_path: Path,
+    tmp_path: Path, django_db_setup: None
 ) -> None:
     env = {"DATABASE_URL": "postgres://pgbouncer:6432/doorstep", "DATABASE_PGBOUNCER": "1"}
 
@@ -58,6 +69,15 @@ def test_behind_pgbouncer_prepared_statements_and_server_side_cursors_are_off(
         "pool": True,
         "scheduler": None,
     }
+    # psycopg's pool takes the option: a connection made through it prepares nothing.
+    db = connection.settings_dict
+    test_database = (
+        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    )
+    env = {"DATABASE_URL": test_database, "DATABASE_PGBOUNCER": "1"}
+    connected = settings_with(env, tmp_path, script=CONNECT)
+    assert connected.returncode == 0, connected.stderr
+    assert json.loads(connected.stdout) == {"answer": 1, "prepare_threshold": None}
 
 
 def test_straight_to_postgresql_they_stay_as_psycopg_has_them(tmp_path: Path) -> None:
