@@ -26,6 +26,7 @@ from django.utils import timezone
 from time_machine import TimeMachineFixture
 
 from buildings.models import Unit
+from contacts.lapse import digests, pace
 from contacts.lapse.digests import send_owner_digests
 from contacts.lapse.job import flag_lapsed
 from contacts.models import Contact, DigestKind, DigestLog, LapseFlag, LapseSummary
@@ -183,8 +184,6 @@ def test_an_organization_whose_digests_raise_does_not_stop_another_organizations
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     lapsed_contact(unit_1204, olivia, "Maria Lopez", timezone.now())
-    from contacts.lapse import digests
-
     owner_due = digests.owner_due
 
     def bad_setting(membership: Any, now: dt.datetime) -> Any:
@@ -247,8 +246,6 @@ def test_an_organization_whose_pace_raises_does_not_stop_another_organizations(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from contacts.lapse import pace
-
     pace_of = pace.pace_of
     flag_lapsed()
 
