@@ -340,8 +340,9 @@ CELERY_BEAT_MAX_LOOP_INTERVAL = 30
 if REDIS_URL:
     # Any number of beat processes may run: RedBeat keeps the schedule in Redis, and only
     # the one holding its lock sends tasks; the others wait for it. The holder renews the
-    # lock every loop; if it dies, a standby takes over once the lock times out.
-    CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+    # lock every loop; if it dies, a standby takes over once the lock times out. See
+    # organizing/beat.py for a Redis outage.
+    CELERY_BEAT_SCHEDULER = "organizing.beat.OneBeatScheduler"
     CELERY_REDBEAT_REDIS_URL = REDIS_URL
     CELERY_REDBEAT_REDIS_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10}
     CELERY_REDBEAT_LOCK_TIMEOUT = envint("BEAT_LOCK_TIMEOUT", "150")

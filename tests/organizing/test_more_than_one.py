@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +18,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 ROOT = Path(__file__).resolve().parents[2]
 PRINT_SETTINGS = (
@@ -102,7 +105,7 @@ def test_with_redis_beat_schedules_under_redbeats_lock_and_without_it_on_its_own
     with_redis = settings_with({"REDIS_URL": "redis://redis:6379/0"}, tmp_path)
     without = settings_with({}, tmp_path)
 
-    assert json.loads(with_redis.stdout)["scheduler"] == "redbeat.RedBeatScheduler"
+    assert json.loads(with_redis.stdout)["scheduler"] == "organizing.beat.OneBeatScheduler"
     assert json.loads(without.stdout)["scheduler"] is None  # Celery's own, on a file
 
 
@@ -182,3 +185,62 @@ def test_of_two_beats_one_schedules_and_the_other_takes_over_when_it_dies(
             if beat is not None and beat.poll() is None:
                 beat.terminate()
                 beat.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_redis(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    redis = subprocess.Popen(
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if Redis(port=port).ping():
+                return redis
+        except RedisConnectionError:
+            time.sleep(0.1)
+    raise AssertionError("redis-server did not start")
+
+
+def test_a_beat_rides_out_a_redis_outage_and_schedules_again_when_it_is_back(
+    tmp_path: Path,
+) -> None:
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server, to stop and start a Redis of its own")
+    port = free_port()
+    redis = start_redis(port, tmp_path)
+    log = tmp_path / "beat.log"
+    beat = start_beat(f"redis://127.0.0.1:{port}/0", log, tmp_path)
+    try:
+        assert wait_for(ACQUIRED, log, 20), log.read_text()
+
+        redis.terminate()
+        redis.wait(timeout=10)
+        assert wait_for("beat: Redis unreachable (ConnectionError); trying again", log, 10)
+        # Back, and empty: the lock and the schedule were lost with it.
+        redis = start_redis(port, tmp_path)
+
+        assert wait_for("beat: Acquired lock again", log, 10), log.read_text()
+        assert beat.poll() is None, log.read_text()
+        assert Redis(port=port).exists("redbeat:owner-digests")
+    finally:
+        beat.terminate()
+        beat.wait(timeout=10)
+        redis.terminate()
+        redis.wait(timeout=10)
