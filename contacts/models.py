@@ -846,13 +846,18 @@ class DigestKind(models.TextChoices):
 
 
 class DigestLog(models.Model):
-    """One digest per person per period: the row is claimed before the email is sent, so
-    two overlapping runs send it once."""
+    """One digest per person per period: the row is claimed in the transaction that sends
+    the email, so overlapping runs send it once and a run that dies before sending leaves
+    it to the next (contacts.lapse.digests). A row is a period done: the email sent, or
+    nothing to tell when it was due."""
 
     membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=20, choices=DigestKind.choices)
     period = models.DateField(help_text="The day, or the Monday of the week.")
-    sent_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(default=timezone.now)
+    emailed = models.BooleanField(
+        default=True, help_text="False when there was nothing to tell: no email that period."
+    )
 
     class Meta:
         constraints = [

@@ -131,6 +131,15 @@ else:
         }
     }
 
+# PgBouncer in transaction mode hands each transaction to any server connection: a
+# statement prepared on one is unknown on the next, and a server-side cursor dies with its
+# transaction. DATABASE_PGBOUNCER=1 turns both off.
+if envbool("DATABASE_PGBOUNCER", "0"):
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_PGBOUNCER needs a PostgreSQL DATABASE_URL.")
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -209,6 +218,17 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # A CSV import's upload, between its preview and its confirmation (contacts.setup.
+    # imports). Each web server must see the same files: with more than one, make this a
+    # shared folder or an object store (django-storages' S3Storage, for one).
+    "imports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": VAR_DIR / "imports",
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -315,24 +335,35 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat wakes at least this often, so a standby beat tries for the lock as often.
+CELERY_BEAT_MAX_LOOP_INTERVAL = 30
+if REDIS_URL:
+    # Any number of beat processes may run: RedBeat keeps the schedule in Redis, and only
+    # the one holding its lock sends tasks; the others wait for it. The holder renews the
+    # lock every loop; if it dies, a standby takes over once the lock times out. See
+    # organizing/beat.py for a Redis outage.
+    CELERY_BEAT_SCHEDULER = "organizing.beat.OneBeatScheduler"
+    CELERY_REDBEAT_REDIS_URL = REDIS_URL
+    CELERY_REDBEAT_REDIS_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10}
+    CELERY_REDBEAT_LOCK_TIMEOUT = envint("BEAT_LOCK_TIMEOUT", "150")
 
-# The static beat schedule, reviewed like code.
+# When the scheduled jobs are due, local time (TIME_ZONE): the owners' digests and the
+# committee's list of contacts needing an owner every day, the pace and the committee's
+# digest on Mondays. Beat fires each of them every quarter hour, and each does what is due
+# and not yet done (contacts.lapse.schedule): a firing lost to a broker outage, a restart
+# or a deploy is made up by the next one, the same day (the same week for Monday's).
+OWNER_DIGEST_AT = dt.time(7, 0)
+ORPHAN_DIGEST_AT = dt.time(7, 15)
+PACE_AT = dt.time(6, 15)
+COMMITTEE_DIGEST_AT = dt.time(7, 30)
+CATCHING_UP = crontab(minute="*/15")
+
+# The static beat schedule, reviewed like code. The hourly lapse job works out every
+# contact's state afresh: a missed hour is covered by the next.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "flag-lapsed": {"task": "contacts.flag_lapsed", "schedule": crontab(minute=5)},
-    "owner-digests": {
-        "task": "contacts.send_owner_digests",
-        "schedule": crontab(hour=7, minute=0),
-    },
-    "paces": {
-        "task": "contacts.take_paces",
-        "schedule": crontab(hour=6, minute=15, day_of_week="mon"),
-    },
-    "orphan-digests": {
-        "task": "contacts.send_orphan_digests",
-        "schedule": crontab(hour=7, minute=15),
-    },
-    "committee-digests": {
-        "task": "contacts.send_committee_digests",
-        "schedule": crontab(hour=7, minute=30, day_of_week="mon"),
-    },
+    "owner-digests": {"task": "contacts.send_owner_digests", "schedule": CATCHING_UP},
+    "paces": {"task": "contacts.take_paces", "schedule": CATCHING_UP},
+    "orphan-digests": {"task": "contacts.send_orphan_digests", "schedule": CATCHING_UP},
+    "committee-digests": {"task": "contacts.send_committee_digests", "schedule": CATCHING_UP},
 }

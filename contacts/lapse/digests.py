@@ -4,7 +4,9 @@ the committee's daily list of contacts who need an owner, and its weekly figures
 The owner's list is the lapse rule's at the moment of sending (contacts.lapse.due), as
 Today shows it; the committee's read what the hourly job and deactivations leave on the
 contacts. Each is sent once per person and period whatever the number of runs: see
-`_send_once`.
+`_send_once`. Each is due from its hour (settings.OWNER_DIGEST_AT and the others) on its
+day, or any day of its week for the weekly one; beat fires them every quarter hour, so a
+firing that could not run is made up by the next one (contacts.lapse.schedule).
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ from functools import partial
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, Expression, OuterRef, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from contacts.lapse.due import owner_due
 from contacts.lapse.pace import Pace, pace_of
-from contacts.lapse.rule import start_of_day
+from contacts.lapse.schedule import NOBODYS_FAULT, due_day, due_week
 from contacts.models import (
     Contact,
     DigestKind,
@@ -97,31 +99,41 @@ def _send_once(
     period: dt.date,
     compose: Callable[[], EmailMultiAlternatives | None],
 ) -> bool:
-    """Send one digest unless it was sent for this person and period already; return
+    """Send one digest unless this person's digest for this period is done already; return
     whether it was sent now.
 
     1. Claim the (membership, kind, period) row with an INSERT. If another run holds it,
        the unique constraint refuses it and this run skips the person.
-    2. Compose and send inside the same transaction as the claim. A send that fails, or a
-       worker that dies mid-send, rolls the claim back, so the next run retries; a run that
+    2. Compose and send inside the same transaction as the claim, which commits only after
+       the send. A send that fails, or a worker killed mid-send, rolls the claim back (a
+       dead connection's transaction never commits), so the next run retries: a claim
+       committed before its send would lose the digest to a crash in between. A run that
        reaches the same person meanwhile waits on the unique index, then skips or sends
        according to how this one ended.
-    3. Log by membership id only: SMTP errors can quote the address they refused.
+    3. With nothing to tell, keep the claim marked not emailed: the day's digest is done,
+       and the runs later that day pass the person by.
+    4. Log by membership and organization id only: SMTP errors can quote the address they
+       refused, database errors the row they refused. Any other error is this person's
+       or their organization's alone: it is logged, and the others go on.
 
     The one duplicate left is a send that succeeds and a commit that then fails: better a
     second email than a warning that never came.
     """
     try:
         with transaction.atomic():
-            DigestLog.objects.create(membership=membership, kind=kind, period=period)
+            try:
+                with transaction.atomic():
+                    claim = DigestLog.objects.create(
+                        membership=membership, kind=kind, period=period
+                    )
+            except IntegrityError:
+                return False
             message = compose()
             if message is None:
-                # Cleared since the run chose its recipients: keep no claim, send nothing.
-                transaction.set_rollback(True)
+                claim.emailed = False
+                claim.save(update_fields=["emailed"])
                 return False
             message.send()
-    except IntegrityError:
-        return False
     except OSError as error:  # smtplib's errors, refused or dropped connections, timeouts
         log.warning(
             "%s for membership %s not sent (%s); the next run retries",
@@ -130,8 +142,27 @@ def _send_once(
             type(error).__name__,
         )
         return False
+    except NOBODYS_FAULT:
+        raise
+    except Exception as error:
+        log.error(
+            "%s for membership %s of organization %s failed (%s); the next run retries, "
+            "the others go on",
+            kind.label,
+            membership.pk,
+            membership.organization_id,
+            type(error).__name__,
+        )
+        return False
     log.info("%s sent to membership %s", kind.label, membership.pk)
     return True
+
+
+def _not_done(kind: DigestKind, period: dt.date) -> Expression:
+    """Members whose digest of this kind and period is not done: later runs of the day
+    find nobody and cost one query."""
+    done = DigestLog.objects.filter(membership=OuterRef("pk"), kind=kind, period=period)
+    return ~Exists(done)
 
 
 def _message(
@@ -167,21 +198,25 @@ def send_owner_digests(*, now: dt.datetime | None = None) -> int:
     what is missing. Fanning out would add a broker round trip per person and a way to lose
     half a fan-out to a broker outage, for a job that sends one email per organizer a day.
     A send that failed is retried by the next run, scheduled or by hand
-    (`manage.py send_digests --daily`).
+    (`manage.py send_digests --daily`). Before settings.OWNER_DIGEST_AT nothing is due.
     """
     now = now or timezone.now()
+    today = due_day(now, settings.OWNER_DIGEST_AT)
+    if today is None:
+        return 0
     owned = Contact.objects.filter(
         organization_id=OuterRef("organization_id"),
         owner_id=OuterRef("user_id"),
         status=Status.ACTIVE,
     )
     owners = (
-        Membership.objects.filter(Exists(owned), active=True)
+        Membership.objects.filter(
+            Exists(owned), _not_done(DigestKind.OWNER_DAILY, today), active=True
+        )
         .exclude(user__email="")
         .select_related("user", "organization")
         .order_by("pk")
     )
-    today = timezone.localdate(now)
     return sum(
         _send_once(
             membership, DigestKind.OWNER_DAILY, today, partial(owner_digest, membership, now)
@@ -236,12 +271,18 @@ def send_orphan_digests(*, now: dt.datetime | None = None) -> int:
     organization who need an owner (nobody owns them, or their owner left or has gone
     quiet), once a day, and only on a day there are any; return how many were sent. A
     member deactivated at 6 a.m. has their contacts in that morning's list: deactivation
-    marks them at once, the hourly job the quiet ones."""
-    today = timezone.localdate(now)
+    marks them at once, the hourly job the quiet ones. Due from settings.ORPHAN_DIGEST_AT;
+    on a day with nobody to list then, the first run that finds someone sends it."""
+    today = due_day(now or timezone.now(), settings.ORPHAN_DIGEST_AT)
+    if today is None:
+        return 0
     needing = Contact.objects.filter(needs_an_owner, organization_id=OuterRef("organization_id"))
     recipients = (
         Membership.objects.filter(
-            Exists(needing), active=True, role__in=[Role.COMMITTEE, Role.ADMIN]
+            Exists(needing),
+            _not_done(DigestKind.COMMITTEE_DAILY, today),
+            active=True,
+            role__in=[Role.COMMITTEE, Role.ADMIN],
         )
         .exclude(user__email="")
         .select_related("user", "organization")
@@ -304,21 +345,29 @@ def owner_of(contact: Contact) -> str:
 # The committee's weekly digest
 
 
-def send_committee_digests(*, today: dt.date | None = None) -> int:
+def send_committee_digests(*, now: dt.datetime | None = None) -> int:
     """Email every active committee member and admin their organization's lapse rate,
     escalations and orphaned count, once a week (the period is the Monday); return how
-    many digests were sent. Figures are computed once per organization, and only when
-    someone there still needs them this week."""
-    today = today or timezone.localdate()
-    monday = today - dt.timedelta(days=today.weekday())
+    many digests were sent. Due from settings.COMMITTEE_DIGEST_AT on Monday: one missed
+    then goes on a later day of the week, with the figures of that day. Figures are
+    computed once per organization, and only when someone there still needs them this
+    week."""
+    now = now or timezone.now()
+    monday = due_week(now, settings.COMMITTEE_DIGEST_AT)
+    if monday is None:
+        return 0
+    today = timezone.localdate(now)
     recipients = (
-        Membership.objects.filter(active=True, role__in=[Role.COMMITTEE, Role.ADMIN])
+        Membership.objects.filter(
+            _not_done(DigestKind.COMMITTEE_WEEKLY, monday),
+            active=True,
+            role__in=[Role.COMMITTEE, Role.ADMIN],
+        )
         .exclude(user__email="")
         .select_related("user", "organization")
         .order_by("organization_id", "pk")
     )
     figures: dict[int, tuple[CommitteeFigures, Pace]] = {}
-    now = timezone.now() if today == timezone.localdate() else start_of_day(today)
 
     def compose(membership: Membership) -> EmailMultiAlternatives:
         organization = membership.organization

@@ -4,6 +4,7 @@ organization at once, in set-based SQL; and the figures the committee's dashboar
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import operator
 from dataclasses import dataclass
 from functools import reduce
@@ -20,7 +21,8 @@ from django.utils import timezone
 from contacts.lapse import dialect
 from contacts.lapse.dialect import db_date, db_time
 from contacts.lapse.rule import Rules
-from contacts.lapse.summary import past_weeks, take_summaries
+from contacts.lapse.schedule import NOBODYS_FAULT, one_organization
+from contacts.lapse.summary import PastWeeks, past_weeks, take_summaries
 from contacts.models import (
     Answer,
     Ask,
@@ -35,6 +37,8 @@ from contacts.models import (
 )
 from organizing.models import Membership, Organization
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class FlagCounts:
@@ -43,6 +47,10 @@ class FlagCounts:
     escalated: int = 0
     due_soon: int = 0
     orphaned: int = 0
+
+    def add(self, other: FlagCounts) -> None:
+        for name, value in vars(other).items():
+            setattr(self, name, getattr(self, name) + value)
 
 
 # The temporary tables of one run, all dropped before it ends: its counts by organization,
@@ -90,18 +98,44 @@ def flag_lapsed(*, now: dt.datetime | None = None) -> FlagCounts:
 
     Idempotent and safe to overlap: a second run waits for the first (dialect.begin_job),
     and a contact has one row to hold its open lapse whatever happens. No loop over
-    contacts, nor over organizations.
+    contacts, nor over organizations, unless the pass raises (a bad setting, a row a CHECK
+    refuses): then each organization runs alone, in a savepoint of its own, so that the
+    one at fault is logged and left as it was and the others are flagged all the same.
+    A run that could not run at its hour is covered by the next: each works every
+    contact's state out afresh from the clocks.
     """
     now = now or timezone.now()
     with connection.cursor() as cursor:
         dialect.begin_job(cursor)
-    counts = FlagCounts()
     organizations = list(Organization.objects.order_by("pk"))
-    groups: list[dict[str, Any]] = []
     past = past_weeks(now)
+    try:
+        with transaction.atomic():
+            return _flag(organizations, now, past)
+    except NOBODYS_FAULT:
+        raise
+    except Exception as error:
+        log.warning(
+            "The lapse run failed (%s); running each organization alone", type(error).__name__
+        )
+    counts = FlagCounts()
+    for organization in organizations:
+        with one_organization("The lapse run", organization.pk):
+            alone = f"WHERE c.organization_id = {int(organization.pk)}"
+            counts.add(_flag([organization], now, past, where=alone))
+    return counts
+
+
+def _flag(
+    organizations: list[Organization], now: dt.datetime, past: PastWeeks, *, where: str = ""
+) -> FlagCounts:
+    """Steps 1 to 3 of flag_lapsed for these organizations, whose contacts `where` picks
+    (all contacts when empty)."""
+    counts = FlagCounts()
+    groups: list[dict[str, Any]] = []
     if organizations:
-        groups = _pass(_Cutoffs.of(organizations, now), counts)
-    summaries = take_summaries(now, groups, past)
+        groups = _pass(_Cutoffs.of(organizations, now), counts, where)
+    summaries = take_summaries(now, groups, past, organizations)
     counts.due_soon = sum(summary.due_soon for summary in summaries)
     return counts
 
@@ -263,12 +297,13 @@ def _states(cutoffs: _Cutoffs, where: str = "") -> tuple[str, list[Any]]:
 STATE_MOVED = "(s.flag <> s.lapse_flag OR s.orphan <> s.orphaned)"
 
 
-def _pass(cutoffs: _Cutoffs, counts: FlagCounts) -> list[dict[str, Any]]:
+def _pass(cutoffs: _Cutoffs, counts: FlagCounts, where: str) -> list[dict[str, Any]]:
     """1. Read every contact once: count the dashboard's figures by organization,
        building and owner, with the ids of each group's contacts that moved.
     2. If any moved, write their new states (_write_changes).
-    3. Return the counts by organization, building and owner, for contacts.lapse.summary."""
-    states, state_params = _states(cutoffs)
+    3. Return the counts by organization, building and owner, for contacts.lapse.summary.
+    `where` narrows the contacts, as in _states."""
+    states, state_params = _states(cutoffs, where)
     with connection.cursor() as cursor:
         dialect.hash_not_sort(cursor, on=True)
         cursor.execute(

@@ -10,10 +10,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from contacts.lapse.rule import Rules, with_clocks
+from contacts.lapse.schedule import due_week, one_organization
 from contacts.lapse.summary import WEEK, local_monday
 from contacts.models import Contact, LapseSummary, Level, Outcome, Status, Visit
 from organizing.models import Organization
@@ -166,14 +168,21 @@ def last_full_week(now: dt.datetime) -> str:
 
 
 def take_paces(now: dt.datetime | None = None) -> int:
-    """Work out every organization's pace for the last full week and keep it on its
-    dashboard summary; return how many were taken. Weekly, on Monday morning (the beat
-    schedule), or by hand (`manage.py take_paces`): apart from the hourly job, whose runs
-    carry the week's pace along, so that its pass costs the same every hour."""
+    """Work out the pace of the last full week for every organization that has not got it
+    yet, and keep it on its dashboard summary; return how many were taken. Due from
+    settings.PACE_AT on Monday (beat fires this every quarter hour; one missed on Monday
+    is taken later that week), or by hand (`manage.py take_paces`): apart from the hourly
+    job, whose runs carry the week's pace along, so that its pass costs the same every
+    hour. An organization whose pace raises is logged and left to the next run."""
     now = now or timezone.now()
+    if due_week(now, settings.PACE_AT) is None:
+        return 0
+    week = last_full_week(now)
     taken = 0
-    for summary in LapseSummary.objects.select_related("organization"):
-        summary.pace = pace_of(summary.organization, now).as_summary()
-        summary.save(update_fields=["pace"])
-        taken += 1
+    not_taken = ~Q(pace__has_key="week") | ~Q(pace__week=week)
+    for summary in LapseSummary.objects.filter(not_taken).select_related("organization"):
+        with one_organization("The pace", summary.organization_id):
+            summary.pace = pace_of(summary.organization, now).as_summary()
+            summary.save(update_fields=["pace"])
+            taken += 1
     return taken

@@ -50,9 +50,12 @@ def week_label(day: dt.date) -> str:
 
 
 def take_summaries(
-    now: dt.datetime, groups: list[dict[str, Any]], past: PastWeeks | None = None
+    now: dt.datetime,
+    groups: list[dict[str, Any]],
+    past: PastWeeks | None = None,
+    organizations: list[Organization] | None = None,
 ) -> list[LapseSummary]:
-    """Keep, for every organization, what the dashboard's figures and tables show: the
+    """Keep, for every organization (or these), what the dashboard's figures and tables show: the
     counts by organization, building and owner that the job's pass over the contacts made
     (contacts.lapse.flag_lapsed, in the same transaction), with each organization's
     conversations and weekly lapse rate (the past weeks' as past_weeks found them before
@@ -63,7 +66,7 @@ def take_summaries(
     conversations = conversations_by_week(now)
     past = past or past_weeks(now)
     summaries = []
-    for organization in Organization.objects.order_by("pk"):
+    for organization in organizations or Organization.objects.order_by("pk"):
         summary = take_summary(
             organization,
             now,

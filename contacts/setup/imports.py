@@ -19,7 +19,8 @@ A resident is known by building name, unit label and name, all without regard to
 importing the same file again creates nothing new. Existing buildings, units and residents
 are never changed: what organizers have learned at the door wins over a spreadsheet.
 
-The uploaded file waits between the preview and the confirmation in a file under VAR_DIR,
+The uploaded file waits between the preview and the confirmation in the "imports" storage
+(settings.STORAGES: a folder under VAR_DIR unless one shared by every web server is set),
 named by a random token and by the organization and user who uploaded it: another user's
 token finds nothing.
 """
@@ -30,17 +31,16 @@ import codecs
 import csv
 import datetime as dt
 import io
-import os
 import re
 import secrets
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from django import forms
-from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, storages
 from django.db import transaction
+from django.utils import timezone
 
 from buildings.models import HIGHEST_FLOOR, LOWEST_FLOOR, Building, Unit, floor_from_label
 from contacts.models import LANGUAGE_CODES, Contact, phone_validator, set_buildings
@@ -509,46 +509,48 @@ def import_residents(*, actor: Membership, data: bytes, expected: str | None = N
 # The uploaded file between the preview and the confirmation.
 
 
-def _pending_dir() -> Path:
-    return Path(settings.VAR_DIR) / "imports"
-
-
-def _pending_path(actor: Membership, token: str) -> Path:
+def _pending_name(actor: Membership, token: str) -> str:
     if not TOKEN.match(token):
         raise ValueError("not an import token")
-    return _pending_dir() / f"{actor.organization_id}-{actor.user_id}-{token}.csv"
+    return f"{actor.organization_id}-{actor.user_id}-{token}.csv"
+
+
+def _expired(storage: Storage, name: str) -> bool:
+    return storage.get_modified_time(name) < timezone.now() - PENDING_FOR
 
 
 def keep_upload(*, actor: Membership, data: bytes) -> str:
     """Keep an uploaded file for its confirmation and return its token. Files older than
     PENDING_FOR are removed on the way: they hold personal data nobody is going to import."""
-    folder = _pending_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    too_old = time.time() - PENDING_FOR.total_seconds()
-    for old in folder.glob("*.csv"):
-        if old.stat().st_mtime < too_old:
-            old.unlink(missing_ok=True)
+    storage = storages["imports"]
     token = secrets.token_urlsafe(24)
-    descriptor = os.open(_pending_path(actor, token), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(data)
+    name = _pending_name(actor, token)
+    storage.save(name, ContentFile(data))
+    for old in storage.listdir("")[1]:
+        try:
+            if old.endswith(".csv") and _expired(storage, old):
+                storage.delete(old)
+        except FileNotFoundError:
+            continue  # another server removed it first
     return token
 
 
 def pending_upload(*, actor: Membership, token: str) -> bytes | None:
     """The file this member uploaded with this token, or None when it was imported,
     cancelled, expired, or belongs to someone else."""
+    storage = storages["imports"]
     try:
-        path = _pending_path(actor, token)
-        if time.time() - path.stat().st_mtime > PENDING_FOR.total_seconds():
+        name = _pending_name(actor, token)
+        if _expired(storage, name):
             return None
-        return path.read_bytes()
+        with storage.open(name) as file:
+            return file.read()
     except (ValueError, FileNotFoundError):
         return None
 
 
 def discard_upload(*, actor: Membership, token: str) -> None:
     try:
-        _pending_path(actor, token).unlink(missing_ok=True)
+        storages["imports"].delete(_pending_name(actor, token))
     except ValueError:
         return

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
@@ -37,6 +38,11 @@ HEADER = "building,address,unit,floor,name,phone,language,owner"
 def var_dir(settings: Any, tmp_path: Path) -> Path:
     """Uploads waiting for confirmation go here, not into the project's var/."""
     settings.VAR_DIR = tmp_path
+    imports = settings.STORAGES["imports"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "imports": {**imports, "OPTIONS": {**imports["OPTIONS"], "location": tmp_path / "imports"}},
+    }
     return tmp_path
 
 
@@ -563,6 +569,25 @@ def test_an_upload_nobody_confirmed_is_removed_after_a_few_hours(ada: User, var_
 
     assert stale not in list((var_dir / "imports").iterdir())
     assert len(list((var_dir / "imports").iterdir())) == 1
+
+
+def test_the_upload_waits_in_the_imports_storage_so_web_servers_can_share_it(
+    as_ada: Client, org: Organization, settings: Any, var_dir: Path
+) -> None:
+    # Any storage will do: one in memory stands for an object store the servers share.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "imports": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    preview = upload(as_ada, csv_of("Oak Hall,1 Oak St,101,,Ana,,,"))
+    [waiting] = storages["imports"].listdir("")[1]
+    assert waiting.startswith(f"{org.pk}-{as_ada.session['_auth_user_id']}-")
+
+    confirm(as_ada, preview)
+
+    assert residents(org) == 1
+    assert storages["imports"].listdir("")[1] == []
+    assert not (var_dir / "imports").exists()
 
 
 @pytest.mark.parametrize("persona", ["olivia", "cora"])

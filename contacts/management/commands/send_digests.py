@@ -13,8 +13,8 @@ class Command(BaseCommand):
     help = (
         "Send the daily digests (--daily: each owner's, and the committee's list of contacts "
         "needing an owner) and the committee's weekly digests (--weekly), as the scheduled "
-        "jobs do. Whoever already has this period's digest "
-        "gets nothing more, so a rerun sends only what is missing."
+        "jobs do: what is due (past its hour, in TIME_ZONE) and not yet done. Whoever already "
+        "has this period's digest gets nothing more, so a rerun sends only what is missing."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -7,8 +7,9 @@ from contacts.lapse.pace import take_paces
 
 class Command(BaseCommand):
     help = (
-        "Work out every organization's pace for the last full week, as the Monday job does: "
-        "its conversations against the four weeks before, for the dashboard's banner."
+        "Work out the pace of the last full week for every organization that has not got it "
+        "yet, as the scheduled job does from Monday 6:15: its conversations against the four "
+        "weeks before, for the dashboard's banner."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
