@@ -26,7 +26,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from bench import imports, knocks, lapses, organizer  # noqa: E402
+from bench import imports, knocks, lapses, organizer, served  # noqa: E402
 
 
 @dataclass
@@ -52,6 +52,7 @@ SUITES: dict[str, Callable[[], Results]] = {
     "organizer": organizer.run,
     "imports": imports.run,
     "lapses": lapses.run,
+    "served": served.run,
 }
 
 
