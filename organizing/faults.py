@@ -77,14 +77,9 @@ def log_fault(request: HttpRequest, fault: BaseException, what: str) -> None:
     connection refused, and a message is cut to its first line."""
     match = request.resolver_match
     route = match.route if match else "?"
-    first_line = str(fault).strip().splitlines()[0:1]
+    first_line = str(fault).strip().partition("\n")[0][:200]
     logger.warning(
-        "%s %s: %s (%s: %s)",
-        request.method,
-        route,
-        what,
-        type(fault).__name__,
-        first_line[0][:200] if first_line else "",
+        "%s %s: %s (%s: %s)", request.method, route, what, type(fault).__name__, first_line
     )
 
 
