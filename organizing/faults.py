@@ -3,7 +3,8 @@
 knock and send it again then". A 500 would say the request itself was wrong, and a 400
 that it was refused: the phone would stop retrying.
 
-1. `FaultMiddleware` answers a fault raised in a view with that 503.
+1. `FaultMiddleware` answers a fault raised in a view with that 503, and after a database
+   fault has the pool's idle connections checked (`check_the_pool`).
 2. `SessionMiddleware` is Django's, except that a session save failing after the view has
    done its work cannot turn that work into an error. Sessions are saved on every request
    (SESSION_SAVE_EVERY_REQUEST, for the idle time-out) and after the response is built: a
@@ -14,10 +15,11 @@ that it was refused: the phone would stop retrying.
 from __future__ import annotations
 
 import logging
+import threading
 
 from django.contrib.sessions import middleware as sessions
 from django.contrib.sessions.exceptions import SessionInterrupted
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
@@ -83,12 +85,38 @@ def log_fault(request: HttpRequest, fault: BaseException, what: str) -> None:
     )
 
 
+# One check of the pool at a time, however many requests meet the fault.
+checking_the_pool = threading.Lock()
+
+
+def check_the_pool(fault: BaseException) -> None:
+    """After a database fault, check every idle connection of the pool, in the background.
+    When PostgreSQL restarts, each idle connection died with the one this request met; the
+    pool would find them one request at a time, each waiting out a back-off of a second or
+    more, and many a 503 after the restart is over. Not on the request's path: a check
+    waits as long as a hung server does."""
+    pool = getattr(connection, "pool", None)
+    if not isinstance(fault, DatabaseError | PoolTimeout) or pool is None:
+        return
+    if not checking_the_pool.acquire(blocking=False):
+        return
+
+    def check() -> None:
+        try:
+            pool.check()
+        finally:
+            checking_the_pool.release()
+
+    threading.Thread(target=check, name="check-the-pool", daemon=True).start()
+
+
 class FaultMiddleware(MiddlewareMixin):
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         fault = fault_in(exception)
         if fault is None:
             return None
         log_fault(request, fault, "answered 503")
+        check_the_pool(fault)
         return unavailable(request)
 
 
@@ -110,4 +138,5 @@ class SessionMiddleware(sessions.SessionMiddleware):
             if fault is None:
                 raise
             log_fault(request, fault, "session not saved, answered 503")
+            check_the_pool(fault)
             return unavailable(request)

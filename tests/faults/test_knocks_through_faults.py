@@ -33,7 +33,8 @@ import pytest
 import redis
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connection
+from django.db import connection, connections
+from django.db.backends.postgresql.base import DatabaseWrapper
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -340,7 +341,9 @@ def test_every_knock_is_recorded_once_through_faults_and_none_answers_500(
             thread.join(timeout=120)
 
     # 4. Every knock sent was recorded once; nothing answered 500.
-    connection.close()  # PostgreSQL restarted under the test's own connection too
+    # PostgreSQL restarted under the test's own connections too: check them as a fault does.
+    connection.close()
+    postgresql(connections["default"]).pool.check()
     recorded = collections.Counter(
         Visit.objects.filter(idempotency_key__in=tally.sent).values_list(
             "idempotency_key", flat=True
@@ -404,3 +407,8 @@ backend doorstep
     server a 127.0.0.1:{a} check
     server b 127.0.0.1:{b} check
 """
+
+
+def postgresql(wrapper: object) -> DatabaseWrapper:
+    assert isinstance(wrapper, DatabaseWrapper), "run through `make test`, on PostgreSQL"
+    return wrapper

@@ -11,7 +11,8 @@ import psycopg
 import pytest
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, connections
+from django.db.backends.postgresql.base import DatabaseWrapper
 from django.test import Client
 from django.urls import reverse
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -19,6 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from buildings.models import Unit
 from contacts.field import doors
 from contacts.models import Contact, Visit
+from organizing import faults
 
 REPLAY = {"X-Doorstep-Replay": "1", "Accept": "application/json"}
 HTMX = {"HX-Request": "true"}
@@ -115,6 +117,38 @@ def test_a_connection_postgresql_ended_answers_503_and_the_retry_records(
     assert Visit.objects.count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_after_postgresql_ended_the_pools_connections_one_fault_clears_them_all(
+    as_olivia: Client, maria: Contact, unit_1204: Unit
+) -> None:
+    """A restart ends the idle connections too. The request that meets them answers 503;
+    the pool is then checked whole, rather than a dead connection or two at a time by
+    each request that comes, each waiting out the pool's back-off."""
+    pool = postgresql(connections["default"]).pool
+    idle = [pool.getconn() for _ in range(pool.max_size - 1)]
+    for conn in idle:
+        pool.putconn(conn)
+    connection.close()
+    with psycopg.connect(idle[0].info.dsn, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    lost_before = pool.get_stats().get("connections_lost", 0)
+
+    first = as_olivia.post(knock_url(unit_1204), knock(maria), headers=REPLAY)
+    for _ in range(100):
+        if not faults.checking_the_pool.locked():
+            break
+        time.sleep(0.05)
+    lost = pool.get_stats().get("connections_lost", 0) - lost_before
+    second = as_olivia.post(knock_url(unit_1204), knock(maria), headers=REPLAY)
+
+    assert first.status_code == 503
+    assert lost == pool.max_size
+    assert second.json()["status"] == "recorded"
+
+
 def test_a_knock_whose_session_save_fails_is_reported_as_recorded_and_recorded_once(
     as_olivia: Client, maria: Contact, unit_1204: Unit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -187,3 +221,8 @@ def test_a_knock_with_redis_hung_is_recorded_within_a_second(
 
     assert response.json()["status"] == "recorded"
     assert took < 1
+
+
+def postgresql(wrapper: object) -> DatabaseWrapper:
+    assert isinstance(wrapper, DatabaseWrapper), "run through `make test`, on PostgreSQL"
+    return wrapper
