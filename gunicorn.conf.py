@@ -22,6 +22,9 @@ threads = int(os.environ.get("WEB_THREADS", "4"))
 # A worker that has not reported for this long is killed and replaced. Requests never
 # approach it: the database pool and Redis give up after seconds (organizing/settings.py).
 timeout = 30
+# The workers' heartbeat files in memory where there is /dev/shm: on a container's overlay
+# disk a slow write can make a healthy worker look silent.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # On a restart or deploy (SIGTERM, SIGHUP), requests under way get this long to finish.
 graceful_timeout = 20
 # Behind a load balancer that keeps connections open.
