@@ -126,7 +126,15 @@ class SessionMiddleware(sessions.SessionMiddleware):
         saved only to keep it alive, so the response stands (the next request keeps it
         alive; if another request ended it, the next one finds it ended). A session the
         request changed (a login) was not kept: a fault says 503, anything else raises as
-        Django does."""
+        Django does.
+
+        A 5xx is left alone: Django saves no session for it either, but only after reading
+        the session's expiry, from the database that may be what failed, waiting for the
+        pool a second time."""
+        if response.status_code >= 500:
+            if getattr(request, "session", None) is not None and request.session.accessed:
+                patch_vary_headers(response, ("Cookie",))
+            return response
         try:
             return super().process_response(request, response)
         except (SessionInterrupted, DatabaseError, PoolTimeout) as error:

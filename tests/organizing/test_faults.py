@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.db import OperationalError, connection, connections
 from django.db.backends.postgresql.base import DatabaseWrapper
@@ -79,6 +80,24 @@ def test_a_fault_in_a_view_answers_503_with_retry_after_not_500(
     assert replayed.json()["status"] == "unavailable"
     assert live.json()["status"] == "unavailable"
     assert "Try again in a moment" in plain.content.decode()
+
+
+def test_a_request_that_met_a_database_fault_does_not_ask_it_again_for_the_session(
+    as_olivia: Client, maria: Contact, unit_1204: Unit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With PostgreSQL down, each time the database is asked waits out the pool's time-out."""
+    loads = []
+
+    def load(store: SessionStore) -> None:
+        loads.append(store)
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(SessionStore, "load", load)
+
+    response = as_olivia.post(knock_url(unit_1204), knock(maria), headers=REPLAY)
+
+    assert response.status_code == 503
+    assert len(loads) == 1
 
 
 def test_the_fault_is_logged_without_personal_data(
