@@ -23,4 +23,5 @@ RUN SECRET_KEY=collectstatic-only DEBUG=0 DATABASE_URL=sqlite:////tmp/unused.sql
 
 USER doorstep
 EXPOSE 8000
-CMD ["gunicorn", "organizing.wsgi", "--bind", "0.0.0.0:8000"]
+# Workers, threads, time-outs and the access log: gunicorn.conf.py.
+CMD ["gunicorn", "organizing.wsgi"]

@@ -14,6 +14,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from psycopg_pool import ConnectionPool
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -25,6 +26,10 @@ def envbool(name: str, default: str) -> bool:
 
 def envint(name: str, default: str) -> int:
     return int(os.environ.get(name, default))
+
+
+def envfloat(name: str, default: str) -> float:
+    return float(os.environ.get(name, default))
 
 
 def envlist(name: str, default: str) -> list[str]:
@@ -67,10 +72,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /livez, for the process manager, answered before anything else can touch a database.
+    "organizing.health.LivenessMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.gzip.GZipMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # A fault (PostgreSQL or Redis out of reach) answers 503 with Retry-After, never 500.
+    "organizing.faults.FaultMiddleware",
+    # Django's, except that a session save failing after a knock was recorded keeps the
+    # answer that says so.
+    "organizing.faults.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -111,8 +122,15 @@ if DATABASE_URL:
             "pool": {
                 "min_size": envint("DATABASE_POOL_MIN", "1"),
                 "max_size": envint("DATABASE_POOL_MAX", "10"),
-                "timeout": 10,
-            }
+                # Each connection is tried before a request gets it: one that PostgreSQL
+                # closed (a restart, a failover) is replaced, not handed out to fail.
+                "check": ConnectionPool.check_connection,
+                # Waiting longer for a connection is a fault: the request answers 503
+                # (organizing/faults.py) and the phone sends its knock again.
+                "timeout": envfloat("DATABASE_POOL_TIMEOUT", "3"),
+            },
+            # Seconds to open a connection to a PostgreSQL that does not answer.
+            "connect_timeout": envint("DATABASE_CONNECT_TIMEOUT", "2"),
         }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -152,6 +170,11 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 
+# Seconds a request waits for Redis to accept a connection, and then for each reply. Redis
+# answers in a millisecond; one that is hung (stopped, a dead network path) must cost a knock
+# well under a second, not redis-py's default of five, nor forever.
+REDIS_TIMEOUT = envfloat("REDIS_TIMEOUT", "0.5")
+
 # Shared by every web server when Redis is there (rate limits count across them); in one
 # process otherwise, as in `make run`.
 if REDIS_URL:
@@ -160,6 +183,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "doorstep",
+            # Tried once (redis-py retries nothing on a pool's connections unless told):
+            # a rate limit that can't be counted lets the request in (organizing/security.py).
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT},
         }
     }
     # django-ratelimit knows django-redis, not Django's own Redis cache; it increments
@@ -311,8 +337,13 @@ LOGGING = {
 # and beat of `make run` share it with no server to install.
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    # A request that hands a task over (a password link) waits at most this long for Redis.
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"socket_connect_timeout": 3}
+    # A request that hands a task over (a password link) waits at most this long for Redis
+    # (and /healthz for its probe). The worker's BRPOP is unaffected: it reads its socket
+    # only once the event loop has seen a reply there.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "socket_connect_timeout": REDIS_TIMEOUT,
+        "socket_timeout": REDIS_TIMEOUT,
+    }
 else:
     BROKER_DIR = VAR_DIR / "broker"
     BROKER_DIR.mkdir(parents=True, exist_ok=True)

@@ -10,14 +10,14 @@ from contacts.field import offline, today
 from contacts.field import urls as field_urls
 from contacts.privacy import urls as privacy_urls
 from contacts.setup import urls as setup_urls
-from organizing import accounts, two_factor, views
+from organizing import accounts, health, two_factor
 
 # Where admins must use two-factor, so must Django's admin.
 admin.site.__class__ = two_factor.CodeRequiredAdminSite
 
 urlpatterns = [
     path("", today.today, name="home"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
     path("sw.js", offline.service_worker, name="service_worker"),
     path("offline/pages.json", offline.pages_to_keep, name="offline_pages"),
     path("login/", accounts.login, name="login"),

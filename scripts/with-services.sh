@@ -2,7 +2,8 @@
 # Run a command against real PostgreSQL and Redis: scripts/with-services.sh COMMAND [ARG...]
 #
 # 1. DATABASE_URL unset: create a throwaway PostgreSQL cluster in a temporary directory, start
-#    it on a free loopback port and export DATABASE_URL for its "doorstep" database.
+#    it on a free loopback port and export DATABASE_URL for its "doorstep" database, and
+#    DOORSTEP_PG_BIN and DOORSTEP_PGDATA so that tests/faults can restart it with pg_ctl.
 # 2. REDIS_URL unset: start redis-server without persistence on a free loopback port and export
 #    REDIS_URL.
 # 3. Export CHROMIUM_PATH for the browser tests.
@@ -10,7 +11,7 @@
 #    temporary directory and exit with the command's status.
 #
 # A URL that is already set is used as it is and nothing is started for it. Missing Debian
-# packages (postgresql, redis-server, chromium) are installed when running as root.
+# packages (postgresql, redis-server, chromium, haproxy) are installed when running as root.
 set -euo pipefail
 
 if [[ $# -eq 0 ]]; then
@@ -30,6 +31,10 @@ policy_rc_d=
 cleanup() {
   local status=$?
   set +e
+  # A server tests/faults restarted is no longer $pg_pid: pg_ctl finds it by its data folder.
+  if [[ -n $pg_pid && -f $tmp/pg/postmaster.pid ]]; then
+    "${as_postgres[@]}" "$pg_bin/pg_ctl" stop --pgdata "$tmp/pg" --mode fast --silent
+  fi
   # SIGINT is a fast shutdown for PostgreSQL and a shutdown for Redis.
   for pid in $redis_pid $pg_pid; do
     kill -INT "$pid" 2>/dev/null
@@ -99,10 +104,18 @@ fi
 if [[ -z ${CHROMIUM_PATH:-} ]] && [[ ! -x /usr/bin/chromium ]]; then
   missing+=(chromium)
 fi
+if ! command -v haproxy >/dev/null; then
+  missing+=(haproxy)
+fi
 if [[ ${#missing[@]} -gt 0 ]] && { [[ $EUID -ne 0 ]] || ! command -v apt-get >/dev/null; }; then
-  if [[ ${missing[*]} == chromium ]]; then
-    say "chromium is missing, so the browser tests cannot run" \
-      "(Debian: sudo apt-get install chromium, or set CHROMIUM_PATH)"
+  optional=" ${missing[*]} "
+  optional=${optional// chromium / }
+  optional=${optional// haproxy / }
+  if [[ -z ${optional// /} ]]; then
+    [[ " ${missing[*]} " == *" chromium "* ]] && say "chromium is missing, so the browser" \
+      "tests cannot run (Debian: sudo apt-get install chromium, or set CHROMIUM_PATH)"
+    [[ " ${missing[*]} " == *" haproxy "* ]] && say "haproxy is missing, so the fault" \
+      "test cannot run (Debian: sudo apt-get install haproxy)"
     missing=()
   else
     die "missing ${missing[*]}: install them (Debian: sudo apt-get install ${missing[*]})" \
@@ -164,6 +177,7 @@ if [[ -z ${DATABASE_URL:-} ]]; then
     { cat "$tmp/pg.log" >&2; die "PostgreSQL did not start"; }
   "$pg_bin/createdb" --host 127.0.0.1 --port "$pg_port" --username postgres doorstep
   export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/doorstep"
+  export DOORSTEP_PG_BIN=$pg_bin DOORSTEP_PGDATA=$tmp/pg
   say "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port"
 fi
 

@@ -1,4 +1,5 @@
-"""/healthz answers for the database and the broker, and names the one that is down."""
+"""/healthz answers for the database and the broker within two seconds whatever hangs, and
+names what is down; /livez answers for the process alone."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
+from django.db import connections
+from django.db.backends.postgresql.base import DatabaseWrapper
 from django.test import Client
+from psycopg_pool import ConnectionPool
 
 from organizing.celery import app as celery_app
 
@@ -84,3 +89,61 @@ def test_it_needs_no_login_and_is_never_cached(own_redis: subprocess.Popen[bytes
     response = Client().get("/healthz")
 
     assert "no-cache" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_it_answers_503_naming_a_hung_redis_within_two_seconds(
+    hung_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(celery_app.conf, "broker_url", f"redis://{hung_server}/0")
+
+    started = time.monotonic()
+    response = Client().get("/healthz")
+    took = time.monotonic() - started
+
+    assert response.status_code == 503
+    assert response.json()["status"] == "down: broker"
+    assert response.json()["database"] == "ok"
+    assert took < 2
+
+
+@pytest.fixture
+def hung_database(hung_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The database settings pointed at a server that never answers, as seen by the threads
+    /healthz starts: each makes its own connection, from a pool made afresh here."""
+    host, port = hung_server.split(":")
+    moved = connections.settings["default"] | {"HOST": host, "PORT": port}
+    monkeypatch.setitem(connections.settings, "default", moved)
+    pools: dict[str, ConnectionPool] = {}
+    monkeypatch.setattr(DatabaseWrapper, "_connection_pools", pools)
+    yield
+    for pool in pools.values():
+        pool.close(timeout=0)
+
+
+@pytest.mark.django_db
+def test_it_answers_503_naming_a_database_that_does_not_answer_within_two_seconds(
+    own_redis: subprocess.Popen[bytes], hung_database: None
+) -> None:
+    started = time.monotonic()
+    response = Client().get("/healthz")
+    took = time.monotonic() - started
+
+    assert response.status_code == 503
+    assert response.json()["status"] == "down: database"
+    assert response.json()["broker"] == "ok"
+    assert took < 2
+
+
+@pytest.mark.django_db
+def test_livez_answers_touching_no_database_even_with_a_session(
+    olivia: object, hung_database: None, django_assert_num_queries: Any
+) -> None:
+    client = Client()
+    client.force_login(olivia)  # type: ignore[arg-type]
+
+    with django_assert_num_queries(0):
+        response = client.get("/livez", headers={"Host": "not-an-allowed-host.example"})
+
+    assert response.status_code == 200
+    assert response.content == b"ok"
