@@ -34,6 +34,11 @@ class Ground:
     ask: Ask
     visit_id: int
     membership_id: int
+    # The key a phone made for a resident it added: the Talked form finds them by it.
+    contact_key: str
+
+    def url_keys(self) -> dict[str, str]:
+        return {"key": self.contact_key}
 
     def url_ids(self) -> dict[str, int]:
         return {
@@ -54,6 +59,8 @@ def ground(organizer: User, contact: Contact, membership_id: int) -> Ground:
         contact=contact, planned_for=today, assigned_to=organizer, purpose="RSVP"
     )
     ask = Ask.objects.create(contact=contact, question="Meeting?", asked_by=organizer, due_on=today)
+    contact_key = f"phone{contact.pk:027d}"
+    Contact.objects.filter(pk=contact.pk).update(submission_key=contact_key)
     visit, _ = record_visit(
         actor=organizer.membership,
         contact=contact,
@@ -69,6 +76,7 @@ def ground(organizer: User, contact: Contact, membership_id: int) -> Ground:
         ask=ask,
         visit_id=visit.pk,
         membership_id=membership_id,
+        contact_key=contact_key,
     )
 
 

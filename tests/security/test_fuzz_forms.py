@@ -153,6 +153,7 @@ POSTS: dict[str, Post] = {
     ),
     "buildings:new_resident": Post("olivia", lambda ours: [ResidentForm()]),
     "contacts:talk": Post("olivia", lambda ours: [TalkForm()], {"happened_at": happened_at}),
+    "contacts:talk_new": Post("olivia", lambda ours: [TalkForm()], {"happened_at": happened_at}),
     "contacts:log_visit": Post("olivia", lambda ours: [ContactVisitForm()]),
     "contacts:new_follow_up": Post("olivia", lambda ours: [FollowUpForm()]),
     "contacts:move_follow_up": Post("olivia", lambda ours: [MoveFollowUpForm()]),
@@ -234,6 +235,7 @@ def url_of(name: str, ground: Ground) -> tuple[str, bool]:
         {"uidb64": "MQ", "token": "set-password"},
     ]
     candidates += [{key: value} for key, value in ground.url_ids().items()]
+    candidates += [{key: value} for key, value in ground.url_keys().items()]
     for kwargs in candidates:
         try:
             return reverse(name, kwargs=kwargs), bool(kwargs)
