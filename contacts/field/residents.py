@@ -87,13 +87,14 @@ def talk(request: MemberRequest, contact_id: int | None = None, key: str = "") -
     # Sent late by the phone's outbox: the contact may have moved off this organizer's turf
     # or been handed on since. Only a POST is a replay; a page is only shown for what they see.
     replay = request.method == "POST" and offline.is_replay(request)
+    proposals = next_visits(Rules.of(request.membership.organization))
+    if key and request.method == "GET":
+        # The same page whatever the key: it shows nothing of anyone.
+        return added_on_the_phone(request, proposals)
     visible = Contact.objects.visible_to(request.membership)
     scope = offline.replayable(request.membership) if replay else visible
     found = scope.filter(submission_key=key) if key else scope.filter(pk=contact_id or 0)
     contact = found.select_related("unit__building", "owner").first()
-    proposals = next_visits(Rules.of(request.membership.organization))
-    if contact is None and key and request.method == "GET":
-        return added_on_the_phone(request, proposals)
     if contact is None:
         raise Http404
     theirs_now = not replay or visible.filter(pk=contact.pk).exists()

@@ -66,6 +66,9 @@ MATRIX: dict[str, dict[str, str]] = {
     "buildings:new_resident": TURF,
     "contacts:detail": TURF,
     "contacts:talk": TURF,
+    # The Talked form of a resident the phone added: one page for any key, naming nobody.
+    # Its POST finds the resident by the key within the member's turf (test_offline_replay).
+    "contacts:talk_new": MEMBER,
     "contacts:log_visit": TURF,
     "contacts:new_follow_up": TURF,
     "contacts:move_follow_up": TURF,
@@ -127,7 +130,7 @@ def test_every_url_is_in_the_matrix() -> None:
 @pytest.fixture
 def ids(
     olivia: User, omar: User, maria: Contact, unit_1204: Unit, riverside: Building
-) -> dict[str, int]:
+) -> dict[str, int | str]:
     """Objects of Olivia's: what every URL with an id is asked about."""
     follow_up = FollowUp.objects.create(
         contact=maria, planned_for=timezone.localdate(), assigned_to=olivia, purpose="RSVP"
@@ -146,10 +149,11 @@ def ids(
         "ask_id": ask.pk,
         "visit_id": visit.pk,
         "membership_id": omar.membership.pk,
+        "key": maria.submission_key or "maria0000000000000000000000000000",
     }
 
 
-def ask(client: Client, name: str, ids: dict[str, int]) -> tuple[int, str]:
+def ask(client: Client, name: str, ids: dict[str, int | str]) -> tuple[int, str]:
     """GET the URL filled with Olivia's ids; a POST-only view is POSTed empty instead."""
     candidates: list[dict[str, object]] = [
         {},
@@ -175,7 +179,7 @@ def test_each_persona_gets_the_expected_answer(
     request: pytest.FixtureRequest,
     persona: str,
     name: str,
-    ids: dict[str, int],
+    ids: dict[str, int | str],
     xavier: User,
     cora: User,
     ada: User,
