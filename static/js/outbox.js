@@ -400,7 +400,8 @@
     true,
   );
 
-  document.addEventListener("htmx:afterSwap", (event) => renewKeys(event.detail.target));
+  // A swap made by the outbox (htmx.swap) says its target only as the event's own.
+  document.addEventListener("htmx:afterSwap", (event) => renewKeys(event.detail.target || event.target));
   document.addEventListener("click", async (event) => {
     const id = event.target.getAttribute && event.target.getAttribute("data-dismiss");
     if (id) {
