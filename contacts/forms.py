@@ -9,7 +9,9 @@ from django import forms
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
-from contacts.models import Contact
+from contacts.languages import grouped_choices, language_code, most_used
+from contacts.models import Contact, Status
+from contacts.text import not_a_phone, one_line
 from organizing.models import Organization, Role
 
 
@@ -75,3 +77,43 @@ class ReassignForm(forms.Form):
                     "Check it and try again."
                 )
         return data
+
+
+class LanguageField(forms.ChoiceField):
+    """A resident's language: chosen in a select that lists the organization's most used
+    languages first, or written as a code or a name ("so", "Somali", "Soomaali"), as a phone
+    sending a resident added offline may write it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", "Language")
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("choices", grouped_choices([]))
+        kwargs.setdefault(
+            "error_messages",
+            {"invalid_choice": "Choose a language from the list, or write its name or code."},
+        )
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> str:
+        text = super().to_python(value)
+        return (language_code(text) or text) if text else ""
+
+    def put_first(self, organization: Organization) -> None:
+        """List the languages the organization's residents speak most first."""
+        residents = Contact.objects.filter(organization=organization, status=Status.ACTIVE)
+        self.choices = grouped_choices(most_used(organization.pk, residents))
+
+
+class OneLineField(forms.CharField):
+    """A line of text as contacts.text.one_line makes it: NFC, no invisible controls, single
+    spaces. Checked for length once normalised, so a name padded with spaces still fits."""
+
+    def to_python(self, value: Any) -> str:
+        return one_line(super().to_python(value))
+
+
+class NameField(OneLineField):
+    """A resident's name, or a description like "woman in 1204", but not a phone number."""
+
+    default_validators = [not_a_phone]
+

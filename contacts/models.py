@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
-from django.conf import global_settings, settings
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -15,6 +15,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from buildings.models import Building, Turf, Unit
+from contacts.languages import LANGUAGES
 from organizing.models import Membership, Organization
 
 if TYPE_CHECKING:
@@ -76,7 +77,6 @@ class Answer(models.TextChoices):
     NO = "no", "No"
 
 
-LANGUAGES = sorted(global_settings.LANGUAGES, key=lambda language: language[1])
 DEFAULT_THRESHOLD_DAYS: dict[int, int] = {
     Level.LEADER: 7,
     Level.ACTIVE: 14,

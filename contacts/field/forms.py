@@ -9,8 +9,8 @@ from django import forms
 from django.utils import timezone
 
 from contacts.actions import ASK_AGAIN_AFTER
+from contacts.forms import LanguageField, NameField
 from contacts.models import (
-    LANGUAGES,
     Answer,
     Ask,
     Channel,
@@ -19,6 +19,7 @@ from contacts.models import (
     idempotency_key_validator,
     phone_validator,
 )
+from organizing.models import Organization
 
 
 def new_key() -> str:
@@ -155,14 +156,18 @@ class TalkForm(KeyedForm):
 
 
 class ResidentForm(KeyedForm):
-    name = forms.CharField(
+    name = NameField(
         label="Name or description",
         max_length=200,
         help_text='A name, or "man with the red door".',
         error_messages={"required": "Give a name or a short description."},
     )
     phone = forms.CharField(max_length=30, required=False, validators=[phone_validator])
-    language = forms.ChoiceField(label="Language", choices=[("", "—"), *LANGUAGES], required=False)
+    language = LanguageField()
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["language"].put_first(organization)  # type: ignore[attr-defined]
 
 
 class BulkKnockForm(KeyedForm):
