@@ -116,4 +116,3 @@ class NameField(OneLineField):
     """A resident's name, or a description like "woman in 1204", but not a phone number."""
 
     default_validators = [not_a_phone]
-

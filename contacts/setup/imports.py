@@ -253,8 +253,7 @@ class RowForm(forms.Form):
         owner = self.owners.get(value.lower())
         if owner is None:
             raise forms.ValidationError(
-                f"No active member of your organization has the username or email "
-                f"{quoted(value)}."
+                f"No active member of your organization has the username or email {quoted(value)}."
             )
         return owner
 
