@@ -294,6 +294,9 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "filters": ["forbidden", "personal_data"]},
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Django's own console handler (on with DEBUG) would write its records unredacted:
+    # they go to the root's instead, in the web server and in the worker alike.
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }
 
 # Celery. Without REDIS_URL the broker is a folder on disk: the web server, the worker
