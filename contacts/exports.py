@@ -14,11 +14,11 @@ import csv
 import re
 from collections.abc import Iterable, Iterator
 
-from contacts.models import ExportLog, phone_validator
+from contacts.models import PHONE_PATTERN, ExportLog
 from organizing.models import Membership
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-PHONE = re.compile(phone_validator.regex.pattern)
+PHONE = re.compile(PHONE_PATTERN)
 
 
 def spreadsheet_safe(value: object) -> str:

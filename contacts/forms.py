@@ -109,7 +109,7 @@ class OneLineField(forms.CharField):
     spaces. Checked for length once normalised, so a name padded with spaces still fits."""
 
     def to_python(self, value: Any) -> str:
-        return one_line(super().to_python(value))
+        return one_line(super().to_python(value) or "")
 
 
 class NameField(OneLineField):

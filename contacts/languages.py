@@ -81,10 +81,8 @@ def most_used(organization_id: int, contacts: QuerySet[Model]) -> list[str]:
         )
         return [row["language"] for row in rows]
 
-    codes: list[str] = shared_cache.get_or_set(
-        f"languages:most-used:{organization_id}", count, MOST_USED_FOR
-    )
-    return codes
+    codes = shared_cache.get_or_set(f"languages:most-used:{organization_id}", count, MOST_USED_FOR)
+    return list(codes or [])
 
 
 def grouped_choices(first: list[str]) -> list[tuple[str, object]]:

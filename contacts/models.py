@@ -105,8 +105,9 @@ open_lapse_agrees_with_flag = (
     lapse_escalated_at=None,
 )
 
+PHONE_PATTERN = r"^\+?[0-9 ().-]{7,20}$"
 phone_validator = RegexValidator(
-    r"^\+?[0-9 ().-]{7,20}$", "Enter a phone number of 7 to 20 digits, like 555 010 1234."
+    PHONE_PATTERN, "Enter a phone number of 7 to 20 digits, like 555 010 1234."
 )
 idempotency_key_validator = RegexValidator(
     r"^[A-Za-z0-9_-]{8,64}$", "The submission key must be 8 to 64 letters, digits, - or _."
