@@ -18,7 +18,7 @@ from django.db.models import Count, Model, QuerySet
 
 # A language alone: CLDR also names regions and scripts of a language (en_GB, zh_Hant).
 ISO_639 = re.compile(r"[a-z]{2,3}")
-# How many of an organization's languages come first in a list, and how long that list is
+# How many of an organization's languages are suggested first, and how long that list is
 # kept before it is counted again (a count over all the organization's contacts).
 MOST_USED = 8
 MOST_USED_FOR = 60 * 60
@@ -83,14 +83,3 @@ def most_used(organization_id: int, contacts: QuerySet[Model]) -> list[str]:
 
     codes = shared_cache.get_or_set(f"languages:most-used:{organization_id}", count, MOST_USED_FOR)
     return list(codes or [])
-
-
-def grouped_choices(first: list[str]) -> list[tuple[str, object]]:
-    """Choices for a select: none, then the `first` languages, then every language."""
-    if not first:
-        return [("", "—"), *LANGUAGES]
-    return [
-        ("", "—"),
-        ("Most used here", [(code, language_name(code)) for code in first]),
-        ("All languages", LANGUAGES),
-    ]

@@ -167,7 +167,7 @@ class ResidentForm(KeyedForm):
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["language"].put_first(organization)  # type: ignore[attr-defined]
+        self.fields["language"].suggest_most_used(organization)  # type: ignore[attr-defined]
 
 
 class BulkKnockForm(KeyedForm):
