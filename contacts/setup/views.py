@@ -411,6 +411,12 @@ def import_confirm(request: MemberRequest) -> HttpResponse:
     if plan.already_there:
         verb = "was" if plan.already_there == 1 else "were"
         text += f" {counted(plan.already_there, 'resident')} {verb} already in Doorstep."
+    if plan.warnings:
+        verb = "was" if len(plan.warnings) == 1 else "were"
+        text += (
+            f" {counted(len(plan.warnings), 'resident')} {verb} imported with the language "
+            "left blank: the file's was unknown."
+        )
     if plan.rows_with_errors:
         verb = "was" if plan.rows_with_errors == 1 else "were"
         text += f" {counted(plan.rows_with_errors, 'row')} with errors {verb} left out."
