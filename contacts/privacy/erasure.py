@@ -152,8 +152,8 @@ def _redact_mentions(contact: Contact, organization_id: int) -> int:
         return 0
     pattern, anchors = mentions
     others = Contact.objects.filter(organization_id=organization_id).exclude(pk=contact.pk)
-    # A contact's name is free text too: "Sister of Maria Lopez".
-    contact_text = ["name", "notes", "consent_note", "snooze_reason"]
+    # Not other contacts' names: another resident may have the same name.
+    contact_text = ["notes", "consent_note", "snooze_reason"]
     in_org = Q(contact__organization_id=organization_id)
     theirs = Q(contact=contact)
     live = [

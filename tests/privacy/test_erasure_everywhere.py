@@ -98,3 +98,16 @@ def test_a_short_number_in_a_note_is_not_taken_for_her_phone(
     assert riverside.notes == (
         "Rent went up 8844 dollars a year; code 019-8844; office 555-019-8845"
     )
+
+
+def test_another_resident_with_the_same_name_keeps_it(
+    ada: User, olivia: User, riverside: Building, unit_1204: Unit
+) -> None:
+    hodan = make_contact(unit_1204, owner=olivia, name=NAME)
+    namesake = make_contact(make_unit(riverside, "305"), owner=olivia, name=NAME)
+
+    client = Client()
+    client.force_login(ada)
+    client.post(reverse("audit:erase", args=[hodan.pk]), {"confirm": "erase"})
+
+    assert Contact.objects.get(pk=namesake.pk).name == NAME
