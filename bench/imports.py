@@ -25,7 +25,9 @@ MB = 1024 * 1024
 
 
 def sample_csv(*, buildings: int = 50, floors: int = 10, per_floor: int = 10) -> bytes:
-    """Two residents to a door, with a phone and a language, as an admin's sheet would be."""
+    """Two residents to a door, with a phone and a language, as an admin's sheet would be:
+    languages written as codes, English names and their own names, one in six Chinese."""
+    languages = ("中文", "es", "Soomaali", "Tagalog", "yue", "English")
     lines = ["building,address,unit,floor,name,phone,language"]
     for b in range(buildings):
         for floor in range(1, floors + 1):
@@ -36,7 +38,8 @@ def sample_csv(*, buildings: int = 50, floors: int = 10, per_floor: int = 10) ->
                     )
                     lines.append(
                         f"Bench Block {b},{address},{floor}{door:02d},{floor},"
-                        f"Resident {resident} of {floor}{door:02d},555 010 {b:04d},es"
+                        f"Resident {resident} of {floor}{door:02d},555 010 {b:04d},"
+                        f"{languages[len(lines) % len(languages)]}"
                     )
     return ("\n".join(lines) + "\n").encode()
 

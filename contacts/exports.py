@@ -3,24 +3,30 @@ writer, and the log of who took the data out.
 
 Cells a spreadsheet would read as a formula (=HYPERLINK(...), +, -, @, a tab or a carriage
 return at the start) get a leading apostrophe, as OWASP recommends for CSV injection: the
-spreadsheet then shows the text and runs nothing.
+spreadsheet then shows the text and runs nothing. A phone number is left as it is: its
+digits, spaces, brackets, dots and dashes can call no function, and "+1 514 555 0100" is
+how an international number is written.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Iterator
 
-from contacts.models import ExportLog
+from contacts.models import PHONE_PATTERN, ExportLog
 from organizing.models import Membership
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PHONE = re.compile(PHONE_PATTERN)
 
 
 def spreadsheet_safe(value: object) -> str:
     """The cell as text, with an apostrophe before what a spreadsheet would run."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    if text.startswith(FORMULA_STARTS) and not PHONE.fullmatch(text):
+        return "'" + text
+    return text
 
 
 class _Echo:

@@ -8,8 +8,12 @@ from typing import Any
 from django import forms
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
-from contacts.models import Contact
+from contacts.languages import language_code, language_name, most_used
+from contacts.models import Contact, Status
+from contacts.text import not_a_phone, one_line
 from organizing.models import Organization, Role
 
 
@@ -75,3 +79,71 @@ class ReassignForm(forms.Form):
                     "Check it and try again."
                 )
         return data
+
+
+class LanguageInput(forms.TextInput):
+    """A text box for a language that suggests the organization's most used ones. A
+    datalist of a few, not a select of every language CLDR names: that would weigh 26 kB
+    on each unit page, and a phone keeps the unit pages of its whole turf."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__({"autocomplete": "off", **(attrs or {})})
+        self.suggestions: list[str] = []
+
+    def render(
+        self,
+        name: str,
+        value: Any,
+        attrs: dict[str, Any] | None = None,
+        renderer: Any = None,
+    ) -> SafeString:
+        list_id = f"{(attrs or {}).get('id') or name}-suggestions"
+        box = super().render(name, value, {**(attrs or {}), "list": list_id}, renderer)
+        options = format_html_join("", '<option value="{}">', ((s,) for s in self.suggestions))
+        return format_html('{}<datalist id="{}">{}</datalist>', box, list_id, options)
+
+
+class LanguageField(forms.CharField):
+    """A resident's language, written as its code or its name in English, French or the
+    language itself ("so", "Somali", "Soomaali"); cleaned to its ISO 639 code."""
+
+    widget = LanguageInput
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", "Language")
+        kwargs.setdefault("required", False)
+        # The longest name CLDR gives a language has 31 characters.
+        kwargs.setdefault("max_length", 60)
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> str:
+        text = super().to_python(value) or ""
+        if not text:
+            return ""
+        code = language_code(text)
+        if code is None:
+            raise forms.ValidationError(
+                "Unknown language: write its name, like Somali or Soomaali, or its code, like so.",
+                code="unknown_language",
+            )
+        return code
+
+    def suggest_most_used(self, organization: Organization) -> None:
+        """Suggest the languages the organization's residents speak most."""
+        residents = Contact.objects.filter(organization=organization, status=Status.ACTIVE)
+        codes = most_used(organization.pk, residents)
+        self.widget.suggestions = [language_name(code) for code in codes]  # type: ignore[attr-defined]
+
+
+class OneLineField(forms.CharField):
+    """A line of text as contacts.text.one_line makes it: NFC, no invisible controls, single
+    spaces. Checked for length once normalised, so a name padded with spaces still fits."""
+
+    def to_python(self, value: Any) -> str:
+        return one_line(super().to_python(value) or "")
+
+
+class NameField(OneLineField):
+    """A resident's name, or a description like "woman in 1204", but not a phone number."""
+
+    default_validators = [not_a_phone]

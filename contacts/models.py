@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
-from django.conf import global_settings, settings
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -15,6 +15,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from buildings.models import Building, Turf, Unit
+from contacts.languages import LANGUAGES
 from organizing.models import Membership, Organization
 
 if TYPE_CHECKING:
@@ -76,9 +77,6 @@ class Answer(models.TextChoices):
     NO = "no", "No"
 
 
-LANGUAGES = sorted(global_settings.LANGUAGES, key=lambda language: language[1])
-# A language as people write it, by its code ("es") or its name ("Spanish"), in any case.
-LANGUAGE_CODES = {key.casefold(): code for code, name in LANGUAGES for key in (code, str(name))}
 DEFAULT_THRESHOLD_DAYS: dict[int, int] = {
     Level.LEADER: 7,
     Level.ACTIVE: 14,
@@ -107,8 +105,9 @@ open_lapse_agrees_with_flag = (
     lapse_escalated_at=None,
 )
 
+PHONE_PATTERN = r"^\+?[0-9 ().-]{7,20}$"
 phone_validator = RegexValidator(
-    r"^\+?[0-9 ().-]{7,20}$", "Enter a phone number of 7 to 20 digits, like 555 010 1234."
+    PHONE_PATTERN, "Enter a phone number of 7 to 20 digits, like 555 010 1234."
 )
 idempotency_key_validator = RegexValidator(
     r"^[A-Za-z0-9_-]{8,64}$", "The submission key must be 8 to 64 letters, digits, - or _."

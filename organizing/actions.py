@@ -53,6 +53,15 @@ def refuse_last_admin(membership: Membership, what: str) -> None:
         )
 
 
+# Whatever the reason (an account in another organization, one that runs the site, an
+# email shared by several accounts or used as another's username), the answer is the same:
+# which one it is would tell an organization's admin about accounts outside it.
+CANT_BE_ADDED = (
+    "That email address can't be added. Ask the person for another address, or ask the "
+    "people who run this site."
+)
+
+
 @transaction.atomic
 def add_member(
     *, actor: Membership, email: str, role: Role, name: str = ""
@@ -64,20 +73,19 @@ def add_member(
        the username and the password unusable, so nobody can log in with it until the
        person sets their own through a password reset.
     2. Refuse a person who already belongs to an organization (a user belongs to one), and
-       an account that runs the site (staff): a superuser adds those.
+       an account that runs the site (staff): a superuser adds those. Every refusal about
+       an account outside the organization reads the same (CANT_BE_ADDED).
     """
     lock_for_admin(actor)
     accounts = list(User.objects.filter(email__iexact=email)[:2])
-    if len(accounts) > 1:
-        raise ValidationError(
-            {"email": "Several accounts use that email address; ask a superuser to merge them."}
-        )
     created = not accounts
+    if len(accounts) > 1:
+        raise ValidationError({"email": CANT_BE_ADDED})
     if accounts:
         user = accounts[0]
     else:
         if User.objects.filter(username__iexact=email).exists():
-            raise ValidationError({"email": "An account already uses that email as its username."})
+            raise ValidationError({"email": CANT_BE_ADDED})
         user = User(username=email, email=email, first_name=name.strip())
         user.set_unusable_password()
         user.save()
@@ -86,15 +94,9 @@ def add_member(
         state = "a member" if existing.active else "a deactivated member: reactivate them"
         raise ValidationError({"email": f"{display_name(user)} is already {state}."})
     if existing is not None or runs_the_site(user):
-        # Said without naming the other organization: that is theirs to know. An account
-        # that runs the site joins an organization through a superuser, or an organization's
-        # admin would manage it (its password link, its two-factor).
-        raise ValidationError(
-            {
-                "email": "That email address can't be added: its account is in use elsewhere. "
-                "Ask the person for another address."
-            }
-        )
+        # An account that runs the site joins an organization through a superuser, or an
+        # organization's admin would manage it (its password link, its two-factor).
+        raise ValidationError({"email": CANT_BE_ADDED})
     try:
         with transaction.atomic():
             membership = Membership.objects.create(

@@ -1,7 +1,11 @@
+import logging
 import os
 from typing import Any
 
 from celery import Celery
+from celery.signals import after_setup_logger, after_setup_task_logger
+
+from organizing.logs import RedactPersonalData
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "organizing.settings")
 
@@ -21,3 +25,13 @@ def give_redbeat_its_settings_by_their_own_names(sender: Celery, **kwargs: Any) 
             if name.startswith("CELERY_REDBEAT_")
         }
     )
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def redact_worker_logs(logger: logging.Logger, **kwargs: Any) -> None:
+    """The worker replaces Django's logging with its own handlers (of the root logger and of
+    the tasks' logger): they get the same redaction, or an email the mail server refused
+    (SMTPRecipientsRefused names the address) would be written out."""
+    for handler in logger.handlers:
+        handler.addFilter(RedactPersonalData())

@@ -43,3 +43,14 @@ class RedactPersonalData(logging.Filter):
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         return True
+
+
+class ForbiddenInOneLine(logging.Filter):
+    """A 403 is an answer, not a fault: Django's one line ("Forbidden (Permission denied):
+    /path") is kept, the traceback it attaches is not."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) == 403:
+            record.exc_info = None
+            record.exc_text = None
+        return True

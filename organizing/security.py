@@ -14,9 +14,15 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from axes.backends import AxesStandaloneBackend
+from axes.exceptions import AxesBackendPermissionDenied
+from axes.models import AccessAttempt
 from django.conf import settings
+from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django_ratelimit.core import get_usage
 from redis.exceptions import RedisError
 
@@ -67,6 +73,34 @@ def login_username(request: HttpRequest | None, credentials: dict[str, Any] | No
     if username is None and request is not None:
         username = request.POST.get("username", "")
     return str(username or "").strip().lower()[:USERNAME_MAX_LENGTH]
+
+
+class AccountLockoutBackend(AxesStandaloneBackend):
+    """django-axes' lockout of an account at one address (AXES_FAILURE_LIMIT), and of the
+    account at every address once it has failed LOGIN_ACCOUNT_FAILURE_LIMIT times from any
+    of them: guessing one password from many addresses is stopped too. django-axes counts
+    every parameter set against one limit; the account's is larger, so that a stranger's
+    few wrong guesses never lock a member out."""
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().authenticate(request, username=username, password=password, **kwargs)  # type: ignore[arg-type]
+        account = login_username(request, {"username": username})
+        if account and account_failures(account) >= settings.LOGIN_ACCOUNT_FAILURE_LIMIT:
+            request.axes_locked_out = True  # type: ignore[union-attr]
+            raise AxesBackendPermissionDenied("This account is locked out.")
+
+
+def account_failures(username: str) -> int:
+    """Failed logins for the account from every address, within the cool-off."""
+    since = timezone.now() - settings.AXES_COOLOFF_TIME
+    attempts = AccessAttempt.objects.filter(username=username, attempt_time__gte=since)
+    return attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
 
 
 def rate_limit(name: str, *, key: str = "ip") -> Callable[[View], View]:
@@ -123,3 +157,18 @@ def locked_out(
     response = render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
     response["Retry-After"] = str(minutes * 60)
     return response
+
+
+def no_store_for_members(get_response: View) -> View:
+    """Nothing a signed-in member is sent is kept by the browser or a proxy: phones are
+    shared, and the back button after logging out must not show tenants' names. A response
+    that says how it may be cached keeps its own rule (the service worker, the offline
+    page list); static files never reach here (WhiteNoise answers them first)."""
+
+    def middleware(request: HttpRequest) -> HttpResponseBase:
+        response = get_response(request)
+        if not response.has_header("Cache-Control") and request.user.is_authenticated:
+            add_never_cache_headers(response)
+        return response
+
+    return middleware

@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "organizing.security.no_store_for_members",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -165,8 +166,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 AUTHENTICATION_BACKENDS = [
-    # First, so that a locked-out user is refused before their password is checked.
-    "axes.backends.AxesStandaloneBackend",
+    # First, so that a locked-out user is refused before their password is checked:
+    # django-axes' lockout, and the account's across addresses (organizing/security.py).
+    "organizing.security.AccountLockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 
@@ -205,6 +207,9 @@ TRUSTED_PROXIES = envint("TRUSTED_PROXIES", "0")
 AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5")
 AXES_COOLOFF_TIME = dt.timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", "15"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# One account guessed at from many addresses: locked out for everyone after this many
+# failures within AXES_COOLOFF_TIME of the last, from any address (AccountLockoutBackend).
+LOGIN_ACCOUNT_FAILURE_LIMIT = envint("LOGIN_ACCOUNT_FAILURE_LIMIT", "30")
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "organizing.security.locked_out"
 AXES_CLIENT_IP_CALLABLE = "organizing.security.client_ip"
@@ -224,8 +229,9 @@ RATE_LIMITS = {
 }
 
 # Two-factor (django-otp, TOTP): members of these roles must use it; anyone who has set it up
-# must use it. Admins are required to in production.
-OTP_REQUIRED_ROLES = envlist("OTP_REQUIRED_ROLES", "" if DEBUG else "admin")
+# must use it. In production the committee must too, since it reads and exports the whole
+# organization; OTP_REQUIRED_ROLES=admin opts the committee out (README, SECURITY).
+OTP_REQUIRED_ROLES = envlist("OTP_REQUIRED_ROLES", "" if DEBUG else "committee,admin")
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Doorstep")
 # Django's admin lists the devices without their secret keys.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
@@ -326,11 +332,17 @@ SECURE_CSP = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"personal_data": {"()": "organizing.logs.RedactPersonalData"}},
+    "filters": {
+        "personal_data": {"()": "organizing.logs.RedactPersonalData"},
+        "forbidden": {"()": "organizing.logs.ForbiddenInOneLine"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["personal_data"]},
+        "console": {"class": "logging.StreamHandler", "filters": ["forbidden", "personal_data"]},
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Django's own console handler (on with DEBUG) would write its records unredacted:
+    # they go to the root's instead, in the web server and in the worker alike.
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }
 
 # Celery. Without REDIS_URL the broker is a folder on disk: the web server, the worker

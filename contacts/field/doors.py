@@ -358,7 +358,7 @@ def unit_context(request: MemberRequest, unit: Unit) -> dict[str, object]:
         "building": unit.building,
         "cards": cards,
         "door_form": KnockForm(prefix="door"),
-        "resident_form": ResidentForm(),
+        "resident_form": ResidentForm(organization=request.membership.organization),
         "knock_outcomes": KnockForm.base_fields["outcome"].choices,  # type: ignore[attr-defined]
     }
 
@@ -467,7 +467,7 @@ def new_resident(request: MemberRequest, building_id: int, unit_id: int) -> Http
     made for them: a conversation it keeps for them finds them by that key (talk)."""
     replay = offline.is_replay(request)
     unit = get_unit(request, building_id, unit_id)
-    form = ResidentForm(request.POST)
+    form = ResidentForm(request.POST, organization=request.membership.organization)
     if form.is_valid():
         try:
             contact, created = add_resident(

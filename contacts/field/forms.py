@@ -9,8 +9,8 @@ from django import forms
 from django.utils import timezone
 
 from contacts.actions import ASK_AGAIN_AFTER
+from contacts.forms import LanguageField, NameField
 from contacts.models import (
-    LANGUAGE_CODES,
     Answer,
     Ask,
     Channel,
@@ -19,6 +19,7 @@ from contacts.models import (
     idempotency_key_validator,
     phone_validator,
 )
+from organizing.models import Organization
 
 
 def new_key() -> str:
@@ -190,31 +191,18 @@ class TalkForm(KeyedForm):
 
 
 class ResidentForm(KeyedForm):
-    name = forms.CharField(
+    name = NameField(
         label="Name or description",
         max_length=200,
         help_text='A name, or "man with the red door".',
         error_messages={"required": "Give a name or a short description."},
     )
     phone = forms.CharField(max_length=30, required=False, validators=[phone_validator])
-    # Typed, not picked: a list of every language would be a third of the unit page's HTML.
-    language = forms.CharField(
-        label="Language",
-        max_length=50,
-        required=False,
-        widget=forms.TextInput(attrs={"placeholder": "Spanish, or es"}),
-    )
+    language = LanguageField()
 
-    def clean_language(self) -> str:
-        value: str = self.cleaned_data["language"]
-        if not value:
-            return ""
-        code = LANGUAGE_CODES.get(value.casefold())
-        if code is None:
-            raise forms.ValidationError(
-                f'Unknown language "{value}": write a name like Spanish or a code like es.'
-            )
-        return code
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["language"].suggest_most_used(organization)  # type: ignore[attr-defined]
 
 
 class BulkKnockForm(KeyedForm):

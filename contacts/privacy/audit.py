@@ -43,6 +43,9 @@ PRIVATE_FIELDS = {
 }
 BOOKKEEPING = {"id", "history_id", "history_date", "history_change_reason", "history_type"}
 BOOKKEEPING |= {"history_user", "organization", "contact", "user"}
+# What a trail row shows of a user or an object deleted since: it keeps only the key.
+DELETED = "(deleted)"
+DELETED_ACCOUNT = "a deleted account"
 # Said by the entry's own date when an object is added.
 WHEN_ADDED = {"created_at", "joined_at", "asked_at"}
 
@@ -63,7 +66,10 @@ def _show(row: models.Model, model_field: models.Field) -> str:
     if model_field.choices:
         return str(dict(model_field.flatchoices).get(value, value))
     if isinstance(model_field, models.ForeignKey):
+        # A trail row keeps the key of what it pointed at, which may since be deleted.
         related = getattr(row, model_field.name)
+        if related is None:
+            return DELETED
         if hasattr(related, "get_username"):
             return related.get_full_name() or related.get_username()
         return str(getattr(related, "label", related))
@@ -199,7 +205,10 @@ def log(request: MemberRequest) -> HttpResponse:
             :TRAIL_LENGTH
         ],
         "member_changes": _entries(
-            members, "Membership", ["user"], subject=lambda row: display_name(row.user)
+            members,
+            "Membership",
+            ["user"],
+            subject=lambda row: display_name(row.user) if row.user else DELETED_ACCOUNT,
         ),
     }
     return render(request, "privacy/audit_log.html", context)

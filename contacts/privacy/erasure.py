@@ -15,6 +15,7 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
+from buildings.models import Building
 from contacts.models import (
     Ask,
     Contact,
@@ -25,6 +26,7 @@ from contacts.models import (
     Status,
     Visit,
 )
+from contacts.text import one_line
 from organizing.models import Membership, Organization, Role
 
 ERASED_NAME = "Erased contact"
@@ -32,6 +34,8 @@ ERASED_TEXT = "(erased)"
 REDACTED = "[erased]"
 # Shorter names ("Al", "Jo") would redact unrelated words in other people's notes.
 SHORTEST_MENTION = 4
+# Fewer digits than a phone number has would match a unit, a date or an amount.
+PHONE_DIGITS = 7
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,9 @@ def erase_contact(*, actor: Membership, contact: Contact) -> Erasure:
     """Erase a person on their request, all or nothing. Admins only.
 
     1. Lock the contact; refuse another organization's contact or one already erased.
-    2. Redact the person's name, phone and email where other notes of the organization
-       mention them (and in those notes' trail rows), before the name is gone.
+    2. Redact the person's name, phone (however it is written) and email wherever the
+       organization's other free text mentions them, buildings' notes included, and in
+       those texts' trail rows, before the name is gone.
     3. Blank the notes of their visits and the text of their asks and follow-ups; the
        visits keep unit, time, channel, outcome and organizer, so counts stay right.
     4. Delete their level history and every trail row about them, their visits, asks and
@@ -140,21 +145,23 @@ def erase_contact(*, actor: Membership, contact: Contact) -> Erasure:
 
 def _redact_mentions(contact: Contact, organization_id: int) -> int:
     """Replace the person's name, phone and email in the organization's other free text
-    and in those texts' trail rows. Returns how many live rows named them."""
-    needles = [
-        value.strip()
-        for value in (contact.name, contact.phone, contact.email)
-        if len(value.strip()) >= SHORTEST_MENTION
-    ]
-    if not needles:
+    (other contacts, buildings, visits, asks, follow-ups) and in those texts' trail rows.
+    Returns how many live rows named them."""
+    mentions = _mentions(contact)
+    if mentions is None:
         return 0
-    pattern = re.compile("|".join(re.escape(needle) for needle in needles), re.IGNORECASE)
+    pattern, anchors = mentions
     others = Contact.objects.filter(organization_id=organization_id).exclude(pk=contact.pk)
+    # Not other contacts' names: another resident may have the same name.
     contact_text = ["notes", "consent_note", "snooze_reason"]
     in_org = Q(contact__organization_id=organization_id)
     theirs = Q(contact=contact)
     live = [
         (others, contact_text),
+        (
+            Building.objects.filter(organization_id=organization_id),
+            ["notes", "access_notes", "landlord"],
+        ),
         (
             Visit.objects.filter(organization_id=organization_id).exclude(theirs),
             ["note", "needs_look"],
@@ -172,26 +179,57 @@ def _redact_mentions(contact: Contact, organization_id: int) -> int:
             ["purpose", "cancel_reason"],
         ),
     ]
-    count = sum(_redact(rows, fields, needles, pattern) for rows, fields in live)
+    count = sum(_redact(rows, fields, anchors, pattern) for rows, fields in live)
     for rows, fields in trail:
-        _redact(rows, fields, needles, pattern)
+        _redact(rows, fields, anchors, pattern)
     return count
 
 
+def _mentions(contact: Contact) -> tuple[re.Pattern[str], list[str]] | None:
+    """A pattern that finds the person's name, email and phone as people write them, and
+    for each a piece every mention contains (to find the rows to read), or None.
+
+    The name with any spacing and in any case. The phone by its digits, with or without a
+    country code, brackets, spaces, dots or dashes between them: 555-019-8844,
+    5550198844, (555) 019-8844, +1 555 019 8844 and 555.019.8844 are one number."""
+    patterns, anchors = [], []
+    name = one_line(contact.name)
+    if len(name) >= SHORTEST_MENTION:
+        words = name.split()
+        patterns.append(r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)")
+        anchors.append(max(words, key=len))
+    email = contact.email.strip()
+    if email:
+        patterns.append(re.escape(email))
+        anchors.append(email)
+    digits = re.sub(r"\D", "", contact.phone)
+    if len(digits) >= PHONE_DIGITS:
+        # The last ten digits are the number within its country (all of North America's).
+        national = digits[-10:]
+        country = r"(?:\+?\d{1,3}[\s.-]*)?\(?"
+        patterns.append(r"(?<!\d)" + country + r"[\s().-]*".join(national) + r"(?!\d)")
+        # Every way of writing it above keeps the last four digits together.
+        anchors.append(national[-4:])
+    if not patterns:
+        return None
+    return re.compile("|".join(patterns), re.IGNORECASE), anchors
+
+
 def _redact(
-    rows: models.QuerySet, fields: list[str], needles: list[str], pattern: re.Pattern[str]
+    rows: models.QuerySet, fields: list[str], anchors: list[str], pattern: re.Pattern[str]
 ) -> int:
-    """Rewrite the matching rows with an UPDATE each: no trail row is written for the
-    redaction itself, since the trail's own copies are redacted the same way."""
-    matches = Q()
+    """Rewrite the rows that mention the person with an UPDATE each: no trail row is written
+    for the redaction itself, since the trail's own copies are redacted the same way."""
+    maybe = Q()
     for field in fields:
-        for needle in needles:
-            matches |= Q(**{f"{field}__icontains": needle})
+        for anchor in anchors:
+            maybe |= Q(**{f"{field}__icontains": anchor})
     changed = 0
-    for row in rows.filter(matches).only("pk", *fields):
+    for row in rows.filter(maybe).only("pk", *fields):
         values = {field: pattern.sub(REDACTED, getattr(row, field)) for field in fields}
-        type(row).objects.filter(pk=row.pk).update(**values)
-        changed += 1
+        if any(values[field] != getattr(row, field) for field in fields):
+            type(row).objects.filter(pk=row.pk).update(**values)
+            changed += 1
     return changed
 
 

@@ -1,8 +1,8 @@
 """CSV export of contacts, for the committee and admins, each export logged.
 
-Written by contacts.exports, which keeps cells from running as formulas. A do-not-contact
-resident's phone and email are left out, so a phone bank made from the file can't reach
-them.
+Written by contacts.exports, which keeps cells from running as formulas. Every cell is in
+words, as the screens say it. A do-not-contact resident's phone and email are left out, so a
+phone bank made from the file can't reach them, and an erased person is in no export.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from buildings.models import Building
 from contacts.exports import csv_lines, log_export
-from contacts.models import LANGUAGES, Contact, Level, Status
+from contacts.languages import language_name
+from contacts.models import Contact, LapseFlag, Level, Status
 from organizing.models import Membership
 
 HEADER = [
@@ -34,15 +35,17 @@ HEADER = [
     "attempts_since_conversation",
     "lapse",
 ]
-LANGUAGE_NAMES = dict(LANGUAGES)
 LEVEL_NAMES = dict(Level.choices)
 STATUS_NAMES = dict(Status.choices)
+LAPSE_NAMES = dict(LapseFlag.choices)
 
 
 def contacts_to_export(
     *, actor: Membership, building: Building | None = None, everyone: bool = False
 ) -> QuerySet[Contact]:
-    contacts = Contact.objects.filter(organization_id=actor.organization_id)
+    contacts = Contact.objects.filter(organization_id=actor.organization_id).exclude(
+        status=Status.ERASED
+    )
     if building is not None:
         contacts = contacts.filter(unit__building=building)
     if not everyone:
@@ -74,6 +77,7 @@ def _rows(contacts: QuerySet[Contact]) -> Iterator[list[object]]:
         "status",
         "owner__username",
         "owner__first_name",
+        "owner__last_name",
         "last_conversation_at",
         "attempts_since_conversation",
         "lapse_flag",
@@ -84,7 +88,7 @@ def _rows(contacts: QuerySet[Contact]) -> Iterator[list[object]]:
 
 def _cells(row: tuple[Any, ...]) -> list[object]:
     (building, unit, floor, name, phone, email, language, level, status) = row[:9]
-    (owner, owner_first_name, last_conversation, attempts, lapse) = row[9:]
+    (owner, first_name, last_name, last_conversation, attempts, lapse) = row[9:]
     if status == Status.DO_NOT_CONTACT:
         phone = email = ""
     when = timezone.localtime(last_conversation) if last_conversation else None
@@ -95,11 +99,12 @@ def _cells(row: tuple[Any, ...]) -> list[object]:
         name,
         phone,
         email,
-        LANGUAGE_NAMES.get(language, language),
+        language_name(language) if language else "",
         LEVEL_NAMES.get(level, level),
         STATUS_NAMES.get(status, status),
-        owner_first_name or owner or "",
+        # As organizing.models.display_name says it, without loading the user.
+        f"{first_name} {last_name}".strip() or owner or "",
         when.strftime("%Y-%m-%d %H:%M") if when else "",
         attempts,
-        lapse,
+        LAPSE_NAMES.get(lapse, lapse),
     ]

@@ -15,8 +15,9 @@ so the preview costs the same whatever is already in the database and writes not
    an import and the unit generator) run one after the other, and creates what the plan says
    in one transaction: nothing is ever partly imported.
 
-A resident is known by building name, unit label and name, all without regard to case, so
-importing the same file again creates nothing new. Existing buildings, units and residents
+A resident is known by building name, unit label and name, all without regard to case and
+normalised as contacts.text does (so stored), so importing the same file again, even as
+another tool saved it, creates nothing new. Existing buildings, units and residents
 are never changed: what organizers have learned at the door wins over a spreadsheet.
 
 The uploaded file waits between the preview and the confirmation in the "imports" storage
@@ -33,6 +34,7 @@ import datetime as dt
 import io
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +45,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from buildings.models import HIGHEST_FLOOR, LOWEST_FLOOR, Building, Unit, floor_from_label
-from contacts.models import LANGUAGE_CODES, Contact, phone_validator, set_buildings
+from contacts.forms import NameField, OneLineField
+from contacts.languages import language_code
+from contacts.models import Contact, phone_validator, set_buildings
+from contacts.text import BIDI_CONTROLS, name_key
 from organizing.models import Membership, Organization
 
 MAX_ROWS = 20_000
@@ -87,6 +92,8 @@ COLUMNS = [
     Column("notes", "Anything else worth knowing."),
 ]
 ALIASES = {alias: c.name for c in COLUMNS for alias in (c.name, *c.aliases)}
+# How much of a cell a message quotes: a 100,000-character cell is not repeated back.
+QUOTED = 40
 
 
 class ImportRefused(Exception):
@@ -97,6 +104,15 @@ class ImportRefused(Exception):
 class RowError:
     line: int
     message: str
+
+
+def quoted(value: str) -> str:
+    return f'"{value[:QUOTED]}…"' if len(value) > QUOTED else f'"{value}"'
+
+
+def counted(number: int, singular: str, plural: str = "") -> str:
+    """ "1 resident", "2,000 residents"."""
+    return f"{number:,} {singular if number == 1 else plural or singular + 's'}"
 
 
 def read_rows(data: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
@@ -122,6 +138,8 @@ def read_rows(data: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]
         names = _header(header, reader.line_num)
         ignored = [original for original, name in names if name and name not in ALIASES]
         columns = [ALIASES.get(name, "") for _, name in names]
+        # The header may end in blank cells; a row must reach its last named column.
+        named = max(i + 1 for i, (original, _) in enumerate(names) if original)
         line = reader.line_num + 1
         for cells in reader:
             if any(cell.strip() for cell in cells):
@@ -132,8 +150,8 @@ def read_rows(data: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]
                     )
                 extra = [c for c in cells[len(columns) :] if c.strip()]
                 values = {col: cell for col, cell in zip(columns, cells, strict=False) if col}
-                if extra:
-                    values["__cells__"] = f"{len(cells)}/{len(columns)}"
+                if extra or len(cells) < named:
+                    values["__cells__"] = f"{len(cells)}/{named}"
                 rows.append((line, values))
             line = reader.line_num + 1
     except csv.Error as error:
@@ -152,15 +170,24 @@ def _decode(data: bytes) -> str:
             "CSV UTF-8, or in LibreOffice Save As > Text CSV, then upload that file."
         )
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
+        text = data.decode("utf-16")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            line = data.count(b"\n", 0, error.start) + 1
+            raise ImportRefused(
+                f"Line {line} is not UTF-8 text. Save the file as CSV UTF-8 (Excel) or with the "
+                "Unicode (UTF-8) character set (LibreOffice), then upload it again."
+            ) from error
+    # Text never holds a NUL; PostgreSQL refuses one, so it would fail the whole import.
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
         raise ImportRefused(
-            f"Line {line} is not UTF-8 text. Save the file as CSV UTF-8 (Excel) or with the "
-            "Unicode (UTF-8) character set (LibreOffice), then upload it again."
-        ) from error
+            f"Line {line} holds a NUL character, which text never has: the file is damaged "
+            "or not a CSV file. Save it again as CSV UTF-8 and upload that file."
+        )
+    return text
 
 
 def _header(cells: list[str], line: int) -> list[tuple[str, str]]:
@@ -179,13 +206,13 @@ def _header(cells: list[str], line: int) -> list[tuple[str, str]]:
 
 
 class RowForm(forms.Form):
-    building = forms.CharField(max_length=200)
-    address = forms.CharField(max_length=300, required=False)
-    city = forms.CharField(max_length=120, required=False)
-    postal_code = forms.CharField(max_length=20, required=False)
-    unit = forms.CharField(max_length=20, required=False)
+    building = OneLineField(max_length=200)
+    address = OneLineField(max_length=300, required=False)
+    city = OneLineField(max_length=120, required=False)
+    postal_code = OneLineField(max_length=20, required=False)
+    unit = OneLineField(max_length=20, required=False)
     floor = forms.IntegerField(required=False, min_value=LOWEST_FLOOR, max_value=HIGHEST_FLOOR)
-    name = forms.CharField(max_length=200, required=False)
+    name = NameField(max_length=200, required=False)
     phone = forms.CharField(max_length=30, required=False, validators=[phone_validator])
     email = forms.EmailField(max_length=254, required=False)
     language = forms.CharField(required=False)
@@ -200,17 +227,24 @@ class RowForm(forms.Form):
         super().__init__(data)
         self.fields = type(self).base_fields
         self.owners = owners
+        # Said in the preview of a row imported all the same.
+        self.warning = ""
 
     def clean_language(self) -> str:
+        """An unknown language is left blank, not a reason to leave the resident out."""
         value: str = self.cleaned_data["language"]
-        if not value:
-            return ""
-        code = LANGUAGE_CODES.get(value.casefold())
+        code = language_code(value) if value else ""
         if code is None:
-            raise forms.ValidationError(
-                f'Unknown language "{value}": use a code like es or a name like Spanish.'
+            self.warning = (
+                f"language: Unknown language {quoted(value)}, left blank: use a code like so "
+                "or a name like Somali or Soomaali."
             )
+            return ""
         return code
+
+    def clean_notes(self) -> str:
+        notes: str = self.cleaned_data["notes"]
+        return unicodedata.normalize("NFC", BIDI_CONTROLS.sub("", notes))
 
     def clean_owner(self) -> int | None:
         value: str = self.cleaned_data["owner"]
@@ -219,7 +253,7 @@ class RowForm(forms.Form):
         owner = self.owners.get(value.lower())
         if owner is None:
             raise forms.ValidationError(
-                f'No active member of your organization has the username or email "{value}".'
+                f"No active member of your organization has the username or email {quoted(value)}."
             )
         return owner
 
@@ -227,7 +261,8 @@ class RowForm(forms.Form):
         data = super().clean() or {}
         resident_fields = ("phone", "email", "language", "owner", "notes")
         about_resident = [name for name in resident_fields if data.get(name)]
-        if about_resident and not data.get("name"):
+        # A name with an error of its own already has its message.
+        if about_resident and not data.get("name") and "name" not in self.errors:
             self.add_error("name", f"A {about_resident[0]} needs the resident's name.")
         if data.get("name") and not data.get("unit"):
             self.add_error("unit", "A resident needs the unit they live in.")
@@ -249,6 +284,8 @@ class Plan:
 
     rows: int = 0
     errors: list[RowError] = field(default_factory=list)
+    # Rows imported all the same, with what was left out of them.
+    warnings: list[RowError] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     summaries: dict[str, BuildingSummary] = field(default_factory=dict)
     already_there: int = 0
@@ -298,10 +335,6 @@ class Plan:
         self.saved = True
 
 
-def name_key(name: str) -> str:
-    return " ".join(name.split()).casefold()
-
-
 class Planner:
     """Checks rows one after the other against the database and the rows before them."""
 
@@ -309,7 +342,7 @@ class Planner:
         self.organization = organization
         self.plan = Plan()
         self.buildings = {
-            b.name.lower(): b
+            name_key(b.name): b
             for b in Building.objects.filter(organization=organization).only(
                 "id", "name", "floors", "archived"
             )
@@ -338,23 +371,33 @@ class Planner:
         self.unit_lines: dict[tuple[str, str], int] = {}
         self.resident_lines: dict[tuple[str, str, str], int] = {}
         self.failed_buildings: dict[str, int] = {}
+        # What the row being checked leaves out, said in the preview.
+        self.warning = ""
 
     def row(self, line: int, values: dict[str, str]) -> None:
         self.plan.rows += 1
         errors = self._check(line, values)
         self.plan.errors.extend(RowError(line, message) for message in errors)
+        if not errors and self.warning:
+            self.plan.warnings.append(RowError(line, self.warning))
 
     def _check(self, line: int, values: dict[str, str]) -> list[str]:
         if "__cells__" in values:
             cells, columns = values["__cells__"].split("/")
+            if int(cells) < int(columns):
+                return [
+                    f"The row has {cells} cells but the header names {columns} columns: is "
+                    "the line cut off? Fill in the row, leaving blank cells blank."
+                ]
             return [
                 f"The row has {cells} cells but the header names {columns} columns. A value "
                 "with a comma or semicolon in it needs quotes around it."
             ]
         form = RowForm(values, owners=self.owners)
+        self.warning = ""
         if not form.is_valid():
             if values.get("address", "").strip():
-                key = values.get("building", "").strip().lower()
+                key = name_key(values.get("building", ""))
                 self.failed_buildings.setdefault(key, line)
             return [
                 f"{'' if name == '__all__' else name + ': '}{message}"
@@ -362,8 +405,9 @@ class Planner:
                 for message in messages
             ]
         data = form.cleaned_data
+        self.warning = form.warning
         name: str = data["building"]
-        bkey = name.lower()
+        bkey = name_key(name)
 
         # The building: one we have, one an earlier row creates, or a new one.
         building = self.buildings.get(bkey) or self.plan.new_buildings.get(bkey)
@@ -478,7 +522,7 @@ class Planner:
 
     def _summary(self, building: Building, new: bool) -> BuildingSummary:
         return self.plan.summaries.setdefault(
-            building.name.lower(), BuildingSummary(building.name, new=new)
+            name_key(building.name), BuildingSummary(building.name, new=new)
         )
 
 

@@ -42,6 +42,7 @@ from contacts.setup.imports import (
     MAX_ROWS,
     ImportRefused,
     Plan,
+    counted,
     discard_upload,
     import_residents,
     keep_upload,
@@ -402,15 +403,23 @@ def import_confirm(request: MemberRequest) -> HttpResponse:
         return render(request, "setup/import.html", context, status=409)
     discard_upload(actor=request.membership, token=token)
     created = [
-        f"{len(plan.new_residents):,} residents",
-        f"{len(plan.new_units):,} units",
-        f"{len(plan.new_buildings):,} buildings",
+        counted(len(plan.new_residents), "resident"),
+        counted(len(plan.new_units), "unit"),
+        counted(len(plan.new_buildings), "building"),
     ]
     text = f"Imported {', '.join(created)}."
     if plan.already_there:
-        text += f" {plan.already_there:,} residents were already in Doorstep."
+        verb = "was" if plan.already_there == 1 else "were"
+        text += f" {counted(plan.already_there, 'resident')} {verb} already in Doorstep."
+    if plan.warnings:
+        verb = "was" if len(plan.warnings) == 1 else "were"
+        text += (
+            f" {counted(len(plan.warnings), 'resident')} {verb} imported with the language "
+            "left blank: the file's was unknown."
+        )
     if plan.rows_with_errors:
-        text += f" {plan.rows_with_errors:,} rows with errors were left out."
+        verb = "was" if plan.rows_with_errors == 1 else "were"
+        text += f" {counted(plan.rows_with_errors, 'row')} with errors {verb} left out."
     messages.success(request, text)
     return redirect("setup:buildings")
 

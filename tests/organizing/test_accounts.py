@@ -471,7 +471,7 @@ def test_admins_must_set_up_two_factor_where_it_is_required(
     assert TOTPDevice.objects.filter(user=ada, confirmed=True).exists()
 
 
-def test_production_settings_require_two_factor_of_admins() -> None:
+def test_production_settings_require_two_factor_of_the_committee_and_admins() -> None:
     import subprocess
     import sys
 
@@ -495,7 +495,7 @@ def test_production_settings_require_two_factor_of_admins() -> None:
         text=True,
         timeout=60,
     )
-    assert result.stdout.strip() == "['admin']", result.stderr
+    assert result.stdout.strip() == "['committee', 'admin']", result.stderr
 
 
 def test_an_admin_removes_the_two_factor_of_a_member_who_lost_their_phone(

@@ -151,7 +151,9 @@ POSTS: dict[str, Post] = {
             "happened_at": happened_at,
         },
     ),
-    "buildings:new_resident": Post("olivia", lambda ours: [ResidentForm()]),
+    "buildings:new_resident": Post(
+        "olivia", lambda ours: [ResidentForm(organization=ours.organization)]
+    ),
     "contacts:talk": Post("olivia", lambda ours: [TalkForm()], {"happened_at": happened_at}),
     "contacts:talk_new": Post("olivia", lambda ours: [TalkForm()], {"happened_at": happened_at}),
     "contacts:log_visit": Post("olivia", lambda ours: [ContactVisitForm()]),

@@ -162,7 +162,7 @@ NAMES: dict[str, tuple[list[str], list[str]]] = {
             "Dolores, Ramón",
             "Martínez, Hernández, Díaz, Ramírez, Torres, Castillo, Vega, Ortiz, Rivera, Santiago",
         ),
-        ("zh-hans", "Mei, Jun, Yan, Wei, Xiu, Hong, Lei", "Chen, Wang, Liu, Zhang, Huang, Lin"),
+        ("zh", "Mei, Jun, Yan, Wei, Xiu, Hong, Lei", "Chen, Wang, Liu, Zhang, Huang, Lin"),
         (
             "ht",
             "Jean-Baptiste, Marie-Claude, Fabiola, Wilner, Nadège, Jocelyn, Rose-Andrée",
@@ -180,8 +180,8 @@ NAMES: dict[str, tuple[list[str], list[str]]] = {
         ),
     ]
 }
-FAMILY_NAME_FIRST = {"zh-hans"}
-LANGUAGE_WEIGHTS = {"en": 35, "es": 25, "zh-hans": 12, "ht": 10, "bn": 10, "ar": 8}
+FAMILY_NAME_FIRST = {"zh"}
+LANGUAGE_WEIGHTS = {"en": 35, "es": 25, "zh": 12, "ht": 10, "bn": 10, "ar": 8}
 DESCRIPTIONS = [
     "woman in {label}",
     "older man in {label}",
