@@ -163,11 +163,15 @@ def no_store_for_members(get_response: View) -> View:
     """Nothing a signed-in member is sent is kept by the browser or a proxy: phones are
     shared, and the back button after logging out must not show tenants' names. A response
     that says how it may be cached keeps its own rule (the service worker, the offline
-    page list); static files never reach here (WhiteNoise answers them first)."""
+    page list); static files never reach here (WhiteNoise answers them first).
+
+    Told by the session cookie, not by `request.user`: that would read the session from the
+    database, which may be what just failed (a 503 must not turn into a 500 here)."""
 
     def middleware(request: HttpRequest) -> HttpResponseBase:
         response = get_response(request)
-        if not response.has_header("Cache-Control") and request.user.is_authenticated:
+        signed_in = settings.SESSION_COOKIE_NAME in request.COOKIES
+        if not response.has_header("Cache-Control") and signed_in:
             add_never_cache_headers(response)
         return response
 

@@ -240,3 +240,35 @@ def test_after_a_knock_elsewhere_the_next_pass_fetches_only_the_pages_it_changed
         f"/contacts/{maria.pk}/",
         f"/contacts/{maria.pk}/talk/?unit={unit_1204.pk}",
     }
+
+
+def test_the_same_outbox_sent_from_two_tabs_at_once_records_each_knock_once(
+    phone: Page, olivia: User, maria: Contact, unit_1204: Unit
+) -> None:
+    page = phone
+    log_in_and_keep_the_turf(page, olivia)
+    other_tab = page.context.new_page()
+    other_tab.goto(reverse("home"))
+    page.context.set_offline(True)
+    page.goto(unit_page(unit_1204))
+    card(page, maria).get_by_role("button", name="Not home").click()
+    card(page, maria).get_by_role("button", name="Come back later").click()
+    expect(page.locator("#outbox")).to_contain_text("2 knocks waiting to send")
+
+    page.context.set_offline(False)  # both tabs hear "online" and send what waits
+
+    page.wait_for_function(
+        """() => new Promise((resolve) => {
+          const open = indexedDB.open("doorstep", 1);
+          open.onsuccess = () => {
+            const count = open.result.transaction("outbox").objectStore("outbox").count();
+            count.onsuccess = () => resolve(count.result === 0);
+          };
+        })""",
+        timeout=10_000,
+    )
+    page.wait_for_timeout(1_000)  # anything the other tab still had on its way lands
+    assert sorted(Visit.objects.values_list("outcome", flat=True)) == sorted(
+        [Outcome.NOT_HOME, Outcome.COME_BACK]
+    )
+    assert page.evaluate(READ_OUTBOX) == []
