@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 
 class OneBeatScheduler(RedBeatScheduler):
+    lock: Lock | None = None
     lock_lost = False
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
