@@ -216,7 +216,7 @@ def knock_until_answered(phone: Phone, contact: Contact, key: str, tally: Tally)
         tally.unsent.append(key)
 
 
-def test_every_knock_is_recorded_once_through_faults_and_none_answers_500(
+def test_through_faults_knocks_are_recorded_once_none_answers_500_and_digests_go_once(
     processes: Processes, org: Organization, tmp_path: Path
 ) -> None:
     """Also prints what the phones were answered, for the curious: -s."""
