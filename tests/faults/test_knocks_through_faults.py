@@ -1,17 +1,21 @@
-"""Knocks through faults, against real processes: two gunicorn servers (gunicorn.conf.py)
-behind haproxy, a Celery worker, the suite's PostgreSQL and a Redis of the test's own.
+"""Knocks and digests through faults, against real processes: two gunicorn servers
+(gunicorn.conf.py) behind haproxy, two Celery workers, two beats (RedBeat's lock in Redis),
+the suite's PostgreSQL and a Redis of the test's own.
 
 Organizers knock from several threads, as phones replaying their outbox do (JSON answers,
 the same submission key again after a 503, a 429, a proxy's 502/504 or a dropped
-connection), while one web server is killed, PostgreSQL restarted and Redis stopped for
-ten seconds. Every knock must be recorded exactly once, no answer may be a 500, /healthz
-must answer within two seconds throughout, and the worker must still work afterwards.
+connection), while one web server, one worker and the beat holding the lock are killed,
+PostgreSQL restarted and Redis stopped for ten seconds. The owners' digests fall due as
+Redis stops. Every knock must be recorded exactly once, no answer may be a 500, /healthz
+must answer within two seconds throughout, the other beat must take over, every digest
+due must be sent once, and the worker left must still work afterwards.
 """
 
 from __future__ import annotations
 
 import collections
 import datetime as dt
+import email
 import functools
 import http.client
 import os
@@ -39,7 +43,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from contacts.models import Contact, LapseFlag, Visit
+from contacts.models import Contact, DigestKind, DigestLog, LapseFlag, Visit
 from contacts.tasks import flag_lapsed_task
 from organizing.celery import app as celery_app
 from organizing.models import Organization, Role
@@ -57,6 +61,11 @@ ORGANIZERS = 6
 # Answers a phone sends the same knock again after: the app's own "not now", and a
 # proxy's "no server could take it".
 TRY_AGAIN = {429, 502, 503, 504}
+# Beat fires the digests this often (seconds), and a beat killed holding the lock keeps
+# the other waiting this long (BEAT_LOCK_TIMEOUT): both short enough for a test.
+CATCH_UP = 2
+LOCK_TIMEOUT = 5
+ACQUIRED = "beat: Acquired lock"
 
 
 def free_port() -> int:
@@ -207,7 +216,7 @@ def knock_until_answered(phone: Phone, contact: Contact, key: str, tally: Tally)
         tally.unsent.append(key)
 
 
-def test_every_knock_is_recorded_once_through_faults_and_none_answers_500(
+def test_through_faults_knocks_are_recorded_once_none_answers_500_and_digests_go_once(
     processes: Processes, org: Organization, tmp_path: Path
 ) -> None:
     """Also prints what the phones were answered, for the curious: -s."""
@@ -217,8 +226,9 @@ def test_every_knock_is_recorded_once_through_faults_and_none_answers_500(
     if not os.environ.get("DOORSTEP_PGDATA"):
         pytest.skip("needs the PostgreSQL `make test` starts, to restart it")
 
-    # 1. The organization: six organizers on one building's turf, their residents, and a
-    #    leader nobody has talked to for three months, for the worker to flag at the end.
+    # 1. The organization: six organizers on one building's turf, their residents, and
+    #    for each a leader nobody has talked to for three months: their digest is due, and
+    #    the worker flags them at the end.
     organizers = [make_member(org, f"organizer{n}", Role.ORGANIZER) for n in range(ORGANIZERS)]
     building = make_building(org, name="Fault Towers", organizers=tuple(organizers))
     residents: dict[User, list[Contact]] = {user: [] for user in organizers}
@@ -226,19 +236,22 @@ def test_every_knock_is_recorded_once_through_faults_and_none_answers_500(
         user = organizers[n % ORGANIZERS]
         unit = make_unit(building, f"{n // 8 + 1}{n % 8:02d}", floor=n // 8 + 1)
         residents[user].append(make_contact(unit, owner=user, name=f"Resident {n}"))
-    forgotten = make_contact(
-        make_unit(building, "1200", floor=12),
-        owner=organizers[0],
-        name="Tamara",
-        created_at=timezone.now() - dt.timedelta(days=90),
-    )
+    forgotten = [
+        make_contact(
+            make_unit(building, f"12{n:02d}", floor=12),
+            owner=user,
+            name=f"Leader {n}",
+            created_at=timezone.now() - dt.timedelta(days=90),
+        )
+        for n, user in enumerate(organizers)
+    ]
     sessions = {}
     for user in organizers:
         client = Client()
         client.force_login(user)
         sessions[user] = client.cookies["sessionid"].value
 
-    # 2. Redis, two web servers, the load balancer and a worker.
+    # 2. Redis, two web servers, the load balancer, two workers and two beats.
     redis_port, web_ports, lb_port = free_port(), [free_port(), free_port()], free_port()
     redis_server = processes.start(
         "redis",
@@ -264,6 +277,10 @@ def test_every_knock_is_recorded_once_through_faults_and_none_answers_500(
         "WEB_CONCURRENCY": "1",
         "WEB_THREADS": "4",
         "DATABASE_POOL_MAX": "4",
+        "BEAT_LOCK_TIMEOUT": str(LOCK_TIMEOUT),
+        "CATCH_UP_SECONDS": str(CATCH_UP),
+        # The workers write what they send here, for the test to count.
+        "EMAIL_FILE_PATH": str(tmp_path / "mail"),
     }
     webs = [
         processes.start(
@@ -276,24 +293,36 @@ def test_every_knock_is_recorded_once_through_faults_and_none_answers_500(
     config = tmp_path / "haproxy.cfg"
     config.write_text(HAPROXY.format(lb=lb_port, a=web_ports[0], b=web_ports[1]))
     processes.start("haproxy", ["haproxy", "-db", "-f", str(config)], env)
-    worker = processes.start(
-        "worker",
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "organizing",
-            "worker",
-            "--pool",
-            "solo",
-            "-l",
-            "warning",
-        ],
-        env,
-    )
     for port in [*web_ports, lb_port]:
         wait_until(functools.partial(answers_http, port), f"the server on {port}", seconds=60)
+    # The owners' digests fall due when Redis is stopped, in time for the workers and beats
+    # to start and the faults before it to happen; the phones start knocking accordingly.
+    due = (timezone.localtime() + dt.timedelta(seconds=30)).replace(microsecond=0)
+    if (due + dt.timedelta(minutes=2)).date() != due.date():
+        pytest.skip("the digests would fall due at local midnight, then not at all that day")
+    env["OWNER_DIGEST_AT"] = due.time().isoformat(timespec="seconds")
+    celery = [sys.executable, "-m", "celery", "-A", "organizing"]
+    workers = [
+        processes.start(
+            f"worker{n}",
+            [*celery, "worker", "--pool", "solo", "-n", f"worker{n}@%h", "-l", "warning"],
+            env,
+        )
+        for n in (1, 2)
+    ]
+    # The first beat takes the lock before the second starts: the one to kill is known.
+    # Each tries for the lock every second (--max-interval).
+    beat = [*celery, "beat", "-l", "info", "--max-interval", "1"]
+    beats = [processes.start("beat1", beat, env)]
+    wait_until(lambda: ACQUIRED in log_of(tmp_path, "beat1"), "the first beat's lock")
+    beats.append(processes.start("beat2", beat, env))
+    wait_until(lambda: "beat: Starting" in log_of(tmp_path, "beat2"), "the second beat")
+    assert ACQUIRED not in log_of(tmp_path, "beat2")
+    if timezone.localtime() > due - dt.timedelta(seconds=12):
+        pytest.fail(
+            f"the processes took too long to start for the digests' hour\n{processes.logs()}"
+        )
+    time.sleep((due - timezone.localtime()).total_seconds() - 12)
 
     # 3. The phones knock, and /healthz is asked twice a second, while the faults happen.
     tally = Tally()
@@ -327,10 +356,14 @@ def test_every_knock_is_recorded_once_through_faults_and_none_answers_500(
         thread.start()
     try:
         time.sleep(3)
-        os.killpg(webs[0].pid, signal.SIGKILL)  # one web server dies, with its workers
+        # One web server dies, with its workers; a Celery worker; and the beat holding
+        # the lock, which the other takes once it has timed out.
+        for process in (webs[0], workers[0], beats[0]):
+            os.killpg(process.pid, signal.SIGKILL)
         time.sleep(3)
         pg_ctl("restart", "--mode", "fast")
-        time.sleep(4)
+        # Redis stops as the digests fall due: they can be sent only once it is back.
+        time.sleep(max(0, (due - timezone.localtime()).total_seconds()))
         redis_server.send_signal(signal.SIGSTOP)
         time.sleep(10)
         redis_server.send_signal(signal.SIGCONT)
@@ -363,15 +396,46 @@ def test_every_knock_is_recorded_once_through_faults_and_none_answers_500(
     assert 503 in {status for status, _ in health}, health
     assert max(seconds for _, seconds in health) < 2, health
 
-    # 5. The worker lived through it: it takes the next job from the broker.
+    # 5. The second beat took over, and every owner's digest due during the faults was
+    #    sent once: all of them, then nothing more over a few more firings.
+    owners = {user.email for user in organizers}
+    mail = tmp_path / "mail"
+    wait_until(lambda: set(emails_to(mail)) >= owners, "every owner's digest", seconds=60)
+    time.sleep(3 * CATCH_UP)
+    assert emails_to(mail) == dict.fromkeys(owners, 1), logs()
+    digests = DigestLog.objects.filter(kind=DigestKind.OWNER_DAILY, emailed=True)
+    assert digests.count() == ORGANIZERS
+    sent_at = sorted((digest.done_at - due).total_seconds() for digest in digests)
+    print(f"digests sent once each, {sent_at[0]:.1f} to {sent_at[-1]:.1f} s after falling due")
+    assert sent_at[0] >= 0
+    assert ACQUIRED in log_of(tmp_path, "beat2"), logs()
+    assert "Sending due task owner-digests" in log_of(tmp_path, "beat2").split(ACQUIRED)[-1]
+
+    # 6. The worker left lived through it: it takes the next job from the broker.
     with celery_app.connection_for_write(env["REDIS_URL"]) as broker:
         celery_app.send_task(flag_lapsed_task.name, connection=broker)
     wait_until(
-        lambda: Contact.objects.get(pk=forgotten.pk).lapse_flag == LapseFlag.LAPSED,
+        lambda: Contact.objects.get(pk=forgotten[0].pk).lapse_flag == LapseFlag.LAPSED,
         "the worker's lapse run",
         seconds=60,
     )
-    assert worker.poll() is None, logs()
+    assert workers[1].poll() is None and beats[1].poll() is None, logs()
+
+
+def log_of(tmp_path: Path, name: str) -> str:
+    return (tmp_path / f"{name}.log").read_text(errors="replace")
+
+
+def emails_to(folder: Path) -> collections.Counter[str]:
+    """How many emails each address was sent: Django's file backend writes each
+    connection's messages to a file, one after the other, with a line of dashes after each."""
+    separator = b"\n" + b"-" * 79 + b"\n"
+    return collections.Counter(
+        email.message_from_bytes(message)["To"]
+        for path in (folder.glob("*.log") if folder.exists() else [])
+        for message in path.read_bytes().split(separator)
+        if message.strip()
+    )
 
 
 def answers_ping(port: int) -> bool:

@@ -244,3 +244,38 @@ def test_a_beat_rides_out_a_redis_outage_and_schedules_again_when_it_is_back(
         beat.wait(timeout=10)
         redis.terminate()
         redis.wait(timeout=10)
+
+
+def test_a_standby_beat_rides_out_a_redis_outage_and_takes_over_when_the_first_dies(
+    tmp_path: Path,
+) -> None:
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server, to stop and start a Redis of its own")
+    port = free_port()
+    redis = start_redis(port, tmp_path)
+    url = f"redis://127.0.0.1:{port}/0"
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    first = start_beat(url, first_log, tmp_path)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        assert wait_for(ACQUIRED, first_log, 20), first_log.read_text()
+        second = start_beat(url, second_log, tmp_path)
+        assert wait_for("beat: Starting...", second_log, 20), second_log.read_text()
+
+        # The second is waiting for the lock when Redis goes: its wait fails (Celery logs
+        # the error and goes on), and it must not tick on without a lock.
+        redis.terminate()
+        redis.wait(timeout=10)
+        assert wait_for("acquire_distributed_beat_lock", second_log, 10), second_log.read_text()
+        redis = start_redis(port, tmp_path)
+        first.send_signal(signal.SIGKILL)
+
+        assert wait_for(ACQUIRED, second_log, 15), second_log.read_text()
+        assert second.poll() is None, second_log.read_text()
+    finally:
+        for beat in (first, second):
+            if beat is not None and beat.poll() is None:
+                beat.terminate()
+                beat.wait(timeout=10)
+        redis.terminate()
+        redis.wait(timeout=10)
