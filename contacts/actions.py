@@ -9,18 +9,20 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
-from simple_history.utils import bulk_update_with_history
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from buildings.models import Turf, Unit
 from contacts.models import (
     Answer,
     Ask,
+    Attendance,
     Channel,
     Contact,
     FollowUp,
     LapseThreshold,
+    Meeting,
     Outcome,
     OwnerChange,
     Status,
@@ -551,3 +553,198 @@ def deactivate_member(*, actor: Membership, membership: Membership) -> Deactivat
         status=Status.ACTIVE,
     ).update(orphaned=True)
     return Deactivated(orphaned, buildings_without_organizer)
+
+
+class Invited(NamedTuple):
+    invited: int
+    already: int
+    do_not_contact: int
+
+
+# An invitation's answer is due the day before the meeting: the owner has a day to confirm.
+ANSWER_BEFORE_MEETING = dt.timedelta(days=1)
+MISSED_THE_MEETING = "missed the meeting"
+
+
+@transaction.atomic
+def invite(
+    *, actor: Membership, meeting: Meeting, contacts: Sequence[Contact] | QuerySet[Contact]
+) -> Invited:
+    """Ask each of `contacts` to come to `meeting`: one ask each, with the meeting as its
+    subject, its answer due the day before. Invited twice is invited once; a contact of
+    another organization is refused whole, and one who is not active (do not contact,
+    moved, archived, erased) is left out and counted.
+
+    1. Lock the meeting's row, so two invitations of the same list at once make one ask
+       each (the unique constraint would otherwise fail the second whole).
+    2. Leave out who is already invited and who may not be asked.
+    3. Create the rest in one statement, with their trail rows."""
+    if meeting.organization_id != actor.organization_id:
+        raise ValidationError("That meeting is not in your organization.")
+    if meeting.closed_at is not None or meeting.is_past:
+        raise ValidationError("This meeting is over: nobody more can be invited to it.")
+    people = list(contacts)
+    if any(c.organization_id != actor.organization_id for c in people):
+        raise ValidationError("Only residents of your organization can be invited.")
+    Meeting.objects.select_for_update().filter(pk=meeting.pk).first()
+    already = set(
+        meeting.invitations.filter(contact__in=[c.pk for c in people]).values_list(
+            "contact_id", flat=True
+        )
+    )
+    asked = [c for c in people if c.status == Status.ACTIVE and c.pk not in already]
+    due_on = max(
+        timezone.localdate(),
+        timezone.localdate(meeting.starts_at) - ANSWER_BEFORE_MEETING,
+    )
+    now = timezone.now()
+    asks = [
+        Ask(
+            contact=c,
+            meeting=meeting,
+            question=f"Come to “{meeting.title}” on {timezone.localtime(meeting.starts_at):%b %-d}?",
+            asked_by=actor.user,
+            asked_at=now,
+            due_on=due_on,
+        )
+        for c in asked
+    ]
+    bulk_create_with_history(asks, Ask, default_user=actor.user)
+    not_active = sum(1 for c in people if c.status != Status.ACTIVE and c.pk not in already)
+    return Invited(invited=len(asks), already=len(already), do_not_contact=not_active)
+
+
+@transaction.atomic
+def mark_present(
+    *,
+    actor: Membership,
+    meeting: Meeting,
+    contact: Contact,
+    idempotency_key: str,
+    happened_at: dt.datetime | None = None,
+) -> tuple[Attendance, bool]:
+    """`contact` came to `meeting`: a conversation on the meeting channel (it resets the
+    lapse clock, record_visit) and one attendance. A double tap, a second phone or the
+    outbox sending again finds the attendance already recorded and records nothing.
+
+    1. Refuse a meeting or contact of another organization, and a closed attendance.
+    2. Lock the meeting's row: two phones marking the same person at once (each with its
+       own key) take turns, and the second finds the first's attendance.
+    3. Record the visit, then the attendance naming it."""
+    if meeting.organization_id != actor.organization_id or (
+        contact.organization_id != actor.organization_id
+    ):
+        raise ValidationError("That person or meeting is not in your organization.")
+    if meeting.closed_at is not None:
+        raise ValidationError("The attendance of this meeting is closed.")
+    if contact.status == Status.ERASED:
+        raise ValidationError("This person was erased on request.")
+    Meeting.objects.select_for_update().filter(pk=meeting.pk).first()
+    existing = Attendance.objects.filter(meeting=meeting, contact=contact).first()
+    if existing is not None:
+        return existing, False
+    visit, created = record_visit(
+        actor=actor,
+        contact=contact,
+        outcome=Outcome.CONVERSATION,
+        channel=Channel.MEETING,
+        idempotency_key=idempotency_key,
+        happened_at=happened_at,
+        note=f"Came to {meeting.title}.",
+        at_contacts_unit=False,
+    )
+    if not created:
+        raise ValidationError("That submission key was used for something else; tap again.")
+    invited = meeting.invitations.filter(contact=contact).exists()
+    attendance = Attendance.objects.create(
+        meeting=meeting, contact=contact, visit=visit, walk_in=not invited
+    )
+    return attendance, True
+
+
+@transaction.atomic
+def add_walk_in(
+    *,
+    actor: Membership,
+    meeting: Meeting,
+    name: str,
+    submission_key: str,
+    phone: str = "",
+    unit: Unit | None = None,
+) -> tuple[Attendance, bool]:
+    """A person nobody knew who came to the meeting: a new resident owned by whoever met
+    them (living at `unit` when they said where), marked present. The same key adds them
+    once."""
+    if not name.strip():
+        raise ValidationError({"name": "Give the walk-in's name, or a description."})
+    if unit is not None and unit.building.organization_id != actor.organization_id:
+        raise ValidationError({"unit": "That unit is not in your organization."})
+    contact = Contact.objects.filter(
+        organization_id=actor.organization_id, submission_key=submission_key
+    ).first()
+    if contact is None:
+        contact = Contact(
+            organization_id=actor.organization_id,
+            unit=unit,
+            name=name.strip(),
+            phone=phone.strip(),
+            owner=actor.user,
+            submission_key=submission_key,
+        )
+        contact.full_clean(exclude=["organization", "unit", "owner"])
+        contact._history_user = actor.user  # type: ignore[attr-defined]
+        contact.save()
+    return mark_present(
+        actor=actor, meeting=meeting, contact=contact, idempotency_key=submission_key
+    )
+
+
+@transaction.atomic
+def close_attendance(*, meeting: Meeting) -> int:
+    """Close `meeting`'s attendance and plan a follow-up for each yes who did not come,
+    for their owner, within the organization's `missed_meeting_days` of the meeting.
+    Returns how many were planned. Idempotent: the meeting is claimed by a conditional
+    update, so a second run (the task and a committee member at once) plans nothing, and
+    each follow-up carries the meeting's key besides."""
+    now = timezone.now()
+    if Meeting.objects.filter(pk=meeting.pk, closed_at=None).update(closed_at=now) != 1:
+        return 0
+    meeting.closed_at = now
+    days = Organization.objects.get(pk=meeting.organization_id).missed_meeting_days
+    planned_for = max(
+        timezone.localdate(), timezone.localdate(meeting.starts_at) + dt.timedelta(days=days)
+    )
+    key = f"meeting-{meeting.pk}"
+    no_shows = (
+        Contact.objects.filter(
+            asks__meeting=meeting, asks__answer=Answer.YES, status=Status.ACTIVE
+        )
+        .exclude(attendances__meeting=meeting)
+        .exclude(follow_ups__submission_key=key)
+    )
+    follow_ups = [
+        FollowUp(
+            contact=contact,
+            planned_for=planned_for,
+            assigned_to_id=contact.owner_id,
+            purpose=MISSED_THE_MEETING,
+            submission_key=key,
+        )
+        for contact in no_shows
+    ]
+    bulk_create_with_history(follow_ups, FollowUp)
+    return len(follow_ups)
+
+
+# The attendance stays open this long after the meeting starts, for late taps and phones
+# that were offline; then the hourly task closes it.
+ATTENDANCE_OPEN_FOR = dt.timedelta(hours=12)
+
+
+def close_past_meetings() -> int:
+    """Close every meeting whose attendance has been open long enough; the follow-ups
+    planned, in all."""
+    due = Meeting.objects.filter(
+        closed_at=None, starts_at__lt=timezone.now() - ATTENDANCE_OPEN_FOR
+    ).order_by("pk")
+    return sum(close_attendance(meeting=meeting) for meeting in due)

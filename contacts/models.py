@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from collections.abc import Iterable
 from itertools import chain
 from typing import TYPE_CHECKING, Any
@@ -74,6 +75,8 @@ class Answer(models.TextChoices):
     PENDING = "pending", "Pending"
     YES = "yes", "Yes"
     NO = "no", "No"
+    # An answer all the same: the owner confirms it before the day (the meeting's list).
+    MAYBE = "maybe", "Maybe"
 
 
 LANGUAGES = sorted(global_settings.LANGUAGES, key=lambda language: language[1])
@@ -566,11 +569,24 @@ class Ask(models.Model):
     due_on = models.DateField("answer due")
     answer = models.CharField(max_length=10, choices=Answer.choices, default=Answer.PENDING)
     answered_at = models.DateTimeField(null=True, blank=True)
+    # An invitation: the ask's subject is this meeting ("come to Thursday's meeting").
+    meeting = models.ForeignKey(
+        "Meeting", on_delete=models.CASCADE, null=True, blank=True, related_name="invitations"
+    )
 
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["due_on"]
+        constraints = [
+            # Invited twice is invited once.
+            models.UniqueConstraint(
+                "meeting",
+                "contact",
+                condition=Q(meeting__isnull=False),
+                name="ask_one_invitation_per_meeting",
+            )
+        ]
         indexes = [
             models.Index(fields=["contact", "answer", "due_on"], name="ask_contact_answer_due")
         ]
@@ -866,3 +882,125 @@ class DigestLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.membership} ({self.period})"
+
+
+class MeetingQuerySet(models.QuerySet["Meeting"]):
+    def visible_to(self, membership: Membership) -> MeetingQuerySet:
+        """Every member of the organization sees its meetings: organizers invite to them
+        and take attendance at the door."""
+        return self.filter(organization_id=membership.organization_id)
+
+
+class Meeting(models.Model):
+    """An organization's gathering. Inviting is an ask (Ask.meeting); coming is a visit
+    on the meeting channel (Attendance.visit)."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="meetings", db_index=False
+    )
+    title = models.CharField(max_length=200)
+    starts_at = models.DateTimeField("when")
+    place = models.CharField("where", max_length=200)
+    # None chosen is a meeting for everyone.
+    buildings = models.ManyToManyField(Building, blank=True, related_name="meetings")
+    language = models.CharField(max_length=10, blank=True, choices=LANGUAGES)
+    purpose = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    # Set once, when the attendance is closed and the no-shows' follow-ups are planned.
+    closed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = MeetingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at"]
+        indexes = [models.Index(fields=["organization", "starts_at"], name="meeting_org_starts")]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.starts_at:%Y-%m-%d %H:%M})"
+
+    def clean(self) -> None:
+        if self._state.adding and self.starts_at and self.starts_at < timezone.now():
+            raise ValidationError({"starts_at": "A new meeting can't be in the past."})
+
+    @property
+    def is_past(self) -> bool:
+        return self.starts_at < timezone.now()
+
+    def turnout(self) -> Turnout:
+        """Invited, said yes and came: for the meeting, by building and by owner. Two
+        queries, whatever the size of the meeting."""
+        came = Attendance.objects.filter(meeting=self, contact=OuterRef("contact"))
+        invited = Ask.objects.filter(meeting=self).annotate(came=Exists(came))
+        rows: list[tuple[str, str, bool, bool]] = [
+            (building or "", owner or "", answer == Answer.YES, attended)
+            for building, owner, answer, attended in invited.values_list(
+                "contact__building__name", "contact__owner__username", "answer", "came"
+            )
+        ]
+        walk_ins = Attendance.objects.filter(meeting=self, walk_in=True).values_list(
+            "contact__building__name", "contact__owner__username"
+        )
+        turnout = Turnout()
+        for building, owner, said_yes, attended in rows:
+            for tally in turnout.tallies(building, owner):
+                tally.invited += 1
+                tally.said_yes += said_yes
+                tally.came += attended
+                tally.yes_came += said_yes and attended
+        for building, owner in walk_ins:
+            for tally in turnout.tallies(building or "", owner or ""):
+                tally.came += 1
+                tally.walk_ins += 1
+        return turnout
+
+
+@dataclass
+class Tally:
+    invited: int = 0
+    said_yes: int = 0
+    came: int = 0
+    # Of those who said yes, how many came: the share the dashboard watches.
+    yes_came: int = 0
+    walk_ins: int = 0
+
+    @property
+    def no_shows(self) -> int:
+        return self.said_yes - self.yes_came
+
+
+@dataclass
+class Turnout:
+    total: Tally = field(default_factory=Tally)
+    # By name: "" is nobody (no building known, or no owner).
+    by_building: dict[str, Tally] = field(default_factory=dict)
+    by_owner: dict[str, Tally] = field(default_factory=dict)
+
+    def tallies(self, building: str, owner: str) -> list[Tally]:
+        return [
+            self.total,
+            self.by_building.setdefault(building, Tally()),
+            self.by_owner.setdefault(owner, Tally()),
+        ]
+
+
+class Attendance(models.Model):
+    """A contact who came to a meeting, recorded at the door. One per person and meeting,
+    however many taps or phones; its visit (on the meeting channel) is the conversation
+    that resets the lapse clock."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="attendances")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="attendances")
+    visit = models.OneToOneField(Visit, on_delete=models.CASCADE, related_name="attendance")
+    # Came without an invitation.
+    walk_in = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("meeting", "contact", name="attendance_once_per_meeting")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} at {self.meeting}"

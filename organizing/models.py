@@ -32,6 +32,10 @@ class Organization(models.Model):
         help_text="How far a week's conversations may fall below the four weeks before, in "
         "percent, before the committee is alarmed.",
     )
+    missed_meeting_days = models.PositiveSmallIntegerField(
+        default=3,
+        help_text="Days after a meeting within which each yes who did not come is followed up.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
