@@ -598,11 +598,13 @@ def invite(
         timezone.localdate(meeting.starts_at) - ANSWER_BEFORE_MEETING,
     )
     now = timezone.now()
+    starts = timezone.localtime(meeting.starts_at)
+    question = f"Come to “{meeting.title}” on {starts:%b} {starts.day}?"
     asks = [
         Ask(
             contact=c,
             meeting=meeting,
-            question=f"Come to “{meeting.title}” on {timezone.localtime(meeting.starts_at):%b %-d}?",
+            question=question[:200],
             asked_by=actor.user,
             asked_at=now,
             due_on=due_on,
@@ -716,9 +718,7 @@ def close_attendance(*, meeting: Meeting) -> int:
     )
     key = f"meeting-{meeting.pk}"
     no_shows = (
-        Contact.objects.filter(
-            asks__meeting=meeting, asks__answer=Answer.YES, status=Status.ACTIVE
-        )
+        Contact.objects.filter(asks__meeting=meeting, asks__answer=Answer.YES, status=Status.ACTIVE)
         .exclude(attendances__meeting=meeting)
         .exclude(follow_ups__submission_key=key)
     )

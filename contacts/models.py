@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from dataclasses import dataclass, field
 from collections.abc import Iterable
+from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
@@ -973,10 +974,10 @@ class Tally:
 
 @dataclass
 class Turnout:
-    total: Tally = field(default_factory=Tally)
+    total: Tally = dataclasses.field(default_factory=Tally)
     # By name: "" is nobody (no building known, or no owner).
-    by_building: dict[str, Tally] = field(default_factory=dict)
-    by_owner: dict[str, Tally] = field(default_factory=dict)
+    by_building: dict[str, Tally] = dataclasses.field(default_factory=dict)
+    by_owner: dict[str, Tally] = dataclasses.field(default_factory=dict)
 
     def tallies(self, building: str, owner: str) -> list[Tally]:
         return [

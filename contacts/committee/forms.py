@@ -12,8 +12,9 @@ from typing import Any, cast
 from django import forms
 from django.utils import timezone
 
+from buildings.models import Building
 from contacts.actions import SNOOZE_AT_MOST
-from contacts.models import LapseFlag, LapseThreshold, Level
+from contacts.models import LapseFlag, LapseThreshold, Level, Meeting
 from organizing.models import Organization
 
 # The list shows a contact by its lapse flag, or those orphaned whatever their flag.
@@ -233,4 +234,27 @@ class LapseSettingsForm(forms.Form):
             f"{WHO[higher].capitalize()}'s threshold ({days[higher]} days) can't be longer "
             f"than {WHO[lower]}'s ({days[lower]} days): the more someone has stepped up, "
             "the sooner they should hear from us.",
+        )
+
+
+class MeetingForm(forms.ModelForm):
+    """A new meeting: when and where, for which buildings (none: everyone)."""
+
+    class Meta:
+        model = Meeting
+        fields = ["title", "starts_at", "place", "buildings", "language", "purpose"]
+        widgets = {
+            "starts_at": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+            ),
+            "buildings": forms.CheckboxSelectMultiple,
+            "purpose": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {"buildings": "None chosen: the meeting is for everyone."}
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance.organization = organization
+        self.fields["buildings"].queryset = Building.objects.filter(  # type: ignore[attr-defined]
+            organization=organization, archived=False
         )

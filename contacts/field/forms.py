@@ -271,3 +271,48 @@ class CancelFollowUpForm(forms.Form):
     reason = forms.CharField(
         max_length=200, error_messages={"required": "Say why the follow-up is cancelled."}
     )
+
+
+class AttendForm(KeyedForm):
+    """One tap at the meeting's door: this person came."""
+
+    contact = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+class WalkInForm(KeyedForm):
+    """Someone nobody knew, who came to the meeting."""
+
+    name = forms.CharField(
+        label="Name or description",
+        max_length=200,
+        error_messages={"required": "Give the walk-in's name, or a description."},
+    )
+    phone = forms.CharField(max_length=30, required=False, validators=[phone_validator])
+
+
+class InviteForm(forms.Form):
+    """Who to invite: the active residents of a building, of a level, or of an owner; any
+    two narrow it further."""
+
+    building = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    level = forms.TypedChoiceField(
+        coerce=int, required=False, empty_value=None, choices=[("", "Any level"), *Level.choices]
+    )
+    owner = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+
+    def __init__(
+        self,
+        *args: Any,
+        buildings: Sequence[tuple[int, str]],
+        owners: Sequence[tuple[int, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["building"].choices = [("", "Any building"), *buildings]  # type: ignore[attr-defined]
+        self.fields["owner"].choices = [("", "Anyone's"), *owners]  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not any(data.get(name) for name in ("building", "level", "owner")):
+            raise forms.ValidationError("Choose a building, a level or an owner to invite.")
+        return data
