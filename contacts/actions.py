@@ -501,9 +501,13 @@ def update_lapse_settings(
     grace_days: int,
     orphan_after_days: int,
     pace_alarm_percent: int,
+    missed_meeting_days: int | None = None,
+    turnout_alarm_percent: int | None = None,
 ) -> None:
     """The committee's cadence: per level, the days without a conversation and the days
-    of warning; the organization's grace and orphan windows and its pace alarm. The form
+    of warning; the organization's grace and orphan windows and its pace alarm; how soon
+    a yes who missed a meeting is followed up, and the turnout that raises a meeting on
+    the dashboard (each kept as it was when not given). The form
     has checked the values, the database checks them again; the job uses them from its
     next run."""
     _refuse_unless_committee(actor)
@@ -513,10 +517,19 @@ def update_lapse_settings(
             level=level,
             defaults={"days": days, "lead_days": lead_days_by_level[level]},
         )
+    meetings = {
+        name: value
+        for name, value in [
+            ("missed_meeting_days", missed_meeting_days),
+            ("turnout_alarm_percent", turnout_alarm_percent),
+        ]
+        if value is not None
+    }
     Organization.objects.filter(pk=actor.organization_id).update(
         lapse_grace_days=grace_days,
         orphan_after_days=orphan_after_days,
         pace_alarm_percent=pace_alarm_percent,
+        **meetings,
     )
 
 

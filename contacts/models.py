@@ -891,6 +891,49 @@ class MeetingQuerySet(models.QuerySet["Meeting"]):
         and take attendance at the door."""
         return self.filter(organization_id=membership.organization_id)
 
+    def poor_turnout(self, organization: Organization, since: dt.datetime) -> list[Meeting]:
+        """The organization's meetings held since `since` to which fewer of those who said
+        yes came than its turnout alarm: each with `said_yes`, `yes_came` and the
+        `no_shows` (their owners loaded). Two queries."""
+        said_yes = Q(invitations__answer=Answer.YES)
+        came = Attendance.objects.filter(
+            meeting=OuterRef("pk"), contact__asks__meeting=OuterRef("pk")
+        )
+        meetings = list(
+            self.filter(
+                organization=organization, starts_at__gte=since, starts_at__lt=timezone.now()
+            )
+            .annotate(
+                said_yes=models.Count("invitations", filter=said_yes),
+                yes_came=Coalesce(
+                    Subquery(
+                        came.filter(contact__asks__answer=Answer.YES)
+                        .values("meeting")
+                        .annotate(n=models.Count("pk"))
+                        .values("n")
+                    ),
+                    0,
+                ),
+            )
+            .filter(said_yes__gt=0)
+            .order_by("-starts_at")
+        )
+        alarm = organization.turnout_alarm_percent
+        raised = [m for m in meetings if m.yes_came * 100 < alarm * m.said_yes]  # type: ignore[attr-defined]
+        no_shows = (
+            Ask.objects.filter(meeting__in=raised, answer=Answer.YES)
+            .exclude(contact__attendances__meeting=F("meeting"))
+            .exclude(contact__status=Status.ERASED)
+            .select_related("contact__owner")
+            .order_by("contact__name")
+        )
+        by_meeting: dict[int, list[Contact]] = {m.pk: [] for m in raised}
+        for ask in no_shows:
+            by_meeting[ask.meeting_id].append(ask.contact)  # type: ignore[index]
+        for meeting in raised:
+            meeting.no_shows = by_meeting[meeting.pk]  # type: ignore[attr-defined]
+        return raised
+
 
 class Meeting(models.Model):
     """An organization's gathering. Inviting is an ask (Ask.meeting); coming is a visit

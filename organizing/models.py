@@ -36,6 +36,11 @@ class Organization(models.Model):
         default=3,
         help_text="Days after a meeting within which each yes who did not come is followed up.",
     )
+    turnout_alarm_percent = models.PositiveSmallIntegerField(
+        default=50,
+        help_text="A meeting to which fewer of those who said yes came, in percent, is raised "
+        "on the committee's dashboard.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -174,6 +174,27 @@ class LapseSettingsForm(forms.Form):
         },
     )
 
+    # Blank keeps what was set: a form from before these were on the page still saves.
+    missed_meeting_days = forms.IntegerField(
+        label="Follow up a missed meeting within",
+        help_text="Days after a meeting: each yes who did not come gets a follow-up by then.",
+        required=False,
+        min_value=1,
+        max_value=30,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        error_messages={"min_value": "At least 1 day.", "max_value": "At most 30 days."},
+    )
+    turnout_alarm_percent = forms.IntegerField(
+        label="Turnout alarm",
+        help_text="Raise a meeting on the dashboard when fewer of those who said yes came, "
+        "in percent.",
+        required=False,
+        min_value=1,
+        max_value=100,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        error_messages={"min_value": "At least 1 percent.", "max_value": "At most 100 percent."},
+    )
+
     @staticmethod
     def initial_for(organization: Organization) -> dict[str, int]:
         days, leads = LapseThreshold.settings_by_level([organization.pk])[organization.pk]
@@ -183,6 +204,8 @@ class LapseSettingsForm(forms.Form):
             "grace_days": organization.lapse_grace_days,
             "orphan_after_days": organization.orphan_after_days,
             "pace_alarm_percent": organization.pace_alarm_percent,
+            "missed_meeting_days": organization.missed_meeting_days,
+            "turnout_alarm_percent": organization.turnout_alarm_percent,
         }
 
     def levels(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
@@ -190,7 +213,14 @@ class LapseSettingsForm(forms.Form):
         return [(self[name], self[f"{name}_lead"]) for name in THRESHOLD_FIELDS.values()]
 
     def window_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in ("grace_days", "orphan_after_days", "pace_alarm_percent")]
+        names = (
+            "grace_days",
+            "orphan_after_days",
+            "pace_alarm_percent",
+            "missed_meeting_days",
+            "turnout_alarm_percent",
+        )
+        return [self[name] for name in names]
 
     def days_by_level(self) -> dict[int, int]:
         return {level: self.cleaned_data[name] for level, name in THRESHOLD_FIELDS.items()}

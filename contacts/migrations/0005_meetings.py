@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('buildings', '0001_initial'),
         ('contacts', '0003_digest_done_at_emailed'),
-        ('organizing', '0003_missed_meeting_days'),
+        ('organizing', '0003_meetings_settings'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

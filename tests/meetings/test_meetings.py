@@ -593,3 +593,72 @@ def test_an_organizer_cannot_close_the_attendance(
 
     assert response.status_code == 403
     assert not FollowUp.objects.exists()
+
+
+# The committee's dashboard and settings
+
+
+def test_the_dashboard_raises_a_meeting_with_a_poor_turnout_with_its_no_shows(
+    cora: User, org: Organization, past_meeting: tuple[Meeting, dict[str, Contact]]
+) -> None:
+    org.turnout_alarm_percent = 75
+    org.save()
+
+    page = client_of(cora).get(reverse("committee:dashboard")).content.decode()
+
+    assert "Poor turnout:" in page
+    assert "2 of the 4 who said yes came." in page
+    assert "Bea</a> (olivia)" in page and "Maya</a> (omar)" in page
+    assert "Maria</a>" not in page.split("Did not come:")[1].split("</p>")[0]
+
+
+def test_a_turnout_at_the_alarm_or_above_is_not_raised(
+    cora: User, org: Organization, past_meeting: tuple[Meeting, dict[str, Contact]]
+) -> None:
+    org.turnout_alarm_percent = 50
+    org.save()
+
+    page = client_of(cora).get(reverse("committee:dashboard")).content.decode()
+
+    assert "Poor turnout:" not in page
+
+
+def test_a_meeting_long_past_is_no_longer_raised(
+    cora: User, org: Organization, past_meeting: tuple[Meeting, dict[str, Contact]]
+) -> None:
+    org.turnout_alarm_percent = 75
+    org.save()
+    meeting, _ = past_meeting
+    Meeting.objects.filter(pk=meeting.pk).update(starts_at=timezone.now() - 15 * DAY)
+
+    page = client_of(cora).get(reverse("committee:dashboard")).content.decode()
+
+    assert "Poor turnout:" not in page
+
+
+def test_the_committee_sets_the_days_to_follow_up_and_the_turnout_alarm(
+    cora: User, org: Organization
+) -> None:
+    as_cora = client_of(cora)
+    form = as_cora.get(reverse("committee:settings")).context["form"]
+    data = dict(form.initial)
+    data |= {"missed_meeting_days": "5", "turnout_alarm_percent": "70"}
+
+    response = as_cora.post(reverse("committee:settings"), data)
+
+    assert response.status_code == 302
+    org.refresh_from_db()
+    assert (org.missed_meeting_days, org.turnout_alarm_percent) == (5, 70)
+
+
+def test_a_follow_up_window_of_zero_days_is_refused(cora: User, org: Organization) -> None:
+    as_cora = client_of(cora)
+    data = dict(as_cora.get(reverse("committee:settings")).context["form"].initial)
+    data["missed_meeting_days"] = "0"
+
+    response = as_cora.post(reverse("committee:settings"), data)
+
+    assert response.status_code == 422
+    assert "At least 1 day." in response.content.decode()
+    org.refresh_from_db()
+    assert org.missed_meeting_days == 3
