@@ -919,7 +919,11 @@ class MeetingQuerySet(models.QuerySet["Meeting"]):
             .order_by("-starts_at")
         )
         alarm = organization.turnout_alarm_percent
-        raised = [m for m in meetings if m.yes_came * 100 < alarm * m.said_yes]  # type: ignore[attr-defined]
+        raised: list[Meeting] = [
+            m
+            for m in meetings
+            if m.yes_came * 100 < alarm * m.said_yes  # type: ignore[attr-defined]
+        ]
         no_shows = (
             Ask.objects.filter(meeting__in=raised, answer=Answer.YES)
             .exclude(contact__attendances__meeting=F("meeting"))
