@@ -148,7 +148,9 @@ def attendance_context(request: MemberRequest, meeting: Meeting) -> dict[str, ob
 @member_required()
 def attendance(request: MemberRequest, meeting_id: int) -> HttpResponse:
     meeting = get_meeting(request, meeting_id)
-    return render(request, "field/attendance.html", attendance_context(request, meeting))
+    # The phone's outbox asks for the list again once it has sent what it kept.
+    template = "field/attendance.html#people" if request.htmx else "field/attendance.html"
+    return render(request, template, attendance_context(request, meeting))
 
 
 def attendance_reply(
