@@ -224,9 +224,12 @@ def record_conversation(
     channel: Channel = Channel.DOOR,
     happened_at: dt.datetime | None = None,
     needs_look: str = "",
+    invite_to: Meeting | None = None,
+    invitation_answer: Answer = Answer.PENDING,
 ) -> tuple[Visit, bool]:
     """A conversation with what came of it: the level as assessed now, what became of each
-    unanswered ask, a new ask with the date its answer is due, and the next follow-up visit.
+    unanswered ask, a new ask with the date its answer is due, an invitation to a meeting
+    with the answer given at the door, and the next follow-up visit.
     All or nothing; a repeated key records nothing more.
 
     The conversation ends a lapse, and settles what would open the next one at once: its
@@ -257,6 +260,10 @@ def record_conversation(
         new_ask.due_on = ask_due_on  # type: ignore[assignment]
         new_ask.full_clean()
         new_ask.save()
+    if invite_to is not None:
+        invite_at_the_door(
+            actor=actor, meeting=invite_to, contact=contact, answer=invitation_answer
+        )
     if follow_up_on is not None:
         plan_follow_up(
             actor=actor,
@@ -266,6 +273,19 @@ def record_conversation(
             submission_key=idempotency_key,
         )
     return visit, True
+
+
+def invite_at_the_door(
+    *, actor: Membership, meeting: Meeting, contact: Contact, answer: Answer
+) -> None:
+    """Invite `contact` (once) and take the answer they gave at the door. A conversation
+    the outbox sends after the meeting began keeps everything but the invitation."""
+    if meeting.is_past or meeting.closed_at is not None:
+        return
+    invite(actor=actor, meeting=meeting, contacts=[contact])
+    invitation = meeting.invitations.filter(contact=contact).first()
+    if invitation is not None and answer != Answer.PENDING:
+        invitation.record_answer(answer)
 
 
 def settle_asks(contact: Contact, settled: dict[int, tuple[Answer, dt.date | None]]) -> None:

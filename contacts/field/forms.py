@@ -60,7 +60,14 @@ PICK_A_DATE = "pick"
 ASK_DECISIONS = [
     (Answer.PENDING, "Still waiting"),
     (Answer.YES, "Yes"),
+    (Answer.MAYBE, "Maybe"),
     (Answer.NO, "No"),
+]
+INVITATION_ANSWERS = [
+    (Answer.YES, "Yes"),
+    (Answer.MAYBE, "Maybe"),
+    (Answer.NO, "No"),
+    (Answer.PENDING, "Will say later"),
 ]
 
 
@@ -95,18 +102,30 @@ class TalkForm(KeyedForm):
     )
     follow_up_purpose = forms.CharField(label="Purpose", max_length=200, required=False)
     drop_follow_up = forms.BooleanField(label="Drop it", required=False)
+    meeting = forms.TypedChoiceField(
+        label="Invite to a meeting", coerce=int, required=False, empty_value=None
+    )
+    meeting_answer = forms.ChoiceField(
+        label="Coming?",
+        choices=INVITATION_ANSWERS,
+        initial=Answer.PENDING,
+        required=False,
+        widget=forms.RadioSelect,
+    )
 
     def __init__(
         self,
         *args: Any,
         open_asks: Sequence[Ask] = (),
         proposals: Mapping[int, dt.date] | None = None,
+        meetings: Sequence[tuple[int, str]] = (),
         **kwargs: Any,
     ) -> None:
         """A choice for each of the contact's unanswered asks: answered now, or asked again
         with a date (a week from today for one already overdue). `proposals` are the next
         visit's date by level, taken when no other date is given and the visit not dropped."""
         super().__init__(*args, **kwargs)
+        self.fields["meeting"].choices = [("", "No meeting"), *meetings]  # type: ignore[attr-defined]
         self.open_asks = list(open_asks)
         self.proposals = dict(proposals or {})
         again = timezone.localdate() + ASK_AGAIN_AFTER

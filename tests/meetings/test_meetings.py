@@ -662,3 +662,72 @@ def test_a_follow_up_window_of_zero_days_is_refused(cora: User, org: Organizatio
     assert "At least 1 day." in response.content.decode()
     org.refresh_from_db()
     assert org.missed_meeting_days == 3
+
+
+# Invited at the door, in the Talked form
+
+
+def talked(contact: Contact, **fields: object) -> dict[str, object]:
+    return {
+        "key": new_key(),
+        "unit": contact.unit_id,
+        "channel": Channel.DOOR,
+        "note": "Angry about the heat",
+        "level": Level.SUPPORTER,
+        "drop_follow_up": "on",
+    } | fields
+
+
+def test_a_conversation_invites_to_a_coming_meeting_with_the_answer_given(
+    olivia: User, meeting: Meeting, maria: Contact
+) -> None:
+    as_olivia = client_of(olivia)
+    form = as_olivia.get(reverse("contacts:talk", args=[maria.pk])).content.decode()
+    assert "Riverside tenants&#x27; meeting" in form
+
+    as_olivia.post(
+        reverse("contacts:talk", args=[maria.pk]),
+        talked(maria, meeting=meeting.pk, meeting_answer=Answer.YES),
+    )
+    as_olivia.post(
+        reverse("contacts:talk", args=[maria.pk]),
+        talked(maria, meeting=meeting.pk, meeting_answer=Answer.MAYBE),
+    )
+
+    invitation = Ask.objects.get(meeting=meeting)
+    assert invitation.contact == maria
+    assert invitation.answer == Answer.MAYBE
+    assert maria.visits.count() == 2
+
+
+def test_the_talked_form_offers_no_meeting_of_another_building_or_past(
+    olivia: User, org: Organization, maria: Contact, maple: Building, tonight: Meeting
+) -> None:
+    elsewhere = make_meeting(org)
+    elsewhere.buildings.set([maple])
+
+    form = client_of(olivia).get(reverse("contacts:talk", args=[maria.pk])).content.decode()
+    response = client_of(olivia).post(
+        reverse("contacts:talk", args=[maria.pk]), talked(maria, meeting=elsewhere.pk)
+    )
+
+    assert "Invite to a meeting" not in form
+    assert response.status_code == 422
+    assert not Visit.objects.exists() and not Ask.objects.exists()
+
+
+def test_a_conversation_sent_late_after_the_meeting_began_keeps_all_but_the_invitation(
+    olivia: User, meeting: Meeting, maria: Contact
+) -> None:
+    data = talked(maria, meeting=meeting.pk, meeting_answer=Answer.YES)
+    data["happened_at"] = (timezone.now() - 2 * HOUR).isoformat()
+    # The outbox sends it once the meeting has begun.
+    Meeting.objects.filter(pk=meeting.pk).update(starts_at=timezone.now() - HOUR)
+
+    response = client_of(olivia).post(
+        reverse("contacts:talk", args=[maria.pk]), data, headers=REPLAY
+    )
+
+    assert response.json()["status"] == "recorded"
+    assert maria.visits.count() == 1
+    assert not Ask.objects.filter(meeting=meeting).exists()
