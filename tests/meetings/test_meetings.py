@@ -25,6 +25,7 @@ from contacts.actions import (
     invite,
     mark_present,
 )
+from contacts.lapse.digests import owner_digest
 from contacts.models import (
     Answer,
     Ask,
@@ -731,3 +732,50 @@ def test_a_conversation_sent_late_after_the_meeting_began_keeps_all_but_the_invi
     assert response.json()["status"] == "recorded"
     assert maria.visits.count() == 1
     assert not Ask.objects.filter(meeting=meeting).exists()
+
+
+# Reminded to confirm the yeses two days before
+
+
+def test_today_and_the_digest_remind_the_owner_to_confirm_the_yeses_two_days_before(
+    olivia: User, org: Organization, unit_1204: Unit
+) -> None:
+    soon = make_meeting(org, starts_in=DAY)
+    later = make_meeting(org, starts_in=5 * DAY)
+    answers = {"Yes Yolanda": Answer.YES, "Maybe Mo": Answer.MAYBE, "No Nadia": Answer.NO}
+    for name, answer in answers.items():
+        contact = make_contact(unit_1204, owner=olivia, name=name)
+        for meeting in (soon, later):
+            Ask.objects.create(
+                contact=contact,
+                meeting=meeting,
+                question="Come?",
+                due_on=timezone.localdate(),
+                answer=answer,
+            )
+
+    page = client_of(olivia).get(reverse("home")).content.decode()
+    message = owner_digest(olivia.membership, timezone.now())
+
+    section = page.split("Meetings: confirm they are coming")[1].split("</section>")[0]
+    assert "Yes Yolanda" in section and "(said yes)" in section
+    assert "Maybe Mo" in section and "(said maybe)" in section
+    assert "No Nadia" not in section
+    assert section.count("confirm they are coming") == 2  # the meeting in 5 days is not
+    assert message is not None
+    assert message.subject == "Doorstep: 2 to confirm for a meeting"
+    assert "Yes Yolanda" in message.body
+
+
+def test_nobody_to_confirm_for_a_meeting_that_began(
+    olivia: User, tonight: Meeting, maria: Contact
+) -> None:
+    Ask.objects.create(
+        contact=maria,
+        meeting=tonight,
+        question="Come?",
+        due_on=timezone.localdate(),
+        answer=Answer.YES,
+    )
+
+    assert owner_digest(olivia.membership, timezone.now()) is None
