@@ -896,8 +896,15 @@ class MeetingQuerySet(models.QuerySet["Meeting"]):
         yes came than its turnout alarm: each with `said_yes`, `yes_came` and the
         `no_shows` (their owners loaded). Two queries."""
         said_yes = Q(invitations__answer=Answer.YES)
-        came = Attendance.objects.filter(
-            meeting=OuterRef("pk"), contact__asks__meeting=OuterRef("pk")
+        yes = Ask.objects.filter(
+            meeting=OuterRef("meeting"), contact=OuterRef("contact"), answer=Answer.YES
+        )
+        came = (
+            Attendance.objects.filter(meeting=OuterRef("pk"))
+            .filter(Exists(yes))
+            .values("meeting")
+            .annotate(n=models.Count("pk"))
+            .values("n")
         )
         meetings = list(
             self.filter(
@@ -905,15 +912,7 @@ class MeetingQuerySet(models.QuerySet["Meeting"]):
             )
             .annotate(
                 said_yes=models.Count("invitations", filter=said_yes),
-                yes_came=Coalesce(
-                    Subquery(
-                        came.filter(contact__asks__answer=Answer.YES)
-                        .values("meeting")
-                        .annotate(n=models.Count("pk"))
-                        .values("n")
-                    ),
-                    0,
-                ),
+                yes_came=Coalesce(Subquery(came), 0),
             )
             .filter(said_yes__gt=0)
             .order_by("-starts_at")

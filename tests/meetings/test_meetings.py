@@ -604,6 +604,15 @@ def test_the_dashboard_raises_a_meeting_with_a_poor_turnout_with_its_no_shows(
 ) -> None:
     org.turnout_alarm_percent = 75
     org.save()
+    # Those who came said yes to other asks too: only this meeting's yes counts.
+    _, people = past_meeting
+    for name in ("Maria", "Ana"):
+        Ask.objects.create(
+            contact=people[name],
+            question="Floor captain?",
+            due_on=timezone.localdate(),
+            answer=Answer.YES,
+        )
 
     page = client_of(cora).get(reverse("committee:dashboard")).content.decode()
 
