@@ -51,9 +51,13 @@ def record_visit(
     note: str = "",
     needs_look: str = "",
     at_contacts_unit: bool = True,
+    companion: User | None = None,
+    companion_contact: Contact | None = None,
 ) -> tuple[Visit, bool]:
     """Record one contact attempt and keep the contact's and unit's clocks right. Without a
-    unit, the visit is at the contact's, unless `at_contacts_unit` is False.
+    unit, the visit is at the contact's, unless `at_contacts_unit` is False. Knocking
+    together, the visit names who came along: a member (`companion`) or a contact
+    (`companion_contact`), for whom the day's knocking counts as one conversation.
 
     Returns the visit and whether it was created: a key seen before returns the visit
     already recorded with it, and changes nothing.
@@ -82,6 +86,7 @@ def record_visit(
         errors["unit"] = "That unit is not in your organization."
     if happened_at > timezone.now() + CLOCK_SKEW:
         errors["happened_at"] = "A visit can't be recorded in the future."
+    errors |= _companion_errors(actor, companion, companion_contact, contact)
     if errors:
         raise ValidationError(errors)
     unit_id = unit.pk if unit is not None else None
@@ -99,9 +104,13 @@ def record_visit(
         note=note.strip(),
         idempotency_key=idempotency_key,
         needs_look=needs_look,
+        companion=companion,
+        companion_contact=companion_contact,
     )
     # Field validation only: the database enforces the constraints in the INSERT below.
-    visit.clean_fields(exclude=["organization", "contact", "unit", "organizer"])
+    visit.clean_fields(
+        exclude=["organization", "contact", "unit", "organizer", "companion", "companion_contact"]
+    )
     existing = Visit.objects.filter(
         organization_id=organization_id, idempotency_key=idempotency_key
     ).first()
@@ -123,7 +132,43 @@ def record_visit(
             _advance(Unit.objects.filter(pk=unit_id), "last_conversation_at", happened_at)
     if contact is not None:
         _update_contact(contact, visit)
+    if companion_contact is not None:
+        # She was with us: one conversation with her for the day, however many doors.
+        day = timezone.localdate(happened_at)
+        record_visit(
+            actor=actor,
+            contact=companion_contact,
+            outcome=Outcome.CONVERSATION,
+            idempotency_key=f"with-{companion_contact.pk}-{day:%Y%m%d}",
+            happened_at=happened_at,
+            note="Knocked on doors with us.",
+            at_contacts_unit=False,
+        )
     return visit, True
+
+
+def _companion_errors(
+    actor: Membership,
+    companion: User | None,
+    companion_contact: Contact | None,
+    contact: Contact | None,
+) -> dict[str, str]:
+    errors = {}
+    if companion is not None:
+        if companion.pk == actor.user_id:
+            errors["companion"] = "You can't knock with yourself: name who came along."
+        elif not Membership.objects.filter(
+            user=companion, organization_id=actor.organization_id, active=True
+        ).exists():
+            errors["companion"] = "Who came along must be a member of your organization."
+    if companion_contact is not None:
+        if companion_contact.organization_id != actor.organization_id:
+            errors["companion_contact"] = "Who came along must be in your organization."
+        elif companion_contact.status != Status.ACTIVE:
+            errors["companion_contact"] = f"{companion_contact.name} can't be named as knocking."
+        elif contact is not None and companion_contact.pk == contact.pk:
+            errors["companion_contact"] = "Someone can't knock on their own door with us."
+    return errors
 
 
 def _advance(queryset: object, field: str, moment: dt.datetime) -> None:
@@ -336,9 +381,13 @@ def add_resident(
     submission_key: str,
     phone: str = "",
     language: str = "",
+    brought_in_by: Contact | None = None,
 ) -> tuple[Contact, bool]:
-    """A person met at the door, owned by whoever met them. A resubmitted form finds the
-    contact it already added."""
+    """A person met at the door, owned by whoever met them, and brought in by the contact
+    who knocked with them, if one did. A resubmitted form finds the contact it already
+    added."""
+    if brought_in_by is not None and brought_in_by.organization_id != actor.organization_id:
+        raise ValidationError({"brought_in_by": "That person is not in your organization."})
     if unit.building.organization_id != actor.organization_id:
         raise ValidationError({"unit": "That unit is not in your organization."})
     existing = Contact.objects.filter(
@@ -354,6 +403,7 @@ def add_resident(
         language=language,
         owner=actor.user,
         submission_key=submission_key,
+        brought_in_by=brought_in_by,
     )
     contact.full_clean(validate_constraints=False)
     contact.save()

@@ -262,6 +262,15 @@ class Contact(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # The key of the form that added this contact: a resubmission finds it again.
     submission_key = models.CharField(max_length=64, blank=True, editable=False)
+    # The contact who brought this one in: met at a door she knocked with us.
+    brought_in_by = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="brought_in",
+        db_index=False,
+    )
 
     # Set by the hourly job (contacts.lapse.flag_lapsed); a conversation clears it at once.
     lapse_flag = models.CharField(
@@ -337,6 +346,12 @@ class Contact(models.Model):
             ),
         ]
         indexes = [
+            # The people a contact brought in, on her page; few contacts have one.
+            models.Index(
+                fields=["brought_in_by"],
+                condition=Q(brought_in_by__isnull=False),
+                name="contact_brought_in_by",
+            ),
             # Each also stands for its first column's foreign key (see `organization`).
             models.Index(fields=["owner", "status"], name="contact_owner_status"),
             # The lapsed list by state, and the dashboard's live count of the lapsed (active,
@@ -515,6 +530,24 @@ class Visit(models.Model):
     # Set when a knock sent late from a phone met a changed world (the contact had moved or
     # been handed to someone else): recorded all the same, and shown to its organizer.
     needs_look = models.CharField(max_length=200, blank=True)
+    # Knocking together: who came along, a member or a contact (a leader knocking with
+    # us, for whom it counts as a conversation: contacts.actions.record_visit).
+    companion = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    companion_contact = models.ForeignKey(
+        Contact,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="knocks_joined",
+        db_index=False,
+    )
 
     history = HistoricalRecords(excluded_fields=["recorded_at", "idempotency_key"])
 
@@ -549,6 +582,12 @@ class Visit(models.Model):
                 fields=["organization", "recorded_at"],
                 condition=Q(outcome=Outcome.CONVERSATION),
                 name="visit_org_talk_recorded",
+            ),
+            # The doors a contact helped knock, on her page; few visits have one.
+            models.Index(
+                fields=["companion_contact", "happened_at"],
+                condition=Q(companion_contact__isnull=False),
+                name="visit_companion_contact",
             ),
         ]
 

@@ -57,7 +57,14 @@ def contact_context(request: MemberRequest, contact: Contact) -> dict[str, objec
     return {
         "contact": contact,
         "reading": reading if contact.status == Status.ACTIVE else None,
-        "visits": contact.visits.select_related("organizer", "unit")[:50],
+        "visits": contact.visits.select_related(
+            "organizer", "unit", "companion", "companion_contact"
+        )[:50],
+        # Knocking together: the doors she helped knock, and who she brought in.
+        "knocked_with_us": list(
+            contact.knocks_joined.select_related("unit", "contact").order_by("-happened_at")[:20]
+        ),
+        "brought_in": list(contact.brought_in.exclude(status=Status.ERASED).order_by("name")),
         "asks": contact.asks.select_related("asked_by").order_by("-asked_at"),
         "follow_ups": contact.follow_ups.select_related("assigned_to", "done_by").order_by(
             "-planned_for"

@@ -3,11 +3,12 @@ floors and doors (/buildings/…) and a contact's page (/contacts/…). Today is
 
 from django.urls import path
 
-from contacts.field import doors, meetings, residents
+from contacts.field import doors, meetings, residents, together
 
 buildings = (
     [
         path("", doors.building_list, name="list"),
+        path("knocking-with/", together.knocking_with, name="knocking_with"),
         path("<int:building_id>/", doors.building_detail, name="detail"),
         path("<int:building_id>/not-home/", doors.bulk_not_home, name="bulk_not_home"),
         path("<int:building_id>/not-home/undo/", doors.bulk_undo, name="bulk_undo"),

@@ -59,6 +59,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "home": MEMBER,
     "offline_pages": MEMBER,
     "buildings:list": MEMBER,
+    "buildings:knocking_with": MEMBER,
     "buildings:detail": TURF,
     "buildings:bulk_not_home": TURF,
     "buildings:bulk_undo": TURF,

@@ -151,9 +151,21 @@ POSTS: dict[str, Post] = {
             "contact": lambda ours: _pks(ours.contact.pk),
             "owner": lambda ours: _pks(ours.contact.owner_id or 0),
             "happened_at": happened_at,
+            "with": lambda ours: st.sampled_from([f"c{ours.contact.pk}", "m1", "c", ""]),
         },
     ),
-    "buildings:new_resident": Post("olivia", lambda ours: [ResidentForm()]),
+    "buildings:new_resident": Post(
+        "olivia",
+        lambda ours: [ResidentForm()],
+        {"with": lambda ours: st.sampled_from([f"c{ours.contact.pk}", "m1", "x", ""])},
+    ),
+    "buildings:knocking_with": Post(
+        "olivia",
+        by_hand={
+            "with": lambda ours: st.sampled_from([f"c{ours.contact.pk}", "m1", "c0", "zz", ""]),
+            "next": lambda ours: st.sampled_from(["/", "https://evil.example/", ""]),
+        },
+    ),
     "contacts:talk": Post("olivia", lambda ours: [TalkForm()], {"happened_at": happened_at}),
     "contacts:talk_new": Post("olivia", lambda ours: [TalkForm()], {"happened_at": happened_at}),
     "contacts:log_visit": Post("olivia", lambda ours: [ContactVisitForm()]),
