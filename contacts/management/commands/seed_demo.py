@@ -312,7 +312,8 @@ class DemoSeeder:
     4. The history played in time order, every visit through record_visit, so that the
        denormalised clocks come out as they would have in real use.
     5. A few follow-ups planned for the coming days.
-    6. Two meetings: one two days ago at Riverside where few of those who said yes came
+    6. A leader of Riverside who knocked doors with Maria three days ago. Two meetings: one
+       two days ago at Riverside where few of those who said yes came
        (its attendance closed, a follow-up for each no-show), and one next week for
        everyone, with invitations answered and waiting. Drawn from a random source of
        their own, so the rest of the demo stays as it was.
@@ -347,6 +348,7 @@ class DemoSeeder:
         set_buildings(contacts)
         Contact.objects.bulk_create(contacts)
         past_meeting = self.plan_meetings(organization, residents)
+        self.plan_knocking_together(residents, unknown_doors)
         # The hourly job's runs at each past week's end, played with the history, so that the
         # dashboard's weekly lapse rate has the weeks behind it.
         for week_end in week_ends(self.now)[:-1]:
@@ -815,6 +817,7 @@ class DemoSeeder:
         unit: Unit | None = None,
         channel: Channel = Channel.DOOR,
         note: str = "",
+        companion_contact: Contact | None = None,
     ) -> None:
         self.visit_count += 1
         record_visit(
@@ -826,6 +829,7 @@ class DemoSeeder:
             channel=channel,
             happened_at=at,
             note=note,
+            companion_contact=companion_contact,
         )
 
     def set_level(self, contact: Contact, level: Level, actor: Membership, at: dt.datetime) -> None:
@@ -881,6 +885,38 @@ class DemoSeeder:
         later = rng.sample(reachable, min(20, len(reachable)))
         self.invite(coming, later, answers, asked_at=self.now - dt.timedelta(days=2))
         return past
+
+    def plan_knocking_together(
+        self, residents: list[Resident], unknown_doors: list[tuple[BuildingSpec, Unit]]
+    ) -> None:
+        """A Riverside leader, talked to lately anyway, knocked four doors nobody answered
+        with Maria three days ago: one conversation with her that day."""
+        rng = random.Random(SEED + 30)
+        leaders = [
+            r
+            for r in residents
+            if r.spec == RIVERSIDE and r.level == Level.LEADER and r.state == OK and not r.ending
+        ]
+        if not leaders:
+            return
+        leader = rng.choice(leaders)
+        doors = [unit for spec, unit in unknown_doors if spec == RIVERSIDE][:4]
+        at = dt.datetime.combine(
+            self.today - dt.timedelta(days=3), dt.time(18, 0), tzinfo=self.zone
+        )
+        for n, unit in enumerate(doors):
+            when = at + dt.timedelta(minutes=6 * n)
+            self.schedule(
+                when,
+                partial(
+                    self.visit,
+                    self.members["maria"],
+                    Outcome.NOT_HOME,
+                    unit=unit,
+                    at=when,
+                    companion_contact=leader.contact,
+                ),
+            )
 
     def invite(
         self,
