@@ -12,13 +12,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from buildings.models import Building
 from contacts.actions import add_walk_in, invite, mark_present
 from contacts.field import offline
-from contacts.field.forms import AttendForm, InviteForm, WalkInForm
+from contacts.field.forms import AttendForm, InviteForm, WalkInForm, new_key
 from contacts.models import Answer, Ask, Attendance, Contact, Meeting, Status
 from organizing.access import MemberRequest, member_required
 from organizing.models import Membership, display_name
@@ -130,17 +131,22 @@ def attendance_context(request: MemberRequest, meeting: Meeting) -> dict[str, ob
             .filter(status=Status.ACTIVE, name__icontains=query)
             .select_related("unit")[:SEARCH_LIMIT]
         )
-    people = [(ask.contact, ask.answer, ask.contact_id in present) for ask in invitations]
+    # A key per row, as a rendered form field would carry (the outbox makes its own anew);
+    # written into the row by hand, as 300 rendered widgets cost more than the page.
+    people = [
+        (ask.contact, ask.answer, ask.contact_id in present, new_key()) for ask in invitations
+    ]
     return {
         "meeting": meeting,
         "people": people,
         "came": len(present),
         "walk_ins": walk_ins,
         "query": query,
-        "found": [(c, c.pk in present) for c in found],
-        "attend_form": AttendForm(),
+        "found": [(c, c.pk in present, new_key()) for c in found],
         "walk_in_form": WalkInForm(),
         "yes": Answer.YES,
+        # Reversed once, not for each of hundreds of rows.
+        "attend_url": reverse("meetings:attend", args=[meeting.pk]),
     }
 
 
@@ -175,6 +181,7 @@ def attendance_reply(
             "answer": answer.first() or "",
             "present": True,
             "yes": Answer.YES,
+            "attend_url": reverse("meetings:attend", args=[meeting.pk]),
         }
         return render(request, "field/attendance.html#person", context)
     if created is None:
