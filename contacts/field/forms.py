@@ -60,9 +60,11 @@ PICK_A_DATE = "pick"
 ASK_DECISIONS = [
     (Answer.PENDING, "Still waiting"),
     (Answer.YES, "Yes"),
-    (Answer.MAYBE, "Maybe"),
     (Answer.NO, "No"),
 ]
+# An invitation may be answered maybe: its owner confirms before the meeting. Any other
+# ask stays waiting until it is a yes or a no, so that its lapse still comes.
+INVITATION_DECISIONS = [*ASK_DECISIONS[:2], (Answer.MAYBE, "Maybe"), ASK_DECISIONS[2]]
 INVITATION_ANSWERS = [
     (Answer.YES, "Yes"),
     (Answer.MAYBE, "Maybe"),
@@ -132,7 +134,7 @@ class TalkForm(KeyedForm):
         for ask in self.open_asks:
             self.fields[f"open_ask_{ask.pk}"] = forms.ChoiceField(
                 label=ask.question,
-                choices=ASK_DECISIONS,
+                choices=INVITATION_DECISIONS if ask.meeting_id else ASK_DECISIONS,
                 initial=Answer.PENDING,
                 required=False,
                 widget=forms.RadioSelect,

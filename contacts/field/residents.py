@@ -372,8 +372,8 @@ def answer_ask(request: MemberRequest, ask_id: int) -> HttpResponse:
         pk=ask_id,
     )
     answer = request.POST.get("answer", "")
-    if answer not in Answer.values:
-        messages.error(request, "Choose yes, no, maybe or pending.")
+    if answer not in Answer.values or (answer == Answer.MAYBE and ask.meeting_id is None):
+        messages.error(request, "Choose yes, no or pending (maybe, for a meeting).")
     else:
         ask.record_answer(answer)
         messages.success(request, f"{ask.question}: {ask.get_answer_display()}.")

@@ -788,3 +788,15 @@ def test_nobody_to_confirm_for_a_meeting_that_began(
     )
 
     assert owner_digest(olivia.membership, timezone.now()) is None
+
+
+def test_maybe_answers_only_an_invitation(olivia: User, maria: Contact) -> None:
+    ask = Ask.objects.create(contact=maria, question="Floor captain?", due_on=timezone.localdate())
+
+    response = client_of(olivia).post(
+        reverse("contacts:answer_ask", args=[ask.pk]), {"answer": "maybe"}, follow=True
+    )
+
+    ask.refresh_from_db()
+    assert ask.answer == Answer.PENDING
+    assert "maybe, for a meeting" in response.content.decode()
