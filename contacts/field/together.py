@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
@@ -69,6 +69,11 @@ def companion_of(request: MemberRequest) -> tuple[User | None, Contact | None]:
     return None, None
 
 
+def back(next_url: str) -> HttpResponse:
+    # Never redirect(next_url): a "next" of "0" would be taken for a view's name.
+    return HttpResponseRedirect(next_url) if next_url else redirect("buildings:list")
+
+
 @require_http_methods(["GET", "POST"])
 @member_required()
 def knocking_with(request: MemberRequest) -> HttpResponse:
@@ -85,11 +90,11 @@ def knocking_with(request: MemberRequest) -> HttpResponse:
         elif chosen:
             request.session[SESSION_KEY] = {"value": chosen, "name": names[chosen]}
             messages.success(request, f"Knocking with {names[chosen]}.")
-            return redirect(next_url or "buildings:list")
+            return back(next_url)
         else:
             request.session.pop(SESSION_KEY, None)
             messages.success(request, "Knocking on your own.")
-            return redirect(next_url or "buildings:list")
+            return back(next_url)
     current = request.session.get(SESSION_KEY, {})
     context = {"choices": choices, "current": current.get("value", ""), "next": next_url}
     return render(request, "field/knocking_with.html", context)

@@ -157,3 +157,13 @@ def test_someone_not_on_the_list_cannot_be_chosen(
 
     assert "Choose someone from the list, or nobody." in response.content.decode()
     assert "knocking_with" not in as_olivia.session
+
+
+def test_the_knocking_with_page_goes_back_only_to_a_page_of_ours(as_olivia: Client) -> None:
+    away = as_olivia.post(
+        reverse("buildings:knocking_with"), {"with": "", "next": "https://evil.example/"}
+    )
+    odd = as_olivia.post(reverse("buildings:knocking_with"), {"with": "", "next": "0"})
+
+    assert away["Location"] == reverse("buildings:list")
+    assert odd.status_code == 302
