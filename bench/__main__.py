@@ -26,7 +26,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from bench import imports, knocks, lapses, organizer, served  # noqa: E402
+from bench import imports, knocks, lapses, meetings, organizer, served  # noqa: E402
 
 
 @dataclass
@@ -53,6 +53,7 @@ SUITES: dict[str, Callable[[], Results]] = {
     "first_load": organizer.first_load,
     "imports": imports.run,
     "lapses": lapses.run,
+    "meetings": meetings.run,
     "served": served.run,
 }
 

@@ -9,18 +9,20 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
-from simple_history.utils import bulk_update_with_history
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from buildings.models import Turf, Unit
 from contacts.models import (
     Answer,
     Ask,
+    Attendance,
     Channel,
     Contact,
     FollowUp,
     LapseThreshold,
+    Meeting,
     Outcome,
     OwnerChange,
     Status,
@@ -49,9 +51,13 @@ def record_visit(
     note: str = "",
     needs_look: str = "",
     at_contacts_unit: bool = True,
+    companion: User | None = None,
+    companion_contact: Contact | None = None,
 ) -> tuple[Visit, bool]:
     """Record one contact attempt and keep the contact's and unit's clocks right. Without a
-    unit, the visit is at the contact's, unless `at_contacts_unit` is False.
+    unit, the visit is at the contact's, unless `at_contacts_unit` is False. Knocking
+    together, the visit names who came along: a member (`companion`) or a contact
+    (`companion_contact`), for whom the day's knocking counts as one conversation.
 
     Returns the visit and whether it was created: a key seen before returns the visit
     already recorded with it, and changes nothing.
@@ -80,6 +86,7 @@ def record_visit(
         errors["unit"] = "That unit is not in your organization."
     if happened_at > timezone.now() + CLOCK_SKEW:
         errors["happened_at"] = "A visit can't be recorded in the future."
+    errors |= _companion_errors(actor, companion, companion_contact, contact)
     if errors:
         raise ValidationError(errors)
     unit_id = unit.pk if unit is not None else None
@@ -97,9 +104,13 @@ def record_visit(
         note=note.strip(),
         idempotency_key=idempotency_key,
         needs_look=needs_look,
+        companion=companion,
+        companion_contact=companion_contact,
     )
     # Field validation only: the database enforces the constraints in the INSERT below.
-    visit.clean_fields(exclude=["organization", "contact", "unit", "organizer"])
+    visit.clean_fields(
+        exclude=["organization", "contact", "unit", "organizer", "companion", "companion_contact"]
+    )
     existing = Visit.objects.filter(
         organization_id=organization_id, idempotency_key=idempotency_key
     ).first()
@@ -121,7 +132,43 @@ def record_visit(
             _advance(Unit.objects.filter(pk=unit_id), "last_conversation_at", happened_at)
     if contact is not None:
         _update_contact(contact, visit)
+    if companion_contact is not None:
+        # She was with us: one conversation with her for the day, however many doors.
+        day = timezone.localdate(happened_at)
+        record_visit(
+            actor=actor,
+            contact=companion_contact,
+            outcome=Outcome.CONVERSATION,
+            idempotency_key=f"with-{companion_contact.pk}-{day:%Y%m%d}",
+            happened_at=happened_at,
+            note="Knocked on doors with us.",
+            at_contacts_unit=False,
+        )
     return visit, True
+
+
+def _companion_errors(
+    actor: Membership,
+    companion: User | None,
+    companion_contact: Contact | None,
+    contact: Contact | None,
+) -> dict[str, str]:
+    errors = {}
+    if companion is not None:
+        if companion.pk == actor.user_id:
+            errors["companion"] = "You can't knock with yourself: name who came along."
+        elif not Membership.objects.filter(
+            user=companion, organization_id=actor.organization_id, active=True
+        ).exists():
+            errors["companion"] = "Who came along must be a member of your organization."
+    if companion_contact is not None:
+        if companion_contact.organization_id != actor.organization_id:
+            errors["companion_contact"] = "Who came along must be in your organization."
+        elif companion_contact.status != Status.ACTIVE:
+            errors["companion_contact"] = f"{companion_contact.name} can't be named as knocking."
+        elif contact is not None and companion_contact.pk == contact.pk:
+            errors["companion_contact"] = "Someone can't knock on their own door with us."
+    return errors
 
 
 def _advance(queryset: object, field: str, moment: dt.datetime) -> None:
@@ -222,9 +269,12 @@ def record_conversation(
     channel: Channel = Channel.DOOR,
     happened_at: dt.datetime | None = None,
     needs_look: str = "",
+    invite_to: Meeting | None = None,
+    invitation_answer: Answer = Answer.PENDING,
 ) -> tuple[Visit, bool]:
     """A conversation with what came of it: the level as assessed now, what became of each
-    unanswered ask, a new ask with the date its answer is due, and the next follow-up visit.
+    unanswered ask, a new ask with the date its answer is due, an invitation to a meeting
+    with the answer given at the door, and the next follow-up visit.
     All or nothing; a repeated key records nothing more.
 
     The conversation ends a lapse, and settles what would open the next one at once: its
@@ -255,6 +305,10 @@ def record_conversation(
         new_ask.due_on = ask_due_on  # type: ignore[assignment]
         new_ask.full_clean()
         new_ask.save()
+    if invite_to is not None:
+        invite_at_the_door(
+            actor=actor, meeting=invite_to, contact=contact, answer=invitation_answer
+        )
     if follow_up_on is not None:
         plan_follow_up(
             actor=actor,
@@ -264,6 +318,19 @@ def record_conversation(
             submission_key=idempotency_key,
         )
     return visit, True
+
+
+def invite_at_the_door(
+    *, actor: Membership, meeting: Meeting, contact: Contact, answer: Answer
+) -> None:
+    """Invite `contact` (once) and take the answer they gave at the door. A conversation
+    the outbox sends after the meeting began keeps everything but the invitation."""
+    if meeting.is_past or meeting.closed_at is not None:
+        return
+    invite(actor=actor, meeting=meeting, contacts=[contact])
+    invitation = meeting.invitations.filter(contact=contact).first()
+    if invitation is not None and answer != Answer.PENDING:
+        invitation.record_answer(answer)
 
 
 def settle_asks(contact: Contact, settled: dict[int, tuple[Answer, dt.date | None]]) -> None:
@@ -314,9 +381,13 @@ def add_resident(
     submission_key: str,
     phone: str = "",
     language: str = "",
+    brought_in_by: Contact | None = None,
 ) -> tuple[Contact, bool]:
-    """A person met at the door, owned by whoever met them. A resubmitted form finds the
-    contact it already added."""
+    """A person met at the door, owned by whoever met them, and brought in by the contact
+    who knocked with them, if one did. A resubmitted form finds the contact it already
+    added."""
+    if brought_in_by is not None and brought_in_by.organization_id != actor.organization_id:
+        raise ValidationError({"brought_in_by": "That person is not in your organization."})
     if unit.building.organization_id != actor.organization_id:
         raise ValidationError({"unit": "That unit is not in your organization."})
     existing = Contact.objects.filter(
@@ -332,6 +403,7 @@ def add_resident(
         language=language,
         owner=actor.user,
         submission_key=submission_key,
+        brought_in_by=brought_in_by,
     )
     contact.full_clean(validate_constraints=False)
     contact.save()
@@ -499,9 +571,13 @@ def update_lapse_settings(
     grace_days: int,
     orphan_after_days: int,
     pace_alarm_percent: int,
+    missed_meeting_days: int | None = None,
+    turnout_alarm_percent: int | None = None,
 ) -> None:
     """The committee's cadence: per level, the days without a conversation and the days
-    of warning; the organization's grace and orphan windows and its pace alarm. The form
+    of warning; the organization's grace and orphan windows and its pace alarm; how soon
+    a yes who missed a meeting is followed up, and the turnout that raises a meeting on
+    the dashboard (each kept as it was when not given). The form
     has checked the values, the database checks them again; the job uses them from its
     next run."""
     _refuse_unless_committee(actor)
@@ -511,10 +587,19 @@ def update_lapse_settings(
             level=level,
             defaults={"days": days, "lead_days": lead_days_by_level[level]},
         )
+    meetings = {
+        name: value
+        for name, value in [
+            ("missed_meeting_days", missed_meeting_days),
+            ("turnout_alarm_percent", turnout_alarm_percent),
+        ]
+        if value is not None
+    }
     Organization.objects.filter(pk=actor.organization_id).update(
         lapse_grace_days=grace_days,
         orphan_after_days=orphan_after_days,
         pace_alarm_percent=pace_alarm_percent,
+        **meetings,
     )
 
 
@@ -551,3 +636,198 @@ def deactivate_member(*, actor: Membership, membership: Membership) -> Deactivat
         status=Status.ACTIVE,
     ).update(orphaned=True)
     return Deactivated(orphaned, buildings_without_organizer)
+
+
+class Invited(NamedTuple):
+    invited: int
+    already: int
+    do_not_contact: int
+
+
+# An invitation's answer is due the day before the meeting: the owner has a day to confirm.
+ANSWER_BEFORE_MEETING = dt.timedelta(days=1)
+MISSED_THE_MEETING = "missed the meeting"
+
+
+@transaction.atomic
+def invite(
+    *, actor: Membership, meeting: Meeting, contacts: Sequence[Contact] | QuerySet[Contact]
+) -> Invited:
+    """Ask each of `contacts` to come to `meeting`: one ask each, with the meeting as its
+    subject, its answer due the day before. Invited twice is invited once; a contact of
+    another organization is refused whole, and one who is not active (do not contact,
+    moved, archived, erased) is left out and counted.
+
+    1. Lock the meeting's row, so two invitations of the same list at once make one ask
+       each (the unique constraint would otherwise fail the second whole).
+    2. Leave out who is already invited and who may not be asked.
+    3. Create the rest in one statement, with their trail rows."""
+    if meeting.organization_id != actor.organization_id:
+        raise ValidationError("That meeting is not in your organization.")
+    if meeting.closed_at is not None or meeting.is_past:
+        raise ValidationError("This meeting is over: nobody more can be invited to it.")
+    people = list(contacts)
+    if any(c.organization_id != actor.organization_id for c in people):
+        raise ValidationError("Only residents of your organization can be invited.")
+    Meeting.objects.select_for_update().filter(pk=meeting.pk).first()
+    already = set(
+        meeting.invitations.filter(contact__in=[c.pk for c in people]).values_list(
+            "contact_id", flat=True
+        )
+    )
+    asked = [c for c in people if c.status == Status.ACTIVE and c.pk not in already]
+    due_on = max(
+        timezone.localdate(),
+        timezone.localdate(meeting.starts_at) - ANSWER_BEFORE_MEETING,
+    )
+    now = timezone.now()
+    starts = timezone.localtime(meeting.starts_at)
+    question = f"Come to “{meeting.title}” on {starts:%b} {starts.day}?"
+    asks = [
+        Ask(
+            contact=c,
+            meeting=meeting,
+            question=question[:200],
+            asked_by=actor.user,
+            asked_at=now,
+            due_on=due_on,
+        )
+        for c in asked
+    ]
+    bulk_create_with_history(asks, Ask, default_user=actor.user)
+    not_active = sum(1 for c in people if c.status != Status.ACTIVE and c.pk not in already)
+    return Invited(invited=len(asks), already=len(already), do_not_contact=not_active)
+
+
+@transaction.atomic
+def mark_present(
+    *,
+    actor: Membership,
+    meeting: Meeting,
+    contact: Contact,
+    idempotency_key: str,
+    happened_at: dt.datetime | None = None,
+) -> tuple[Attendance, bool]:
+    """`contact` came to `meeting`: a conversation on the meeting channel (it resets the
+    lapse clock, record_visit) and one attendance. A double tap, a second phone or the
+    outbox sending again finds the attendance already recorded and records nothing.
+
+    1. Refuse a meeting or contact of another organization, and a closed attendance.
+    2. Lock the meeting's row: two phones marking the same person at once (each with its
+       own key) take turns, and the second finds the first's attendance.
+    3. Record the visit, then the attendance naming it."""
+    if meeting.organization_id != actor.organization_id or (
+        contact.organization_id != actor.organization_id
+    ):
+        raise ValidationError("That person or meeting is not in your organization.")
+    if meeting.closed_at is not None:
+        raise ValidationError("The attendance of this meeting is closed.")
+    if contact.status == Status.ERASED:
+        raise ValidationError("This person was erased on request.")
+    Meeting.objects.select_for_update().filter(pk=meeting.pk).first()
+    existing = Attendance.objects.filter(meeting=meeting, contact=contact).first()
+    if existing is not None:
+        return existing, False
+    visit, created = record_visit(
+        actor=actor,
+        contact=contact,
+        outcome=Outcome.CONVERSATION,
+        channel=Channel.MEETING,
+        idempotency_key=idempotency_key,
+        happened_at=happened_at,
+        note=f"Came to {meeting.title}.",
+        at_contacts_unit=False,
+    )
+    if not created:
+        raise ValidationError("That submission key was used for something else; tap again.")
+    invited = meeting.invitations.filter(contact=contact).exists()
+    attendance = Attendance.objects.create(
+        meeting=meeting, contact=contact, visit=visit, walk_in=not invited
+    )
+    return attendance, True
+
+
+@transaction.atomic
+def add_walk_in(
+    *,
+    actor: Membership,
+    meeting: Meeting,
+    name: str,
+    submission_key: str,
+    phone: str = "",
+    unit: Unit | None = None,
+) -> tuple[Attendance, bool]:
+    """A person nobody knew who came to the meeting: a new resident owned by whoever met
+    them (living at `unit` when they said where), marked present. The same key adds them
+    once."""
+    if not name.strip():
+        raise ValidationError({"name": "Give the walk-in's name, or a description."})
+    if unit is not None and unit.building.organization_id != actor.organization_id:
+        raise ValidationError({"unit": "That unit is not in your organization."})
+    contact = Contact.objects.filter(
+        organization_id=actor.organization_id, submission_key=submission_key
+    ).first()
+    if contact is None:
+        contact = Contact(
+            organization_id=actor.organization_id,
+            unit=unit,
+            name=name.strip(),
+            phone=phone.strip(),
+            owner=actor.user,
+            submission_key=submission_key,
+        )
+        contact.full_clean(exclude=["organization", "unit", "owner"])
+        contact._history_user = actor.user  # type: ignore[attr-defined]
+        contact.save()
+    return mark_present(
+        actor=actor, meeting=meeting, contact=contact, idempotency_key=submission_key
+    )
+
+
+@transaction.atomic
+def close_attendance(*, meeting: Meeting) -> int:
+    """Close `meeting`'s attendance and plan a follow-up for each yes who did not come,
+    for their owner, within the organization's `missed_meeting_days` of the meeting.
+    Returns how many were planned. Idempotent: the meeting is claimed by a conditional
+    update, so a second run (the task and a committee member at once) plans nothing, and
+    each follow-up carries the meeting's key besides."""
+    now = timezone.now()
+    if Meeting.objects.filter(pk=meeting.pk, closed_at=None).update(closed_at=now) != 1:
+        return 0
+    meeting.closed_at = now
+    days = Organization.objects.get(pk=meeting.organization_id).missed_meeting_days
+    planned_for = max(
+        timezone.localdate(), timezone.localdate(meeting.starts_at) + dt.timedelta(days=days)
+    )
+    key = f"meeting-{meeting.pk}"
+    no_shows = (
+        Contact.objects.filter(asks__meeting=meeting, asks__answer=Answer.YES, status=Status.ACTIVE)
+        .exclude(attendances__meeting=meeting)
+        .exclude(follow_ups__submission_key=key)
+    )
+    follow_ups = [
+        FollowUp(
+            contact=contact,
+            planned_for=planned_for,
+            assigned_to_id=contact.owner_id,
+            purpose=MISSED_THE_MEETING,
+            submission_key=key,
+        )
+        for contact in no_shows
+    ]
+    bulk_create_with_history(follow_ups, FollowUp)
+    return len(follow_ups)
+
+
+# The attendance stays open this long after the meeting starts, for late taps and phones
+# that were offline; then the hourly task closes it.
+ATTENDANCE_OPEN_FOR = dt.timedelta(hours=12)
+
+
+def close_past_meetings() -> int:
+    """Close every meeting whose attendance has been open long enough; the follow-ups
+    planned, in all."""
+    due = Meeting.objects.filter(
+        closed_at=None, starts_at__lt=timezone.now() - ATTENDANCE_OPEN_FOR
+    ).order_by("pk")
+    return sum(close_attendance(meeting=meeting) for meeting in due)

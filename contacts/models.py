@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +77,8 @@ class Answer(models.TextChoices):
     PENDING = "pending", "Pending"
     YES = "yes", "Yes"
     NO = "no", "No"
+    # An answer all the same: the owner confirms it before the day (the meeting's list).
+    MAYBE = "maybe", "Maybe"
 
 
 DEFAULT_THRESHOLD_DAYS: dict[int, int] = {
@@ -257,6 +261,15 @@ class Contact(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # The key of the form that added this contact: a resubmission finds it again.
     submission_key = models.CharField(max_length=64, blank=True, editable=False)
+    # The contact who brought this one in: met at a door she knocked with us.
+    brought_in_by = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="brought_in",
+        db_index=False,
+    )
 
     # Set by the hourly job (contacts.lapse.flag_lapsed); a conversation clears it at once.
     lapse_flag = models.CharField(
@@ -332,6 +345,12 @@ class Contact(models.Model):
             ),
         ]
         indexes = [
+            # The people a contact brought in, on her page; few contacts have one.
+            models.Index(
+                fields=["brought_in_by"],
+                condition=Q(brought_in_by__isnull=False),
+                name="contact_brought_in_by",
+            ),
             # Each also stands for its first column's foreign key (see `organization`).
             models.Index(fields=["owner", "status"], name="contact_owner_status"),
             # The lapsed list by state, and the dashboard's live count of the lapsed (active,
@@ -510,6 +529,24 @@ class Visit(models.Model):
     # Set when a knock sent late from a phone met a changed world (the contact had moved or
     # been handed to someone else): recorded all the same, and shown to its organizer.
     needs_look = models.CharField(max_length=200, blank=True)
+    # Knocking together: who came along, a member or a contact (a leader knocking with
+    # us, for whom it counts as a conversation: contacts.actions.record_visit).
+    companion = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    companion_contact = models.ForeignKey(
+        Contact,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="knocks_joined",
+        db_index=False,
+    )
 
     history = HistoricalRecords(excluded_fields=["recorded_at", "idempotency_key"])
 
@@ -545,6 +582,12 @@ class Visit(models.Model):
                 condition=Q(outcome=Outcome.CONVERSATION),
                 name="visit_org_talk_recorded",
             ),
+            # The doors a contact helped knock, on her page; few visits have one.
+            models.Index(
+                fields=["companion_contact", "happened_at"],
+                condition=Q(companion_contact__isnull=False),
+                name="visit_companion_contact",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -565,11 +608,24 @@ class Ask(models.Model):
     due_on = models.DateField("answer due")
     answer = models.CharField(max_length=10, choices=Answer.choices, default=Answer.PENDING)
     answered_at = models.DateTimeField(null=True, blank=True)
+    # An invitation: the ask's subject is this meeting ("come to Thursday's meeting").
+    meeting = models.ForeignKey(
+        "Meeting", on_delete=models.CASCADE, null=True, blank=True, related_name="invitations"
+    )
 
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["due_on"]
+        constraints = [
+            # Invited twice is invited once.
+            models.UniqueConstraint(
+                "meeting",
+                "contact",
+                condition=Q(meeting__isnull=False),
+                name="ask_one_invitation_per_meeting",
+            )
+        ]
         indexes = [
             models.Index(fields=["contact", "answer", "due_on"], name="ask_contact_answer_due")
         ]
@@ -865,3 +921,171 @@ class DigestLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.membership} ({self.period})"
+
+
+class MeetingQuerySet(models.QuerySet["Meeting"]):
+    def visible_to(self, membership: Membership) -> MeetingQuerySet:
+        """Every member of the organization sees its meetings: organizers invite to them
+        and take attendance at the door."""
+        return self.filter(organization_id=membership.organization_id)
+
+    def poor_turnout(self, organization: Organization, since: dt.datetime) -> list[Meeting]:
+        """The organization's meetings held since `since` to which fewer of those who said
+        yes came than its turnout alarm: each with `said_yes`, `yes_came` and the
+        `no_shows` (their owners loaded). Two queries."""
+        said_yes = Q(invitations__answer=Answer.YES)
+        yes = Ask.objects.filter(
+            meeting=OuterRef("meeting"), contact=OuterRef("contact"), answer=Answer.YES
+        )
+        came = (
+            Attendance.objects.filter(meeting=OuterRef("pk"))
+            .filter(Exists(yes))
+            .values("meeting")
+            .annotate(n=models.Count("pk"))
+            .values("n")
+        )
+        meetings = list(
+            self.filter(
+                organization=organization, starts_at__gte=since, starts_at__lt=timezone.now()
+            )
+            .annotate(
+                said_yes=models.Count("invitations", filter=said_yes),
+                yes_came=Coalesce(Subquery(came), 0),
+            )
+            .filter(said_yes__gt=0)
+            .order_by("-starts_at")
+        )
+        alarm = organization.turnout_alarm_percent
+        raised: list[Meeting] = [
+            m
+            for m in meetings
+            if m.yes_came * 100 < alarm * m.said_yes  # type: ignore[attr-defined]
+        ]
+        no_shows = (
+            Ask.objects.filter(meeting__in=raised, answer=Answer.YES)
+            .exclude(contact__attendances__meeting=F("meeting"))
+            .exclude(contact__status=Status.ERASED)
+            .select_related("contact__owner")
+            .order_by("contact__name")
+        )
+        by_meeting: dict[int, list[Contact]] = {m.pk: [] for m in raised}
+        for ask in no_shows:
+            by_meeting[ask.meeting_id].append(ask.contact)  # type: ignore[index]
+        for meeting in raised:
+            meeting.no_shows = by_meeting[meeting.pk]  # type: ignore[attr-defined]
+        return raised
+
+
+class Meeting(models.Model):
+    """An organization's gathering. Inviting is an ask (Ask.meeting); coming is a visit
+    on the meeting channel (Attendance.visit)."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="meetings", db_index=False
+    )
+    title = models.CharField(max_length=200)
+    starts_at = models.DateTimeField("when")
+    place = models.CharField("where", max_length=200)
+    # None chosen is a meeting for everyone.
+    buildings = models.ManyToManyField(Building, blank=True, related_name="meetings")
+    language = models.CharField(max_length=10, blank=True, choices=LANGUAGES)
+    purpose = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    # Set once, when the attendance is closed and the no-shows' follow-ups are planned.
+    closed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = MeetingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at"]
+        indexes = [models.Index(fields=["organization", "starts_at"], name="meeting_org_starts")]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.starts_at:%Y-%m-%d %H:%M})"
+
+    def clean(self) -> None:
+        if self._state.adding and self.starts_at and self.starts_at < timezone.now():
+            raise ValidationError({"starts_at": "A new meeting can't be in the past."})
+
+    @property
+    def is_past(self) -> bool:
+        return self.starts_at < timezone.now()
+
+    def turnout(self) -> Turnout:
+        """Invited, said yes and came: for the meeting, by building and by owner. Two
+        queries, whatever the size of the meeting."""
+        came = Attendance.objects.filter(meeting=self, contact=OuterRef("contact"))
+        invited = Ask.objects.filter(meeting=self).annotate(came=Exists(came))
+        rows: list[tuple[str, str, bool, bool]] = [
+            (building or "", owner or "", answer == Answer.YES, attended)
+            for building, owner, answer, attended in invited.values_list(
+                "contact__building__name", "contact__owner__username", "answer", "came"
+            )
+        ]
+        walk_ins = Attendance.objects.filter(meeting=self, walk_in=True).values_list(
+            "contact__building__name", "contact__owner__username"
+        )
+        turnout = Turnout()
+        for building, owner, said_yes, attended in rows:
+            for tally in turnout.tallies(building, owner):
+                tally.invited += 1
+                tally.said_yes += said_yes
+                tally.came += attended
+                tally.yes_came += said_yes and attended
+        for building, owner in walk_ins:
+            for tally in turnout.tallies(building or "", owner or ""):
+                tally.came += 1
+                tally.walk_ins += 1
+        return turnout
+
+
+@dataclass
+class Tally:
+    invited: int = 0
+    said_yes: int = 0
+    came: int = 0
+    # Of those who said yes, how many came: the share the dashboard watches.
+    yes_came: int = 0
+    walk_ins: int = 0
+
+    @property
+    def no_shows(self) -> int:
+        return self.said_yes - self.yes_came
+
+
+@dataclass
+class Turnout:
+    total: Tally = dataclasses.field(default_factory=Tally)
+    # By name: "" is nobody (no building known, or no owner).
+    by_building: dict[str, Tally] = dataclasses.field(default_factory=dict)
+    by_owner: dict[str, Tally] = dataclasses.field(default_factory=dict)
+
+    def tallies(self, building: str, owner: str) -> list[Tally]:
+        return [
+            self.total,
+            self.by_building.setdefault(building, Tally()),
+            self.by_owner.setdefault(owner, Tally()),
+        ]
+
+
+class Attendance(models.Model):
+    """A contact who came to a meeting, recorded at the door. One per person and meeting,
+    however many taps or phones; its visit (on the meeting channel) is the conversation
+    that resets the lapse clock."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="attendances")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="attendances")
+    visit = models.OneToOneField(Visit, on_delete=models.CASCADE, related_name="attendance")
+    # Came without an invitation.
+    walk_in = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("meeting", "contact", name="attendance_once_per_meeting")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} at {self.meeting}"

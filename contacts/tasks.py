@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from contacts.actions import close_past_meetings
 from contacts.lapse.digests import (
     send_committee_digests,
     send_orphan_digests,
@@ -35,3 +36,8 @@ def send_orphan_digests_task() -> int:
 @shared_task(name="contacts.take_paces")
 def take_paces_task() -> int:
     return take_paces()
+
+
+@shared_task(name="contacts.close_meetings")
+def close_meetings_task() -> int:
+    return close_past_meetings()

@@ -32,6 +32,15 @@ class Organization(models.Model):
         help_text="How far a week's conversations may fall below the four weeks before, in "
         "percent, before the committee is alarmed.",
     )
+    missed_meeting_days = models.PositiveSmallIntegerField(
+        default=3,
+        help_text="Days after a meeting within which each yes who did not come is followed up.",
+    )
+    turnout_alarm_percent = models.PositiveSmallIntegerField(
+        default=50,
+        help_text="A meeting to which fewer of those who said yes came, in percent, is raised "
+        "on the committee's dashboard.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -414,9 +414,11 @@ CATCHING_UP: crontab | dt.timedelta = (
 )
 
 # The static beat schedule, reviewed like code. The hourly lapse job works out every
-# contact's state afresh: a missed hour is covered by the next.
+# contact's state afresh: a missed hour is covered by the next; so does closing meetings.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "flag-lapsed": {"task": "contacts.flag_lapsed", "schedule": crontab(minute=5)},
+    # Before the lapse job: a no-show's follow-up is planned before it could lapse them.
+    "close-meetings": {"task": "contacts.close_meetings", "schedule": crontab(minute=0)},
     "owner-digests": {"task": "contacts.send_owner_digests", "schedule": CATCHING_UP},
     "paces": {"task": "contacts.take_paces", "schedule": CATCHING_UP},
     "orphan-digests": {"task": "contacts.send_orphan_digests", "schedule": CATCHING_UP},

@@ -29,6 +29,7 @@ urlpatterns = [
     path("account/two-factor/off/", two_factor.turn_off, name="two_factor_off"),
     path("buildings/", include(field_urls.buildings)),
     path("contacts/", include(field_urls.contacts)),
+    path("meetings/", include(field_urls.meetings_urls)),
     path("committee/", include(committee_urls)),
     path("setup/", include(setup_urls.setup)),
     path("members/", include(setup_urls.team)),

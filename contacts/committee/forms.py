@@ -12,8 +12,9 @@ from typing import Any, cast
 from django import forms
 from django.utils import timezone
 
+from buildings.models import Building
 from contacts.actions import SNOOZE_AT_MOST
-from contacts.models import LapseFlag, LapseThreshold, Level
+from contacts.models import LapseFlag, LapseThreshold, Level, Meeting
 from organizing.models import Organization
 
 # The list shows a contact by its lapse flag, or those orphaned whatever their flag.
@@ -173,6 +174,27 @@ class LapseSettingsForm(forms.Form):
         },
     )
 
+    # Blank keeps what was set: a form from before these were on the page still saves.
+    missed_meeting_days = forms.IntegerField(
+        label="Follow up a missed meeting within",
+        help_text="Days after a meeting: each yes who did not come gets a follow-up by then.",
+        required=False,
+        min_value=1,
+        max_value=30,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        error_messages={"min_value": "At least 1 day.", "max_value": "At most 30 days."},
+    )
+    turnout_alarm_percent = forms.IntegerField(
+        label="Turnout alarm",
+        help_text="Raise a meeting on the dashboard when fewer of those who said yes came, "
+        "in percent.",
+        required=False,
+        min_value=1,
+        max_value=100,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        error_messages={"min_value": "At least 1 percent.", "max_value": "At most 100 percent."},
+    )
+
     @staticmethod
     def initial_for(organization: Organization) -> dict[str, int]:
         days, leads = LapseThreshold.settings_by_level([organization.pk])[organization.pk]
@@ -182,6 +204,8 @@ class LapseSettingsForm(forms.Form):
             "grace_days": organization.lapse_grace_days,
             "orphan_after_days": organization.orphan_after_days,
             "pace_alarm_percent": organization.pace_alarm_percent,
+            "missed_meeting_days": organization.missed_meeting_days,
+            "turnout_alarm_percent": organization.turnout_alarm_percent,
         }
 
     def levels(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
@@ -189,7 +213,14 @@ class LapseSettingsForm(forms.Form):
         return [(self[name], self[f"{name}_lead"]) for name in THRESHOLD_FIELDS.values()]
 
     def window_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in ("grace_days", "orphan_after_days", "pace_alarm_percent")]
+        names = (
+            "grace_days",
+            "orphan_after_days",
+            "pace_alarm_percent",
+            "missed_meeting_days",
+            "turnout_alarm_percent",
+        )
+        return [self[name] for name in names]
 
     def days_by_level(self) -> dict[int, int]:
         return {level: self.cleaned_data[name] for level, name in THRESHOLD_FIELDS.items()}
@@ -233,4 +264,27 @@ class LapseSettingsForm(forms.Form):
             f"{WHO[higher].capitalize()}'s threshold ({days[higher]} days) can't be longer "
             f"than {WHO[lower]}'s ({days[lower]} days): the more someone has stepped up, "
             "the sooner they should hear from us.",
+        )
+
+
+class MeetingForm(forms.ModelForm):
+    """A new meeting: when and where, for which buildings (none: everyone)."""
+
+    class Meta:
+        model = Meeting
+        fields = ["title", "starts_at", "place", "buildings", "language", "purpose"]
+        widgets = {
+            "starts_at": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+            ),
+            "buildings": forms.CheckboxSelectMultiple,
+            "purpose": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {"buildings": "None chosen: the meeting is for everyone."}
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance.organization = organization
+        self.fields["buildings"].queryset = Building.objects.filter(  # type: ignore[attr-defined]
+            organization=organization, archived=False
         )

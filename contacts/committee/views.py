@@ -40,6 +40,7 @@ from contacts.models import (
     LapseReason,
     LapseSummary,
     Level,
+    Meeting,
     Outcome,
     Status,
     Visit,
@@ -49,6 +50,9 @@ from organizing.access import MemberRequest, member_required
 from organizing.models import Membership, Organization, Role, display_name
 
 PAGE_SIZE = 50
+# A meeting with a poor turnout stays on the dashboard this long: the no-shows' follow-ups
+# are due within days, and the organizers' will falters in the weeks after.
+TURNOUT_WATCHED_FOR = dt.timedelta(days=14)
 WHY: dict[str, str] = {
     LapseReason.NO_CONVERSATION: "No conversation in time",
     LapseReason.NEVER_TALKED: "Never talked",
@@ -280,6 +284,7 @@ def board_context(request: MemberRequest) -> dict[str, Any]:
     return context | {
         "summary": summary,
         "pace": pace if pace.get("alarm") else None,
+        "poor_meetings": Meeting.objects.poor_turnout(organization, now - TURNOUT_WATCHED_FOR),
         "figures": headline(organization, now, summary, context["rules"]),
         "building_options": context["filters"].options("building"),
         "owner_options": context["filters"].options("owner"),
@@ -448,6 +453,8 @@ def lapse_settings(request: MemberRequest) -> HttpResponse:
                 grace_days=form.cleaned_data["grace_days"],
                 orphan_after_days=form.cleaned_data["orphan_after_days"],
                 pace_alarm_percent=form.cleaned_data["pace_alarm_percent"],
+                missed_meeting_days=form.cleaned_data["missed_meeting_days"],
+                turnout_alarm_percent=form.cleaned_data["turnout_alarm_percent"],
             )
             messages.success(
                 request,

@@ -18,6 +18,7 @@ from buildings.models import Building, Unit
 from contacts.actions import UNDO_WINDOW, add_resident, record_visit, undo_visit
 from contacts.field import offline
 from contacts.field.forms import BulkKnockForm, KnockForm, ResidentForm
+from contacts.field.together import SESSION_KEY, companion_of
 from contacts.lapse.rule import Rules, most_urgent, with_clocks
 from contacts.models import Answer, Ask, Contact, LapseFlag, Level, Outcome, Status, Visit
 from organizing.access import MemberRequest, member_required
@@ -360,6 +361,7 @@ def unit_context(request: MemberRequest, unit: Unit) -> dict[str, object]:
         "door_form": KnockForm(prefix="door"),
         "resident_form": ResidentForm(organization=request.membership.organization),
         "knock_outcomes": KnockForm.base_fields["outcome"].choices,  # type: ignore[attr-defined]
+        "knocking_with": request.session.get(SESSION_KEY, {}),
     }
 
 
@@ -433,7 +435,10 @@ def knock(request: MemberRequest, building_id: int, unit_id: int) -> HttpRespons
     try:
         if not form.is_valid():
             raise ValidationError("That knock could not be read; please tap again.")
+        companion, companion_contact = companion_of(request)
         visit, created = record_visit(
+            companion=companion,
+            companion_contact=companion_contact,
             actor=request.membership,
             contact=contact,
             unit=unit,
@@ -470,7 +475,9 @@ def new_resident(request: MemberRequest, building_id: int, unit_id: int) -> Http
     form = ResidentForm(request.POST, organization=request.membership.organization)
     if form.is_valid():
         try:
+            _, brought_in_by = companion_of(request)
             contact, created = add_resident(
+                brought_in_by=brought_in_by,
                 actor=request.membership,
                 unit=unit,
                 name=form.cleaned_data["name"],

@@ -63,6 +63,15 @@ ASK_DECISIONS = [
     (Answer.YES, "Yes"),
     (Answer.NO, "No"),
 ]
+# An invitation may be answered maybe: its owner confirms before the meeting. Any other
+# ask stays waiting until it is a yes or a no, so that its lapse still comes.
+INVITATION_DECISIONS = [*ASK_DECISIONS[:2], (Answer.MAYBE, "Maybe"), ASK_DECISIONS[2]]
+INVITATION_ANSWERS = [
+    (Answer.YES, "Yes"),
+    (Answer.MAYBE, "Maybe"),
+    (Answer.NO, "No"),
+    (Answer.PENDING, "Will say later"),
+]
 
 
 ASK_DUE_CHOICES = [("3", "In 3 days"), ("7", "In a week"), (PICK_A_DATE, "Pick a date")]
@@ -96,25 +105,37 @@ class TalkForm(KeyedForm):
     )
     follow_up_purpose = forms.CharField(label="Purpose", max_length=200, required=False)
     drop_follow_up = forms.BooleanField(label="Drop it", required=False)
+    meeting = forms.TypedChoiceField(
+        label="Invite to a meeting", coerce=int, required=False, empty_value=None
+    )
+    meeting_answer = forms.ChoiceField(
+        label="Coming?",
+        choices=INVITATION_ANSWERS,
+        initial=Answer.PENDING,
+        required=False,
+        widget=forms.RadioSelect,
+    )
 
     def __init__(
         self,
         *args: Any,
         open_asks: Sequence[Ask] = (),
         proposals: Mapping[int, dt.date] | None = None,
+        meetings: Sequence[tuple[int, str]] = (),
         **kwargs: Any,
     ) -> None:
         """A choice for each of the contact's unanswered asks: answered now, or asked again
         with a date (a week from today for one already overdue). `proposals` are the next
         visit's date by level, taken when no other date is given and the visit not dropped."""
         super().__init__(*args, **kwargs)
+        self.fields["meeting"].choices = [("", "No meeting"), *meetings]  # type: ignore[attr-defined]
         self.open_asks = list(open_asks)
         self.proposals = dict(proposals or {})
         again = timezone.localdate() + ASK_AGAIN_AFTER
         for ask in self.open_asks:
             self.fields[f"open_ask_{ask.pk}"] = forms.ChoiceField(
                 label=ask.question,
-                choices=ASK_DECISIONS,
+                choices=INVITATION_DECISIONS if ask.meeting_id else ASK_DECISIONS,
                 initial=Answer.PENDING,
                 required=False,
                 widget=forms.RadioSelect,
@@ -259,3 +280,48 @@ class CancelFollowUpForm(forms.Form):
     reason = forms.CharField(
         max_length=200, error_messages={"required": "Say why the follow-up is cancelled."}
     )
+
+
+class AttendForm(KeyedForm):
+    """One tap at the meeting's door: this person came."""
+
+    contact = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+class WalkInForm(KeyedForm):
+    """Someone nobody knew, who came to the meeting."""
+
+    name = forms.CharField(
+        label="Name or description",
+        max_length=200,
+        error_messages={"required": "Give the walk-in's name, or a description."},
+    )
+    phone = forms.CharField(max_length=30, required=False, validators=[phone_validator])
+
+
+class InviteForm(forms.Form):
+    """Who to invite: the active residents of a building, of a level, or of an owner; any
+    two narrow it further."""
+
+    building = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    level = forms.TypedChoiceField(
+        coerce=int, required=False, empty_value=None, choices=[("", "Any level"), *Level.choices]
+    )
+    owner = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+
+    def __init__(
+        self,
+        *args: Any,
+        buildings: Sequence[tuple[int, str]],
+        owners: Sequence[tuple[int, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["building"].choices = [("", "Any building"), *buildings]  # type: ignore[attr-defined]
+        self.fields["owner"].choices = [("", "Anyone's"), *owners]  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not any(data.get(name) for name in ("building", "level", "owner")):
+            raise forms.ValidationError("Choose a building, a level or an owner to invite.")
+        return data

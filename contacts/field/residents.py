@@ -5,6 +5,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -24,10 +25,20 @@ from contacts.field.forms import (
     TalkForm,
 )
 from contacts.lapse.rule import Rules, with_clocks
-from contacts.models import Answer, Ask, Contact, FollowUp, Level, Outcome, Status, Visit
+from contacts.models import (
+    Answer,
+    Ask,
+    Contact,
+    FollowUp,
+    Level,
+    Meeting,
+    Outcome,
+    Status,
+    Visit,
+)
 from contacts.privacy.audit import contact_trail
 from organizing.access import MemberRequest, member_required
-from organizing.models import Role
+from organizing.models import Membership, Role
 from organizing.security import rate_limit
 
 ERASED = "This person was erased on request; nothing more is recorded about them."
@@ -46,7 +57,14 @@ def contact_context(request: MemberRequest, contact: Contact) -> dict[str, objec
     return {
         "contact": contact,
         "reading": reading if contact.status == Status.ACTIVE else None,
-        "visits": contact.visits.select_related("organizer", "unit")[:50],
+        "visits": contact.visits.select_related(
+            "organizer", "unit", "companion", "companion_contact"
+        )[:50],
+        # Knocking together: the doors she helped knock, and who she brought in.
+        "knocked_with_us": list(
+            contact.knocks_joined.select_related("unit", "contact").order_by("-happened_at")[:20]
+        ),
+        "brought_in": list(contact.brought_in.exclude(status=Status.ERASED).order_by("name")),
         "asks": contact.asks.select_related("asked_by").order_by("-asked_at"),
         "follow_ups": contact.follow_ups.select_related("assigned_to", "done_by").order_by(
             "-planned_for"
@@ -100,10 +118,12 @@ def talk(request: MemberRequest, contact_id: int | None = None, key: str = "") -
     theirs_now = not replay or visible.filter(pk=contact.pk).exists()
     open_asks = list(contact.asks.filter(answer=Answer.PENDING).order_by("due_on", "pk"))
     context = {"contact": contact, "proposals": proposals, "today": timezone.localdate()}
+    meetings = coming_meetings(request.membership, contact, replay=replay)
     if request.method == "GET":
         form = TalkForm(
             open_asks=open_asks,
             proposals=proposals,
+            meetings=meetings,
             initial={
                 "unit": request.GET.get("unit") or contact.unit_id,
                 "level": contact.level,
@@ -112,7 +132,7 @@ def talk(request: MemberRequest, contact_id: int | None = None, key: str = "") -
         )
         return render(request, "field/talk.html", context | {"form": form})
 
-    form = TalkForm(request.POST, open_asks=open_asks, proposals=proposals)
+    form = TalkForm(request.POST, open_asks=open_asks, proposals=proposals, meetings=meetings)
     if form.is_valid():
         data = form.cleaned_data
         moved = contact.status != Status.ACTIVE or (
@@ -143,6 +163,10 @@ def talk(request: MemberRequest, contact_id: int | None = None, key: str = "") -
                     settled_asks=form.settled_asks(),
                     happened_at=offline.happened_at(request),
                     needs_look=needs_look,
+                    invite_to=Meeting.objects.visible_to(request.membership)
+                    .filter(pk=data["meeting"] or 0)
+                    .first(),
+                    invitation_answer=Answer(data["meeting_answer"] or Answer.PENDING),
                 )
             except ValidationError as error:
                 form.add_error(None, error)
@@ -164,6 +188,25 @@ def talk(request: MemberRequest, contact_id: int | None = None, key: str = "") -
         problems = " ".join(str(e) for errors in form.errors.values() for e in errors)
         return offline.reply("refused", problems, http_status=422)
     return render(request, "field/talk.html", context | {"form": form}, status=422)
+
+
+def coming_meetings(
+    membership: Membership, contact: Contact, *, replay: bool = False
+) -> list[tuple[int, str]]:
+    """The meetings a contact may be invited to at the door: coming, for their building or
+    for everyone. One query. A replay may name one that has begun since the phone showed
+    the form: the conversation is recorded, without the invitation (invite_at_the_door)."""
+    since = timezone.now() - (offline.OLDEST_REPLAY if replay else dt.timedelta(0))
+    meetings = (
+        Meeting.objects.visible_to(membership)
+        .filter(starts_at__gt=since)
+        .filter(Q(buildings=None) | Q(buildings=contact.building_id))
+        .distinct()
+        .order_by("starts_at")
+    )
+    return [
+        (m.pk, f"{m.title}, {timezone.localtime(m.starts_at):%a %b %d %H:%M}") for m in meetings
+    ]
 
 
 def next_visits(rules: Rules) -> dict[int, dt.date]:
@@ -329,8 +372,8 @@ def answer_ask(request: MemberRequest, ask_id: int) -> HttpResponse:
         pk=ask_id,
     )
     answer = request.POST.get("answer", "")
-    if answer not in Answer.values:
-        messages.error(request, "Choose yes, no or pending.")
+    if answer not in Answer.values or (answer == Answer.MAYBE and ask.meeting_id is None):
+        messages.error(request, "Choose yes, no or pending (maybe, for a meeting).")
     else:
         ask.record_answer(answer)
         messages.success(request, f"{ask.question}: {ask.get_answer_display()}.")

@@ -3,11 +3,12 @@ floors and doors (/buildings/…) and a contact's page (/contacts/…). Today is
 
 from django.urls import path
 
-from contacts.field import doors, residents
+from contacts.field import doors, meetings, residents, together
 
 buildings = (
     [
         path("", doors.building_list, name="list"),
+        path("knocking-with/", together.knocking_with, name="knocking_with"),
         path("<int:building_id>/", doors.building_detail, name="detail"),
         path("<int:building_id>/not-home/", doors.bulk_not_home, name="bulk_not_home"),
         path("<int:building_id>/not-home/undo/", doors.bulk_undo, name="bulk_undo"),
@@ -42,4 +43,16 @@ contacts = (
         path("visits/<int:visit_id>/undo/", residents.undo, name="undo"),
     ],
     "contacts",
+)
+
+meetings_urls = (
+    [
+        path("", meetings.meeting_list, name="list"),
+        path("<int:meeting_id>/", meetings.meeting_detail, name="detail"),
+        path("<int:meeting_id>/invite/", meetings.invite_residents, name="invite"),
+        path("<int:meeting_id>/attendance/", meetings.attendance, name="attendance"),
+        path("<int:meeting_id>/attendance/present/", meetings.attend, name="attend"),
+        path("<int:meeting_id>/attendance/walk-in/", meetings.walk_in, name="walk_in"),
+    ],
+    "meetings",
 )

@@ -49,6 +49,7 @@ OWNER_SECTIONS = [
     ("due_soon", "Due soon: talk to them before the day"),
     ("lapsed", "Lapsed: talk to them first"),
     ("coming", "Coming up this week"),
+    ("to_confirm", "Meetings: confirm they are coming"),
 ]
 
 
@@ -227,12 +228,14 @@ def send_owner_digests(*, now: dt.datetime | None = None) -> int:
 
 def owner_digest(membership: Membership, now: dt.datetime) -> EmailMultiAlternatives | None:
     """Due soon first, the earliest at the top; then the lapsed; then the asks, follow-ups
-    and thresholds coming due this week. None when nobody is due soon or lapsed."""
+    and thresholds coming due this week; and who said they would come to a meeting in the
+    next two days. None when nobody is due soon, lapsed or to confirm."""
     due = owner_due(membership, now)
-    if not (due.due_soon or due.lapsed):
+    if not (due.due_soon or due.lapsed or due.to_confirm):
         return None
     parts = [f"{len(due.due_soon)} due soon"] if due.due_soon else []
     parts += [f"{len(due.lapsed)} lapsed"] if due.lapsed else []
+    parts += [f"{len(due.to_confirm)} to confirm for a meeting"] if due.to_confirm else []
     sections = [
         {
             "heading": heading,

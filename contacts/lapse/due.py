@@ -14,7 +14,17 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from contacts.lapse.rule import Clock, Reading, Rules, with_clocks
-from contacts.models import Answer, Ask, Contact, FollowUp, LapseFlag, LapseReason, Level, Status
+from contacts.models import (
+    Answer,
+    Ask,
+    Contact,
+    FollowUp,
+    LapseFlag,
+    LapseReason,
+    Level,
+    Meeting,
+    Status,
+)
 from organizing.models import Membership
 
 # How far ahead Today and the digest look for asks, follow-ups and thresholds coming due.
@@ -43,6 +53,22 @@ def day_label(day: dt.date, today: dt.date) -> str:
     return f"{day:%b} {day.day}"
 
 
+# An owner is reminded to confirm who said they would come this many days before a meeting.
+CONFIRM_DAYS = 2
+
+
+@dataclass(frozen=True)
+class ConfirmLine:
+    """Someone who said yes (or maybe) to a meeting in the next two days: their owner
+    confirms they are coming. Shown as a DueLine is, with no lapse to read."""
+
+    contact: Contact
+    meeting: Meeting
+    day: str
+    what: str
+    reading: None = None
+
+
 @dataclass(frozen=True)
 class OwnerDue:
     # Most urgent first: the earliest lapse at the top.
@@ -51,9 +77,47 @@ class OwnerDue:
     lapsed: list[DueLine]
     # Asks, follow-ups and thresholds coming due within the week, not due soon yet.
     coming: list[DueLine]
+    # Yeses and maybes to a meeting within two days, the soonest first.
+    to_confirm: list[ConfirmLine]
 
     def __bool__(self) -> bool:
-        return bool(self.due_soon or self.lapsed or self.coming)
+        return bool(self.due_soon or self.lapsed or self.coming or self.to_confirm)
+
+
+def to_confirm(membership: Membership, now: dt.datetime) -> list[ConfirmLine]:
+    """The owner's people who said yes or maybe to a meeting that starts before the end
+    of the day after tomorrow: one query."""
+    today = timezone.localdate(now)
+    until = timezone.make_aware(
+        dt.datetime.combine(today + dt.timedelta(days=CONFIRM_DAYS + 1), dt.time())
+    )
+    invitations = (
+        Ask.objects.filter(
+            contact__owner_id=membership.user_id,
+            contact__organization_id=membership.organization_id,
+            contact__status=Status.ACTIVE,
+            answer__in=[Answer.YES, Answer.MAYBE],
+            meeting__starts_at__gt=now,
+            meeting__starts_at__lt=until,
+        )
+        .select_related("contact__unit__building", "meeting")
+        .order_by("meeting__starts_at", "contact__name")[:LISTED]
+    )
+    lines = []
+    for ask in invitations:
+        meeting = ask.meeting
+        assert meeting is not None
+        starts = timezone.localtime(meeting.starts_at)
+        said = "said yes" if ask.answer == Answer.YES else "said maybe"
+        lines.append(
+            ConfirmLine(
+                contact=ask.contact,
+                meeting=meeting,
+                day=day_label(starts.date(), today),
+                what=f"confirm they are coming to “{meeting.title}” at {starts:%H:%M} ({said})",
+            )
+        )
+    return lines
 
 
 def words(contact: Contact, clock: Clock, rules: Rules) -> str:
@@ -75,7 +139,7 @@ def words(contact: Contact, clock: Clock, rules: Rules) -> str:
 
 def owner_due(membership: Membership, now: dt.datetime) -> OwnerDue:
     """The owner's active contacts whose first clock runs out within the coming week or has
-    run out, read by the rule: three queries."""
+    run out, read by the rule, and who to confirm for a meeting: four queries."""
     rules = Rules.of(membership.organization)
     horizon = now + dt.timedelta(days=COMING_DAYS)
     contacts = (
@@ -138,4 +202,9 @@ def owner_due(membership: Membership, now: dt.datetime) -> OwnerDue:
         )
     )
     coming.sort(key=lambda line: (line.clock.runs_out_at, line.contact.name))
-    return OwnerDue(due_soon=due_soon[:LISTED], lapsed=lapsed[:LISTED], coming=coming[:LISTED])
+    return OwnerDue(
+        due_soon=due_soon[:LISTED],
+        lapsed=lapsed[:LISTED],
+        coming=coming[:LISTED],
+        to_confirm=to_confirm(membership, now),
+    )

@@ -93,13 +93,19 @@
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
   /* "2 knocks, 1 conversation" */
   const counted = (items) =>
-    ["knock", "new resident", "conversation"]
+    ["knock", "new resident", "conversation", "attendance"]
       .map((kind) => [kind, items.filter((i) => kindOf(i) === kind).length])
       .filter(([, n]) => n)
       .map(([kind, n]) => plural(n, kind))
       .join(", ");
   const kindOf = (item) =>
-    /\/talk\/(\?|$)/.test(item.action) ? "conversation" : /\/residents\/$/.test(item.action) ? "new resident" : "knock";
+    /\/talk\/(\?|$)/.test(item.action)
+      ? "conversation"
+      : /\/residents\/$/.test(item.action)
+        ? "new resident"
+        : /\/attendance\//.test(item.action)
+          ? "attendance"
+          : "knock";
 
   async function show(note) {
     const items = await all();
@@ -314,7 +320,7 @@
 
   /* After a replay the cards on this page may be out of date: ask for them again. */
   function refreshCards() {
-    for (const target of ["#residents", "#grid"]) {
+    for (const target of ["#residents", "#grid", "#people"]) {
       if (document.querySelector(target)) {
         htmx.ajax("GET", location.pathname + location.search, { target, swap: "outerHTML" });
       }

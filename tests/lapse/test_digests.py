@@ -518,7 +518,7 @@ def test_no_list_is_sent_on_a_day_every_contact_has_an_owner_and_one_a_day_other
 # Scheduling, the command, and the broker
 
 
-def test_the_beat_schedule_holds_the_five_jobs(settings: Any) -> None:
+def test_the_beat_schedule_holds_the_six_jobs(settings: Any) -> None:
     import contacts.tasks  # noqa: F401  registers the tasks with the app
 
     schedule = settings.CELERY_BEAT_SCHEDULE
@@ -528,11 +528,14 @@ def test_the_beat_schedule_holds_the_five_jobs(settings: Any) -> None:
         "paces": "contacts.take_paces",
         "orphan-digests": "contacts.send_orphan_digests",
         "committee-digests": "contacts.send_committee_digests",
+        "close-meetings": "contacts.close_meetings",
     }
     for entry in schedule.values():
         assert entry["task"] in app.tasks
     hourly: Any = schedule["flag-lapsed"]["schedule"]
     assert (hourly.hour, hourly.minute) == (set(range(24)), {5})
+    closing: Any = schedule["close-meetings"]["schedule"]
+    assert (closing.hour, closing.minute) == (set(range(24)), {0})
     # The others do what is due and not yet done, so they fire often enough to catch up.
     for name in ("owner-digests", "paces", "orphan-digests", "committee-digests"):
         catching_up: Any = schedule[name]["schedule"]

@@ -6,6 +6,7 @@ adds a view without deciding who may use it.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from buildings.models import Building, Unit
 from contacts.actions import record_visit
-from contacts.models import Ask, Contact, FollowUp, Outcome
+from contacts.models import Ask, Contact, FollowUp, Meeting, Outcome
 from tests.makers import new_key
 
 PERSONAS = ["anonymous", "olivia", "omar", "cora", "ada", "xavier"]
@@ -58,6 +59,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "home": MEMBER,
     "offline_pages": MEMBER,
     "buildings:list": MEMBER,
+    "buildings:knocking_with": MEMBER,
     "buildings:detail": TURF,
     "buildings:bulk_not_home": TURF,
     "buildings:bulk_undo": TURF,
@@ -81,6 +83,16 @@ MATRIX: dict[str, dict[str, str]] = {
     "committee:export": COMMITTEE,
     "committee:settings": COMMITTEE,
     "committee:snooze": COMMITTEE_OBJECT,
+    # Committee and admins call meetings and close their attendance; every member sees
+    # them, invites the residents they see, and takes the attendance at the door.
+    "committee:new_meeting": COMMITTEE,
+    "committee:close_meeting": COMMITTEE_OBJECT,
+    "meetings:list": MEMBER,
+    "meetings:detail": ORGANIZATION_OBJECT,
+    "meetings:invite": ORGANIZATION_OBJECT,
+    "meetings:attendance": ORGANIZATION_OBJECT,
+    "meetings:attend": ORGANIZATION_OBJECT,
+    "meetings:walk_in": ORGANIZATION_OBJECT,
     "setup:buildings": ADMIN,
     "setup:new": ADMIN,
     "setup:owners": ADMIN,
@@ -141,7 +153,14 @@ def ids(
     visit, _ = record_visit(
         actor=olivia.membership, contact=maria, outcome=Outcome.NOT_HOME, idempotency_key=new_key()
     )
+    meeting = Meeting.objects.create(
+        organization=maria.organization,
+        title="Tenants' meeting",
+        starts_at=timezone.now() - dt.timedelta(hours=1),
+        place="Lobby",
+    )
     return {
+        "meeting_id": meeting.pk,
         "building_id": riverside.pk,
         "unit_id": unit_1204.pk,
         "contact_id": maria.pk,

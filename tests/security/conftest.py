@@ -7,6 +7,7 @@ form sends, and every row of theirs must come out of each test exactly as it wen
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from buildings.models import Building, Unit
 from contacts.actions import record_visit
-from contacts.models import Ask, Contact, FollowUp, Outcome
+from contacts.models import Answer, Ask, Contact, FollowUp, Meeting, Outcome
 from organizing.models import Organization, Role
 from tests.makers import make_building, make_contact, make_member, make_unit, new_key
 
@@ -36,6 +37,7 @@ class Ground:
     membership_id: int
     # The key a phone made for a resident it added: the Talked form finds them by it.
     contact_key: str
+    meeting: Meeting
 
     def url_keys(self) -> dict[str, str]:
         return {"key": self.contact_key}
@@ -49,6 +51,7 @@ class Ground:
             "ask_id": self.ask.pk,
             "visit_id": self.visit_id,
             "membership_id": self.membership_id,
+            "meeting_id": self.meeting.pk,
         }
 
 
@@ -67,6 +70,22 @@ def ground(organizer: User, contact: Contact, membership_id: int) -> Ground:
         outcome=Outcome.NOT_HOME,
         idempotency_key=new_key(),
     )
+    # A meeting tonight, with the contact invited and a yes.
+    meeting = Meeting.objects.create(
+        organization=contact.organization,
+        title="Tenants' meeting",
+        starts_at=timezone.now() + dt.timedelta(hours=2),
+        place="Lobby",
+        created_by=organizer,
+    )
+    Ask.objects.create(
+        contact=contact,
+        meeting=meeting,
+        question="Come?",
+        asked_by=organizer,
+        due_on=today,
+        answer=Answer.YES,
+    )
     return Ground(
         organization=contact.organization,
         building=contact.unit.building,
@@ -77,6 +96,7 @@ def ground(organizer: User, contact: Contact, membership_id: int) -> Ground:
         visit_id=visit.pk,
         membership_id=membership_id,
         contact_key=contact_key,
+        meeting=meeting,
     )
 
 

@@ -14,12 +14,14 @@ from django.db.models import F, Q, QuerySet
 from buildings.models import Building, Turf, Unit
 from contacts.models import (
     Ask,
+    Attendance,
     Contact,
     ExportLog,
     FollowUp,
     LapseEpisode,
     LapseThreshold,
     LevelChange,
+    Meeting,
     OwnerChange,
     Visit,
 )
@@ -52,6 +54,8 @@ def rows_of(organization: Organization) -> dict[str, Rows]:
         "lapse episodes": _rows(LapseEpisode.objects.filter(organization=org)),
         "thresholds": _rows(LapseThreshold.objects.filter(organization=org)),
         "export logs": _rows(ExportLog.objects.filter(organization=org)),
+        "meetings": _rows(Meeting.objects.filter(organization=org)),
+        "attendances": _rows(Attendance.objects.filter(meeting__organization=org)),
     }
 
 
@@ -111,6 +115,18 @@ CROSSINGS: dict[str, tuple[type[Any], Q]] = {
     "an export logged for someone of another organization": (
         ExportLog,
         _member_elsewhere("user", "organization"),
+    ),
+    "an invitation to another organization's meeting": (
+        Ask,
+        Q(meeting__isnull=False) & ~Q(meeting__organization=F("contact__organization")),
+    ),
+    "an attendance of another organization's contact": (
+        Attendance,
+        ~Q(contact__organization=F("meeting__organization")),
+    ),
+    "a meeting for another organization's building": (
+        Meeting,
+        Q(buildings__isnull=False) & ~Q(buildings__organization=F("organization")),
     ),
     "a lapse episode of another organization's contact": (
         LapseEpisode,

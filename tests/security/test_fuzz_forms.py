@@ -32,8 +32,9 @@ from django.utils.http import urlsafe_base64_encode
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contacts.committee.forms import LapseSettingsForm, SnoozeForm
+from contacts.committee.forms import LapseSettingsForm, MeetingForm, SnoozeForm
 from contacts.field.forms import (
+    AttendForm,
     BulkKnockForm,
     CancelFollowUpForm,
     ContactVisitForm,
@@ -42,6 +43,7 @@ from contacts.field.forms import (
     MoveFollowUpForm,
     ResidentForm,
     TalkForm,
+    WalkInForm,
 )
 from contacts.forms import ReassignForm
 from contacts.models import Answer, Contact, Visit
@@ -149,10 +151,20 @@ POSTS: dict[str, Post] = {
             "contact": lambda ours: _pks(ours.contact.pk),
             "owner": lambda ours: _pks(ours.contact.owner_id or 0),
             "happened_at": happened_at,
+            "with": lambda ours: st.sampled_from([f"c{ours.contact.pk}", "m1", "c", ""]),
         },
     ),
     "buildings:new_resident": Post(
-        "olivia", lambda ours: [ResidentForm(organization=ours.organization)]
+        "olivia",
+        lambda ours: [ResidentForm(organization=ours.organization)],
+        {"with": lambda ours: st.sampled_from([f"c{ours.contact.pk}", "m1", "x", ""])},
+    ),
+    "buildings:knocking_with": Post(
+        "olivia",
+        by_hand={
+            "with": lambda ours: st.sampled_from([f"c{ours.contact.pk}", "m1", "c0", "zz", ""]),
+            "next": lambda ours: st.sampled_from(["/", "https://evil.example/", ""]),
+        },
     ),
     "contacts:talk": Post("olivia", lambda ours: [TalkForm()], {"happened_at": happened_at}),
     "contacts:talk_new": Post("olivia", lambda ours: [TalkForm()], {"happened_at": happened_at}),
@@ -178,6 +190,24 @@ POSTS: dict[str, Post] = {
     ),
     "committee:snooze": Post("cora", lambda ours: [SnoozeForm()]),
     "committee:settings": Post("cora", lambda ours: [LapseSettingsForm()]),
+    "committee:new_meeting": Post(
+        "cora", lambda ours: [MeetingForm(organization=ours.organization)]
+    ),
+    "committee:close_meeting": Post("cora"),
+    "meetings:invite": Post(
+        "olivia",
+        by_hand={
+            "building": lambda ours: _pks(ours.building.pk),
+            "level": lambda ours: st.sampled_from(["", "1", "5", "9", "x"]),
+            "owner": lambda ours: _pks(ours.contact.owner_id or 0),
+        },
+    ),
+    "meetings:attend": Post(
+        "olivia",
+        lambda ours: [AttendForm()],
+        {"contact": lambda ours: _pks(ours.contact.pk), "happened_at": happened_at},
+    ),
+    "meetings:walk_in": Post("olivia", lambda ours: [WalkInForm()], {"happened_at": happened_at}),
     "setup:new": Post(
         "ada",
         lambda ours: [

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from buildings.models import Building, Turf, Unit
-from contacts.actions import record_visit
+from contacts.actions import close_attendance, mark_present, record_visit
 from contacts.lapse.job import flag_lapsed
 from contacts.lapse.pace import take_paces
 from contacts.lapse.summary import week_ends
@@ -38,6 +38,7 @@ from contacts.models import (
     FollowUp,
     Level,
     LevelChange,
+    Meeting,
     Outcome,
     Visit,
     set_buildings,
@@ -311,6 +312,11 @@ class DemoSeeder:
     4. The history played in time order, every visit through record_visit, so that the
        denormalised clocks come out as they would have in real use.
     5. A few follow-ups planned for the coming days.
+    6. A leader of Riverside who knocked doors with Maria three days ago. Two meetings: one
+       two days ago at Riverside where few of those who said yes came
+       (its attendance closed, a follow-up for each no-show), and one next week for
+       everyone, with invitations answered and waiting. Drawn from a random source of
+       their own, so the rest of the demo stays as it was.
     """
 
     def __init__(self, rng: random.Random, now: dt.datetime) -> None:
@@ -341,6 +347,8 @@ class DemoSeeder:
         contacts = [resident.contact for resident in residents]
         set_buildings(contacts)
         Contact.objects.bulk_create(contacts)
+        past_meeting = self.plan_meetings(organization, residents)
+        self.plan_knocking_together(residents, unknown_doors)
         # The hourly job's runs at each past week's end, played with the history, so that the
         # dashboard's weekly lapse rate has the weeks behind it.
         for week_end in week_ends(self.now)[:-1]:
@@ -352,6 +360,7 @@ class DemoSeeder:
         LevelChange.objects.bulk_update(self.level_changes, ["changed_at"])
         Ask.objects.bulk_create(self.asks)
         self.plan_coming_follow_ups(residents)
+        close_attendance(meeting=past_meeting)
         flag_lapsed(now=self.now)
         take_paces(self.now)
 
@@ -808,6 +817,7 @@ class DemoSeeder:
         unit: Unit | None = None,
         channel: Channel = Channel.DOOR,
         note: str = "",
+        companion_contact: Contact | None = None,
     ) -> None:
         self.visit_count += 1
         record_visit(
@@ -819,6 +829,7 @@ class DemoSeeder:
             channel=channel,
             happened_at=at,
             note=note,
+            companion_contact=companion_contact,
         )
 
     def set_level(self, contact: Contact, level: Level, actor: Membership, at: dt.datetime) -> None:
@@ -826,6 +837,119 @@ class DemoSeeder:
         if change is not None:
             change.changed_at = at
             self.level_changes.append(change)
+
+    # 6. Meetings
+
+    def plan_meetings(self, organization: Organization, residents: list[Resident]) -> Meeting:
+        """The meetings and their invitations, and the attendance of the past one played
+        with the history. Returns the past meeting, to be closed once it is played."""
+        rng = random.Random(SEED + 20)
+        dana = self.members["dana"]
+        reachable = [r for r in residents if r.ending is None]
+        riverside = [r for r in reachable if r.spec == RIVERSIDE]
+        held_at = dt.datetime.combine(
+            self.today - dt.timedelta(days=2), dt.time(19, 0), tzinfo=self.zone
+        )
+        past = Meeting.objects.create(
+            organization=organization,
+            title="Riverside repairs meeting",
+            starts_at=held_at,
+            place="Riverside Towers, community room",
+            language="en",
+            purpose="Plan the repairs petition and who carries it floor by floor.",
+            created_by=dana.user,
+            created_at=held_at - dt.timedelta(days=10),
+        )
+        past.buildings.set(Building.objects.filter(organization=organization, name=RIVERSIDE.name))
+        # Those who came are among the residents talked to recently anyway, so that coming
+        # leaves each lapse state as drawn.
+        invited = rng.sample(riverside, min(16, len(riverside)))
+        invited.sort(key=lambda r: r.state != OK)
+        answers = [Answer.YES] * 8 + [Answer.MAYBE] * 3 + [Answer.NO] * 5
+        self.invite(past, invited, answers, asked_at=held_at - dt.timedelta(days=7))
+        for resident in invited[:3]:
+            self.schedule(held_at + dt.timedelta(minutes=5), partial(self.came, past, resident))
+
+        coming = Meeting.objects.create(
+            organization=organization,
+            title="Rent strike vote",
+            starts_at=dt.datetime.combine(
+                self.today + dt.timedelta(days=6), dt.time(18, 30), tzinfo=self.zone
+            ),
+            place="St. Ann's church hall",
+            purpose="Every building votes on the rent strike.",
+            created_by=dana.user,
+            created_at=self.now - dt.timedelta(days=3),
+        )
+        answers = [Answer.YES] * 6 + [Answer.MAYBE] * 3 + [Answer.NO] * 2 + [Answer.PENDING] * 9
+        later = rng.sample(reachable, min(20, len(reachable)))
+        self.invite(coming, later, answers, asked_at=self.now - dt.timedelta(days=2))
+        return past
+
+    def plan_knocking_together(
+        self, residents: list[Resident], unknown_doors: list[tuple[BuildingSpec, Unit]]
+    ) -> None:
+        """A Riverside leader, talked to lately anyway, knocked four doors nobody answered
+        with Maria three days ago: one conversation with her that day."""
+        rng = random.Random(SEED + 30)
+        leaders = [
+            r
+            for r in residents
+            if r.spec == RIVERSIDE and r.level == Level.LEADER and r.state == OK and not r.ending
+        ]
+        if not leaders:
+            return
+        leader = rng.choice(leaders)
+        doors = [unit for spec, unit in unknown_doors if spec == RIVERSIDE][:4]
+        at = dt.datetime.combine(
+            self.today - dt.timedelta(days=3), dt.time(18, 0), tzinfo=self.zone
+        )
+        for n, unit in enumerate(doors):
+            when = at + dt.timedelta(minutes=6 * n)
+            self.schedule(
+                when,
+                partial(
+                    self.visit,
+                    self.members["maria"],
+                    Outcome.NOT_HOME,
+                    unit=unit,
+                    at=when,
+                    companion_contact=leader.contact,
+                ),
+            )
+
+    def invite(
+        self,
+        meeting: Meeting,
+        residents: list[Resident],
+        answers: list[Answer],
+        *,
+        asked_at: dt.datetime,
+    ) -> None:
+        starts = timezone.localtime(meeting.starts_at, self.zone)
+        Ask.objects.bulk_create(
+            Ask(
+                contact=resident.contact,
+                meeting=meeting,
+                question=f"Come to “{meeting.title}” on {starts:%b} {starts.day}?",
+                asked_by=self.visitor(resident).user,
+                asked_at=asked_at,
+                due_on=starts.date() - dt.timedelta(days=1),
+                answer=answer,
+                answered_at=None if answer == Answer.PENDING else asked_at,
+            )
+            for resident, answer in zip(residents, answers, strict=False)
+        )
+
+    def came(self, meeting: Meeting, resident: Resident) -> None:
+        self.visit_count += 1
+        mark_present(
+            actor=self.members["maria"],
+            meeting=meeting,
+            contact=resident.contact,
+            idempotency_key=f"seed-{self.visit_count:06d}",
+            happened_at=meeting.starts_at + dt.timedelta(minutes=5),
+        )
 
     # 5. Coming follow-ups
 

@@ -1,0 +1,50 @@
+"""The committee's part of a meeting: calling it, and closing its attendance, which plans
+a follow-up for each yes who did not come. Organizers list the meetings and take the
+attendance on their phones (contacts.field.meetings)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from contacts.actions import close_attendance
+from contacts.committee.forms import MeetingForm
+from contacts.models import Meeting
+from organizing.access import MemberRequest, member_required
+from organizing.models import Role
+
+committee_only = member_required(Role.COMMITTEE, Role.ADMIN)
+
+
+@require_http_methods(["GET", "POST"])
+@committee_only
+def new_meeting(request: MemberRequest) -> HttpResponse:
+    organization = request.membership.organization
+    form = MeetingForm(request.POST or None, organization=organization)
+    if request.method == "POST" and form.is_valid():
+        form.instance.created_by = request.user
+        meeting = form.save()
+        messages.success(request, f"Meeting “{meeting.title}” called.")
+        return redirect("meetings:detail", meeting.pk)
+    status = 422 if form.errors else 200
+    return render(request, "committee/new_meeting.html", {"form": form}, status=status)
+
+
+@require_POST
+@committee_only
+def close_meeting(request: MemberRequest, meeting_id: int) -> HttpResponse:
+    meeting = get_object_or_404(Meeting.objects.visible_to(request.membership), pk=meeting_id)
+    if not meeting.is_past:
+        messages.error(request, "The meeting has not started yet: its attendance stays open.")
+    elif meeting.closed_at is not None:
+        messages.info(request, "The attendance was already closed.")
+    else:
+        planned = close_attendance(meeting=meeting)
+        messages.success(
+            request,
+            f"Attendance closed. {planned} follow-up{'s' if planned != 1 else ''} planned "
+            "for those who said yes and did not come.",
+        )
+    return redirect("meetings:detail", meeting.pk)

@@ -1,0 +1,17 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from contacts.actions import close_past_meetings
+
+
+class Command(BaseCommand):
+    help = (
+        "Close the attendance of every meeting that started more than 12 hours ago, as the "
+        "hourly job does, and plan a follow-up for each yes who did not come. Safe to run "
+        "again: a closed meeting is skipped."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        planned = close_past_meetings()
+        self.stdout.write(f"Planned {planned} follow-up{'s' if planned != 1 else ''}.")
