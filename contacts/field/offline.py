@@ -149,11 +149,14 @@ def pages_to_keep(request: MemberRequest) -> HttpResponse:
     for pk, (unit_id, *_rest) in sorted(contacts.items()):
         by_unit.setdefault(unit_id, []).append(contact_version[pk])
     unit_version = {row[0]: version(today, row, by_unit.get(row[0])) for row in units}
+    doors_of: dict[int, list[str]] = {}
+    for pk, building_id, *_rest in units:
+        doors_of.setdefault(building_id, []).append(unit_version[pk])
 
     pages: list[tuple[str, str]] = []
     for building in buildings:
-        floors = [unit_version[u[0]] for u in units if u[1] == building[0]]
-        pages.append((reverse("buildings:detail", args=[building[0]]), version(building, floors)))
+        doors = doors_of.get(building[0], [])
+        pages.append((reverse("buildings:detail", args=[building[0]]), version(building, doors)))
     for pk, building_id, *_rest in units:
         pages.append((reverse("buildings:unit", args=[building_id, pk]), unit_version[pk]))
     for pk, (unit_id, *_rest) in contacts.items():
