@@ -22,6 +22,7 @@ from django.utils.http import urlencode
 from django_htmx.middleware import HtmxDetails
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from organizing.i18n import activate_member
 from organizing.models import Membership, Role
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ def member_required(*roles: Role, two_factor: bool = True) -> Callable[[View], V
             )
             if membership is None:
                 raise PermissionDenied("You are not an active member of any organization.")
+            activate_member(request, membership)
             if two_factor and (detour := two_factor_redirect(request, membership)):
                 return detour
             if roles and membership.role not in roles:

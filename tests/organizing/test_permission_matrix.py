@@ -46,6 +46,8 @@ MATRIX: dict[str, dict[str, str]] = {
     "service_worker": PUBLIC,
     "login": PUBLIC,
     "logout": PUBLIC,
+    # The footer's language switcher: anyone, for the login page too.
+    "language": PUBLIC,
     "password_reset": PUBLIC,
     "password_reset_done": PUBLIC,
     "password_reset_confirm": PUBLIC,

@@ -130,6 +130,15 @@ def visit_ids(ours: Ground) -> Strategy:
 POSTS: dict[str, Post] = {
     "login": Post(ANONYMOUS, lambda ours: [AuthenticationForm()]),
     "logout": Post("olivia"),
+    "language": Post(
+        "olivia",
+        by_hand={
+            "language": lambda ours: st.sampled_from(["en", "fr", "xx", ""]) | st.text(max_size=12),
+            "next": lambda ours: (
+                st.sampled_from(["/", "https://evil.example/", "//evil"]) | st.text()
+            ),
+        },
+    ),
     "password_reset": Post(ANONYMOUS, lambda ours: [PasswordResetForm()]),
     "password_reset_confirm": Post(
         ANONYMOUS,
