@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.http import require_POST
 
 from organizing.models import Membership, Organization
@@ -41,6 +42,8 @@ class LocaleMiddleware:
             response = self.get_response(request)
         finally:
             timezone.deactivate()
+        if language := getattr(request, "keep_language", ""):
+            set_language_cookie(request, response, language)
         patch_vary_headers(response, ("Accept-Language",))
         response.headers.setdefault("Content-Language", translation.get_language())
         return response
@@ -53,10 +56,23 @@ def member_language(membership: Membership, request: HttpRequest | None = None) 
     if membership.language in working:
         return membership.language
     if request is not None:
-        asked = translation.get_language_from_request(request)
-        if asked in working:
-            return asked
+        for asked in browser_languages(request):
+            if asked in working:
+                return asked
     return working[0]
+
+
+def browser_languages(request: HttpRequest) -> Iterator[str]:
+    """The interface languages the browser's Accept-Language asks for, most wanted first;
+    nothing for a header that names none of them (or is malformed)."""
+    header = request.META.get("HTTP_ACCEPT_LANGUAGE", "")
+    for code, _quality in parse_accept_lang_header(header[:255]):
+        if code == "*":
+            continue
+        try:
+            yield translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
 
 
 def activate_member(request: HttpRequest, membership: Membership) -> None:
@@ -82,6 +98,12 @@ def keep_language(
     if membership is not None and request is not None:
         language = member_language(membership, request)
         Membership.objects.filter(pk=membership.pk).update(language=language)
+    if request is not None:
+        # The pages anyone may see (a password reset) then speak it too, in this browser.
+        chosen = Membership.objects.filter(user=user, active=True).values_list(
+            "language", flat=True
+        )
+        request.keep_language = next(iter(chosen), "")  # type: ignore[attr-defined]
 
 
 @contextmanager
@@ -135,6 +157,11 @@ def choose_language(request: HttpRequest) -> HttpResponse:
         )
         if membership is not None and language in membership.organization.working_languages:
             Membership.objects.filter(pk=membership.pk).update(language=language)
+    set_language_cookie(request, response, language)
+    return response
+
+
+def set_language_cookie(request: HttpRequest, response: HttpResponseBase, language: str) -> None:
     response.set_cookie(
         settings.LANGUAGE_COOKIE_NAME,
         language,
@@ -143,4 +170,3 @@ def choose_language(request: HttpRequest) -> HttpResponse:
         secure=request.is_secure(),
         httponly=True,
     )
-    return response
