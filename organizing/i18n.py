@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
@@ -24,6 +25,9 @@ from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.http import require_POST
 
 from organizing.models import Membership, Organization
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class LocaleMiddleware:
@@ -86,7 +90,7 @@ def activate_member(request: HttpRequest, membership: Membership) -> None:
 
 @receiver(user_logged_in)
 def keep_language(
-    sender: object, request: HttpRequest | None, user: object, **kwargs: object
+    sender: object, request: HttpRequest | None, user: User, **kwargs: object
 ) -> None:
     """At login: a member with no language yet keeps the one their browser asked for (or
     their organization's first) from now on, whatever browser they use next."""

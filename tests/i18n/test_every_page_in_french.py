@@ -61,11 +61,17 @@ def catalogue_words() -> tuple[set[str], set[str]]:
     for message in catalog:
         if not message.id:
             continue
-        for text in message.id if isinstance(message.id, tuple) else [message.id]:
+        for text in texts(message.id):
             english |= {w.lower() for w in WORD.findall(strip_markup(text))}
-        for text in message.string if isinstance(message.string, tuple) else [message.string]:
-            french |= {w.lower() for w in WORD.findall(strip_markup(text or ""))}
+        for text in texts(message.string):
+            french |= {w.lower() for w in WORD.findall(strip_markup(text))}
     return english, french
+
+
+def texts(value: object) -> list[str]:
+    """A message's text, or each of its plural forms."""
+    forms = value if isinstance(value, (tuple, list)) else [value]
+    return [form for form in forms if isinstance(form, str)]
 
 
 def strip_markup(text: str) -> str:
