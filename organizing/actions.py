@@ -122,3 +122,19 @@ def reactivate_member(*, actor: Membership, membership: Membership) -> None:
     lock_for_admin(actor, membership)
     membership.active = True
     membership.save(update_fields=["active"])
+
+
+@transaction.atomic
+def set_languages_and_time_zone(
+    *, actor: Membership, languages: list[str], time_zone: str
+) -> Organization:
+    """The organization's working languages (the first is its default) and its time zone.
+    A member whose language it no longer works in reads its first from their next page."""
+    if actor.role != Role.ADMIN:
+        raise PermissionDenied("Only an admin sets the organization's languages.")
+    organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
+    organization.languages = languages
+    organization.time_zone = time_zone
+    organization.full_clean(exclude=["name", "slug"])
+    organization.save(update_fields=["languages", "time_zone"])
+    return organization

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from buildings.models import HIGHEST_FLOOR, LOWEST_FLOOR, Building, floor_from_label
 from organizing.models import Organization
@@ -318,3 +321,56 @@ class OwnerFilterForm(forms.Form):
             (OWNER_NOBODY, "Nobody"),
             *((str(u.pk), u.first_name or u.username) for u in owners),
         ]
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    """Canada's zones first, where the organizations are; then every other."""
+    canadian = [
+        "America/Toronto",
+        "America/Montreal",
+        "America/Halifax",
+        "America/St_Johns",
+        "America/Winnipeg",
+        "America/Regina",
+        "America/Edmonton",
+        "America/Vancouver",
+    ]
+    others = sorted(zoneinfo.available_timezones() - set(canadian) - {"localtime"})
+    return [(zone, zone.replace("_", " ")) for zone in canadian + others]
+
+
+class OrganizationForm(forms.Form):
+    """The organization's working languages, its first one its default, and its time zone."""
+
+    first_language = forms.ChoiceField(
+        label=_("Default language"),
+        choices=settings.LANGUAGES,
+        help_text=_("What a member reads when their browser asks for none of the languages."),
+    )
+    languages = forms.MultipleChoiceField(
+        label=_("Working languages"),
+        choices=settings.LANGUAGES,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_("The languages members may choose at the foot of each page."),
+    )
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        choices=time_zone_choices,
+        help_text=_("Where the organization's days begin and end: dates, Today, the lapses."),
+    )
+
+    @staticmethod
+    def initial_for(organization: Organization) -> dict[str, Any]:
+        working = organization.working_languages
+        return {
+            "first_language": working[0],
+            "languages": working,
+            "time_zone": organization.time_zone,
+        }
+
+    def working_languages(self) -> list[str]:
+        """The default first, then the others ticked, in the settings' order."""
+        first = self.cleaned_data["first_language"]
+        others = [code for code in self.cleaned_data["languages"] if code != first]
+        return [first, *others]

@@ -18,6 +18,7 @@ from django.http import FileResponse, HttpResponse, HttpResponseBase, StreamingH
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -34,6 +35,7 @@ from contacts.setup.forms import (
     ConfirmImportForm,
     ExportForm,
     ImportForm,
+    OrganizationForm,
     OwnerFilterForm,
     UnitGeneratorForm,
 )
@@ -50,6 +52,7 @@ from contacts.setup.imports import (
     plan_import,
 )
 from organizing.access import MemberRequest, member_required
+from organizing.actions import set_languages_and_time_zone
 from organizing.models import Role
 
 BUILDINGS_PER_PAGE = 50
@@ -478,3 +481,31 @@ def export_csv(request: MemberRequest) -> HttpResponseBase:
 def _with_bom(lines: Iterator[str]) -> Iterator[str]:
     yield "\ufeff"
     yield from lines
+
+
+# The organization
+
+
+@member_required(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def organization_settings(request: MemberRequest) -> HttpResponse:
+    """Its working languages and its time zone."""
+    organization = request.membership.organization
+    form = OrganizationForm(
+        request.POST or None, initial=OrganizationForm.initial_for(organization)
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            set_languages_and_time_zone(
+                actor=request.membership,
+                languages=form.working_languages(),
+                time_zone=form.cleaned_data["time_zone"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Languages and time zone saved."))
+            return redirect("setup:organization")
+    status = 422 if form.errors else 200
+    context = {"form": form, "organization": organization, "here": "organization"}
+    return render(request, "setup/organization.html", context, status=status)

@@ -102,6 +102,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "setup:import_confirm": ADMIN,
     "setup:import_cancel": ADMIN,
     "setup:import_sample": ADMIN,
+    "setup:organization": ADMIN,
     "setup:export": answers(LOGIN, FORBIDDEN, FORBIDDEN, OK, OK, OK),
     "setup:edit": ADMIN_OBJECT,
     "setup:archive": ADMIN_OBJECT,

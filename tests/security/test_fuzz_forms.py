@@ -53,6 +53,7 @@ from contacts.setup.forms import (
     ConfirmImportForm,
     ExportForm,
     ImportForm,
+    OrganizationForm,
     UnitGeneratorForm,
 )
 from contacts.setup.member_forms import AddMemberForm, MemberTurfForm, RoleForm
@@ -249,6 +250,7 @@ POSTS: dict[str, Post] = {
         ],
     ),
     "setup:import": Post("ada", lambda ours: [ImportForm()]),
+    "setup:organization": Post("ada", lambda ours: [OrganizationForm()]),
     "setup:import_confirm": Post("ada", lambda ours: [ConfirmImportForm()]),
     "setup:import_cancel": Post("ada", lambda ours: [ConfirmImportForm()]),
     "setup:export": Post("cora", lambda ours: [ExportForm(organization=ours.organization)]),
