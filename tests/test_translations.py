@@ -45,39 +45,44 @@ def entries(catalog: Catalog) -> list[Message]:
 def test_every_entry_is_translated_and_none_is_a_guess(language: str) -> None:
     catalog = catalogue(language)
     assert not catalog.fuzzy, "the catalogue's header is marked fuzzy"
-    untranslated = [
-        message.id
-        for message in entries(catalog)
-        if not all(message.string if isinstance(message.string, tuple) else [message.string])
-    ]
+    untranslated = [message.id for message in entries(catalog) if not all(forms_of(message.string))]
     fuzzy = [message.id for message in entries(catalog) if message.fuzzy]
     assert untranslated == [], f"{len(untranslated)} untranslated, e.g. {untranslated[:5]}"
     assert fuzzy == [], f"{len(fuzzy)} fuzzy, e.g. {fuzzy[:5]}"
     assert list(catalog.obsolete) == []
 
 
+def forms_of(value: object) -> list[str]:
+    """A message's text, or each of its plural forms."""
+    forms = value if isinstance(value, (tuple, list)) else [value]
+    return [form if isinstance(form, str) else "" for form in forms]
+
+
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_translations_keep_every_placeholder(language: str) -> None:
     broken = []
     for message in entries(catalogue(language)):
-        if isinstance(message.id, tuple):
-            singular, plural = (placeholders(text, message) for text in message.id)
+        originals = forms_of(message.id)
+        if len(originals) == 2:
+            singular, plural = (placeholders(text, message) for text in originals)
             allowed = set(singular) | set(plural)
-            for form in message.string:
+            needed = set(plural) - {"%(count)s", "%d", "{count}"}
+            for form in forms_of(message.string):
+                found = set(placeholders(form, message))
                 # A singular may spell its number out ("un contact"), never invent one.
-                if not set(placeholders(form, message)) <= allowed or not (
-                    set(plural) - {"%(count)s", "%d", "{count}"}
-                ) <= set(placeholders(form, message)):
-                    broken.append((message.id[0], form))
-        elif placeholders(message.id, message) != placeholders(message.string, message):
-            broken.append((message.id, message.string))
+                if not found <= allowed or not needed <= found:
+                    broken.append((originals[0], form))
+        else:
+            (translation,) = forms_of(message.string)[:1] or [""]
+            if placeholders(originals[0], message) != placeholders(translation, message):
+                broken.append((originals[0], translation))
     assert broken == []
 
 
 def test_a_broken_placeholder_is_caught() -> None:
     """The check above can fail: a translation that drops a name is refused."""
     message = Message("Hello %(name)s", "Bonjour", flags={"python-format"})
-    assert placeholders(message.id, message) != placeholders(message.string, message)
+    assert placeholders("Hello %(name)s", message) != placeholders("Bonjour", message)
 
 
 @pytest.mark.skipif(shutil.which("xgettext") is None, reason="needs GNU gettext")
@@ -101,8 +106,9 @@ def test_every_string_of_the_source_is_in_the_catalogue(language: str, tmp_path:
         env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "organizing.settings"}
         | {"PYTHONPATH": str(tmp_path)},
     )
-    with (tmp_path / "locale" / language / "LC_MESSAGES" / "django.po").open("rb") as source:
-        extracted = {message.id for message in entries(read_po(source, locale=language))}
+    fresh = tmp_path / "locale" / language / "LC_MESSAGES" / "django.po"
+    with fresh.open("rb") as extracted_po:
+        extracted = {message.id for message in entries(read_po(extracted_po, locale=language))}
     committed = {message.id for message in entries(catalogue(language))}
     assert sorted(map(str, extracted - committed)) == []
     assert sorted(map(str, committed - extracted)) == []
