@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import zoneinfo
 from typing import Any
 
+from babel import Locale
+from babel.core import get_global
+from babel.dates import get_timezone_location
 from django import forms
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
+from django.utils import translation
 from django.utils.formats import number_format
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from buildings.models import HIGHEST_FLOOR, LOWEST_FLOOR, Building, floor_from_label
@@ -214,7 +220,7 @@ class UnitGeneratorForm(forms.Form):
 
     def _ranges(self, floors: str, units: str) -> list[tuple[int, str]]:
         if floors:
-            low, high, _ = _range(floors, "floors")
+            low, high, _width = _range(floors, "floors")
             if not (isinstance(low, int) and isinstance(high, int)):
                 raise forms.ValidationError({"floors": _('Floors are numbers, like "1-12".')})
         elif self.top_floor:
@@ -368,10 +374,17 @@ class OwnerFilterForm(forms.Form):
 
 
 def time_zone_choices() -> list[tuple[str, str]]:
-    """Canada's zones first, where the organizations are; then every other."""
+    """Canada's zones first, where the organizations are; then every other, each named by
+    its city and country in the page's language (CLDR, through Babel)."""
+    return _zones(get_language() or settings.LANGUAGE_CODE)
+
+
+@functools.cache
+def _zones(language: str) -> list[tuple[str, str]]:
+    locale = Locale.parse(translation.to_locale(language))
+    territories = get_global("zone_territories")
     canadian = [
         "America/Toronto",
-        "America/Montreal",
         "America/Halifax",
         "America/St_Johns",
         "America/Winnipeg",
@@ -380,7 +393,16 @@ def time_zone_choices() -> list[tuple[str, str]]:
         "America/Vancouver",
     ]
     others = sorted(zoneinfo.available_timezones() - set(canadian) - {"localtime"})
-    return [(zone, zone.replace("_", " ")) for zone in canadian + others]
+
+    def name(zone: str) -> str:
+        city = get_timezone_location(zone, locale, return_city=True)
+        territory = territories.get(zone, "")
+        # "001" is the world and "ZZ" nowhere: an Etc/ zone, named by its offset alone.
+        known = territory not in ("", "001", "ZZ")
+        country = locale.territories.get(territory, "") if known else ""
+        return f"{city} ({country})" if country and country != city else city
+
+    return [(zone, name(zone)) for zone in canadian + others]
 
 
 class OrganizationForm(forms.Form):
