@@ -458,7 +458,7 @@
     const assets = [...document.querySelectorAll("link[rel=stylesheet], script[src]")].map(
       (el) => el.href || el.src,
     );
-    registration.active.postMessage({ type: "keep", assets });
+    registration.active.postMessage({ type: "keep", assets, language: document.documentElement.lang });
   }
   setInterval(keepTurfPages, 60 * 1000);
 

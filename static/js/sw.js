@@ -40,8 +40,8 @@ async function sessionOver() {
   return Date.now() - at > idle * 60 * 1000;
 }
 
-// The language of the last page shown, whose words (outbox_words.py) the offline page
-// speaks, as kept by cacheFirst; English, the language this is written in, needs none.
+// The language of the last page shown or kept, whose words (outbox_words.py, kept as a
+// static file) the offline page speaks; English, the language this is written in, needs none.
 const LANGUAGE = "/offline/language";
 const WORDS = /^\/words\/[\w-]+\.js$/;
 
@@ -143,8 +143,9 @@ async function versions(cache) {
 /* One pass over the turf: the list of its pages with their versions (answered 304 when
  * nothing changed since the last pass), then each page that changed. Returns false when the
  * pass had to stop (no signal, the session over). */
-async function keepTurf(assets) {
+async function keepTurf(assets, language) {
   const kept = await caches.open(PAGES);
+  if (language) await kept.put(LANGUAGE, new Response(language));
   const last = await kept.match(LIST);
   const etag = last && last.headers.get("ETag");
   let answer;
@@ -219,7 +220,7 @@ self.addEventListener("message", (event) => {
   event.waitUntil(
     (async () => {
       try {
-        if (!(await keepTurf(event.data.assets || []))) return;
+        if (!(await keepTurf(event.data.assets || [], event.data.language))) return;
       } finally {
         passing = false;
       }
