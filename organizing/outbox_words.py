@@ -38,8 +38,7 @@ WORDS = [
     gettext_noop("%(items)s waiting to send (sending)."),
     gettext_noop("Not sent: %(what)s."),
     gettext_noop(
-        "This could not be saved: the phone's storage is full. Write it down, then free some "
-        "space."
+        "This could not be saved: the phone's storage is full. Write it down, then free some space."
     ),
     gettext_noop("Doorstep refused it (HTTP %(status)s)."),
     gettext_noop("That door or person is no longer in Doorstep."),
@@ -66,9 +65,7 @@ def counted() -> dict[str, list[str]]:
     """What waits, counted: each keyed by its English singular, with its forms for 0, 1 and
     2 (the scripts count a handful, never a million)."""
     return {
-        "%(count)s knock": [
-            ngettext("%(count)s knock", "%(count)s knocks", n) for n in (0, 1, 2)
-        ],
+        "%(count)s knock": [ngettext("%(count)s knock", "%(count)s knocks", n) for n in (0, 1, 2)],
         "%(count)s new resident": [
             ngettext("%(count)s new resident", "%(count)s new residents", n) for n in (0, 1, 2)
         ],

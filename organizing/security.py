@@ -136,6 +136,7 @@ def rate_limit(name: str, *, key: str = "ip") -> Callable[[View], View]:
 
 def too_many(request: HttpRequest, seconds: int) -> HttpResponse:
     seconds = max(int(seconds), 1)
+    response: HttpResponse
     if "application/json" in request.headers.get("Accept", ""):
         message = ngettext(
             "Too many at once: try again in %(count)s second.",

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (French is written with the typographic apostrophe, U+2019)
 """The phone's outbox speaks its organizer's French, without a signal too: its words come
 with the pages kept for offline use, not from the network."""
 
