@@ -4,6 +4,8 @@ reads French: Olivia (organizer) and Cora (committee) chose French; Omar kept En
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +24,7 @@ from contacts.models import Contact
 from organizing.accounts import email_password_link
 from organizing.actions import change_role
 from organizing.models import Membership, Role
-from organizing.outbox_words import words_url
+from organizing.outbox_words import WORDS, words_url
 
 NBSP = "\u00a0"
 
@@ -184,3 +186,16 @@ def test_a_fault_is_answered_in_french(
     assert "<h1>Réessayez dans un instant</h1>" in page.content.decode()
     assert '<html lang="fr">' in page.content.decode()
     assert replay.json()["message"].startswith("Doorstep n’a pas pu terminer pour l’instant.")
+
+
+def test_every_sentence_the_outbox_writes_has_its_french() -> None:
+    """A sentence added to outbox.js without its entry in outbox_words.py would stay English
+    on a French phone: every literal the script translates is one of the words."""
+    source = (Path(__file__).parents[2] / "static" / "js" / "outbox.js").read_text()
+    literals = re.findall(r"""\bt\((["'])(.+?)\1""", source)
+    reasons = re.findall(r'"(no signal|Doorstep did not answer yet|sending)"', source)
+    written = {text for _quote, text in literals}
+    written |= {f"%(items)s waiting to send ({reason})." for reason in reasons}
+
+    assert len(written) > 20
+    assert written - set(WORDS) == set()
