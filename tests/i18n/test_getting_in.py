@@ -25,6 +25,7 @@ from organizing.accounts import email_password_link
 from organizing.actions import change_role
 from organizing.models import Membership, Role
 from organizing.outbox_words import WORDS, words_url
+from tests.organizing.test_accounts import PASSWORD
 
 NBSP = "\u00a0"
 
@@ -199,3 +200,17 @@ def test_every_sentence_the_outbox_writes_has_its_french() -> None:
 
     assert len(written) > 20
     assert written - set(WORDS) == set()
+
+
+def test_a_locked_out_login_is_explained_in_french(olivia: User) -> None:
+    client = Client(headers={"Accept-Language": "fr"})
+    for _ in range(5):
+        client.post(reverse("login"), {"username": "olivia", "password": "wrong password"})
+
+    locked = client.post(reverse("login"), {"username": "olivia", "password": PASSWORD})
+
+    page = locked.content.decode()
+    assert locked.status_code == 429
+    assert "<h1>Connexion bloquée pour l’instant</h1>" in page
+    assert "La connexion est bloquée ici pendant 15 minutes." in page
+    assert "Choisissez-en un nouveau par courriel</a>" in page
