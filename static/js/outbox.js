@@ -27,8 +27,7 @@
   let again = false;
   let wait = 0;
   let retry = null;
-  /* Its words: English, or the page's language when a script of them came before this one
-   * (organizing/outbox_words.py). A plural is keyed by its singular: forms for 0, 1, more. */
+  // English, or the page's language (organizing/outbox_words.py).
   const words = self.doorstepWords || {};
   const t = (text, values = {}) => (words[text] || text).replace(/%\((\w+)\)s/g, (_, name) => values[name]);
   const tn = (one, many, count) =>
