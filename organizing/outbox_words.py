@@ -84,7 +84,8 @@ def script(language: str) -> bytes:
     with translation.override(language):
         words: dict[str, object] = {word: gettext(word) for word in WORDS}
         words |= counted()
-    return b"self.doorstepWords=%s;\n" % json.dumps(words, ensure_ascii=False).encode()
+    data = json.dumps(words, ensure_ascii=False, separators=(",", ":"))
+    return b"self.doorstepWords=%s;\n" % data.encode()
 
 
 def words_url(language: str) -> str:

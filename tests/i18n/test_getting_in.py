@@ -98,7 +98,7 @@ def test_the_outbox_words_are_french_and_kept_until_they_change(client: Client) 
     assert response["Content-Type"].startswith("text/javascript")
     assert "immutable" in response["Cache-Control"]
     assert "%(items)s en attente d’envoi (pas de réseau)." in body
-    knocks = '"%(count)s knock": ["%(count)s visite", "%(count)s visite", "%(count)s visites"]'
+    knocks = '"%(count)s knock":["%(count)s visite","%(count)s visite","%(count)s visites"]'
     assert knocks in body
     assert client.get(reverse("outbox_words", args=["xx"])).status_code == 404
 
