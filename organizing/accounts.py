@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import unicodedata
+from contextlib import nullcontext
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ from django.db.models import Exists, OuterRef
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from organizing.i18n import for_member
 from organizing.models import Membership
 from organizing.security import rate_limit
 
@@ -95,14 +97,19 @@ def email_password_link(user: User, *, invite: bool) -> None:
         "token": default_token_generator.make_token(user),
         "protocol": "https" if site.scheme == "https" else "http",
     }
-    PasswordResetForm().send_mail(
-        f"{prefix}_subject.txt",
-        f"{prefix}_email.txt",
-        context,
-        None,
-        user.email,
-        html_email_template_name=f"{prefix}_email.html",
+    membership = (
+        Membership.objects.select_related("organization").filter(user=user, active=True).first()
     )
+    # In the recipient's language; an account with no membership gets the language active.
+    with for_member(membership) if membership else nullcontext():
+        PasswordResetForm().send_mail(
+            f"{prefix}_subject.txt",
+            f"{prefix}_email.txt",
+            context,
+            None,
+            user.email,
+            html_email_template_name=f"{prefix}_email.html",
+        )
 
 
 password_reset = rate_limit("password_reset")(

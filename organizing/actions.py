@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from organizing.models import Membership, Organization, Role, display_name
 
@@ -20,10 +22,10 @@ def lock_for_admin(actor: Membership, membership: Membership | None = None) -> N
     Organization.objects.select_for_update().only("pk").get(pk=actor.organization_id)
     still_admin = Membership.objects.filter(pk=actor.pk, role=Role.ADMIN, active=True)
     if not still_admin.exists():
-        raise PermissionDenied("Only admins manage members.")
+        raise PermissionDenied(_("Only admins manage members."))
     if membership is not None:
         if membership.organization_id != actor.organization_id:
-            raise ValidationError("That person is not in your organization.")
+            raise ValidationError(_("That person is not in your organization."))
         membership.refresh_from_db()
 
 
@@ -33,11 +35,30 @@ def runs_the_site(user: User) -> bool:
     return user.is_staff or user.is_superuser
 
 
+# Each refusal a whole sentence (French does not put the words where English does), named by
+# what was refused.
+ONLY_A_SUPERUSER = {
+    "change their role": gettext_lazy(
+        "%(name)s also runs the site: only a superuser can change their role."
+    ),
+    "deactivate them": gettext_lazy(
+        "%(name)s also runs the site: only a superuser can deactivate them."
+    ),
+}
+LAST_ADMIN = {
+    "given another role": gettext_lazy(
+        "%(name)s is the last admin and can't be given another role: make someone else an "
+        "admin first."
+    ),
+    "deactivated": gettext_lazy(
+        "%(name)s is the last admin and can't be deactivated: make someone else an admin first."
+    ),
+}
+
+
 def refuse_site_staff(actor: Membership, membership: Membership, what: str) -> None:
     if membership.pk != actor.pk and runs_the_site(membership.user):
-        raise ValidationError(
-            f"{display_name(membership.user)} also runs the site: only a superuser can {what}."
-        )
+        raise ValidationError(ONLY_A_SUPERUSER[what] % {"name": display_name(membership.user)})
 
 
 def refuse_last_admin(membership: Membership, what: str) -> None:
@@ -47,16 +68,13 @@ def refuse_last_admin(membership: Membership, what: str) -> None:
         organization_id=membership.organization_id, role=Role.ADMIN, active=True
     ).exclude(pk=membership.pk)
     if not others.exists():
-        raise ValidationError(
-            f"{display_name(membership.user)} is the last admin and can't be {what}: "
-            "make someone else an admin first."
-        )
+        raise ValidationError(LAST_ADMIN[what] % {"name": display_name(membership.user)})
 
 
 # Whatever the reason (an account in another organization, one that runs the site, an
 # email shared by several accounts or used as another's username), the answer is the same:
 # which one it is would tell an organization's admin about accounts outside it.
-CANT_BE_ADDED = (
+CANT_BE_ADDED = gettext_lazy(
     "That email address can't be added. Ask the person for another address, or ask the "
     "people who run this site."
 )
@@ -91,8 +109,12 @@ def add_member(
         user.save()
     existing = Membership.objects.filter(user=user).first()
     if existing is not None and existing.organization_id == actor.organization_id:
-        state = "a member" if existing.active else "a deactivated member: reactivate them"
-        raise ValidationError({"email": f"{display_name(user)} is already {state}."})
+        already = (
+            _("%(name)s is already a member.")
+            if existing.active
+            else _("%(name)s is already a deactivated member: reactivate them.")
+        )
+        raise ValidationError({"email": already % {"name": display_name(user)}})
     if existing is not None or runs_the_site(user):
         # An account that runs the site joins an organization through a superuser, or an
         # organization's admin would manage it (its password link, its two-factor).
@@ -103,7 +125,7 @@ def add_member(
                 user=user, organization_id=actor.organization_id, role=role
             )
     except IntegrityError as error:
-        raise ValidationError({"email": "Someone has just added that person."}) from error
+        raise ValidationError({"email": _("Someone has just added that person.")}) from error
     return membership, created
 
 

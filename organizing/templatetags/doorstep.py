@@ -3,8 +3,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django import template
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.html import format_html
 from django.utils.timesince import timesince
+
+from organizing.outbox_words import SCRIPTS_LANGUAGE, words_url
 
 register = template.Library()
 
@@ -17,3 +20,12 @@ def ago(moment: dt.datetime | None) -> str:
     if timezone.now() - moment < dt.timedelta(minutes=1):
         return "just now"
     return f"{timesince(moment, depth=1)} ago"
+
+
+@register.simple_tag
+def outbox_words() -> str:
+    """The outbox's words, before it, on a page not in the language it is written in."""
+    language = translation.get_language()
+    if language == SCRIPTS_LANGUAGE:
+        return ""
+    return format_html('<script src="{}" defer></script>', words_url(language))

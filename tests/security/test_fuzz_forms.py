@@ -276,6 +276,7 @@ def url_of(name: str, ground: Ground) -> tuple[str, bool]:
         {},
         {"building_id": ground.building.pk, "unit_id": ground.unit.pk},
         {"uidb64": "MQ", "token": "set-password"},
+        {"language": "fr"},
     ]
     candidates += [{key: value} for key, value in ground.url_ids().items()]
     candidates += [{key: value} for key, value in ground.url_keys().items()]
