@@ -28,7 +28,7 @@ from django.urls import NoReverseMatch, reverse
 from organizing.models import Membership
 from tests.organizing.test_permission_matrix import MATRIX, OK, ids  # noqa: F401 (fixture)
 
-WORD = re.compile(r"[A-Za-zÀ-ÿ’'][A-Za-zÀ-ÿ’'-]*")  # noqa: RUF001 (the French apostrophe)
+WORD = re.compile(r"[A-Za-zÀ-ÿ’'][A-Za-zÀ-ÿ’'-]*")
 # Common English words, whether or not the catalogue uses them today.
 # Not listed: words French writes too (on, date, notes, page, file, due, signal, me, sent).
 COMMON = set(
@@ -139,7 +139,7 @@ def english_left(html: str, english: set[str], data: list[str], language: str = 
     text = "\n".join(reader.parts)
     for value in data:
         text = text.replace(value, " ")
-    words = (w.lower().strip("'’-") for w in WORD.findall(text))  # noqa: RUF001
+    words = (w.lower().strip("'’-") for w in WORD.findall(text))
     return {w for w in words if len(w) > 1 and w in english}
 
 

@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001  (French is written with the typographic apostrophe, U+2019)
 """Getting in, two-factor, faults, the page frame and the phone's words, for a member who
 reads French: Olivia (organizer) and Cora (committee) chose French; Omar kept English."""
 
