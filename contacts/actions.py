@@ -649,6 +649,52 @@ ANSWER_BEFORE_MEETING = dt.timedelta(days=1)
 MISSED_THE_MEETING = "missed the meeting"
 
 
+def invitation_terms(meeting: Meeting) -> tuple[str, dt.date]:
+    """What an invitation to `meeting` asks, and the day its answer is due: the day
+    before the meeting, or today when that is already gone."""
+    starts = timezone.localtime(meeting.starts_at)
+    question = f"Come to “{meeting.title}” on {starts:%b} {starts.day}?"
+    due_on = max(
+        timezone.localdate(),
+        timezone.localdate(meeting.starts_at) - ANSWER_BEFORE_MEETING,
+    )
+    return question[:200], due_on
+
+
+@transaction.atomic
+def change_meeting(*, actor: Membership, meeting: Meeting, changes: dict[str, object]) -> int:
+    """Save what changed in `meeting` (a form's cleaned data) and bring its invitations
+    along: each asks with the title and date as they now are, and one not yet answered is
+    due the day before the new date, so the owner's warnings and the lapse follow the
+    meeting. Returns how many invitations changed.
+
+    1. Lock the meeting's row, so an invitation made at the same moment is made with the
+       new terms or rewritten here, never left with the old ones.
+    2. Save the meeting and its buildings.
+    3. Rewrite the invitations that differ, with their trail rows."""
+    if meeting.organization_id != actor.organization_id:
+        raise ValidationError("That meeting is not in your organization.")
+    Meeting.objects.select_for_update().filter(pk=meeting.pk).first()
+    buildings = changes.pop("buildings", None)
+    for name, value in changes.items():
+        setattr(meeting, name, value)
+    meeting.save()
+    if buildings is not None:
+        meeting.buildings.set(buildings)  # type: ignore[arg-type]
+    question, due_on = invitation_terms(meeting)
+    changed = []
+    for ask in meeting.invitations.all():
+        unanswered = ask.answer == Answer.PENDING
+        if ask.question == question and (not unanswered or ask.due_on == due_on):
+            continue
+        ask.question = question
+        if unanswered:
+            ask.due_on = due_on
+        changed.append(ask)
+    bulk_update_with_history(changed, Ask, ["question", "due_on"], default_user=actor.user)
+    return len(changed)
+
+
 @transaction.atomic
 def invite(
     *, actor: Membership, meeting: Meeting, contacts: Sequence[Contact] | QuerySet[Contact]
@@ -676,18 +722,13 @@ def invite(
         )
     )
     asked = [c for c in people if c.status == Status.ACTIVE and c.pk not in already]
-    due_on = max(
-        timezone.localdate(),
-        timezone.localdate(meeting.starts_at) - ANSWER_BEFORE_MEETING,
-    )
+    question, due_on = invitation_terms(meeting)
     now = timezone.now()
-    starts = timezone.localtime(meeting.starts_at)
-    question = f"Come to “{meeting.title}” on {starts:%b} {starts.day}?"
     asks = [
         Ask(
             contact=c,
             meeting=meeting,
-            question=question[:200],
+            question=question,
             asked_by=actor.user,
             asked_at=now,
             due_on=due_on,
