@@ -415,14 +415,47 @@ def undo_visit(*, actor: Membership, visit: Visit) -> None:
     """Take back a mis-tap: only the organizer who recorded it, only for a few minutes.
 
     The clocks are recomputed from the visits that remain; follow-ups it completed open
-    again; a "moved out" or "do not contact" it set is taken back.
+    again; a "moved out" or "do not contact" it set is taken back. A contact who knocked
+    along loses the day's conversation with her too, unless another knock of that day
+    still names her.
     """
     if visit.organizer_id != actor.user_id or visit.organization_id != actor.organization_id:
         raise ValidationError("Only the organizer who recorded a knock can undo it.")
     if timezone.now() - visit.recorded_at > UNDO_WINDOW:
         raise ValidationError("A knock can be undone only in the first five minutes.")
     contact_id, unit_id, outcome = visit.contact_id, visit.unit_id, visit.outcome
+    companion_id, happened_at = visit.companion_contact_id, visit.happened_at
     visit.delete()
+    _recount(contact_id, unit_id, outcome)
+    if companion_id is not None:
+        _take_back_company(visit.organization_id, companion_id, happened_at)
+
+
+def _take_back_company(organization_id: int, companion_id: int, happened_at: dt.datetime) -> None:
+    """The conversation a day's knocking together made with a contact (record_visit's
+    `with-` key), once no knock of that day names her any more."""
+    day = timezone.localdate(happened_at)
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time()))
+    still_with_her = Visit.objects.filter(
+        organization_id=organization_id,
+        companion_contact_id=companion_id,
+        happened_at__gte=start,
+        happened_at__lt=start + dt.timedelta(days=1),
+    )
+    if still_with_her.exists():
+        return
+    company = Visit.objects.filter(
+        organization_id=organization_id, idempotency_key=f"with-{companion_id}-{day:%Y%m%d}"
+    ).first()
+    if company is None:
+        return
+    company.delete()
+    _recount(companion_id, company.unit_id, company.outcome)
+
+
+def _recount(contact_id: int | None, unit_id: int | None, outcome: Outcome) -> None:
+    """After a visit with this `outcome` was deleted: the unit's and contact's clocks from
+    the visits that remain, and a status it set taken back."""
     if unit_id is not None:
         remaining = Visit.objects.filter(unit_id=unit_id)
         Unit.objects.filter(pk=unit_id).update(
