@@ -453,7 +453,7 @@ def _take_back_company(organization_id: int, companion_id: int, happened_at: dt.
     _recount(companion_id, company.unit_id, company.outcome)
 
 
-def _recount(contact_id: int | None, unit_id: int | None, outcome: Outcome) -> None:
+def _recount(contact_id: int | None, unit_id: int | None, outcome: str) -> None:
     """After a visit with this `outcome` was deleted: the unit's and contact's clocks from
     the visits that remain, and a status it set taken back."""
     if unit_id is not None:

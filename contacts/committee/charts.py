@@ -102,7 +102,8 @@ class Turnout:
 
     @property
     def text(self) -> str:
-        return f"{self.title}, {self.label}: {self.invited} invited, {self.said_yes} said yes, {self.came} came"
+        figures = f"{self.invited} invited, {self.said_yes} said yes, {self.came} came"
+        return f"{self.title}, {self.label}: {figures}"
 
 
 # The three bars of a meeting, told apart by their fill as well as by their place, so the
@@ -195,7 +196,8 @@ def turnout_chart(
     )
     description = "; ".join(m.text for m in meetings) or "No meetings yet."
     return format_html(
-        '<svg class="chart turnout" viewBox="0 0 {} {}" role="img" aria-labelledby="{}-title {}-desc">'
+        '<svg class="chart turnout" viewBox="0 0 {} {}" role="img"'
+        ' aria-labelledby="{}-title {}-desc">'
         '<title id="{}-title">{}</title><desc id="{}-desc">{}</desc>'
         '<defs><pattern id="{}-hatch" width="4" height="4" patternUnits="userSpaceOnUse"'
         ' patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="4" class="hatch"/>'

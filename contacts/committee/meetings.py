@@ -1,6 +1,6 @@
-"""The committee's part of a meeting: calling it, changing it, and closing its attendance, which plans
-a follow-up for each yes who did not come. Organizers list the meetings and take the
-attendance on their phones (contacts.field.meetings)."""
+"""The committee's part of a meeting: calling it, changing it, and closing its
+attendance, which plans a follow-up for each yes who did not come. Organizers list the
+meetings and take the attendance on their phones (contacts.field.meetings)."""
 
 from __future__ import annotations
 

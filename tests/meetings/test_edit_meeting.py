@@ -159,7 +159,7 @@ def test_moving_a_meeting_into_the_past_is_refused_with_the_input_kept(
     assert 'value="Strike vote"' in page
     assert f'value="{yesterday.strftime(MINUTES)}"' in page
     # The page's heading still names the meeting as it is: nothing was saved.
-    assert "Rent strike vote</a> › Change" in page
+    assert "Rent strike vote</a> \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} Change" in page
     meeting.refresh_from_db()
     assert meeting.title == "Rent strike vote" and meeting.starts_at > timezone.now()
     assert Ask.objects.values_list("question", "due_on").get() == asked

@@ -88,7 +88,7 @@ def held(
 def figures(page: str) -> list[tuple[str, ...]]:
     """The rows of the turnout table, as text."""
     table = page.split('id="turnout-heading"')[1].split("</table>")[0].split("<tbody>")[1]
-    rows = [row for row in table.split("<tr>")[1:]]
+    rows = table.split("<tr>")[1:]
     return [tuple(cell.split(">", 1)[1] for cell in row.split("</td>")[:-1]) for row in rows]
 
 
