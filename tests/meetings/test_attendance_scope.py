@@ -70,7 +70,8 @@ def test_an_organizer_sees_the_invited_of_their_turf_and_counts_the_others(
     assert "Maria" in page
     assert "Maya Maple" not in page and "301" not in page
     assert "2 invited" in page
-    assert "The other 1 are marked by their own organizers or the committee." in page
+    assert "Listed here: the 1 who live in your buildings or are yours." in page
+    assert "The other 1 is marked by their own organizers or the committee." in page
 
 
 def test_an_organizer_sees_the_people_they_own_in_another_building(
