@@ -17,11 +17,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from buildings.models import Unit
-from contacts.actions import mark_present, record_visit
+from buildings.models import Building, Unit
+from contacts.actions import mark_present, reassign_contacts, record_visit
 from contacts.models import Answer, Ask, Contact, Meeting, Outcome
 from organizing.models import Organization
-from tests.makers import make_contact, new_key
+from tests.makers import make_contact, make_unit, new_key
 
 pytestmark = pytest.mark.usefixtures("clock")
 
@@ -86,7 +86,13 @@ def test_a_kept_attendance_page_opens_for_the_member(
 
 
 def test_the_version_changes_when_the_attendance_page_would(
-    olivia: User, org: Organization, maria: Contact, unit_1204: Unit
+    olivia: User,
+    omar: User,
+    cora: User,
+    org: Organization,
+    maria: Contact,
+    unit_1204: Unit,
+    maple: Building,
 ) -> None:
     meeting = meeting_at(org, timezone.now() + HOUR, "Tonight")
     invitation = Ask.objects.create(
@@ -126,6 +132,14 @@ def test_the_version_changes_when_the_attendance_page_would(
     maria.save()
     seen.append(versions(as_olivia)[url])
     Meeting.objects.filter(pk=meeting.pk).update(place="Lobby")
+    seen.append(versions(as_olivia)[url])
+    # Someone invited from another building is handed to her: now on her list.
+    elsewhere = make_contact(make_unit(maple, "301"), owner=omar, name="Maya")
+    Ask.objects.create(
+        contact=elsewhere, meeting=meeting, question="Come?", due_on=timezone.localdate()
+    )
+    seen.append(versions(as_olivia)[url])
+    reassign_contacts(actor=cora.membership, contacts=[elsewhere], to_owner=olivia)  # type: ignore[attr-defined]
     seen.append(versions(as_olivia)[url])
 
     assert len(set(seen)) == len(seen)
