@@ -196,9 +196,7 @@ def _update_contact(contact: Contact, visit: Visit) -> None:
         locked.last_conversation_at = visit.happened_at
         # A conversation arriving late may come before attempts already counted: recount.
         since = Visit.objects.filter(contact=locked, happened_at__gt=visit.happened_at)
-        locked.attempts_since_conversation = since.exclude(
-            outcome=Outcome.CONVERSATION
-        ).count()
+        locked.attempts_since_conversation = since.exclude(outcome=Outcome.CONVERSATION).count()
     elif not talked and (
         locked.last_conversation_at is None or visit.happened_at > locked.last_conversation_at
     ):
