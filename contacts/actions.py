@@ -111,19 +111,19 @@ def record_visit(
     visit.clean_fields(
         exclude=["organization", "contact", "unit", "organizer", "companion", "companion_contact"]
     )
-    existing = Visit.objects.filter(
-        organization_id=organization_id, idempotency_key=idempotency_key
-    ).first()
-    if existing is not None:
-        return existing, False
+    # Inserted straight away: a new key, by far the usual case, costs no look-up first. A
+    # key seen before (a double tap, a replay, a race) hits the unique (organization, key)
+    # constraint, and the visit already recorded with it is returned.
     try:
         with transaction.atomic():
             visit.save()
     except IntegrityError:
-        # Another request with the same key committed between our look-up and insert.
-        return Visit.objects.get(
+        existing = Visit.objects.filter(
             organization_id=organization_id, idempotency_key=idempotency_key
-        ), False
+        ).first()
+        if existing is None:
+            raise  # another constraint refused the row
+        return existing, False
 
     talked = outcome == Outcome.CONVERSATION
     if unit_id is not None:
@@ -194,10 +194,15 @@ def _update_contact(contact: Contact, visit: Visit) -> None:
     )
     if talked and not superseded:
         locked.last_conversation_at = visit.happened_at
-    since = Visit.objects.filter(contact=locked).exclude(outcome=Outcome.CONVERSATION)
-    if locked.last_conversation_at is not None:
-        since = since.filter(happened_at__gt=locked.last_conversation_at)
-    locked.attempts_since_conversation = since.count()
+        # A conversation arriving late may come before attempts already counted: recount.
+        since = Visit.objects.filter(contact=locked, happened_at__gt=visit.happened_at)
+        locked.attempts_since_conversation = since.exclude(outcome=Outcome.CONVERSATION).count()
+    elif not talked and (
+        locked.last_conversation_at is None or visit.happened_at > locked.last_conversation_at
+    ):
+        # An attempt after the last conversation adds one; the row is locked, so two
+        # knocks at once both count. One from before it (a late replay) counts for nothing.
+        locked.attempts_since_conversation += 1
 
     if visit.outcome == Outcome.DO_NOT_CONTACT:
         # Honoured whenever it was said: a later knock does not undo a refusal of contact.
