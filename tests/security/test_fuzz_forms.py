@@ -252,7 +252,12 @@ POSTS: dict[str, Post] = {
     "members:password_link": Post("ada"),
     "members:invitation_resend": Post("ada"),
     "members:invitation_cancel": Post("ada"),
-    "invitation": Post(ANONYMOUS, lambda ours: [NewAccountForm(email=ours.invitation.email)]),
+    # Whoever holds an invitation's link may open it, whichever the organization.
+    "invitation": Post(
+        ANONYMOUS,
+        lambda ours: [NewAccountForm(email=ours.invitation.email)],
+        url=lambda client, ours: reverse("invitation", args=[ours.invitation_token]),
+    ),
     "members:two_factor_reset": Post("ada"),
     "two_factor_setup": Post("cora", lambda ours: [CodeForm()]),
     "two_factor_verify": Post("cora", lambda ours: [CodeForm()]),
