@@ -23,6 +23,7 @@ urlpatterns = [
     path("login/", accounts.login, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", include("organizing.password_urls")),
+    path("invitation/<str:token>/", accounts.invitation, name="invitation"),
     path("account/two-factor/", two_factor.status, name="two_factor"),
     path("account/two-factor/setup/", two_factor.setup, name="two_factor_setup"),
     path("account/two-factor/verify/", two_factor.verify, name="two_factor_verify"),

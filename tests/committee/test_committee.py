@@ -683,6 +683,7 @@ def test_cora_snoozes_a_lapsed_contact_with_a_reason_and_it_leaves_the_list(
         (-1, "Away", "The snooze must end after today."),
         (0, "Away", "The snooze must end after today."),
         (91, "Away", "A snooze can last at most 90 days"),
+        ("9999-12-31", "Away", "A snooze can last at most 90 days"),
         ("soon", "Away", "Enter a date such as"),
     ],
 )

@@ -18,6 +18,8 @@ from django.utils import timezone
 from buildings.models import Building, Unit
 from contacts.actions import record_visit
 from contacts.models import Ask, Contact, FollowUp, Meeting, Outcome
+from organizing.invitations import hash_of
+from organizing.models import Invitation
 from tests.makers import new_key
 
 PERSONAS = ["anonymous", "olivia", "omar", "cora", "ada", "xavier"]
@@ -50,6 +52,8 @@ MATRIX: dict[str, dict[str, str]] = {
     "password_reset_done": PUBLIC,
     "password_reset_confirm": PUBLIC,
     "password_reset_complete": PUBLIC,
+    # An invitation's link: whoever holds it (organizing/invitations.py).
+    "invitation": PUBLIC,
     # Setting up a code from a phone app is for committee and admins.
     "two_factor": COMMITTEE,
     "two_factor_setup": COMMITTEE,
@@ -107,6 +111,8 @@ MATRIX: dict[str, dict[str, str]] = {
     "setup:units": ADMIN_OBJECT,
     "members:list": ADMIN,
     "members:add": ADMIN,
+    "members:invitation_resend": ADMIN_OBJECT,
+    "members:invitation_cancel": ADMIN_OBJECT,
     "members:detail": ADMIN_OBJECT,
     "members:role": ADMIN_OBJECT,
     "members:turf": ADMIN_OBJECT,
@@ -160,6 +166,13 @@ def ids(
         starts_at=timezone.now() - dt.timedelta(hours=1),
         place="Lobby",
     )
+    invitation = Invitation.objects.create(
+        organization=maria.organization,
+        email="invited@example.org",
+        token_hash=hash_of("matrix-invitation"),
+        sent_at=timezone.now(),
+        expires_at=timezone.now() + dt.timedelta(days=7),
+    )
     return {
         "meeting_id": meeting.pk,
         "building_id": riverside.pk,
@@ -170,6 +183,8 @@ def ids(
         "visit_id": visit.pk,
         "membership_id": omar.membership.pk,
         "key": maria.submission_key or "maria0000000000000000000000000000",
+        "invitation_id": invitation.pk,
+        "token": "matrix-invitation",
     }
 
 
