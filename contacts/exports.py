@@ -3,9 +3,16 @@ writer, and the log of who took the data out.
 
 Cells a spreadsheet would read as a formula (=HYPERLINK(...), +, -, @, a tab or a carriage
 return at the start) get a leading apostrophe, as OWASP recommends for CSV injection: the
-spreadsheet then shows the text and runs nothing. A phone number is left as it is: its
-digits, spaces, brackets, dots and dashes can call no function, and "+1 514 555 0100" is
-how an international number is written.
+spreadsheet then shows the text and runs nothing.
+
+A phone number would be defaced by that apostrophe (LibreOffice and a plain-text reader show
+it) and, left as it is, "+1 514 555 0100" is a formula to Excel, LibreOffice and Google
+Sheets (#NULL!, Err:509, #ERROR!) and "5145550100" a number (leading zeros lost, 5.15E+09).
+So the phone column is written as `phone_cell` makes it: every digit and the "+" kept, the
+country code in brackets, "(+1) 514 555 0100", as numbers are commonly written; the cell
+then starts with no formula character, and its spaces (between groups that are not three
+digits long, so no locale takes them for thousands) keep every spreadsheet from reading it
+as a number. The three open it as the text it is, and a phone dials it.
 """
 
 from __future__ import annotations
@@ -19,14 +26,49 @@ from organizing.models import Membership
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PHONE = re.compile(PHONE_PATTERN)
+# A North American number: the product's cities, where most of the phones are.
+NANP = re.compile(r"1?([2-9][0-9]{2})([0-9]{3})([0-9]{4})")
 
 
 def spreadsheet_safe(value: object) -> str:
     """The cell as text, with an apostrophe before what a spreadsheet would run."""
     text = "" if value is None else str(value)
-    if text.startswith(FORMULA_STARTS) and not PHONE.fullmatch(text):
+    if text.startswith(FORMULA_STARTS):
         return "'" + text
     return text
+
+
+def phone_cell(phone: str) -> str:
+    """A stored phone number as a spreadsheet keeps it: text, every digit in place.
+
+    1. "+CC rest": the country code (the digits before the first separator, or 1 for a
+       North American number written without separators) goes in brackets, "(+CC) rest";
+       another number written without separators reads "(+) 442071234567".
+    2. Digits alone (a spreadsheet's number): a North American number is grouped 3-3-4
+       ("1 514 555 0100" with its 1); any other is split by a space in the middle,
+       "02071 234567", which keeps its leading zero.
+    3. Anything else (brackets, dashes, dots, spaces within) is already text everywhere.
+    What does not look like a phone is only made spreadsheet-safe.
+    """
+    phone = phone.strip()
+    if not PHONE.fullmatch(phone):
+        return spreadsheet_safe(phone)
+    digits = re.sub(r"[^0-9]", "", phone)
+    if phone.startswith("+"):
+        code = re.match(r"\+([0-9]{1,3})[ ().-]+(.+)", phone)
+        if code:
+            return f"(+{code.group(1)}) {code.group(2)}"
+        if (nanp := NANP.fullmatch(digits)) and len(digits) == 11:
+            return "(+1) " + " ".join(nanp.groups())
+        # A country code's length can't be told without a numbering plan: none is guessed.
+        return f"(+) {digits}"
+    if phone.isdigit():
+        if (nanp := NANP.fullmatch(digits)) and len(digits) in (10, 11):
+            grouped = " ".join(nanp.groups())
+            return f"1 {grouped}" if len(digits) == 11 else grouped
+        middle = len(digits) // 2
+        return f"{digits[:middle]} {digits[middle:]}"
+    return phone
 
 
 class _Echo:

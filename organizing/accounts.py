@@ -6,6 +6,8 @@
    an admin has just added (their account starts with no usable password).
 3. Two-factor codes are asked by `member_required` after the password, whenever the
    account has a device (organizing/two_factor.py).
+4. An admin's invitation is accepted through its emailed link: with a new password, or by
+   logging in to the address's account (organizing/invitations.py).
 """
 
 from __future__ import annotations
@@ -15,18 +17,34 @@ from contextlib import nullcontext
 from typing import Any
 from urllib.parse import urlsplit
 
+from django import forms
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login as log_in
+from django.contrib.auth import password_validation
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
 from django.db.models import Exists, OuterRef
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.views.decorators.http import require_http_methods
 
 from organizing.i18n import for_member
-from organizing.models import Membership
+from organizing.invitations import (
+    CantAccept,
+    accept_invitation,
+    accept_with_new_account,
+    account_of,
+    find_invitation,
+    is_expired,
+    refusal_for,
+)
+from organizing.models import Invitation, Membership
 from organizing.security import rate_limit
 
 # 1. Login
@@ -120,3 +138,107 @@ password_reset = rate_limit("password_reset")(
         subject_template_name="registration/password_reset_subject.txt",
     )
 )
+
+
+# 4. Invitations
+
+
+class NewAccountForm(forms.Form):
+    name = forms.CharField(
+        label="Your name", max_length=150, required=False, help_text="How others see you."
+    )
+    password1 = forms.CharField(
+        label="Choose a password", strip=False, max_length=128, widget=forms.PasswordInput
+    )
+    password2 = forms.CharField(
+        label="The same again", strip=False, max_length=128, widget=forms.PasswordInput
+    )
+
+    def __init__(self, *args: Any, email: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, second = data.get("password1"), data.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", "The two passwords differ.")
+        elif first:
+            user = User(username=self.email, email=self.email, first_name=data.get("name", ""))
+            try:
+                password_validation.validate_password(first, user)
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        return data
+
+
+def invitation_state(request: HttpRequest, invitation: Invitation | None) -> str:
+    """What the person who followed the link may do: nothing (the link is unknown, used,
+    cancelled or too old), join with the account they are logged in with, log in to the
+    address's account, or choose a password for a new one."""
+    if invitation is None or invitation.cancelled_at is not None:
+        return "invalid"
+    if invitation.accepted_at is not None:
+        return "used"
+    if is_expired(invitation):
+        return "expired"
+    if request.user.is_authenticated:
+        return "join"
+    return "login" if account_of(invitation.email) is not None else "new"
+
+
+STATUS = {"invalid": 404, "used": 410, "expired": 410}
+
+
+@require_http_methods(["GET", "POST"])
+@rate_limit("password_reset")
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
+    """The link of an invitation's email: join the organization, once."""
+    found = find_invitation(token)
+    state = invitation_state(request, found)
+    form = None
+    if state == "new":
+        assert found is not None
+        form = NewAccountForm(request.POST or None, email=found.email)
+    if request.method == "POST" and found is not None and state in ("join", "new"):
+        try:
+            if state == "join":
+                accept_invitation(invitation_id=found.pk, user=request.user)  # type: ignore[arg-type]
+                messages.success(request, f"Welcome to {found.organization.name}.")
+                return redirect("home")
+            assert form is not None
+            if form.is_valid():
+                membership = accept_with_new_account(
+                    invitation_id=found.pk,
+                    password=form.cleaned_data["password1"],
+                    name=form.cleaned_data["name"],
+                )
+                log_in(
+                    request, membership.user, backend="django.contrib.auth.backends.ModelBackend"
+                )
+                messages.success(request, f"Welcome to {found.organization.name}.")
+                return redirect("home")
+        except CantAccept as refusal:
+            found.refresh_from_db()
+            return render(
+                request,
+                "registration/invitation.html",
+                {"invitation": found, "state": "refused", "reason": str(refusal)},
+                status=409,
+            )
+    reason = None
+    if state == "join":
+        assert found is not None
+        reason = refusal_for(found, request.user)  # type: ignore[arg-type]
+    status = STATUS.get(state, 422 if form is not None and form.errors else 200)
+    return render(
+        request,
+        "registration/invitation.html",
+        {
+            "invitation": found,
+            "state": "refused" if reason else state,
+            "form": form,
+            "reason": reason,
+        },
+        status=409 if reason else status,
+    )

@@ -1,4 +1,5 @@
-"""The writes of memberships: adding a person, their role, their return.
+"""The writes of memberships: their role, their return (adding a person is an invitation:
+organizing/invitations.py).
 
 Membership changes of one organization take a lock on its row, so that two admins
 demoting each other at the same moment can't leave it with none.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -69,64 +70,6 @@ def refuse_last_admin(membership: Membership, what: str) -> None:
     ).exclude(pk=membership.pk)
     if not others.exists():
         raise ValidationError(LAST_ADMIN[what] % {"name": display_name(membership.user)})
-
-
-# Whatever the reason (an account in another organization, one that runs the site, an
-# email shared by several accounts or used as another's username), the answer is the same:
-# which one it is would tell an organization's admin about accounts outside it.
-CANT_BE_ADDED = gettext_lazy(
-    "That email address can't be added. Ask the person for another address, or ask the "
-    "people who run this site."
-)
-
-
-@transaction.atomic
-def add_member(
-    *, actor: Membership, email: str, role: Role, name: str = ""
-) -> tuple[Membership, bool]:
-    """Add a person to the organization by email, with a role. Returns the membership and
-    whether a user account had to be made.
-
-    1. Find the account with that email (in any case). With none, make one: the email is
-       the username and the password unusable, so nobody can log in with it until the
-       person sets their own through a password reset.
-    2. Refuse a person who already belongs to an organization (a user belongs to one), and
-       an account that runs the site (staff): a superuser adds those. Every refusal about
-       an account outside the organization reads the same (CANT_BE_ADDED).
-    """
-    lock_for_admin(actor)
-    accounts = list(User.objects.filter(email__iexact=email)[:2])
-    created = not accounts
-    if len(accounts) > 1:
-        raise ValidationError({"email": CANT_BE_ADDED})
-    if accounts:
-        user = accounts[0]
-    else:
-        if User.objects.filter(username__iexact=email).exists():
-            raise ValidationError({"email": CANT_BE_ADDED})
-        user = User(username=email, email=email, first_name=name.strip())
-        user.set_unusable_password()
-        user.save()
-    existing = Membership.objects.filter(user=user).first()
-    if existing is not None and existing.organization_id == actor.organization_id:
-        already = (
-            _("%(name)s is already a member.")
-            if existing.active
-            else _("%(name)s is already a deactivated member: reactivate them.")
-        )
-        raise ValidationError({"email": already % {"name": display_name(user)}})
-    if existing is not None or runs_the_site(user):
-        # An account that runs the site joins an organization through a superuser, or an
-        # organization's admin would manage it (its password link, its two-factor).
-        raise ValidationError({"email": CANT_BE_ADDED})
-    try:
-        with transaction.atomic():
-            membership = Membership.objects.create(
-                user=user, organization_id=actor.organization_id, role=role
-            )
-    except IntegrityError as error:
-        raise ValidationError({"email": _("Someone has just added that person.")}) from error
-    return membership, created
 
 
 @transaction.atomic

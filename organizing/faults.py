@@ -6,20 +6,23 @@ that it was refused: the phone would stop retrying.
 1. `FaultMiddleware` answers a fault raised in a view with that 503, and after a database
    fault has the pool's idle connections checked (`check_the_pool`).
 2. `SessionMiddleware` is Django's, except that a session save failing after the view has
-   done its work cannot turn that work into an error. Sessions are saved on every request
-   (SESSION_SAVE_EVERY_REQUEST, for the idle time-out) and after the response is built: a
-   knock already recorded must be reported as recorded, or the phone, told it failed,
-   keeps it as "Not sent".
+   done its work cannot turn that work into an error. A session is renewed for the idle
+   time-out by the requests that use it, once a minute at most (`renew_when_due`), and is
+   saved after the response is built: a knock already recorded must be reported as
+   recorded, or the phone, told it failed, keeps it as "Not sent".
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
+from django.contrib.auth.signals import user_logged_in
 from django.contrib.sessions import middleware as sessions
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
@@ -121,6 +124,31 @@ class FaultMiddleware(MiddlewareMixin):
         return unavailable(request)
 
 
+# A session in use is saved again, for its idle time-out to start afresh, this often at
+# most: saving it on every request cost every knock a write and a commit of its own, and
+# a session then ends between SESSION_COOKIE_AGE and a minute less after its last use.
+RENEW_EVERY = 60
+RENEWED = "_renewed_at"
+
+
+def renew_when_due(request: HttpRequest) -> None:
+    """Mark a session the request used for saving, with its cookie, when it was last renewed
+    RENEW_EVERY seconds ago or more (or later, by a clock that has gone back since)."""
+    session = getattr(request, "session", None)
+    if session is None or not session.accessed or session.is_empty():
+        return
+    now = int(time.time())
+    if abs(now - session.get(RENEWED, 0)) >= RENEW_EVERY:
+        session[RENEWED] = now
+
+
+@receiver(user_logged_in)
+def renewed_at_login(request: HttpRequest | None, **kwargs: object) -> None:
+    """A session made at login is saved then: its minute starts there."""
+    if request is not None and hasattr(request, "session"):
+        request.session[RENEWED] = int(time.time())
+
+
 class SessionMiddleware(sessions.SessionMiddleware):
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         """Django's, but when the save fails: a session the request did not change was being
@@ -136,11 +164,14 @@ class SessionMiddleware(sessions.SessionMiddleware):
             if getattr(request, "session", None) is not None and request.session.accessed:
                 patch_vary_headers(response, ("Cookie",))
             return response
+        # Changed by the request (a login), not only renewed.
+        changed = getattr(request, "session", None) is not None and request.session.modified
         try:
+            renew_when_due(request)
             return super().process_response(request, response)
         except (SessionInterrupted, DatabaseError, PoolTimeout) as error:
             fault = fault_in(error)
-            if not request.session.modified:
+            if not changed:
                 log_fault(request, fault or error, "session not saved, response kept")
                 patch_vary_headers(response, ("Cookie",))
                 return response

@@ -315,7 +315,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Doorstep <doorstep@lo
 
 # Phones are shared: a session ends after this long without a request.
 SESSION_COOKIE_AGE = envint("SESSION_IDLE_MINUTES", "120") * 60
-SESSION_SAVE_EVERY_REQUEST = True
+# Renewed by the requests that use it, once a minute at most (organizing.faults).
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG

@@ -30,3 +30,10 @@ def enqueue(task: Task, *args: Any) -> None:
     except (OperationalError, RedisError, OSError):
         logger.warning("Broker unreachable: %s done in the request instead", task.name)
         task(*args)
+
+
+@shared_task(name="organizing.send_invitation")
+def send_invitation_task(invitation_id: int) -> None:
+    from organizing.invitations import email_invitation
+
+    email_invitation(invitation_id)

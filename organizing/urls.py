@@ -25,6 +25,7 @@ urlpatterns = [
     path("language/", i18n.choose_language, name="language"),
     path("words/<str:language>.js", outbox_words.words, name="outbox_words"),
     path("password/", include("organizing.password_urls")),
+    path("invitation/<str:token>/", accounts.invitation, name="invitation"),
     path("account/two-factor/", two_factor.status, name="two_factor"),
     path("account/two-factor/setup/", two_factor.setup, name="two_factor_setup"),
     path("account/two-factor/verify/", two_factor.verify, name="two_factor_verify"),

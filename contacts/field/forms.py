@@ -54,6 +54,19 @@ class KnockForm(KeyedForm):
 def not_in_past(day: dt.date | None, message: str) -> None:
     if day is not None and day < timezone.localdate():
         raise forms.ValidationError(message)
+    within_horizon(day)
+
+
+# Plans further ahead than this are typing slips (a year of 2205, 9999-12-31), and a date
+# near the calendar's end would overflow wherever a day is added to it.
+HORIZON = dt.timedelta(days=2 * 365)
+
+
+def within_horizon(day: dt.date | None) -> None:
+    if day is not None and day > timezone.localdate() + HORIZON:
+        raise forms.ValidationError(
+            f"That date is more than two years ahead ({day:%b %-d, %Y}): check the year."
+        )
 
 
 PICK_A_DATE = "pick"
@@ -208,6 +221,11 @@ class TalkForm(KeyedForm):
             still_waiting = data.get(f"open_ask_{ask.pk}") in (None, "", Answer.PENDING)
             if still_waiting and data.get(due) is not None and data[due] < timezone.localdate():
                 self.add_error(due, f"“{ask.question}”: the answer can't be due in the past.")
+            elif still_waiting and data.get(due) is not None:
+                try:
+                    within_horizon(data[due])
+                except forms.ValidationError as error:
+                    self.add_error(due, f"“{ask.question}”: {error.messages[0]}")
         return data
 
 

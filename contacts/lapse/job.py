@@ -238,6 +238,8 @@ def _states(cutoffs: _Cutoffs, where: str = "") -> tuple[str, list[Any]]:
     active = f"c.status = '{Status.ACTIVE}'"
     counted = f"({active} AND (c.snoozed_until IS NULL OR c.snoozed_until < %s))"
     clock = "coalesce(c.last_conversation_at, c.created_at)"
+    # Lapsed also while a lapse is open that opened after the run's moment: the host's
+    # clock went back. It stays open, rather than end now and open a second time later.
     sql = f"""
         SELECT s.*,
                CASE WHEN s.lapsed AND (s.lapse_flag = '{LapseFlag.ESCALATED}' OR s.past_grace)
@@ -258,6 +260,7 @@ def _states(cutoffs: _Cutoffs, where: str = "") -> tuple[str, list[Any]]:
                        coalesce({clock} <= t.lapse_before, false)
                        OR coalesce(a.first_due < %s, false)
                        OR coalesce(f.first_on < %s, false)
+                       OR coalesce(c.lapse_started_at > %s, false)
                    ) AS lapsed,
                    {counted} AND (
                        coalesce({clock} <= t.due_before, false)
@@ -286,9 +289,11 @@ def _states(cutoffs: _Cutoffs, where: str = "") -> tuple[str, list[Any]]:
             {where}
         ) AS s"""
     today, last = db_date(cutoffs.today), db_date(cutoffs.last_due_day)
-    # In the order they appear: counted, counted, the asks and follow-ups run out, counted,
-    # the follow-up missed, the asks overdue, the asks and the follow-ups read.
-    return sql, [today, today, today, today, today, today, today, last, last]
+    # In the order they appear: counted, counted, the asks and follow-ups run out, the
+    # lapse opened later, counted, the follow-up missed, the asks overdue, the asks and the
+    # follow-ups read.
+    now = db_time(cutoffs.now)
+    return sql, [today, today, today, today, now, today, today, today, last, last]
 
 
 # A contact whose state moved since the last run, in terms of _states' columns: lapsed with

@@ -52,8 +52,13 @@ DIGEST_INTERVAL = dt.timedelta(days=1)
 URGENCY = [LapseFlag.OK, LapseFlag.DUE_SOON, LapseFlag.LAPSED, LapseFlag.ESCALATED]
 
 
+# Forms refuse dates more than two years ahead; one stored before, or by another path, is
+# read as this far-off day, so that adding a day or a time zone never overflows a page.
+LATEST_DAY = dt.date(9000, 1, 1)
+
+
 def start_of_day(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    return timezone.make_aware(dt.datetime.combine(min(day, LATEST_DAY), dt.time.min))
 
 
 def with_clocks(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
@@ -162,7 +167,7 @@ class Rules:
             if day is not None:
                 clocks.append(
                     Clock(
-                        runs_out_at=start_of_day(day + dt.timedelta(days=1)),
+                        runs_out_at=start_of_day(min(day, LATEST_DAY) + dt.timedelta(days=1)),
                         reason=reason,
                         act_by=day,
                     )

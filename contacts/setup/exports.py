@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from buildings.models import Building
-from contacts.exports import csv_lines, log_export
+from contacts.exports import csv_lines, log_export, phone_cell
 from contacts.languages import language_name
 from contacts.models import Contact, LapseFlag, Level, Status
 from organizing.models import Membership
@@ -97,7 +97,7 @@ def _cells(row: tuple[Any, ...]) -> list[object]:
         unit,
         floor,
         name,
-        phone,
+        phone_cell(phone) if phone else "",
         email,
         language_name(language) if language else "",
         LEVEL_NAMES.get(level, level),

@@ -8,6 +8,7 @@ from django.db.models import OuterRef
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -19,8 +20,9 @@ from contacts.setup.member_forms import AddMemberForm, MemberTurfForm, RoleForm
 from contacts.setup.views import count_of
 from organizing.access import MemberRequest, code_devices, member_required
 from organizing.accounts import send_password_link
-from organizing.actions import add_member, change_role, reactivate_member, runs_the_site
-from organizing.models import Membership, Role, display_name
+from organizing.actions import change_role, reactivate_member, runs_the_site
+from organizing.invitations import cancel_invitation, invite_member, resend_invitation
+from organizing.models import Invitation, Membership, Role, display_name
 
 # Views
 
@@ -34,7 +36,12 @@ def member_list_context(request: MemberRequest, form: AddMemberForm) -> dict[str
         .annotate(turf_count=count_of(turf), owned_count=count_of(owned))
         .order_by("-active", "user__first_name", "user__username")
     )
-    return {"members": members, "form": form}
+    invitations = (
+        Invitation.objects.open()
+        .filter(organization_id=request.membership.organization_id)
+        .order_by("-sent_at")
+    )
+    return {"members": members, "form": form, "invitations": invitations, "now": timezone.now()}
 
 
 @require_GET
@@ -46,27 +53,48 @@ def member_list(request: MemberRequest) -> HttpResponse:
 @require_POST
 @member_required(Role.ADMIN)
 def member_add(request: MemberRequest) -> HttpResponse:
+    """Invite the address. The answer is the same whatever the address holds outside the
+    organization (organizing/invitations.py)."""
     form = AddMemberForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
         try:
-            membership, created = add_member(
+            invitation = invite_member(
                 actor=request.membership, email=data["email"], role=data["role"], name=data["name"]
             )
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            text = (
-                f"Added {display_name(membership.user)} as {membership.get_role_display().lower()}."
-            )
-            if created:
-                send_password_link(membership.user, invite=True)
-                text += (
-                    f" An email to {membership.user.email} invites them to choose their password."
-                )
-            messages.success(request, text)
-            return redirect("members:detail", membership.pk)
+            messages.success(request, f"Invitation sent to {invitation.email}.")
+            return redirect("members:list")
     return render(request, "setup/members.html", member_list_context(request, form), status=422)
+
+
+def get_invitation(request: MemberRequest, invitation_id: int) -> Invitation:
+    return get_object_or_404(
+        Invitation.objects.open().filter(organization_id=request.membership.organization_id),
+        pk=invitation_id,
+    )
+
+
+@require_POST
+@member_required(Role.ADMIN)
+def invitation_resend(request: MemberRequest, invitation_id: int) -> HttpResponse:
+    invitation = get_invitation(request, invitation_id)
+    resend_invitation(actor=request.membership, invitation=invitation)
+    messages.success(request, f"Invitation sent to {invitation.email}.")
+    return redirect("members:list")
+
+
+@require_POST
+@member_required(Role.ADMIN)
+def invitation_cancel(request: MemberRequest, invitation_id: int) -> HttpResponse:
+    invitation = get_invitation(request, invitation_id)
+    cancel_invitation(actor=request.membership, invitation=invitation)
+    messages.success(
+        request, f"Invitation to {invitation.email} cancelled: its link no longer works."
+    )
+    return redirect("members:list")
 
 
 def get_membership(request: MemberRequest, membership_id: int) -> Membership:

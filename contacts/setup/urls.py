@@ -27,6 +27,16 @@ team = (
     [
         path("", members.member_list, name="list"),
         path("add/", members.member_add, name="add"),
+        path(
+            "invitations/<int:invitation_id>/resend/",
+            members.invitation_resend,
+            name="invitation_resend",
+        ),
+        path(
+            "invitations/<int:invitation_id>/cancel/",
+            members.invitation_cancel,
+            name="invitation_cancel",
+        ),
         path("<int:membership_id>/", members.member_detail, name="detail"),
         path("<int:membership_id>/role/", members.member_role, name="role"),
         path("<int:membership_id>/turf/", members.member_turf, name="turf"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -23,6 +24,9 @@ pytestmark = pytest.mark.usefixtures("clock")  # today is a fixed date: see `clo
 
 DAY = dt.timedelta(days=1)
 HTMX = {"HX-Request": "true"}
+# A tapped knock's queries, counting the test transaction's savepoints; the session is not
+# saved again within a minute of its last save (organizing.faults.RENEW_EVERY).
+KNOCK_QUERIES = 19
 
 
 @pytest.fixture
@@ -398,6 +402,33 @@ def test_a_double_tap_records_once(as_olivia: Client, maria: Contact, unit_1204:
 
     assert "Already recorded" in second.content.decode()
     assert Visit.objects.count() == 1
+
+
+def test_a_knock_costs_a_pinned_number_of_queries_however_long_the_history(
+    as_olivia: Client,
+    olivia: User,
+    maria: Contact,
+    unit_1204: Unit,
+    django_assert_max_num_queries: Any,
+) -> None:
+    """Every phone knocks at once on a canvass day: a query more per knock is felt by all.
+    The count covers reading the session and the member, the visit, its history, the clocks
+    and the residents shown again."""
+    for days_ago in range(1, 30):
+        talk(maria, olivia, days_ago=days_ago)
+
+    with django_assert_max_num_queries(KNOCK_QUERIES):
+        tapped = as_olivia.post(knock_url(unit_1204), knock_data(maria, "not_home"), headers=HTMX)
+    with django_assert_max_num_queries(KNOCK_QUERIES - 5):
+        replayed = as_olivia.post(
+            knock_url(unit_1204),
+            knock_data(maria, "come_back"),
+            headers={"X-Doorstep-Replay": "1", "Accept": "application/json"},
+        )
+
+    assert "Not home: Maria Lopez." in tapped.content.decode()
+    assert replayed.json()["status"] == "recorded"
+    assert Contact.objects.get(pk=maria.pk).attempts_since_conversation == 2
 
 
 def test_a_stale_page_after_the_contact_moved_records_nothing(

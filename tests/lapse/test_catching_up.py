@@ -29,7 +29,14 @@ from buildings.models import Unit
 from contacts.lapse import digests, pace
 from contacts.lapse.digests import send_owner_digests
 from contacts.lapse.job import flag_lapsed
-from contacts.models import Contact, DigestKind, DigestLog, LapseFlag, LapseSummary
+from contacts.models import (
+    Contact,
+    DigestKind,
+    DigestLog,
+    LapseEpisode,
+    LapseFlag,
+    LapseSummary,
+)
 from contacts.tasks import (
     send_committee_digests_task,
     send_orphan_digests_task,
@@ -161,6 +168,111 @@ def test_a_lapse_run_missed_is_covered_by_the_next(
 
     assert counts.opened == 1
     assert Contact.objects.get(pk=tamara.pk).lapse_flag == LapseFlag.LAPSED
+
+
+# The host's clock jumps
+
+MONDAYS_JOBS = [
+    send_owner_digests_task,
+    send_orphan_digests_task,
+    take_paces_task,
+    send_committee_digests_task,
+]
+
+
+@pytest.fixture
+def mondays_people(unit_1204: Unit, olivia: User, cora: User, ada: User) -> None:
+    """Olivia has a lapsed contact, a neighbour of hers has no owner, and Cora and Ada sit
+    on the committee: every job of Monday morning has someone to tell."""
+    lapsed_contact(unit_1204, olivia, "Maria Lopez", at(MONDAY, 0))
+    lapsed_contact(unit_1204, None, "Woman in 1204", at(MONDAY, 0))
+    flag_lapsed(now=at(MONDAY, 0, 5))
+
+
+def what_was_done() -> tuple[list[tuple[str, list[str]]], list[tuple[str, dt.date]], Any]:
+    """The emails sent (subject, to), the digests recorded done, and the pace taken."""
+    emails = sorted((str(message.subject), message.to) for message in mail.outbox)
+    done = sorted(DigestLog.objects.values_list("kind", "period"))
+    return emails, done, LapseSummary.objects.get().pace
+
+
+@pytest.mark.usefixtures("mondays_people")
+def test_a_clock_jumping_three_hours_forward_across_7_sends_each_of_mondays_digests_once(
+    time_machine: TimeMachineFixture,
+) -> None:
+    before = quarter_hours(at(MONDAY, 4), at(MONDAY, 6))
+    # At 5:45 the host's clock is set right: it is 8:45, and 6:00 to 8:30 never came.
+    after = quarter_hours(at(MONDAY, 8, 45), at(MONDAY, 12))
+
+    for job in MONDAYS_JOBS:
+        sent = fire(job, before + after, time_machine)
+        assert [moment for moment, n in sent.items() if n] == [at(MONDAY, 8, 45)], job.name
+    emails, done, pace_taken = what_was_done()
+
+    assert emails == [
+        ("Doorstep: 1 lapsed", ["olivia@example.org"]),
+        ("Doorstep: 2 contacts need an owner", ["ada@example.org"]),
+        ("Doorstep: 2 contacts need an owner", ["cora@example.org"]),
+        ("Doorstep: the week of 09 June", ["ada@example.org"]),
+        ("Doorstep: the week of 09 June", ["cora@example.org"]),
+    ]
+    assert {period for _, period in done} == {MONDAY}
+    assert pace_taken["week"] == (MONDAY - 7 * DAY).isoformat()
+
+
+@pytest.mark.usefixtures("mondays_people")
+def test_a_clock_set_back_an_hour_across_7_after_the_digests_went_sends_none_again(
+    time_machine: TimeMachineFixture,
+) -> None:
+    for job in MONDAYS_JOBS:
+        fire(job, quarter_hours(at(MONDAY, 6), at(MONDAY, 8)), time_machine)
+    sent_on_time = what_was_done()
+    assert sent_on_time[0] and sent_on_time[1]
+
+    # At 7:45 the host's clock goes back an hour: 6:45 to 7:45 comes a second time.
+    for job in MONDAYS_JOBS:
+        again = fire(job, quarter_hours(at(MONDAY, 6, 45), at(MONDAY, 10)), time_machine)
+        assert not any(again.values()), job.name
+
+    assert what_was_done() == sent_on_time
+    # Tuesday's come at their hour, as if nothing had happened.
+    tuesday = at(TUESDAY, 7)
+    assert fire(send_owner_digests_task, [tuesday], time_machine) == {tuesday: 1}
+
+
+@pytest.mark.usefixtures("mondays_people")
+def test_a_clock_set_back_across_midnight_sends_yesterdays_digests_no_second_time(
+    time_machine: TimeMachineFixture,
+) -> None:
+    for job in MONDAYS_JOBS:
+        fire(job, quarter_hours(at(MONDAY, 6), at(MONDAY, 9)), time_machine)
+    sent_on_time = what_was_done()
+
+    # Tuesday 0:30 becomes Monday 23:30 again.
+    for job in MONDAYS_JOBS:
+        again = fire(job, quarter_hours(at(MONDAY, 23, 30), at(TUESDAY, 1)), time_machine)
+        assert not any(again.values()), job.name
+
+    assert what_was_done() == sent_on_time
+
+
+def test_a_lapse_opened_before_the_clock_goes_back_an_hour_is_opened_once(
+    unit_1204: Unit, olivia: User
+) -> None:
+    # Tamara lapses at 6:30 on Tuesday; the 7:05 run opens her lapse.
+    tamara = make_contact(
+        unit_1204, owner=olivia, name="Tamara", created_at=at(TUESDAY, 6, 30) - 60 * DAY
+    )
+    assert flag_lapsed(now=at(TUESDAY, 7, 5)).opened == 1
+
+    # The clock goes back an hour: 6:05, before she lapsed, comes again, then 7:05.
+    again = [flag_lapsed(now=at(TUESDAY, hour, 5)) for hour in (6, 7, 8)]
+
+    assert [(counts.opened, counts.resolved) for counts in again] == [(0, 0)] * 3
+    tamara.refresh_from_db()
+    assert (tamara.lapse_flag, tamara.lapse_started_at) == (LapseFlag.LAPSED, at(TUESDAY, 7, 5))
+    # No lapse "picked up again" at 6:05 by nobody.
+    assert not LapseEpisode.objects.filter(contact=tamara).exists()
 
 
 # One organization's failure is its own

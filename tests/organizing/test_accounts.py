@@ -23,7 +23,7 @@ from kombu.exceptions import OperationalError
 from buildings.models import Building, Unit
 from contacts.models import Contact, Visit
 from organizing.celery import app
-from organizing.models import Membership, Organization, Role
+from organizing.models import Role
 from organizing.security import client_ip
 from organizing.tasks import send_password_link_task
 from tests.makers import make_member, new_key
@@ -200,35 +200,6 @@ def test_the_client_address_behind_our_proxy_is_the_one_it_saw(settings: Any, rf
 @pytest.fixture
 def on_commit(django_capture_on_commit_callbacks: Callable[..., Any]) -> Callable[..., Any]:
     return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-def test_a_new_member_chooses_their_password_from_the_invitation(
-    ada: User, org: Organization, on_commit: Callable[..., Any]
-) -> None:
-    admin = Client()
-    admin.force_login(ada)
-    with on_commit():
-        admin.post(
-            reverse("members:add"),
-            {"email": "nadia@example.org", "name": "Nadia", "role": Role.ORGANIZER},
-        )
-
-    (invitation,) = mail.outbox
-    assert invitation.to == ["nadia@example.org"]
-    assert "choose your password" in invitation.subject
-    nadia = Client()
-    form_url = nadia.get(link_in(invitation), follow=True).redirect_chain[-1][0]
-    nadia.post(form_url, {"new_password1": "a long new secret 7", "new_password2": "x"})
-    assert not User.objects.get(username="nadia@example.org").has_usable_password()
-    done = nadia.post(
-        form_url, {"new_password1": "a long new secret 7", "new_password2": "a long new secret 7"}
-    )
-
-    assert done.status_code == 302
-    assert log_in(Client(), "nadia@example.org", "a long new secret 7").status_code == 302
-    # The link works once.
-    again = Client().get(link_in(invitation), follow=True)
-    assert "This link has been used already or is too old" in again.content.decode()
 
 
 def test_a_forgotten_password_is_set_again_by_email(
@@ -604,16 +575,3 @@ def test_an_admin_cannot_lock_out_or_handle_someone_who_runs_the_site(
     cora.membership.refresh_from_db()
     assert cora.membership.role == Role.COMMITTEE and cora.membership.active
     assert not mail.outbox
-
-
-def test_an_admin_cannot_add_an_account_that_runs_the_site(ada: User) -> None:
-    User.objects.create_user("root", email="root@example.org", is_staff=True, is_superuser=True)
-    admin = Client()
-    admin.force_login(ada)
-
-    response = admin.post(
-        reverse("members:add"), {"email": "root@example.org", "name": "", "role": Role.ADMIN}
-    )
-
-    assert "can&#x27;t be added" in response.content.decode()
-    assert not Membership.objects.filter(user__username="root").exists()

@@ -18,6 +18,8 @@ from django.utils import timezone
 from buildings.models import Building, Unit
 from contacts.actions import record_visit
 from contacts.models import Ask, Contact, FollowUp, Meeting, Outcome
+from organizing.invitations import hash_of
+from organizing.models import Invitation
 from tests.makers import new_key
 
 PERSONAS = ["anonymous", "olivia", "omar", "cora", "ada", "xavier"]
@@ -54,6 +56,8 @@ MATRIX: dict[str, dict[str, str]] = {
     "password_reset_done": PUBLIC,
     "password_reset_confirm": PUBLIC,
     "password_reset_complete": PUBLIC,
+    # An invitation's link: whoever holds it (organizing/invitations.py).
+    "invitation": PUBLIC,
     # Setting up a code from a phone app is for committee and admins.
     "two_factor": COMMITTEE,
     "two_factor_setup": COMMITTEE,
@@ -87,10 +91,11 @@ MATRIX: dict[str, dict[str, str]] = {
     "committee:export": COMMITTEE,
     "committee:settings": COMMITTEE,
     "committee:snooze": COMMITTEE_OBJECT,
-    # Committee and admins call meetings and close their attendance; every member sees
-    # them, invites the residents they see, and takes the attendance at the door.
+    # Committee and admins call meetings, change them and close their attendance; every
+    # member sees them, invites the residents they see, and takes the attendance at the door.
     "committee:new_meeting": COMMITTEE,
     "committee:close_meeting": COMMITTEE_OBJECT,
+    "committee:edit_meeting": COMMITTEE_OBJECT,
     "meetings:list": MEMBER,
     "meetings:detail": ORGANIZATION_OBJECT,
     "meetings:invite": ORGANIZATION_OBJECT,
@@ -111,6 +116,8 @@ MATRIX: dict[str, dict[str, str]] = {
     "setup:units": ADMIN_OBJECT,
     "members:list": ADMIN,
     "members:add": ADMIN,
+    "members:invitation_resend": ADMIN_OBJECT,
+    "members:invitation_cancel": ADMIN_OBJECT,
     "members:detail": ADMIN_OBJECT,
     "members:role": ADMIN_OBJECT,
     "members:turf": ADMIN_OBJECT,
@@ -164,6 +171,13 @@ def ids(
         starts_at=timezone.now() - dt.timedelta(hours=1),
         place="Lobby",
     )
+    invitation = Invitation.objects.create(
+        organization=maria.organization,
+        email="invited@example.org",
+        token_hash=hash_of("matrix-invitation"),
+        sent_at=timezone.now(),
+        expires_at=timezone.now() + dt.timedelta(days=7),
+    )
     return {
         "meeting_id": meeting.pk,
         "building_id": riverside.pk,
@@ -174,6 +188,8 @@ def ids(
         "visit_id": visit.pk,
         "membership_id": omar.membership.pk,
         "key": maria.submission_key or "maria0000000000000000000000000000",
+        "invitation_id": invitation.pk,
+        "token": "matrix-invitation",
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import subprocess
@@ -13,6 +14,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import timezone
+from time_machine import TimeMachineFixture
 
 from buildings.models import Unit
 from contacts.models import Contact
@@ -92,14 +95,29 @@ def test_cookies_are_out_of_reach_of_scripts(olivia: User) -> None:
     assert logged_in.cookies["sessionid"]["samesite"] == "Lax"
 
 
-def test_a_session_ends_after_two_idle_hours_and_each_request_renews_it(olivia: User) -> None:
+def test_a_session_ends_after_two_idle_hours_and_requests_renew_it_once_a_minute(
+    olivia: User, time_machine: TimeMachineFixture
+) -> None:
+    time_machine.move_to(timezone.make_aware(dt.datetime(2031, 6, 11, 9)), tick=False)
     client = Client()
     client.force_login(olivia)
 
-    response = client.get(reverse("home"))
+    # A request seconds after the login, which saved the session, does not save it again...
+    time_machine.shift(dt.timedelta(seconds=20))
+    soon = client.get(reverse("home"))
+    # ...one a minute after it was saved does, and the two hours start again.
+    time_machine.shift(dt.timedelta(seconds=40))
+    later = client.get(reverse("home"))
+    time_machine.shift(dt.timedelta(hours=2) - dt.timedelta(seconds=1))
+    still_in = client.get(reverse("home"))
+    time_machine.shift(dt.timedelta(hours=2, seconds=1))
+    idle_too_long = client.get(reverse("home"))
 
-    assert response.cookies["sessionid"]["max-age"] == 2 * 3600
-    assert client.get(reverse("home")).cookies["sessionid"]["max-age"] == 2 * 3600
+    assert soon.status_code == 200 and "sessionid" not in soon.cookies
+    assert later.cookies["sessionid"]["max-age"] == 2 * 3600
+    assert still_in.status_code == 200
+    assert idle_too_long.status_code == 302
+    assert idle_too_long["Location"].startswith(reverse(settings.LOGIN_URL))
 
 
 def test_recording_visits_logs_no_personal_data(

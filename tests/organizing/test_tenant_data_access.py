@@ -18,7 +18,7 @@ from django.urls import reverse
 from buildings.models import Unit
 from contacts.models import Contact
 from organizing.logs import ForbiddenInOneLine
-from organizing.models import Membership, Organization, Role
+from organizing.models import Organization, Role
 from tests.makers import make_contact, make_member
 
 PASSWORD = "correct horse 42"  # tests/makers.make_member's
@@ -105,28 +105,6 @@ def test_an_account_guessed_at_from_many_addresses_is_locked_out_everywhere(
 
 
 # Adding a member tells nothing of other organizations' accounts
-
-
-def test_an_address_in_use_anywhere_else_gets_the_same_answer_whatever_the_reason(
-    ada: User, org: Organization, xavier: User
-) -> None:
-    User.objects.create_user("site-runner", "runner@example.org", is_staff=True)
-    User.objects.create_user("clash@example.org", "other@example.org")
-    answers = []
-    for email in ("xavier@example.org", "runner@example.org", "clash@example.org"):
-        response = client_for(ada).post(
-            reverse("members:add"), {"email": email, "role": Role.ORGANIZER}
-        )
-        assert response.status_code == 422
-        answers.append(response.context["form"].errors["email"])
-        assert "elsewhere" not in response.content.decode()
-
-    assert answers[0] == answers[1] == answers[2]
-    assert answers[0] == [
-        "That email address can't be added. Ask the person for another address, or ask the "
-        "people who run this site."
-    ]
-    assert not Membership.objects.filter(organization=org, user__email="runner@example.org")
 
 
 # Trails outlive deleted users

@@ -19,7 +19,8 @@ from django.utils import timezone
 from buildings.models import Building, Unit
 from contacts.actions import record_visit
 from contacts.models import Answer, Ask, Contact, FollowUp, Meeting, Outcome
-from organizing.models import Organization, Role
+from organizing.invitations import hash_of
+from organizing.models import Invitation, Organization, Role
 from tests.makers import make_building, make_contact, make_member, make_unit, new_key
 
 
@@ -38,9 +39,12 @@ class Ground:
     # The key a phone made for a resident it added: the Talked form finds them by it.
     contact_key: str
     meeting: Meeting
+    invitation: Invitation
+    # The link of the invitation's email.
+    invitation_token: str
 
     def url_keys(self) -> dict[str, str]:
-        return {"key": self.contact_key}
+        return {"key": self.contact_key, "token": self.invitation_token}
 
     def url_ids(self) -> dict[str, int]:
         return {
@@ -52,6 +56,7 @@ class Ground:
             "visit_id": self.visit_id,
             "membership_id": self.membership_id,
             "meeting_id": self.meeting.pk,
+            "invitation_id": self.invitation.pk,
         }
 
 
@@ -86,6 +91,14 @@ def ground(organizer: User, contact: Contact, membership_id: int) -> Ground:
         due_on=today,
         answer=Answer.YES,
     )
+    invitation_token = f"invitation-{contact.organization.slug}"
+    invitation = Invitation.objects.create(
+        organization=contact.organization,
+        email=f"invited@{contact.organization.slug}.example.org",
+        token_hash=hash_of(invitation_token),
+        sent_at=timezone.now(),
+        expires_at=timezone.now() + dt.timedelta(days=7),
+    )
     return Ground(
         organization=contact.organization,
         building=contact.unit.building,
@@ -97,6 +110,8 @@ def ground(organizer: User, contact: Contact, membership_id: int) -> Ground:
         membership_id=membership_id,
         contact_key=contact_key,
         meeting=meeting,
+        invitation=invitation,
+        invitation_token=invitation_token,
     )
 
 

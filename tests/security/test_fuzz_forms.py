@@ -57,6 +57,7 @@ from contacts.setup.forms import (
     UnitGeneratorForm,
 )
 from contacts.setup.member_forms import AddMemberForm, MemberTurfForm, RoleForm
+from organizing.accounts import NewAccountForm
 from organizing.two_factor import CodeForm
 from tests.organizing.test_permission_matrix import url_names
 from tests.security.conftest import Ground
@@ -203,6 +204,9 @@ POSTS: dict[str, Post] = {
     "committee:new_meeting": Post(
         "cora", lambda ours: [MeetingForm(organization=ours.organization)]
     ),
+    "committee:edit_meeting": Post(
+        "cora", lambda ours: [MeetingForm(organization=ours.organization)]
+    ),
     "committee:close_meeting": Post("cora"),
     "meetings:invite": Post(
         "olivia",
@@ -260,6 +264,14 @@ POSTS: dict[str, Post] = {
     "members:deactivate": Post("ada"),
     "members:reactivate": Post("ada"),
     "members:password_link": Post("ada"),
+    "members:invitation_resend": Post("ada"),
+    "members:invitation_cancel": Post("ada"),
+    # Whoever holds an invitation's link may open it, whichever the organization.
+    "invitation": Post(
+        ANONYMOUS,
+        lambda ours: [NewAccountForm(email=ours.invitation.email)],
+        url=lambda client, ours: reverse("invitation", args=[ours.invitation_token]),
+    ),
     "members:two_factor_reset": Post("ada"),
     "two_factor_setup": Post("cora", lambda ours: [CodeForm()]),
     "two_factor_verify": Post("cora", lambda ours: [CodeForm()]),

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('organizing', '0003_meetings_settings'),
+        ('organizing', '0004_invitations'),
     ]
 
     operations = [
