@@ -46,7 +46,7 @@ lint: venv
 LANGUAGE ?=
 messages: venv
 	.venv/bin/python manage.py makemessages $(if $(LANGUAGE),--locale $(LANGUAGE),--all) \
-		--add-location file --no-wrap \
+		--add-location file --no-wrap --no-obsolete \
 		--ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' --ignore 'bench/*' --ignore 'scripts/*'
 	.venv/bin/python scripts/compile_messages.py
 

@@ -45,11 +45,15 @@ class LocaleMiddleware:
         try:
             response = self.get_response(request)
         finally:
+            # Nothing of this request's language or clock outlives it in the thread (a
+            # streamed response that reads either after this returns sets its own).
             timezone.deactivate()
+            language = translation.get_language()
+            translation.activate(settings.LANGUAGE_CODE)
         if language := getattr(request, "keep_language", ""):
             set_language_cookie(request, response, language)
         patch_vary_headers(response, ("Accept-Language",))
-        response.headers.setdefault("Content-Language", translation.get_language())
+        response.headers.setdefault("Content-Language", language)
         return response
 
 

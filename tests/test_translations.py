@@ -66,7 +66,7 @@ def test_translations_keep_every_placeholder(language: str) -> None:
         if len(originals) == 2:
             singular, plural = (placeholders(text, message) for text in originals)
             allowed = set(singular) | set(plural)
-            needed = set(plural) - {"%(count)s", "%d", "{count}"}
+            needed = set(plural) - {"%(count)s", "%(counter)s", "%d", "{count}"}
             for form in forms_of(message.string):
                 found = set(placeholders(form, message))
                 # A singular may spell its number out ("un contact"), never invent one.
