@@ -48,12 +48,12 @@ class LocaleMiddleware:
             # Nothing of this request's language or clock outlives it in the thread (a
             # streamed response that reads either after this returns sets its own).
             timezone.deactivate()
-            language = translation.get_language()
+            spoken = translation.get_language()
             translation.activate(settings.LANGUAGE_CODE)
-        if language := getattr(request, "keep_language", ""):
-            set_language_cookie(request, response, language)
+        if kept := getattr(request, "keep_language", ""):
+            set_language_cookie(request, response, kept)
         patch_vary_headers(response, ("Accept-Language",))
-        response.headers.setdefault("Content-Language", language)
+        response.headers.setdefault("Content-Language", spoken)
         return response
 
 
