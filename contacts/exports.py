@@ -6,6 +6,8 @@ return at the start) get a leading apostrophe, as OWASP recommends for CSV injec
 spreadsheet then shows the text and runs nothing. A phone number is left as it is: its
 digits, spaces, brackets, dots and dashes can call no function, and "+1 514 555 0100" is
 how an international number is written.
+
+The words in the cells (levels, states, languages) are in the exporting member's language.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable, Iterator
+
+from django.utils import timezone, translation
 
 from contacts.models import PHONE_PATTERN, ExportLog
 from organizing.models import Membership
@@ -37,10 +41,26 @@ class _Echo:
 
 
 def csv_lines(rows: Iterable[Iterable[object]]) -> Iterator[str]:
-    """Each row as a line of CSV, every cell made spreadsheet-safe; read as it is written."""
+    """Each row as a line of CSV, every cell made spreadsheet-safe; read as it is written.
+
+    Written in the language and time zone active now, the exporting member's: a streamed
+    response reads the rows after the view has returned, when the request's zone is gone,
+    and its words (levels, states, languages) and times are read then."""
+    language, zone = translation.get_language(), timezone.get_current_timezone()
     writer = csv.writer(_Echo())
-    for row in rows:
-        yield writer.writerow([spreadsheet_safe(value) for value in row])
+    cells = iter(rows)
+
+    def lines() -> Iterator[str]:
+        while True:
+            # Not across the yield: the reader's own code runs between two lines.
+            with translation.override(language), timezone.override(zone):
+                row = next(cells, None)
+                if row is None:
+                    return
+                line: str = writer.writerow([spreadsheet_safe(value) for value in row])
+            yield line
+
+    return lines()
 
 
 def log_export(*, actor: Membership, what: str, filters: str, rows: int) -> ExportLog:

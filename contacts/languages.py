@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from functools import cache
 
 from babel import Locale, UnknownLocaleError
@@ -37,6 +38,7 @@ def names_in(interface: str) -> dict[str, str]:
     """Every language's name in the interface language `interface` (a Django language
     code such as "fr" or "en-us"), English where CLDR has no name in it. Read from CLDR
     once per interface language and process, on first use."""
+    local: Mapping[str, str]
     try:
         local = Locale.parse(interface, sep="-").languages
     except (UnknownLocaleError, ValueError):
