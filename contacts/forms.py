@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 
 from contacts.languages import language_code, language_name, most_used
 from contacts.models import Contact, Status
@@ -78,14 +78,13 @@ class ReassignForm(forms.Form):
         if data.get("everyone"):
             now = self.matching.count()
             if data.get("expected") != now:
-                message = ngettext(
-                    "The list changed since it was shown: %(count)s contact matches now. "
-                    "Check it and try again.",
-                    "The list changed since it was shown: %(count)s contacts match now. "
-                    "Check it and try again.",
-                    now,
+                raise forms.ValidationError(
+                    _(
+                        "The list changed since it was shown: %(count)s contacts match now. "
+                        "Check it and try again."
+                    )
+                    % {"count": now}
                 )
-                raise forms.ValidationError(message % {"count": now})
         return data
 
 

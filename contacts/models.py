@@ -267,10 +267,10 @@ class Contact(models.Model):
     consent_note = models.TextField(
         blank=True,
         help_text=_("What the person agreed to: calls, texts, being listed."),
-        verbose_name=_("consent"),
+        verbose_name=_("consent note"),
     )
     notes = models.TextField(blank=True, verbose_name=_("notes"))
-    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("added"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True)
     # The key of the form that added this contact: a resubmission finds it again.
     submission_key = models.CharField(max_length=64, blank=True, editable=False)
@@ -291,26 +291,26 @@ class Contact(models.Model):
         choices=LapseFlag.choices,
         default=LapseFlag.OK,
         editable=False,
-        verbose_name=_("lapse"),
+        verbose_name=_("lapse flag"),
     )
     # The lapse open now, set with the flag (lapsed or escalated exactly while it is open),
     # and kept as a LapseEpisode when it ends (end_lapse). On the contact's row, so that a
     # contact lapses in one write: the job's first run finds a quarter of them lapsed.
     lapse_started_at = models.DateTimeField(
-        null=True, blank=True, editable=False, verbose_name=_("lapsed since")
+        null=True, blank=True, editable=False, verbose_name=_("lapse started at")
     )
     lapse_reason = models.CharField(
         max_length=20,
         choices=LapseReason.choices,
         blank=True,
         editable=False,
-        verbose_name=_("why lapsed"),
+        verbose_name=_("lapse reason"),
     )
     lapse_level = models.PositiveSmallIntegerField(
         _("level when it lapsed"), choices=Level.choices, null=True, blank=True, editable=False
     )
     lapse_escalated_at = models.DateTimeField(
-        null=True, blank=True, editable=False, verbose_name=_("escalated")
+        null=True, blank=True, editable=False, verbose_name=_("lapse escalated at")
     )
     orphaned = models.BooleanField(
         default=False,
@@ -319,17 +319,17 @@ class Contact(models.Model):
         verbose_name=_("orphaned"),
     )
     snoozed_until = models.DateField(null=True, blank=True, verbose_name=_("snoozed until"))
-    snooze_reason = models.CharField(max_length=200, blank=True, verbose_name=_("why snoozed"))
+    snooze_reason = models.CharField(max_length=200, blank=True, verbose_name=_("snooze reason"))
 
     # Denormalised, kept right only by contacts.actions.record_visit.
     last_conversation_at = models.DateTimeField(
-        null=True, blank=True, editable=False, verbose_name=_("last conversation")
+        null=True, blank=True, editable=False, verbose_name=_("last conversation at")
     )
     last_attempt_at = models.DateTimeField(
-        null=True, blank=True, editable=False, verbose_name=_("last attempt")
+        null=True, blank=True, editable=False, verbose_name=_("last attempt at")
     )
     attempts_since_conversation = models.PositiveIntegerField(
-        default=0, editable=False, verbose_name=_("attempts since the last conversation")
+        default=0, editable=False, verbose_name=_("attempts since conversation")
     )
 
     objects = ContactQuerySet.as_manager()
@@ -516,7 +516,7 @@ class LevelChange(models.Model):
         related_name="+",
         verbose_name=_("changed by"),
     )
-    changed_at = models.DateTimeField(default=timezone.now, verbose_name=_("changed"))
+    changed_at = models.DateTimeField(default=timezone.now, verbose_name=_("changed at"))
 
     class Meta:
         ordering = ["-changed_at"]
@@ -566,13 +566,13 @@ class Visit(models.Model):
         max_length=10, choices=Channel.choices, default=Channel.DOOR, verbose_name=_("channel")
     )
     outcome = models.CharField(max_length=20, choices=Outcome.choices, verbose_name=_("outcome"))
-    happened_at = models.DateTimeField(default=timezone.now, verbose_name=_("when"))
+    happened_at = models.DateTimeField(default=timezone.now, verbose_name=_("happened at"))
     recorded_at = models.DateTimeField(auto_now_add=True)
     note = models.TextField(blank=True, verbose_name=_("note"))
     idempotency_key = models.CharField(max_length=64, validators=[idempotency_key_validator])
     # Set when a knock sent late from a phone met a changed world (the contact had moved or
     # been handed to someone else): recorded all the same, and shown to its organizer.
-    needs_look = models.CharField(max_length=200, blank=True, verbose_name=_("needs a look"))
+    needs_look = models.CharField(max_length=200, blank=True, verbose_name=_("needs look"))
     # Knocking together: who came along, a member or a contact (a leader knocking with
     # us, for whom it counts as a conversation: contacts.actions.record_visit).
     companion = models.ForeignKey(
@@ -582,7 +582,7 @@ class Visit(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
-        verbose_name=_("knocked with"),
+        verbose_name=_("companion"),
     )
     companion_contact = models.ForeignKey(
         Contact,
@@ -591,7 +591,7 @@ class Visit(models.Model):
         blank=True,
         related_name="knocks_joined",
         db_index=False,
-        verbose_name=_("knocked with (resident)"),
+        verbose_name=_("companion contact"),
     )
 
     history = HistoricalRecords(excluded_fields=["recorded_at", "idempotency_key"])
@@ -656,12 +656,12 @@ class Ask(models.Model):
         related_name="+",
         verbose_name=_("asked by"),
     )
-    asked_at = models.DateTimeField(default=timezone.now, verbose_name=_("asked"))
+    asked_at = models.DateTimeField(default=timezone.now, verbose_name=_("asked at"))
     due_on = models.DateField("answer due")
     answer = models.CharField(
         max_length=10, choices=Answer.choices, default=Answer.PENDING, verbose_name=_("answer")
     )
-    answered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("answered"))
+    answered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("answered at"))
     # An invitation: the ask's subject is this meeting ("come to Thursday's meeting").
     meeting = models.ForeignKey(
         "Meeting",
@@ -719,10 +719,10 @@ class FollowUp(models.Model):
         on_delete=models.SET_NULL,
         null=True,
         related_name="follow_ups",
-        verbose_name=_("who goes"),
+        verbose_name=_("assigned to"),
     )
     purpose = models.CharField(max_length=200, verbose_name=_("purpose"))
-    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("planned"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
     done_by = models.ForeignKey(
         Visit,
         on_delete=models.SET_NULL,
@@ -731,8 +731,8 @@ class FollowUp(models.Model):
         related_name="completed",
         verbose_name=_("done by"),
     )
-    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled"))
-    cancel_reason = models.CharField(max_length=200, blank=True, verbose_name=_("why cancelled"))
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
+    cancel_reason = models.CharField(max_length=200, blank=True, verbose_name=_("cancel reason"))
     submission_key = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = FollowUpQuerySet.as_manager()
@@ -783,7 +783,7 @@ class LapseThreshold(models.Model):
     lead_days = models.PositiveSmallIntegerField(
         default=2,
         help_text=_("Days before a lapse that the owner is told, at the least."),
-        verbose_name=_("warning days"),
+        verbose_name=_("lead days"),
     )
 
     class Meta:

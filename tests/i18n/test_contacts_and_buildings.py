@@ -7,8 +7,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.test import Client
@@ -23,6 +25,14 @@ from contacts.languages import language_code, language_name
 from contacts.models import Channel, Contact, Level, Outcome
 from organizing.models import Membership, Organization
 from tests.makers import make_contact, new_key
+
+
+@pytest.fixture(autouse=True)
+def english_after() -> Iterator[None]:
+    """A request leaves its member's language active in the thread: the next test starts in
+    the default one, as a new request would."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 def in_french(user: User) -> Client:
@@ -73,7 +83,8 @@ def test_languages_are_named_in_the_readers_language_and_found_in_any() -> None:
             "tamoul",
             "allemand",
         ]
-    assert language_name("so") == "Somali"
+    with translation.override("en"):
+        assert language_name("so") == "Somali"
     assert [language_code(n) for n in ("tamoul", "Tamil", "தமிழ்", "ta")] == ["ta"] * 4
 
 
@@ -171,3 +182,12 @@ def test_units_for_another_organizations_building_are_refused_in_french(
         add_units(actor=xavier.membership, building=riverside, doors=[(1, "101")])
 
     assert refused.value.messages == ["Cet immeuble n\u2019est pas dans votre organisation."]
+
+
+def test_a_french_admin_fills_in_a_building_with_french_labels(ada: User) -> None:
+    page = in_french(ada).get(reverse("setup:new")).text
+
+    assert "<label>Adresse *" in page
+    assert "<label>Code postal <" in page
+    assert "<label>Propriétaire ou gestionnaire <" in page
+    assert "Street address" not in page
