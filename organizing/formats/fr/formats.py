@@ -1,10 +1,10 @@
 """How French pages write dates and times: the day before the month, 14 h 30."""
 
-DATE_FORMAT = "j M Y"
-DATETIME_FORMAT = "j M Y, H \\h i"
-MONTH_DAY_FORMAT = "j M"
-SHORT_DATE_FORMAT = "D j M"
-SHORT_DATETIME_FORMAT = "D j M, H \\h i"
+DATE_FORMAT = "j N Y"
+DATETIME_FORMAT = "j N Y, H \\h i"
+MONTH_DAY_FORMAT = "j N"
+SHORT_DATE_FORMAT = "D j N"
+SHORT_DATETIME_FORMAT = "D j N, H \\h i"
 TIME_FORMAT = "H \\h i"
 YEAR_MONTH_FORMAT = "F Y"
 
