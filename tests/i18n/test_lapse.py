@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core import mail
 from django.core.mail import EmailMessage
@@ -24,12 +26,23 @@ from contacts.lapse.digests import (
     send_owner_digests,
 )
 from contacts.lapse.job import flag_lapsed
-from contacts.models import Contact, Level
+from contacts.lapse.rule import Rules, with_clocks
+from contacts.models import Ask, Contact, LapseFlag, Level
+from organizing.i18n import local_to
 from organizing.models import Organization
 from tests.lapse.test_digests import html_of, lapsed_contact, sent_to, talk
 from tests.makers import make_contact
 
 pytestmark = pytest.mark.usefixtures("clock")  # Wednesday 11 June 2031, noon in Toronto
+
+
+@pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    """A French page leaves French active in the thread: the tests after these start in
+    the default language, as a new process does."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
 
 DAY = dt.timedelta(days=1)
 NBSP = "\u00a0"
@@ -166,6 +179,29 @@ def test_a_digest_counts_days_in_its_organizations_time_zone_as_its_pages_do(
     client.force_login(olivia)
     today = client.get(reverse("home")).content.decode()
     assert "Thu: no conversation since Jun 5 (leader: every 7 days)" in today
+
+
+def test_the_hourly_job_counts_an_organizations_days_in_its_time_zone_as_its_pages_do(
+    org: Organization, unit_1204: Unit, olivia: User
+) -> None:
+    """At 1:00 on Thursday in Toronto it is still 22:00 on Wednesday in Vancouver: for a
+    Vancouver union, an ask due on Wednesday has not run out yet."""
+    org.time_zone = "America/Vancouver"
+    org.save(update_fields=["time_zone"])
+    tamara = make_contact(unit_1204, owner=olivia, name="Tamara Okafor", level=Level.LEADER)
+    talk(tamara, olivia, timezone.now() - DAY)
+    Ask.objects.create(
+        contact=tamara, question="Floor captain?", asked_by=olivia, due_on=dt.date(2031, 6, 11)
+    )
+    late = timezone.make_aware(dt.datetime(2031, 6, 12, 1))
+
+    flag_lapsed(now=late)
+
+    tamara.refresh_from_db()
+    assert tamara.lapse_flag == LapseFlag.DUE_SOON
+    with local_to(org):  # as member_required dates the pages
+        read = Rules.of(org).read(with_clocks(Contact.objects.filter(pk=tamara.pk)).get(), late)
+    assert read.flag == LapseFlag.DUE_SOON
 
 
 def test_a_french_member_reads_a_contacts_lapse_state_in_french(
