@@ -256,9 +256,7 @@ def owner_digest(membership: Membership, now: dt.datetime) -> EmailMultiAlternat
     parts = []
     if due.due_soon:
         count = len(due.due_soon)
-        parts.append(
-            ngettext("%(count)s due soon", "%(count)s due soon", count) % {"count": count}
-        )
+        parts.append(ngettext("%(count)s due soon", "%(count)s due soon", count) % {"count": count})
     if due.lapsed:
         count = len(due.lapsed)
         parts.append(ngettext("%(count)s lapsed", "%(count)s lapsed", count) % {"count": count})

@@ -136,9 +136,10 @@ def words(contact: Contact, clock: Clock, rules: Rules) -> str:
         follow_up = contact.open_follow_ups[0]  # type: ignore[attr-defined]
         return _("the follow-up you planned (%(purpose)s)") % {"purpose": follow_up.purpose}
     days = rules.days_by_level[contact.level]
-    cadence = ngettext(
-        "%(level)s: every %(days)s day", "%(level)s: every %(days)s days", days
-    ) % {"level": str(Level(contact.level).label).lower(), "days": days}
+    cadence = ngettext("%(level)s: every %(days)s day", "%(level)s: every %(days)s days", days) % {
+        "level": str(Level(contact.level).label).lower(),
+        "days": days,
+    }
     if clock.reason == LapseReason.NEVER_TALKED:
         added = timezone.localdate(contact.created_at)
         return _("never talked to, added %(day)s (%(cadence)s)") % {

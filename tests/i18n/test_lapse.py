@@ -46,15 +46,19 @@ def default_language() -> Iterator[None]:
 
 DAY = dt.timedelta(days=1)
 NBSP = "\u00a0"
+APOSTROPHE = "\u2019"
 # Words of the digests' English that French never uses: one of them in a French digest is
 # a sentence left untranslated.
 ENGLISH = set(
-    """hello due soon lapsed lapse since every days day owner nobody the of and week talk
+    re.findall(
+        r"[a-z]+",
+        """hello due soon lapsed lapse since every days day owner nobody the of and week talk
     them before first only resets clock knocks home counted but keep anyone touch escalated
     escalations rate not snoozed orphaned need needs an at who is no lately
     recorded left more open dashboard fell pace against fewer with members leaders lapses
     confirm coming said yes maybe answer planned you never talked added reassign hand
-    organizer grace period up this meetings name where""".split()
+    organizer grace period up this meetings name where""",
+    )
 )
 
 
@@ -76,7 +80,7 @@ def english_words(message: EmailMessage, *data: str) -> set[str]:
     text = re.sub(r"<[^>]+>|https?://\S+", " ", text)
     for value in data:
         text = text.replace(value, " ")
-    return {word for word in re.findall(r"[a-z]+", text.lower())} & ENGLISH
+    return set(re.findall(r"[a-z]+", text.lower())) & ENGLISH
 
 
 @pytest.fixture
@@ -100,7 +104,9 @@ def test_olivia_gets_her_digest_in_french_and_omar_his_in_english(
     assert french.subject == f"Doorstep{NBSP}: 1 bientôt dû"
     assert french.body.startswith(f"Bonjour olivia,\n\nBIENTÔT DÛ{NBSP}: PARLEZ-LEUR AVANT LA DATE")
     talked_on = in_language("fr", dt.date(2031, 6, 6))
-    assert f"aucune conversation depuis le {talked_on} (leader{NBSP}: au plus 7 jours)" in french.body
+    assert (
+        f"aucune conversation depuis le {talked_on} (leader{NBSP}: au plus 7 jours)" in french.body
+    )
     assert "Seule une conversation remet le compteur à zéro" in french.body
     assert '<html lang="fr">' in html_of(french)
     assert english_words(french, "Tamara Okafor", "Riverside Towers", "Eastside Tenants") == set()
@@ -131,9 +137,10 @@ def test_a_french_digest_counts_in_french_and_writes_a_percentage_the_french_way
     ) in french.body
     assert "Décroché depuis 9 jours" in french.body
     assert f"<strong>50{NBSP}%</strong>" in html_of(french)
-    assert english_words(
-        french, "Maria Lopez", "Riverside Towers", "Eastside Tenants", "olivia"
-    ) == set()
+    assert (
+        english_words(french, "Maria Lopez", "Riverside Towers", "Eastside Tenants", "olivia")
+        == set()
+    )
     [english] = sent_to(ada)
     assert english.subject == "Doorstep: the week of 09 June"
     assert "Lapse rate: 50% (1 lapsed of 2 active contacts not snoozed)" in english.body
@@ -150,11 +157,14 @@ def test_each_committee_member_reads_the_same_list_of_contacts_needing_an_owner_
     assert send_orphan_digests() == 2
 
     [french] = sent_to(cora)
-    assert french.subject == f"Doorstep{NBSP}: 2 contacts ont besoin d’un·e responsable"
+    assert french.subject == f"Doorstep{NBSP}: 2 contacts ont besoin d{APOSTROPHE}un·e responsable"
     assert f"Riverside Towers, 1204{NBSP}; responsable{NBSP}: personne" in french.body
-    assert english_words(
-        french, "Woman in 1204", "Man in 1204", "Riverside Towers", "Eastside Tenants"
-    ) == set()
+    assert (
+        english_words(
+            french, "Woman in 1204", "Man in 1204", "Riverside Towers", "Eastside Tenants"
+        )
+        == set()
+    )
     [english] = sent_to(ada)
     assert english.subject == "Doorstep: 2 contacts need an owner"
     assert "Riverside Towers, 1204; owner: nobody" in english.body
