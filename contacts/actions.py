@@ -415,14 +415,47 @@ def undo_visit(*, actor: Membership, visit: Visit) -> None:
     """Take back a mis-tap: only the organizer who recorded it, only for a few minutes.
 
     The clocks are recomputed from the visits that remain; follow-ups it completed open
-    again; a "moved out" or "do not contact" it set is taken back.
+    again; a "moved out" or "do not contact" it set is taken back. A contact who knocked
+    along loses the day's conversation with her too, unless another knock of that day
+    still names her.
     """
     if visit.organizer_id != actor.user_id or visit.organization_id != actor.organization_id:
         raise ValidationError("Only the organizer who recorded a knock can undo it.")
     if timezone.now() - visit.recorded_at > UNDO_WINDOW:
         raise ValidationError("A knock can be undone only in the first five minutes.")
     contact_id, unit_id, outcome = visit.contact_id, visit.unit_id, visit.outcome
+    companion_id, happened_at = visit.companion_contact_id, visit.happened_at
     visit.delete()
+    _recount(contact_id, unit_id, outcome)
+    if companion_id is not None:
+        _take_back_company(visit.organization_id, companion_id, happened_at)
+
+
+def _take_back_company(organization_id: int, companion_id: int, happened_at: dt.datetime) -> None:
+    """The conversation a day's knocking together made with a contact (record_visit's
+    `with-` key), once no knock of that day names her any more."""
+    day = timezone.localdate(happened_at)
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time()))
+    still_with_her = Visit.objects.filter(
+        organization_id=organization_id,
+        companion_contact_id=companion_id,
+        happened_at__gte=start,
+        happened_at__lt=start + dt.timedelta(days=1),
+    )
+    if still_with_her.exists():
+        return
+    company = Visit.objects.filter(
+        organization_id=organization_id, idempotency_key=f"with-{companion_id}-{day:%Y%m%d}"
+    ).first()
+    if company is None:
+        return
+    company.delete()
+    _recount(companion_id, company.unit_id, company.outcome)
+
+
+def _recount(contact_id: int | None, unit_id: int | None, outcome: str) -> None:
+    """After a visit with this `outcome` was deleted: the unit's and contact's clocks from
+    the visits that remain, and a status it set taken back."""
     if unit_id is not None:
         remaining = Visit.objects.filter(unit_id=unit_id)
         Unit.objects.filter(pk=unit_id).update(
@@ -649,6 +682,52 @@ ANSWER_BEFORE_MEETING = dt.timedelta(days=1)
 MISSED_THE_MEETING = "missed the meeting"
 
 
+def invitation_terms(meeting: Meeting) -> tuple[str, dt.date]:
+    """What an invitation to `meeting` asks, and the day its answer is due: the day
+    before the meeting, or today when that is already gone."""
+    starts = timezone.localtime(meeting.starts_at)
+    question = f"Come to “{meeting.title}” on {starts:%b} {starts.day}?"
+    due_on = max(
+        timezone.localdate(),
+        timezone.localdate(meeting.starts_at) - ANSWER_BEFORE_MEETING,
+    )
+    return question[:200], due_on
+
+
+@transaction.atomic
+def change_meeting(*, actor: Membership, meeting: Meeting, changes: dict[str, object]) -> int:
+    """Save what changed in `meeting` (a form's cleaned data) and bring its invitations
+    along: each asks with the title and date as they now are, and one not yet answered is
+    due the day before the new date, so the owner's warnings and the lapse follow the
+    meeting. Returns how many invitations changed.
+
+    1. Lock the meeting's row, so an invitation made at the same moment is made with the
+       new terms or rewritten here, never left with the old ones.
+    2. Save the meeting and its buildings.
+    3. Rewrite the invitations that differ, with their trail rows."""
+    if meeting.organization_id != actor.organization_id:
+        raise ValidationError("That meeting is not in your organization.")
+    Meeting.objects.select_for_update().filter(pk=meeting.pk).first()
+    buildings = changes.pop("buildings", None)
+    for name, value in changes.items():
+        setattr(meeting, name, value)
+    meeting.save()
+    if buildings is not None:
+        meeting.buildings.set(buildings)  # type: ignore[arg-type]
+    question, due_on = invitation_terms(meeting)
+    changed = []
+    for ask in meeting.invitations.all():
+        unanswered = ask.answer == Answer.PENDING
+        if ask.question == question and (not unanswered or ask.due_on == due_on):
+            continue
+        ask.question = question
+        if unanswered:
+            ask.due_on = due_on
+        changed.append(ask)
+    bulk_update_with_history(changed, Ask, ["question", "due_on"], default_user=actor.user)
+    return len(changed)
+
+
 @transaction.atomic
 def invite(
     *, actor: Membership, meeting: Meeting, contacts: Sequence[Contact] | QuerySet[Contact]
@@ -676,18 +755,13 @@ def invite(
         )
     )
     asked = [c for c in people if c.status == Status.ACTIVE and c.pk not in already]
-    due_on = max(
-        timezone.localdate(),
-        timezone.localdate(meeting.starts_at) - ANSWER_BEFORE_MEETING,
-    )
+    question, due_on = invitation_terms(meeting)
     now = timezone.now()
-    starts = timezone.localtime(meeting.starts_at)
-    question = f"Come to “{meeting.title}” on {starts:%b} {starts.day}?"
     asks = [
         Ask(
             contact=c,
             meeting=meeting,
-            question=question[:200],
+            question=question,
             asked_by=actor.user,
             asked_at=now,
             due_on=due_on,

@@ -90,3 +90,131 @@ def rate_chart(
         dots,
         labels,
     )
+
+
+@dataclass(frozen=True)
+class Turnout:
+    label: str  # the date
+    title: str
+    invited: int
+    said_yes: int
+    came: int
+
+    @property
+    def text(self) -> str:
+        figures = f"{self.invited} invited, {self.said_yes} said yes, {self.came} came"
+        return f"{self.title}, {self.label}: {figures}"
+
+
+# The three bars of a meeting, told apart by their fill as well as by their place, so the
+# chart reads without colour: an outline, a hatching, a solid bar.
+TURNOUT_BARS = (("invited", "invited"), ("said_yes", "said yes"), ("came", "came"))
+
+
+def round_up(top: int) -> int:
+    """A round number at or over `top`, for the top gridline."""
+    for step in (5, 10, 20, 25, 50, 100, 200, 250, 500, 1000):
+        if top <= step * 4:
+            return max(-(-top // step) * step, step)
+    return top
+
+
+def turnout_chart(
+    meetings: Sequence[Turnout], *, title: str, chart_id: str, width: int = 480, height: int = 220
+) -> SafeString:
+    """Invited, said yes and came for each meeting, as three bars side by side, with what
+    came written over its bar and the date under each meeting.
+
+    As with `rate_chart`, every figure is in the description and in each bar's title."""
+    left, right, top, bottom = 36, 8, 30, 26
+    plot_w, plot_h = width - left - right, height - top - bottom
+    high = round_up(max((m.invited for m in meetings), default=0) or 1)
+    slot = plot_w / max(len(meetings), 1)
+    bar = min(slot * 0.8 / 3, 14)
+
+    def y(value: int) -> float:
+        return round(top + plot_h * (1 - value / high), 1)
+
+    def x(i: int, k: int) -> float:
+        return round(left + i * slot + (slot - 3 * bar) / 2 + k * bar, 1)
+
+    grid = format_html_join(
+        "",
+        '<line x1="{}" x2="{}" y1="{}" y2="{}" class="grid"/>'
+        '<text x="{}" y="{}" class="axis" text-anchor="end">{}</text>',
+        ((left, width - right, y(v), y(v), left - 6, y(v) + 4, v) for v in (0, high // 2, high)),
+    )
+    bars = format_html_join(
+        "",
+        '<rect x="{}" y="{}" width="{}" height="{}" class="{}"{}><title>{}: {} {}</title></rect>',
+        (
+            (
+                x(i, k),
+                y(getattr(m, field)),
+                round(bar - 1, 1),
+                round(plot_h * getattr(m, field) / high, 1),
+                f"bar-{field}",
+                format_html(' fill="url(#{}-hatch)"', chart_id) if field == "said_yes" else "",
+                m.label,
+                getattr(m, field),
+                words,
+            )
+            for i, m in enumerate(meetings)
+            for k, (field, words) in enumerate(TURNOUT_BARS)
+        ),
+    )
+    came = format_html_join(
+        "",
+        '<text x="{}" y="{}" class="axis" text-anchor="middle">{}</text>',
+        ((round(x(i, 2) + bar / 2, 1), y(m.came) - 4, m.came) for i, m in enumerate(meetings)),
+    )
+    # Every other date when they would collide on a phone, ending on the latest.
+    every = 1 if len(meetings) <= 6 else 2
+    labels = format_html_join(
+        "",
+        '<text x="{}" y="{}" class="axis" text-anchor="middle">{}</text>',
+        (
+            (round(left + (i + 0.5) * slot, 1), height - 8, m.label)
+            for i, m in enumerate(meetings)
+            if (len(meetings) - 1 - i) % every == 0
+        ),
+    )
+    legend = format_html_join(
+        "",
+        '<rect x="{}" y="6" width="12" height="12" class="bar-{}"{}/>'
+        '<text x="{}" y="16" class="axis">{}</text>',
+        (
+            (
+                left + n * 110,
+                field,
+                format_html(' fill="url(#{}-hatch)"', chart_id) if field == "said_yes" else "",
+                left + n * 110 + 16,
+                words,
+            )
+            for n, (field, words) in enumerate(TURNOUT_BARS)
+        ),
+    )
+    description = "; ".join(m.text for m in meetings) or "No meetings yet."
+    return format_html(
+        '<svg class="chart turnout" viewBox="0 0 {} {}" role="img"'
+        ' aria-labelledby="{}-title {}-desc">'
+        '<title id="{}-title">{}</title><desc id="{}-desc">{}</desc>'
+        '<defs><pattern id="{}-hatch" width="4" height="4" patternUnits="userSpaceOnUse"'
+        ' patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="4" class="hatch"/>'
+        "</pattern></defs>"
+        "{}{}{}{}{}</svg>",
+        width,
+        height,
+        chart_id,
+        chart_id,
+        chart_id,
+        title,
+        chart_id,
+        description,
+        chart_id,
+        legend,
+        grid,
+        bars,
+        came,
+        labels,
+    )

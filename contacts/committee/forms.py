@@ -268,7 +268,8 @@ class LapseSettingsForm(forms.Form):
 
 
 class MeetingForm(forms.ModelForm):
-    """A new meeting: when and where, for which buildings (none: everyone)."""
+    """A meeting, new or called before: when and where, for which buildings (none:
+    everyone)."""
 
     class Meta:
         model = Meeting
@@ -288,3 +289,19 @@ class MeetingForm(forms.ModelForm):
         self.fields["buildings"].queryset = Building.objects.filter(  # type: ignore[attr-defined]
             organization=organization, archived=False
         )
+
+    def clean_starts_at(self) -> dt.datetime:
+        """A meeting already called may be moved, but not into the past, and not once it
+        has begun: its attendance is being taken, or was."""
+        starts_at: dt.datetime = self.cleaned_data["starts_at"]
+        meeting = self.instance
+        if meeting._state.adding:
+            return starts_at
+        # The form shows minutes only: the same minute is the time as it was.
+        if starts_at == meeting.starts_at.replace(second=0, microsecond=0):
+            return meeting.starts_at
+        if meeting.is_past:
+            raise forms.ValidationError("The meeting has begun: its time can't be changed.")
+        if starts_at < timezone.now():
+            raise forms.ValidationError("A meeting can't be moved into the past.")
+        return starts_at

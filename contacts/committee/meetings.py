@@ -1,6 +1,6 @@
-"""The committee's part of a meeting: calling it, and closing its attendance, which plans
-a follow-up for each yes who did not come. Organizers list the meetings and take the
-attendance on their phones (contacts.field.meetings)."""
+"""The committee's part of a meeting: calling it, changing it, and closing its
+attendance, which plans a follow-up for each yes who did not come. Organizers list the
+meetings and take the attendance on their phones (contacts.field.meetings)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from contacts.actions import close_attendance
+from contacts.actions import change_meeting, close_attendance
 from contacts.committee.forms import MeetingForm
 from contacts.models import Meeting
 from organizing.access import MemberRequest, member_required
@@ -30,6 +30,34 @@ def new_meeting(request: MemberRequest) -> HttpResponse:
         return redirect("meetings:detail", meeting.pk)
     status = 422 if form.errors else 200
     return render(request, "committee/new_meeting.html", {"form": form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@committee_only
+def edit_meeting(request: MemberRequest, meeting_id: int) -> HttpResponse:
+    """Change a meeting called before; its invitations follow (`change_meeting`)."""
+    meeting = get_object_or_404(Meeting.objects.visible_to(request.membership), pk=meeting_id)
+    organization = request.membership.organization
+    # The form works on a copy: a refused change must not show on the page as if made.
+    form = MeetingForm(
+        request.POST or None,
+        instance=Meeting.objects.get(pk=meeting.pk),
+        organization=organization,
+    )
+    if request.method == "POST" and form.is_valid():
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        if not changes:
+            messages.info(request, "Nothing was changed.")
+            return redirect("meetings:detail", meeting.pk)
+        rewritten = change_meeting(actor=request.membership, meeting=meeting, changes=changes)
+        text = f"Meeting “{meeting.title}” changed."
+        if rewritten:
+            text += f" {rewritten} invitation{'s' if rewritten != 1 else ''} updated to match."
+        messages.success(request, text)
+        return redirect("meetings:detail", meeting.pk)
+    status = 422 if form.errors else 200
+    context = {"form": form, "meeting": meeting}
+    return render(request, "committee/new_meeting.html", context, status=status)
 
 
 @require_POST

@@ -11,5 +11,6 @@ urlpatterns = [
     path("lapsed.csv", committee.export, name="export"),
     path("settings/", committee.lapse_settings, name="settings"),
     path("meetings/new/", meetings.new_meeting, name="new_meeting"),
+    path("meetings/<int:meeting_id>/edit/", meetings.edit_meeting, name="edit_meeting"),
     path("meetings/<int:meeting_id>/close/", meetings.close_meeting, name="close_meeting"),
 ]

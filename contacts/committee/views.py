@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from buildings.models import Building
 from contacts.actions import reassign_contacts, snooze_contact, update_lapse_settings
-from contacts.committee.charts import Point, rate_chart
+from contacts.committee.charts import Point, Turnout, rate_chart, turnout_chart
 from contacts.committee.forms import ORPHANED, LapsedFilterForm, LapseSettingsForm, SnoozeForm
 from contacts.exports import csv_lines, log_export
 from contacts.forms import ReassignForm
@@ -53,6 +53,8 @@ PAGE_SIZE = 50
 # A meeting with a poor turnout stays on the dashboard this long: the no-shows' follow-ups
 # are due within days, and the organizers' will falters in the weeks after.
 TURNOUT_WATCHED_FOR = dt.timedelta(days=14)
+# The meetings drawn in the turnout chart: about a season of a committee's meetings.
+TURNOUT_MEETINGS = 12
 WHY: dict[str, str] = {
     LapseReason.NO_CONVERSATION: "No conversation in time",
     LapseReason.NEVER_TALKED: "Never talked",
@@ -281,6 +283,16 @@ def board_context(request: MemberRequest) -> dict[str, Any]:
     context = list_context(request, organization, now)
     points = [Point(label=label, value=value) for label, value in summary.weeks]
     pace = summary.pace if summary.pace.get("week") == last_full_week(now) else {}
+    turnouts = [
+        Turnout(
+            label=f"{timezone.localtime(m.starts_at):%b} {timezone.localtime(m.starts_at).day}",
+            title=m.title,
+            invited=m.invited,  # type: ignore[attr-defined]
+            said_yes=m.said_yes,  # type: ignore[attr-defined]
+            came=m.came,  # type: ignore[attr-defined]
+        )
+        for m in Meeting.objects.turnout_over_time(organization, last=TURNOUT_MEETINGS)
+    ]
     return context | {
         "summary": summary,
         "pace": pace if pace.get("alarm") else None,
@@ -293,6 +305,12 @@ def board_context(request: MemberRequest) -> dict[str, Any]:
         "points": points,
         "chart": rate_chart(
             points, title=f"Weekly lapse rate, last {CHART_WEEKS} weeks", chart_id="lapse-rate"
+        ),
+        "turnouts": turnouts,
+        "turnout_chart": turnout_chart(
+            turnouts,
+            title=f"Turnout of the last {len(turnouts)} meetings: invited, said yes, came",
+            chart_id="turnout",
         ),
     }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -109,17 +109,21 @@ def invite_residents(request: MemberRequest, meeting_id: int) -> HttpResponse:
 
 
 def attendance_context(request: MemberRequest, meeting: Meeting) -> dict[str, object]:
-    """Everyone invited, with who came: three queries for a meeting of any size. The
-    whole list, whoever takes it: at the meeting's door, anyone invited may walk up."""
+    """The invited the member sees, with who came: four queries for a meeting of any
+    size. An organizer's list is their turf and the people they own, as everywhere else:
+    the names and doors of residents of other buildings are not theirs to carry on a
+    phone. The others are only counted, so the organizer knows someone else marks them."""
+    invited = Ask.objects.filter(meeting=meeting).exclude(contact__status=Status.ERASED)
+    visible = Contact.objects.visible_to(request.membership)
     invitations = (
-        Ask.objects.filter(meeting=meeting)
+        Ask.objects.filter(meeting=meeting, contact__in=visible)
         .exclude(contact__status=Status.ERASED)
         .select_related("contact__unit")
         .order_by("contact__name", "pk")
     )
     present = set(Attendance.objects.filter(meeting=meeting).values_list("contact_id", flat=True))
     walk_ins = list(
-        Attendance.objects.filter(meeting=meeting, walk_in=True)
+        Attendance.objects.filter(meeting=meeting, walk_in=True, contact__in=visible)
         .select_related("contact__unit")
         .order_by("contact__name")
     )
@@ -136,9 +140,12 @@ def attendance_context(request: MemberRequest, meeting: Meeting) -> dict[str, ob
     people = [
         (ask.contact, ask.answer, ask.contact_id in present, new_key()) for ask in invitations
     ]
+    invited_count = invited.count()
     return {
         "meeting": meeting,
         "people": people,
+        "invited": invited_count,
+        "others": invited_count - len(people),
         "came": len(present),
         "walk_ins": walk_ins,
         "query": query,
@@ -201,21 +208,23 @@ def attendance_reply(
 @member_required()
 @rate_limit("knock", key="user")
 def attend(request: MemberRequest, meeting_id: int) -> HttpResponse:
-    """One tap: this person came. They must be invited, or a resident the member sees."""
+    """One tap: this person came. They must be someone the member sees, invited or a
+    walk-in found by search: a tap sent later by the outbox, someone they saw when it was
+    made. Being invited opens nobody else's name to an organizer (attendance_context)."""
     meeting = get_meeting(request, meeting_id)
     form = AttendForm(request.POST)
     if not form.is_valid():
         return attendance_reply(
             request, meeting, text="That tap could not be read; please tap again.", created=None
         )
-    contact_id = form.cleaned_data["contact"]
-    invited = Contact.objects.filter(asks__meeting=meeting)
-    contact = (
-        Contact.objects.filter(pk=contact_id)
-        .filter(Q(pk__in=invited) | Q(pk__in=Contact.objects.visible_to(request.membership)))
-        .filter(organization_id=meeting.organization_id)
-        .first()
+    seen = (
+        offline.replayable(request.membership)
+        if offline.is_replay(request)
+        else Contact.objects.visible_to(request.membership)
     )
+    contact = seen.filter(
+        pk=form.cleaned_data["contact"], organization_id=meeting.organization_id
+    ).first()
     if contact is None:
         return HttpResponse(status=404)
     try:

@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
-from django.db.models import Max
+from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Greatest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
@@ -28,7 +28,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
 from buildings.models import Building, Unit
-from contacts.models import Ask, Contact, ContactQuerySet, FollowUp, Status
+from contacts.models import Ask, Attendance, Contact, ContactQuerySet, FollowUp, Meeting, Status
 from organizing.access import MemberRequest, member_required
 from organizing.models import Membership
 
@@ -80,11 +80,60 @@ def service_worker(request: HttpRequest) -> HttpResponse:
 
 
 MOST_PAGES = 900
+# The attendance pages kept: of meetings today and in the next few days, so a phone taken
+# to a basement hall with no signal has the list even if it was never opened.
+ATTENDANCE_KEPT_DAYS = 3
 
 
 def version(*parts: object) -> str:
     """A short name for what a page shows: it changes when any of the parts does."""
     return hashlib.blake2b(repr(parts).encode(), digest_size=6).hexdigest()
+
+
+def meetings_to_keep(membership: Membership, turf: list[int]) -> list[tuple[str, str]]:
+    """The attendance page of each meeting of the organization that starts today or in
+    the next ATTENDANCE_KEPT_DAYS days and is still open, with its version: what the page
+    shows of the meeting, its invitations (answers and the invited's names and doors, read
+    from their clocks) and who came, and whose turf reads it. One query, each tally its own
+    subquery."""
+
+    def latest(rows: QuerySet[Any], value: Any) -> Subquery:
+        return Subquery(rows.values("meeting").annotate(v=value).values("v"))
+
+    today = timezone.localdate()
+    since = timezone.make_aware(dt.datetime.combine(today, dt.time()))
+    until = since + dt.timedelta(days=ATTENDANCE_KEPT_DAYS + 1)
+    invitations = Ask.objects.filter(meeting=OuterRef("pk"))
+    came = Attendance.objects.filter(meeting=OuterRef("pk"))
+    meetings = (
+        Meeting.objects.visible_to(membership)
+        .filter(starts_at__gte=since, starts_at__lt=until, closed_at=None)
+        .annotate(
+            invited=latest(invitations, Count("pk")),
+            answered=latest(
+                invitations, Max(Greatest("asked_at", Coalesce("answered_at", "asked_at")))
+            ),
+            people=latest(invitations, Max("contact__updated_at")),
+            came=latest(came, Count("pk")),
+            last_came=latest(came, Max("pk")),
+        )
+        .order_by("starts_at", "pk")
+        .values_list(
+            "pk",
+            "title",
+            "starts_at",
+            "place",
+            "invited",
+            "answered",
+            "people",
+            "came",
+            "last_came",
+        )
+    )
+    return [
+        (reverse("meetings:attendance", args=[row[0]]), version(row, membership.role, turf))
+        for row in meetings
+    ]
 
 
 @require_GET
@@ -93,12 +142,13 @@ def pages_to_keep(request: MemberRequest) -> HttpResponse:
     """The organizer's turf, for the service worker to keep while there is a signal:
     Today, their buildings and units, the Talked form of each resident there, and the
     contacts they own; each with a version that changes when what the page shows does, so
-    the phone fetches again only what changed (sw.js). And how long a session lasts idle,
-    past which the phone stops showing them.
+    the phone fetches again only what changed (sw.js); and the attendance pages of the
+    coming days' meetings (`meetings_to_keep`). And how long a session lasts idle, past
+    which the phone stops showing them.
 
     The versions are read from the clocks every knock and conversation moves (a contact's
     and a unit's), its open asks and follow-ups, and today's date (a page says "3 days
-    ago"). Nine queries for the whole turf. The answer carries an ETag: a phone asking
+    ago"). Ten queries for the whole turf. The answer carries an ETag: a phone asking
     again with nothing changed is answered 304, a few hundred bytes."""
     membership = request.membership
     today = timezone.localdate()
@@ -166,8 +216,10 @@ def pages_to_keep(request: MemberRequest) -> HttpResponse:
     for pk in sorted(owned_ids):
         pages.append((reverse("contacts:detail", args=[pk]), contact_version[pk]))
     pages.append((reverse("contacts:talk_new", args=["new"]), version(today, membership.pk)))
-    # Today first: it is what a phone opens; it lists what all the rest do.
-    pages.insert(0, (reverse("home"), version([v for _, v in pages])))
+    # Today first: it is what a phone opens; it lists what all the rest do. Then the
+    # attendance pages, few and needed soon, before the turf's many.
+    today_page = (reverse("home"), version([v for _, v in pages]))
+    pages[:0] = [today_page, *meetings_to_keep(membership, [b[0] for b in buildings])]
     # Offline, the phone shows these only as long as the session could still be alive.
     idle_minutes = settings.SESSION_COOKIE_AGE // 60
     response = JsonResponse({"pages": pages[:MOST_PAGES], "idle_minutes": idle_minutes})

@@ -23,6 +23,7 @@ from contacts.models import (
     FollowUp,
     Level,
     LevelChange,
+    Meeting,
     Status,
     Visit,
 )
@@ -74,8 +75,9 @@ def erase_contact(*, actor: Membership, contact: Contact) -> Erasure:
 
     1. Lock the contact; refuse another organization's contact or one already erased.
     2. Redact the person's name, phone (however it is written) and email wherever the
-       organization's other free text mentions them, buildings' notes included, and in
-       those texts' trail rows, before the name is gone.
+       organization's other free text mentions them, buildings' notes and meetings'
+       titles, places and purposes included, and in those texts' trail rows, before the
+       name is gone.
     3. Blank the notes of their visits and the text of their asks and follow-ups; the
        visits keep unit, time, channel, outcome and organizer, so counts stay right.
     4. Delete their level history and every trail row about them, their visits, asks and
@@ -145,7 +147,8 @@ def erase_contact(*, actor: Membership, contact: Contact) -> Erasure:
 
 def _redact_mentions(contact: Contact, organization_id: int) -> int:
     """Replace the person's name, phone and email in the organization's other free text
-    (other contacts, buildings, visits, asks, follow-ups) and in those texts' trail rows.
+    (other contacts, buildings, visits, asks, follow-ups, meetings) and in those texts'
+    trail rows.
     Returns how many live rows named them."""
     mentions = _mentions(contact)
     if mentions is None:
@@ -168,6 +171,8 @@ def _redact_mentions(contact: Contact, organization_id: int) -> int:
         ),
         (Ask.objects.filter(in_org).exclude(theirs), ["question"]),
         (FollowUp.objects.filter(in_org).exclude(theirs), ["purpose", "cancel_reason"]),
+        # Meetings keep no trail; invitations are asks and attendances visits, above.
+        (Meeting.objects.filter(organization_id=organization_id), ["title", "place", "purpose"]),
     ]
     org_contacts = Contact.objects.filter(organization_id=organization_id).values("pk")
     trail = [

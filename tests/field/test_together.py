@@ -167,3 +167,61 @@ def test_the_knocking_with_page_goes_back_only_to_a_page_of_ours(as_olivia: Clie
 
     assert away["Location"] == reverse("buildings:list")
     assert odd.status_code == 302
+
+
+# Undoing a knock made together
+
+
+def undo(client: Client, visit: Visit) -> object:
+    return client.post(reverse("contacts:undo", args=[visit.pk]), headers={"HX-Request": "true"})
+
+
+def test_undoing_the_only_knock_with_her_takes_back_her_conversation(
+    as_olivia: Client, maria: Contact, tamara: Contact, unit_1204: Unit
+) -> None:
+    mark_lapsed(tamara)
+    before = Contact.objects.get(pk=tamara.pk)
+    knock(as_olivia, unit_1204, maria, f"c{tamara.pk}")
+    assert tamara.visits.filter(outcome=Outcome.CONVERSATION).count() == 1
+
+    response = undo(as_olivia, Visit.objects.get(contact=maria))
+
+    assert response.status_code == 200  # type: ignore[attr-defined]
+    assert not Visit.objects.exists()
+    tamara.refresh_from_db()
+    assert tamara.last_conversation_at == before.last_conversation_at
+    assert tamara.last_attempt_at == before.last_attempt_at
+    page = as_olivia.get(reverse("contacts:detail", args=[tamara.pk])).content.decode()
+    assert "Knocked on doors with us." not in page
+    # Knocking with her again the same day counts again.
+    knock(as_olivia, unit_1204, maria, f"c{tamara.pk}")
+    assert tamara.visits.filter(outcome=Outcome.CONVERSATION).count() == 1
+
+
+def test_her_conversation_stays_while_another_knock_that_day_names_her(
+    as_olivia: Client, olivia: User, maria: Contact, tamara: Contact, unit_1204: Unit
+) -> None:
+    neighbour = make_contact(make_unit(unit_1204.building, "1208"), owner=olivia, name="Ana")
+    knock(as_olivia, unit_1204, maria, f"c{tamara.pk}")
+    knock(as_olivia, neighbour.unit, neighbour, f"c{tamara.pk}")  # type: ignore[arg-type]
+
+    undo(as_olivia, Visit.objects.get(contact=maria))
+
+    talk = tamara.visits.get(outcome=Outcome.CONVERSATION)
+    tamara.refresh_from_db()
+    assert tamara.last_conversation_at == talk.happened_at
+    undo(as_olivia, Visit.objects.get(contact=neighbour))
+    assert not tamara.visits.exists()
+
+
+def test_undoing_a_knock_with_a_member_leaves_everyone_else_alone(
+    as_olivia: Client, omar: User, maria: Contact, tamara: Contact, unit_1204: Unit
+) -> None:
+    """Maria came along to Tamara's door; later Omar came along to Maria's."""
+    knock(as_olivia, tamara.unit, tamara, f"c{maria.pk}")  # type: ignore[arg-type]
+    knock(as_olivia, unit_1204, maria, f"m{omar.pk}")
+
+    undo(as_olivia, Visit.objects.get(contact=maria, companion=omar))
+
+    assert maria.visits.filter(outcome=Outcome.CONVERSATION).count() == 1
+    assert Visit.objects.filter(contact=tamara).count() == 1

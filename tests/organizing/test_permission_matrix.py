@@ -85,10 +85,11 @@ MATRIX: dict[str, dict[str, str]] = {
     "committee:export": COMMITTEE,
     "committee:settings": COMMITTEE,
     "committee:snooze": COMMITTEE_OBJECT,
-    # Committee and admins call meetings and close their attendance; every member sees
-    # them, invites the residents they see, and takes the attendance at the door.
+    # Committee and admins call meetings, change them and close their attendance; every
+    # member sees them, invites the residents they see, and takes the attendance at the door.
     "committee:new_meeting": COMMITTEE,
     "committee:close_meeting": COMMITTEE_OBJECT,
+    "committee:edit_meeting": COMMITTEE_OBJECT,
     "meetings:list": MEMBER,
     "meetings:detail": ORGANIZATION_OBJECT,
     "meetings:invite": ORGANIZATION_OBJECT,

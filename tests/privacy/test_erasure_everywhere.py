@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 
+import time_machine
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
@@ -16,8 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from buildings.models import Building, Unit
-from contacts.actions import record_visit
-from contacts.models import Ask, Contact, FollowUp, Outcome
+from contacts.actions import change_meeting, invite, mark_present, record_visit
+from contacts.models import Ask, Contact, FollowUp, Meeting, Outcome
 from tests.makers import make_contact, make_unit, new_key
 
 NAME, EMAIL = "Hodan Warsame", "hodan.w@example.net"
@@ -111,3 +112,55 @@ def test_another_resident_with_the_same_name_keeps_it(
     client.post(reverse("audit:erase", args=[hodan.pk]), {"confirm": "erase"})
 
     assert Contact.objects.get(pk=namesake.pk).name == NAME
+
+
+def test_erasing_a_person_removes_her_from_meetings_their_invitations_and_attendance(
+    ada: User, olivia: User, riverside: Building, unit_1204: Unit
+) -> None:
+    """A meeting was called at her place and named after her; Rosa was invited to it
+    (the invitation's question carries its title) and came (her visit's note does too),
+    and so did Hodan. Then the meeting was changed, so the invitation's trail holds both
+    questions."""
+    hodan = make_contact(unit_1204, owner=olivia, name=NAME, phone=PHONES[0], email=EMAIL)
+    rosa = make_contact(make_unit(riverside, "1205"), owner=olivia, name="Rosa Diaz")
+    meeting = Meeting.objects.create(
+        organization=riverside.organization,
+        title=f"Tea at {NAME}'s",
+        starts_at=timezone.now() + dt.timedelta(days=3),
+        place=f"{NAME}'s flat, buzz {PHONES[1]}",
+        purpose=f"Ask {EMAIL} for the lease; call {PHONES[3]} if the door is locked",
+    )
+    invite(actor=olivia.membership, meeting=meeting, contacts=[rosa, hodan])
+    change_meeting(
+        actor=olivia.membership,
+        meeting=meeting,
+        changes={"title": f"Tea with {NAME.upper()}"},
+    )
+    meeting.refresh_from_db()
+    with time_machine.travel(meeting.starts_at + dt.timedelta(minutes=5)):
+        for person in (rosa, hodan):
+            mark_present(
+                actor=olivia.membership,
+                meeting=meeting,
+                contact=person,
+                idempotency_key=new_key(),
+            )
+    before = whole_database()
+    assert NAME in before and NAME.upper() in before and EMAIL in before
+    assert PHONES[1] in before and PHONES[3] in before
+
+    client = Client()
+    client.force_login(ada)
+    response = client.post(reverse("audit:erase", args=[hodan.pk]), {"confirm": "erase"})
+
+    assert response.status_code == 302
+    after = whole_database().casefold()
+    for personal in (NAME, EMAIL, PHONES[1], PHONES[3]):
+        assert personal.casefold() not in after, personal
+    meeting.refresh_from_db()
+    assert meeting.title == "Tea with [erased]"
+    assert meeting.place == "[erased]'s flat, buzz [erased]"
+    assert meeting.purpose == "Ask [erased] for the lease; call [erased] if the door is locked"
+    # The turnout still counts her, as an anonymous person who was invited and came.
+    assert (meeting.turnout().total.invited, meeting.turnout().total.came) == (2, 2)
+    assert Ask.objects.get(contact=rosa).question.startswith("Come to “Tea with [erased]”")

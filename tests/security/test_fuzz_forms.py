@@ -203,6 +203,9 @@ POSTS: dict[str, Post] = {
     "committee:new_meeting": Post(
         "cora", lambda ours: [MeetingForm(organization=ours.organization)]
     ),
+    "committee:edit_meeting": Post(
+        "cora", lambda ours: [MeetingForm(organization=ours.organization)]
+    ),
     "committee:close_meeting": Post("cora"),
     "meetings:invite": Post(
         "olivia",
