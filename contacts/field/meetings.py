@@ -244,7 +244,7 @@ def attend(request: MemberRequest, meeting_id: int) -> HttpResponse:
     if contact is None:
         return HttpResponse(status=404)
     try:
-        _, created = mark_present(
+        _attendance, created = mark_present(
             actor=request.membership,
             meeting=meeting,
             contact=contact,
