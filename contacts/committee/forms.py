@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -17,6 +17,9 @@ from buildings.models import Building
 from contacts.actions import SNOOZE_AT_MOST
 from contacts.models import LapseFlag, LapseThreshold, Level, Meeting
 from organizing.models import Organization
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # The list shows a contact by its lapse flag, or those orphaned whatever their flag.
 ORPHANED = "orphaned"
@@ -140,7 +143,7 @@ THAN_WHOSE = {
 MAX_DAYS = 365
 
 
-def days_field(label: str, help_text: str = "") -> forms.IntegerField:
+def days_field(label: StrOrPromise, help_text: StrOrPromise = "") -> forms.IntegerField:
     return forms.IntegerField(
         label=label,
         help_text=help_text,

@@ -10,7 +10,7 @@ indexes, a page of the list at a time, and the list's notes and asks are subquer
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -52,13 +52,16 @@ from contacts.models import (
 from organizing.access import MemberRequest, member_required
 from organizing.models import Membership, Organization, Role, display_name
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 PAGE_SIZE = 50
 # A meeting with a poor turnout stays on the dashboard this long: the no-shows' follow-ups
 # are due within days, and the organizers' will falters in the weeks after.
 TURNOUT_WATCHED_FOR = dt.timedelta(days=14)
 # The meetings drawn in the turnout chart: about a season of a committee's meetings.
 TURNOUT_MEETINGS = 12
-WHY: dict[str, str] = {
+WHY: dict[str, StrOrPromise] = {
     LapseReason.NO_CONVERSATION: gettext_lazy("No conversation in time"),
     LapseReason.NEVER_TALKED: gettext_lazy("Never talked"),
     LapseReason.ASK_OVERDUE: gettext_lazy("Ask overdue"),
