@@ -11,6 +11,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 # Ceilings for the vertical axis, so gridlines fall on round percentages.
 CEILINGS = (0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1.0)
@@ -120,13 +121,24 @@ class Turnout:
 
     @property
     def text(self) -> str:
-        figures = f"{self.invited} invited, {self.said_yes} said yes, {self.came} came"
-        return f"{self.title}, {self.label}: {figures}"
+        return _(
+            "%(title)s, %(date)s: %(invited)s invited, %(said_yes)s said yes, %(came)s came"
+        ) % {
+            "title": self.title,
+            "date": self.label,
+            "invited": self.invited,
+            "said_yes": self.said_yes,
+            "came": self.came,
+        }
 
 
 # The three bars of a meeting, told apart by their fill as well as by their place, so the
 # chart reads without colour: an outline, a hatching, a solid bar.
-TURNOUT_BARS = (("invited", "invited"), ("said_yes", "said yes"), ("came", "came"))
+TURNOUT_BARS = (
+    ("invited", gettext_lazy("invited")),
+    ("said_yes", gettext_lazy("said yes")),
+    ("came", gettext_lazy("came")),
+)
 
 
 def round_up(top: int) -> int:
@@ -212,7 +224,7 @@ def turnout_chart(
             for n, (field, words) in enumerate(TURNOUT_BARS)
         ),
     )
-    description = "; ".join(m.text for m in meetings) or "No meetings yet."
+    description = "; ".join(m.text for m in meetings) or _("No meetings yet.")
     return format_html(
         '<svg class="chart turnout" viewBox="0 0 {} {}" role="img"'
         ' aria-labelledby="{}-title {}-desc">'
