@@ -99,19 +99,15 @@ def keep_language(
     """At login: a member with no language yet keeps the one their browser asked for (or
     their organization's first) from now on, whatever browser they use next."""
     membership = (
-        Membership.objects.select_related("organization")
-        .filter(user=user, active=True, language="")
-        .first()
+        Membership.objects.select_related("organization").filter(user=user, active=True).first()
     )
-    if membership is not None and request is not None:
-        language = member_language(membership, request)
-        Membership.objects.filter(pk=membership.pk).update(language=language)
-    if request is not None:
-        # The pages anyone may see (a password reset) then speak it too, in this browser.
-        chosen = Membership.objects.filter(user=user, active=True).values_list(
-            "language", flat=True
-        )
-        request.keep_language = next(iter(chosen), "")  # type: ignore[attr-defined]
+    if membership is None or request is None:
+        return
+    if not membership.language:
+        membership.language = member_language(membership, request)
+        Membership.objects.filter(pk=membership.pk).update(language=membership.language)
+    # The pages anyone may see (a password reset) then speak it too, in this browser.
+    request.keep_language = membership.language  # type: ignore[attr-defined]
 
 
 @contextmanager
