@@ -116,17 +116,25 @@ class Membership(models.Model):
     """A user's place in one organization. A user belongs to a single organization."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="membership",
+        verbose_name=_("user"),
     )
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="memberships"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("organization"),
     )
-    role = models.CharField(max_length=20, choices=Role.choices, default=Role.ORGANIZER)
-    active = models.BooleanField(default=True)
+    role = models.CharField(
+        max_length=20, choices=Role.choices, default=Role.ORGANIZER, verbose_name=_("role")
+    )
+    active = models.BooleanField(default=True, verbose_name=_("active"))
     # The interface language the member reads, one of the organization's; blank until their
     # first page, which takes it from the browser's.
-    language = models.CharField(max_length=8, blank=True)
-    joined_at = models.DateTimeField(auto_now_add=True)
+    language = models.CharField(max_length=8, blank=True, verbose_name=_("language"))
+    joined_at = models.DateTimeField(auto_now_add=True, verbose_name=_("joined at"))
 
     history = HistoricalRecords()
 

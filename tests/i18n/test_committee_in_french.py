@@ -5,7 +5,6 @@ their profiles. Olivia organizes Riverside, where Maria lives in 1204. Each test
 French member sees on the page: the words, the plurals, the dates and the messages."""
 
 # French is written with its typographic apostrophe.
-# ruff: noqa: RUF001
 
 from __future__ import annotations
 

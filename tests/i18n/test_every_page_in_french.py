@@ -13,10 +13,13 @@ translation uses, and common English words besides. "Contact" or "message" are F
 from __future__ import annotations
 
 import re
+import zoneinfo
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from babel import Locale
+from babel.dates import get_timezone_location
 from babel.messages.pofile import read_po
 from django.apps import apps
 from django.conf import settings
@@ -117,9 +120,20 @@ class Reader(HTMLParser):
             self.parts.append(data)
 
 
+def names_in_french() -> set[str]:
+    """Proper names from CLDR, in French: the languages a resident speaks, the countries and
+    cities of the time zones. Data: "franconien du Main" holds no English word."""
+    locale = Locale.parse("fr")
+    names = set(locale.languages.values()) | set(locale.territories.values())
+    for zone in zoneinfo.available_timezones() - {"localtime", "Factory"}:
+        names.add(get_timezone_location(zone, locale, return_city=True))
+    return names
+
+
 def data_strings() -> list[str]:
-    """Every text value the database holds: names, addresses, notes, titles, usernames."""
-    values: set[str] = set()
+    """Every text value the database holds (names, addresses, notes, titles, usernames), and
+    the proper names of CLDR's lists."""
+    values: set[str] = names_in_french()
     for model in apps.get_models():
         fields = [
             f.name
@@ -148,6 +162,8 @@ def get_urls(name: str, ids: dict[str, int | str]) -> str | None:  # noqa: F811
         {},
         {"building_id": ids["building_id"], "unit_id": ids["unit_id"]},
         {"uidb64": "MQ", "token": "not-a-token"},
+        {"language": "fr"},
+        {"token": "not-a-token"},
     ]
     candidates += [{key: value} for key, value in ids.items()]
     for kwargs in candidates:
