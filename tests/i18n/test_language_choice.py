@@ -64,10 +64,11 @@ def test_an_unknown_browser_language_falls_back_to_the_organizations_first(
     assert page_language(client) == "fr"
 
 
+@pytest.mark.parametrize("stored", ["fr", "xx", "fr-CA\u202e"])
 def test_a_profile_language_the_organization_no_longer_works_in_gives_its_first(
-    olivia: User, org: Organization
+    olivia: User, org: Organization, stored: str
 ) -> None:
-    Membership.objects.filter(user=olivia).update(language="fr")
+    Membership.objects.filter(user=olivia).update(language=stored)
     org.languages = ["en"]
     org.save()
     client = Client(HTTP_ACCEPT_LANGUAGE="fr")
