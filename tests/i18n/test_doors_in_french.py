@@ -42,6 +42,8 @@ PENDING_ELSEWHERE = {"not", "home", "come", "back", "later", "refused", "moved",
     "phone",
     "within",
     "threshold",
+    "never",
+    "talked",
 }
 
 
