@@ -370,7 +370,11 @@ def unit_context(request: MemberRequest, unit: Unit) -> dict[str, object]:
         "cards": cards,
         "door_form": KnockForm(prefix="door"),
         "resident_form": ResidentForm(organization=request.membership.organization),
-        "knock_outcomes": KnockForm.base_fields["outcome"].choices,  # type: ignore[attr-defined]
+        # The outcomes the form takes, named as the model names them (in the reader's language).
+        "knock_outcomes": [
+            (value, Outcome(value).label)
+            for value, _label in KnockForm.base_fields["outcome"].choices  # type: ignore[attr-defined]
+        ],
         "knocking_with": request.session.get(SESSION_KEY, {}),
     }
 
