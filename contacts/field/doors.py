@@ -102,9 +102,8 @@ class Door:
             elif days == 1:
                 talked = _("talked yesterday")
             else:
-                talked = ngettext(
-                    "talked %(days)s day ago", "talked %(days)s days ago", days
-                ) % {"days": days}
+                said = ngettext("talked %(days)s day ago", "talked %(days)s days ago", days)
+                talked = said % {"days": days}
             words = [talked] if self.state == DoorState.TALKED else [*words, talked]
         if self.leader:
             words.append(pgettext("door", "leader"))
@@ -442,9 +441,7 @@ def knock(request: MemberRequest, building_id: int, unit_id: int) -> HttpRespons
         if needs_look and not replay:
             messages.error(
                 request,
-                _(
-                    "%(name)s %(change)s; nothing was recorded. The page now shows who lives here."
-                )
+                _("%(name)s %(change)s; nothing was recorded. The page now shows who lives here.")
                 % {"name": contact.name, "change": needs_look},
             )
             return unit_response(request, unit)
