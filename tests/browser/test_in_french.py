@@ -99,8 +99,8 @@ def test_an_organizer_whose_phone_asks_for_french_knocks_in_french(
 
 
 @pytest.mark.skip(
-    reason="The Talked form (templates/field/talk.html) is translated on branch i18n-contacts; "
-    "unskip once it is merged into the translation."
+    reason="The Talked form (templates/field/talk.html, contacts/field/forms.py) is translated "
+    "on another helper's branch; unskip once that branch is merged into the translation."
 )
 def test_the_talked_form_is_in_french(
     french_phone: Page, olivia: User, maria: Contact, unit_1204: Unit
