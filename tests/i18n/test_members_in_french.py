@@ -275,3 +275,25 @@ def test_an_invitation_accepted_or_expired_is_explained_in_french(
     assert accepted.status_code == 302
     assert used.status_code == 410
     assert "Cette invitation a déjà servi." in used.content.decode()
+
+
+def test_a_new_member_with_no_password_yet_gets_their_link_in_their_french(
+    ada: User, olivia: User, on_commit: Callable[..., Any]
+) -> None:
+    """The link an admin sends a member who never chose a password is the welcome one, in
+    the member's language: Ada reads English, Olivia French."""
+    olivia.first_name = "Olivia"
+    olivia.set_unusable_password()
+    olivia.save()
+    Membership.objects.filter(user=olivia).update(language="fr")
+
+    with on_commit():
+        client_for(ada).post(reverse("members:password_link", args=[olivia.membership.pk]))  # type: ignore[attr-defined]
+
+    (message,) = mail.outbox
+    assert message.subject == f"Bienvenue sur Doorstep{NBSP}: choisissez votre mot de passe"
+    assert message.body.startswith("Bonjour Olivia,")
+    assert f"nom d’utilisateur·rice{NBSP}: olivia" in message.body
+    assert f"utilisez «{NBSP}Mot de passe oublié{NBSP}» sur la page de connexion" in message.body
+    assert isinstance(message, mail.EmailMultiAlternatives)
+    assert "Choisir votre mot de passe</a>" in str(message.alternatives[0][0])
