@@ -297,3 +297,18 @@ def test_a_new_member_with_no_password_yet_gets_their_link_in_their_french(
     assert f"utilisez «{NBSP}Mot de passe oublié{NBSP}» sur la page de connexion" in message.body
     assert isinstance(message, mail.EmailMultiAlternatives)
     assert "Choisir votre mot de passe</a>" in str(message.alternatives[0][0])
+
+
+def test_an_organizations_name_is_written_as_is_in_the_invitations_subject(
+    ada: User, org: Organization, on_commit: Callable[..., Any]
+) -> None:
+    org.name = "Parkdale Tenants & Neighbours"
+    org.save(update_fields=["name"])
+    works_in(org, "fr", "en")
+
+    invite(client_for(ada), "nadia@example.org", on_commit)
+
+    (message,) = mail.outbox
+    assert message.subject == (
+        "Vous êtes invité·e à rejoindre Parkdale Tenants & Neighbours sur Doorstep"
+    )
