@@ -32,6 +32,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from organizing.i18n import for_member
@@ -145,13 +147,22 @@ password_reset = rate_limit("password_reset")(
 
 class NewAccountForm(forms.Form):
     name = forms.CharField(
-        label="Your name", max_length=150, required=False, help_text="How others see you."
+        label=gettext_lazy("Your name"),
+        max_length=150,
+        required=False,
+        help_text=gettext_lazy("How others see you."),
     )
     password1 = forms.CharField(
-        label="Choose a password", strip=False, max_length=128, widget=forms.PasswordInput
+        label=gettext_lazy("Choose a password"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput,
     )
     password2 = forms.CharField(
-        label="The same again", strip=False, max_length=128, widget=forms.PasswordInput
+        label=gettext_lazy("The same again"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput,
     )
 
     def __init__(self, *args: Any, email: str, **kwargs: Any) -> None:
@@ -162,7 +173,7 @@ class NewAccountForm(forms.Form):
         data = super().clean() or {}
         first, second = data.get("password1"), data.get("password2")
         if first and second and first != second:
-            self.add_error("password2", "The two passwords differ.")
+            self.add_error("password2", _("The two passwords differ."))
         elif first:
             user = User(username=self.email, email=self.email, first_name=data.get("name", ""))
             try:
@@ -204,7 +215,9 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         try:
             if state == "join":
                 accept_invitation(invitation_id=found.pk, user=request.user)  # type: ignore[arg-type]
-                messages.success(request, f"Welcome to {found.organization.name}.")
+                messages.success(
+                    request, _("Welcome to %(name)s.") % {"name": found.organization.name}
+                )
                 return redirect("home")
             assert form is not None
             if form.is_valid():
@@ -216,7 +229,9 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
                 log_in(
                     request, membership.user, backend="django.contrib.auth.backends.ModelBackend"
                 )
-                messages.success(request, f"Welcome to {found.organization.name}.")
+                messages.success(
+                    request, _("Welcome to %(name)s.") % {"name": found.organization.name}
+                )
                 return redirect("home")
         except CantAccept as refusal:
             found.refresh_from_db()
