@@ -1079,7 +1079,7 @@ class Meeting(models.Model):
         Organization, on_delete=models.CASCADE, related_name="meetings", db_index=False
     )
     title = models.CharField(max_length=200, verbose_name=_("title"))
-    starts_at = models.DateTimeField("when")
+    starts_at = models.DateTimeField(_("when"))
     place = models.CharField(_("where"), max_length=200)
     # None chosen is a meeting for everyone.
     buildings = models.ManyToManyField(

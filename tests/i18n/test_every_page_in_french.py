@@ -12,6 +12,7 @@ translation uses, and common English words besides. "Contact" or "message" are F
 
 from __future__ import annotations
 
+import functools
 import re
 import zoneinfo
 from html.parser import HTMLParser
@@ -147,12 +148,18 @@ def data_strings() -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
+@functools.cache
+def data_pattern(data: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(value) for value in data) or "(?!)"
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+
+
 def english_left(html: str, english: set[str], data: list[str], language: str = "fr") -> set[str]:
     reader = Reader(language)
     reader.feed(html)
     text = "\n".join(reader.parts)
-    for value in data:
-        text = text.replace(value, " ")
+    # Whole values only: a username like "ad" must not cut a French word into English.
+    text = data_pattern(tuple(data)).sub(" ", text)
     words = (w.lower().strip("'’-") for w in WORD.findall(text))
     return {w for w in words if len(w) > 1 and w in english}
 
