@@ -265,7 +265,9 @@ class ResidentForm(KeyedForm):
         help_text=gettext_lazy('A name, or "man with the red door".'),
         error_messages={"required": gettext_lazy("Give a name or a short description.")},
     )
-    phone = forms.CharField(max_length=30, required=False, validators=[phone_validator])
+    phone = forms.CharField(
+        label=gettext_lazy("Phone"), max_length=30, required=False, validators=[phone_validator]
+    )
     language = LanguageField()
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
@@ -290,11 +292,18 @@ class ContactVisitForm(KeyedForm):
     """A call, a text or a meeting logged from the contact page."""
 
     channel = forms.ChoiceField(
-        choices=[c for c in Channel.choices if c[0] != Channel.DOOR], initial=Channel.PHONE
+        label=gettext_lazy("Channel"),
+        choices=[c for c in Channel.choices if c[0] != Channel.DOOR],
+        initial=Channel.PHONE,
     )
-    outcome = forms.ChoiceField(choices=Outcome.choices, initial=Outcome.CONVERSATION)
+    outcome = forms.ChoiceField(
+        label=gettext_lazy("Outcome"), choices=Outcome.choices, initial=Outcome.CONVERSATION
+    )
     note = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, required=False
+        label=gettext_lazy("Note"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        required=False,
     )
 
     def clean(self) -> dict[str, Any]:
@@ -308,7 +317,7 @@ class FollowUpForm(KeyedForm):
     planned_for = forms.DateField(
         label=gettext_lazy("Date"), widget=forms.DateInput(attrs={"type": "date"})
     )
-    purpose = forms.CharField(max_length=200)
+    purpose = forms.CharField(label=gettext_lazy("Purpose"), max_length=200)
 
     def clean_planned_for(self) -> dt.date:
         day = self.cleaned_data["planned_for"]
@@ -348,7 +357,9 @@ class WalkInForm(KeyedForm):
         max_length=200,
         error_messages={"required": gettext_lazy("Give the walk-in's name, or a description.")},
     )
-    phone = forms.CharField(max_length=30, required=False, validators=[phone_validator])
+    phone = forms.CharField(
+        label=gettext_lazy("Phone"), max_length=30, required=False, validators=[phone_validator]
+    )
 
 
 class InviteForm(forms.Form):
