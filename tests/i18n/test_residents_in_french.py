@@ -172,3 +172,14 @@ def test_the_notes_an_action_stores_are_in_the_organizations_first_language(
     question = Ask.objects.get(contact=maria, meeting=meeting).question
     day = in_french(dt.date(2031, 6, 13), "MONTH_DAY_FORMAT")
     assert question == f"Venir à «\u00a0Assemblée de l’immeuble\u00a0» le {day}\u00a0?"
+
+
+def test_the_talked_form_of_a_resident_added_on_the_phone_names_them_as_the_outbox_expects(
+    as_olivia_in_french: Client, maria: Contact
+) -> None:
+    """The phone's outbox puts the resident's name in place of its own French words for
+    "the resident you added": the page must use exactly those."""
+    page = as_olivia_in_french.get(reverse("contacts:talk_new", args=["k" * 32])).text
+
+    assert "Parlé avec le·la résident·e ajouté·e" in page
+    assert 'data-outbox="le·la résident·e ajouté·e"' in page
