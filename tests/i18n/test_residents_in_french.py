@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 
+from buildings.models import Unit
 from contacts.actions import invite, record_visit
 from contacts.models import Ask, Contact, FollowUp, Level, Meeting, Outcome
 from organizing.models import Membership, Organization
@@ -144,14 +145,14 @@ def test_moving_a_follow_up_says_its_new_day_in_french(
 
 
 def test_the_notes_an_action_stores_are_in_the_organizations_first_language(
-    olivia: User, org: Organization, maria: Contact, clock: dt.datetime
+    olivia: User, org: Organization, unit_1204: Unit, maria: Contact, clock: dt.datetime
 ) -> None:
     """Olivia reads English; her organization works in French first."""
     org.languages = ["fr", "en"]
     org.save(update_fields=["languages"])
     actor = Membership.objects.select_related("organization").get(user=olivia)
     assert actor.language != "fr"
-    tamara = make_contact(maria.unit, name="Tamara", owner=olivia)
+    tamara = make_contact(unit_1204, name="Tamara", owner=olivia)
     meeting = Meeting.objects.create(
         organization=org,
         title="Assemblée de l’immeuble",
