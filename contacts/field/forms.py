@@ -221,7 +221,8 @@ class TalkForm(KeyedForm):
             data["follow_up_on"], data["follow_up_purpose"] = None, ""
             self.errors.pop("follow_up_on", None)
         elif "follow_up_on" not in self.errors and not data.get("follow_up_on"):
-            # No other date given: the visit that the level set now calls for.
+            # No other date given: the visit that the level set now calls for. Its purpose is
+            # the one the form proposed, in the organizer's language, as if they had kept it.
             data["follow_up_on"] = self.proposals.get(data.get("level", 0))
             if data["follow_up_on"]:
                 data["follow_up_purpose"] = data.get("follow_up_purpose") or _("Check in")
