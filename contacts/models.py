@@ -657,7 +657,7 @@ class Ask(models.Model):
         verbose_name=_("asked by"),
     )
     asked_at = models.DateTimeField(default=timezone.now, verbose_name=_("asked at"))
-    due_on = models.DateField("answer due")
+    due_on = models.DateField(_("answer due"))
     answer = models.CharField(
         max_length=10, choices=Answer.choices, default=Answer.PENDING, verbose_name=_("answer")
     )

@@ -98,10 +98,6 @@ def test_an_organizer_whose_phone_asks_for_french_knocks_in_french(
     in_french(page, "5-knocked-not-home", "Annuler", pending=frozenset(PENDING_ELSEWHERE))
 
 
-@pytest.mark.skip(
-    reason="The Talked form (templates/field/talk.html, contacts/field/forms.py) is translated "
-    "on another helper's branch; unskip once that branch is merged into the translation."
-)
 def test_the_talked_form_is_in_french(
     french_phone: Page, olivia: User, maria: Contact, unit_1204: Unit
 ) -> None:
