@@ -14,6 +14,7 @@ COPY requirements.txt .
 RUN pip install --require-hashes -r requirements.txt
 
 COPY . .
+RUN python scripts/compile_messages.py
 
 # DEBUG off insists on SECRET_KEY, DATABASE_URL and SITE_URL; these dummies serve collectstatic only,
 # which connects to neither. var/ must be writable at run time for beat's schedule file.

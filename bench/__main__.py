@@ -26,7 +26,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from bench import imports, knocks, lapses, meetings, organizer, served  # noqa: E402
+from bench import imports, knocks, languages, lapses, meetings, organizer, served  # noqa: E402
 
 
 @dataclass
@@ -55,6 +55,7 @@ SUITES: dict[str, Callable[[], Results]] = {
     "lapses": lapses.run,
     "meetings": meetings.run,
     "served": served.run,
+    "languages": languages.run,
 }
 
 

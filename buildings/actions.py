@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from buildings.models import Building, Turf, Unit
 from organizing.models import Membership, Organization
@@ -32,7 +33,7 @@ def add_units(*, actor: Membership, building: Building, doors: Doors) -> list[Un
     their label) stay as they are, residents, visits and all. A door above the top floor
     raises the building's floors. Returns the units created."""
     if building.organization_id != actor.organization_id:
-        raise ValidationError("That building is not in your organization.")
+        raise ValidationError(_("That building is not in your organization."))
     _lock_organization(actor)
     have = {label.lower() for label in building.units.values_list("label", flat=True)}
     new = [
@@ -55,7 +56,7 @@ def _check_members(actor: Membership, users: Iterable[User]) -> set[int]:
         ).values_list("user_id", flat=True)
     )
     if wanted - active:
-        raise ValidationError("Only active members of your organization can have turf.")
+        raise ValidationError(_("Only active members of your organization can have turf."))
     return wanted
 
 
@@ -63,7 +64,7 @@ def _check_members(actor: Membership, users: Iterable[User]) -> set[int]:
 def set_building_turf(*, actor: Membership, building: Building, organizers: Iterable[User]) -> None:
     """The building's organizers become exactly these."""
     if building.organization_id != actor.organization_id:
-        raise ValidationError("That building is not in your organization.")
+        raise ValidationError(_("That building is not in your organization."))
     wanted = _check_members(actor, organizers)
     building.turf.exclude(organizer_id__in=wanted).delete()
     have = set(building.turf.values_list("organizer_id", flat=True))
@@ -78,7 +79,7 @@ def set_organizer_turf(
     _check_members(actor, [organizer])
     wanted = {b.pk for b in buildings if b.organization_id == actor.organization_id}
     if len(wanted) != len({b.pk for b in buildings}):
-        raise ValidationError("Some of those buildings are not in your organization.")
+        raise ValidationError(_("Some of those buildings are not in your organization."))
     turf = Turf.objects.filter(organizer=organizer)
     turf.exclude(building_id__in=wanted).delete()
     have = set(turf.values_list("building_id", flat=True))

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from organizing.models import Membership, Organization
 
@@ -26,21 +28,29 @@ class Building(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="buildings"
     )
-    name = models.CharField(max_length=200)
-    street_address = models.CharField(max_length=300)
-    city = models.CharField(max_length=120, blank=True)
-    postal_code = models.CharField(max_length=20, blank=True)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    street_address = models.CharField(max_length=300, verbose_name=_("street address"))
+    city = models.CharField(max_length=120, blank=True, verbose_name=_("city"))
+    postal_code = models.CharField(max_length=20, blank=True, verbose_name=_("postal code"))
     floors = models.PositiveSmallIntegerField(
-        default=1, help_text="Number of floors above ground, for the floor grid."
+        default=1,
+        help_text=_("Number of floors above ground, for the floor grid."),
+        verbose_name=_("floors"),
     )
     access_notes = models.TextField(
-        blank=True, help_text="Buzzer code, locked front door, which stairwell is open."
+        blank=True,
+        help_text=_("Buzzer code, locked front door, which stairwell is open."),
+        verbose_name=_("access notes"),
     )
-    landlord = models.CharField("landlord or manager", max_length=200, blank=True)
-    notes = models.TextField(blank=True)
-    archived = models.BooleanField(default=False)
+    landlord = models.CharField(_("landlord or manager"), max_length=200, blank=True)
+    notes = models.TextField(blank=True, verbose_name=_("notes"))
+    archived = models.BooleanField(default=False, verbose_name=_("archived"))
     organizers = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, through="Turf", related_name="turf_buildings", blank=True
+        settings.AUTH_USER_MODEL,
+        through="Turf",
+        related_name="turf_buildings",
+        blank=True,
+        verbose_name=_("organizers"),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -53,7 +63,7 @@ class Building(models.Model):
                 "organization",
                 Lower("name"),
                 name="building_name_unique_per_organization",
-                violation_error_message="Your organization already has a building of that name.",
+                violation_error_message=_("Your organization already has a building of that name."),
             ),
             models.CheckConstraint(condition=models.Q(floors__gte=1), name="building_has_floors"),
         ]
@@ -65,9 +75,14 @@ class Building(models.Model):
 class Turf(models.Model):
     """An organizer assigned to a building."""
 
-    building = models.ForeignKey(Building, on_delete=models.CASCADE, related_name="turf")
+    building = models.ForeignKey(
+        Building, on_delete=models.CASCADE, related_name="turf", verbose_name=_("building")
+    )
     organizer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="turf"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="turf",
+        verbose_name=_("organizer"),
     )
     assigned_at = models.DateTimeField(auto_now_add=True)
 
@@ -84,7 +99,11 @@ class Turf(models.Model):
         membership = Membership.objects.filter(user=organizer, active=True).first()
         if membership is None or membership.organization_id != self.building.organization_id:
             raise ValidationError(
-                {"organizer": "Only active members of the building's organization can have turf."}
+                {
+                    "organizer": _(
+                        "Only active members of the building's organization can have turf."
+                    )
+                }
             )
 
 
@@ -106,11 +125,17 @@ class UnitQuerySet(models.QuerySet["Unit"]):
 
 
 class Unit(models.Model):
-    building = models.ForeignKey(Building, on_delete=models.CASCADE, related_name="units")
-    floor = models.SmallIntegerField(help_text="0 for the ground floor, negative for basements.")
-    label = models.CharField(max_length=20, help_text='The door\'s label, such as "1204".')
-    do_not_knock = models.BooleanField(default=False)
-    vacant = models.BooleanField(default=False)
+    building = models.ForeignKey(
+        Building, on_delete=models.CASCADE, related_name="units", verbose_name=_("building")
+    )
+    floor = models.SmallIntegerField(
+        help_text=_("0 for the ground floor, negative for basements."), verbose_name=_("floor")
+    )
+    label = models.CharField(
+        max_length=20, help_text=_('The door\'s label, such as "1204".'), verbose_name=_("label")
+    )
+    do_not_knock = models.BooleanField(default=False, verbose_name=_("do not knock"))
+    vacant = models.BooleanField(default=False, verbose_name=_("vacant"))
     # Kept right by contacts.actions.record_visit, so the floor grid needs no aggregation.
     last_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_conversation_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -126,7 +151,7 @@ class Unit(models.Model):
                 "building",
                 Lower("label"),
                 name="unit_label_unique_per_building",
-                violation_error_message="This building already has a unit with that label.",
+                violation_error_message=_("This building already has a unit with that label."),
             ),
         ]
         indexes = [models.Index(fields=["building", "floor"], name="unit_building_floor")]
@@ -154,6 +179,14 @@ class Unit(models.Model):
     def clean(self) -> None:
         self.label = self.label.strip()
         if self.building_id and self.floor > self.building.floors:
+            message = ngettext(
+                "%(building)s has %(floors)s floor.",
+                "%(building)s has %(floors)s floors.",
+                self.building.floors,
+            )
             raise ValidationError(
-                {"floor": f"{self.building.name} has {self.building.floors} floors."}
+                {
+                    "floor": message
+                    % {"building": self.building.name, "floors": self.building.floors}
+                }
             )

@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING, NamedTuple
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from buildings.models import Turf, Unit
@@ -33,6 +36,21 @@ from organizing.models import Membership, Organization, Role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+
+# What the actions write into visits, asks and follow-ups. Stored texts are read later by
+# members of either language, so each is written once, in the organization's first working
+# language (in_working_language), not in the language of whoever acted.
+KNOCKED_WITH_US = gettext_noop("Knocked on doors with us.")
+CAME_TO = gettext_noop("Came to %(title)s.")
+COME_TO = gettext_noop("Come to “%(title)s” on %(day)s?")
+
+
+def in_working_language(organization: Organization, text: str, **values: str) -> str:
+    """`text` (marked with gettext_noop) in `organization`'s first working language."""
+    with translation.override(organization.working_languages[0]):
+        written = _(text)
+    return written % values if values else written
+
 
 # Phones' clocks drift; a knock a few minutes "in the future" is still a real knock.
 CLOCK_SKEW = dt.timedelta(minutes=10)
@@ -79,13 +97,13 @@ def record_visit(
 
     errors: dict[str, str] = {}
     if contact is None and unit is None:
-        errors["contact"] = "A visit needs a contact or a unit."
+        errors["contact"] = _("A visit needs a contact or a unit.")
     if contact is not None and contact.organization_id != organization_id:
-        errors["contact"] = "That contact is not in your organization."
+        errors["contact"] = _("That contact is not in your organization.")
     if unit is not None and unit.building.organization_id != organization_id:
-        errors["unit"] = "That unit is not in your organization."
+        errors["unit"] = _("That unit is not in your organization.")
     if happened_at > timezone.now() + CLOCK_SKEW:
-        errors["happened_at"] = "A visit can't be recorded in the future."
+        errors["happened_at"] = _("A visit can't be recorded in the future.")
     errors |= _companion_errors(actor, companion, companion_contact, contact)
     if errors:
         raise ValidationError(errors)
@@ -141,7 +159,7 @@ def record_visit(
             outcome=Outcome.CONVERSATION,
             idempotency_key=f"with-{companion_contact.pk}-{day:%Y%m%d}",
             happened_at=happened_at,
-            note="Knocked on doors with us.",
+            note=in_working_language(actor.organization, KNOCKED_WITH_US),
             at_contacts_unit=False,
         )
     return visit, True
@@ -156,18 +174,20 @@ def _companion_errors(
     errors = {}
     if companion is not None:
         if companion.pk == actor.user_id:
-            errors["companion"] = "You can't knock with yourself: name who came along."
+            errors["companion"] = _("You can't knock with yourself: name who came along.")
         elif not Membership.objects.filter(
             user=companion, organization_id=actor.organization_id, active=True
         ).exists():
-            errors["companion"] = "Who came along must be a member of your organization."
+            errors["companion"] = _("Who came along must be a member of your organization.")
     if companion_contact is not None:
         if companion_contact.organization_id != actor.organization_id:
-            errors["companion_contact"] = "Who came along must be in your organization."
+            errors["companion_contact"] = _("Who came along must be in your organization.")
         elif companion_contact.status != Status.ACTIVE:
-            errors["companion_contact"] = f"{companion_contact.name} can't be named as knocking."
+            errors["companion_contact"] = _("%(name)s can't be named as knocking.") % {
+                "name": companion_contact.name
+            }
         elif contact is not None and companion_contact.pk == contact.pk:
-            errors["companion_contact"] = "Someone can't knock on their own door with us."
+            errors["companion_contact"] = _("Someone can't knock on their own door with us.")
     return errors
 
 
@@ -184,7 +204,7 @@ def _update_contact(contact: Contact, visit: Visit) -> None:
     if locked.status == Status.ERASED:
         # A knock sent late from a phone must not bring back what the person asked us to
         # forget; the whole visit is rolled back.
-        raise ValidationError({"contact": "This person was erased on request."})
+        raise ValidationError({"contact": _("This person was erased on request.")})
     before = (locked.status, locked.unit_id)
     talked = visit.outcome == Outcome.CONVERSATION
     if locked.last_attempt_at is None or visit.happened_at > locked.last_attempt_at:
@@ -350,7 +370,8 @@ def settle_asks(contact: Contact, settled: dict[int, tuple[Answer, dt.date | Non
         if due_on is not None and due_on != open_ask.due_on:
             if due_on < today:
                 raise ValidationError(
-                    f"“{open_ask.question}”: the answer can't be due in the past."
+                    _("“%(question)s”: the answer can't be due in the past.")
+                    % {"question": open_ask.question}
                 )
             open_ask.due_on = due_on
             open_ask.save(update_fields=["due_on"])
@@ -392,9 +413,9 @@ def add_resident(
     who knocked with them, if one did. A resubmitted form finds the contact it already
     added."""
     if brought_in_by is not None and brought_in_by.organization_id != actor.organization_id:
-        raise ValidationError({"brought_in_by": "That person is not in your organization."})
+        raise ValidationError({"brought_in_by": _("That person is not in your organization.")})
     if unit.building.organization_id != actor.organization_id:
-        raise ValidationError({"unit": "That unit is not in your organization."})
+        raise ValidationError({"unit": _("That unit is not in your organization.")})
     existing = Contact.objects.filter(
         organization_id=actor.organization_id, submission_key=submission_key
     ).first()
@@ -425,9 +446,9 @@ def undo_visit(*, actor: Membership, visit: Visit) -> None:
     still names her.
     """
     if visit.organizer_id != actor.user_id or visit.organization_id != actor.organization_id:
-        raise ValidationError("Only the organizer who recorded a knock can undo it.")
+        raise ValidationError(_("Only the organizer who recorded a knock can undo it."))
     if timezone.now() - visit.recorded_at > UNDO_WINDOW:
-        raise ValidationError("A knock can be undone only in the first five minutes.")
+        raise ValidationError(_("A knock can be undone only in the first five minutes."))
     contact_id, unit_id, outcome = visit.contact_id, visit.unit_id, visit.outcome
     companion_id, happened_at = visit.companion_contact_id, visit.happened_at
     visit.delete()
@@ -493,7 +514,7 @@ def _recount(contact_id: int | None, unit_id: int | None, outcome: str) -> None:
 
 def _refuse_unless_committee(actor: Membership) -> None:
     if not actor.sees_whole_organization:
-        raise PermissionDenied("Only the committee and admins can do this.")
+        raise PermissionDenied(_("Only the committee and admins can do this."))
 
 
 @transaction.atomic
@@ -515,18 +536,20 @@ def reassign_contacts(*, actor: Membership, contacts: Sequence[Contact], to_owne
     ).exists()
     if not organizer:
         raise ValidationError(
-            {"to_owner": "Contacts can only go to an active organizer of your organization."}
+            {"to_owner": _("Contacts can only go to an active organizer of your organization.")}
         )
     ids = {contact.pk for contact in contacts}
     if not ids:
-        raise ValidationError({"contacts": "Tick at least one contact to reassign."})
+        raise ValidationError({"contacts": _("Tick at least one contact to reassign.")})
     locked = list(
         Contact.objects.select_for_update()
         .filter(pk__in=ids, organization_id=actor.organization_id)
         .exclude(status=Status.ERASED)
     )
     if len(locked) != len(ids):
-        raise ValidationError({"contacts": "Some of those contacts are not in your organization."})
+        raise ValidationError(
+            {"contacts": _("Some of those contacts are not in your organization.")}
+        )
     moving = [contact for contact in locked if contact.owner_id != to_owner.pk]
     OwnerChange.objects.bulk_create(
         OwnerChange(
@@ -572,19 +595,19 @@ def snooze_contact(
     dashboard."""
     _refuse_unless_committee(actor)
     if contact.organization_id != actor.organization_id:
-        raise ValidationError("That contact is not in your organization.")
+        raise ValidationError(_("That contact is not in your organization."))
     if contact.status == Status.ERASED:
-        raise ValidationError("This person was erased on request.")
+        raise ValidationError(_("This person was erased on request."))
     today = timezone.localdate()
     errors: dict[str, str] = {}
     if not reason.strip():
-        errors["reason"] = "Say why the contact is snoozed."
+        errors["reason"] = _("Say why the contact is snoozed.")
     if until is None:
-        errors["until"] = "Give the date the snooze ends."
+        errors["until"] = _("Give the date the snooze ends.")
     elif until <= today:
-        errors["until"] = "The snooze must end after today."
+        errors["until"] = _("The snooze must end after today.")
     elif until > today + SNOOZE_AT_MOST:
-        errors["until"] = "A snooze can last at most 90 days; look again then."
+        errors["until"] = _("A snooze can last at most 90 days; look again then.")
     if errors:
         raise ValidationError(errors)
     now = timezone.now()
@@ -654,7 +677,7 @@ def deactivate_member(*, actor: Membership, membership: Membership) -> Deactivat
     organizer."""
     lock_for_admin(actor, membership)
     if membership.pk == actor.pk:
-        raise ValidationError("You can't deactivate yourself; ask another admin.")
+        raise ValidationError(_("You can't deactivate yourself; ask another admin."))
     refuse_site_staff(actor, membership, "deactivate them")
     refuse_last_admin(membership, "deactivated")
     membership.active = False
@@ -684,14 +707,17 @@ class Invited(NamedTuple):
 
 # An invitation's answer is due the day before the meeting: the owner has a day to confirm.
 ANSWER_BEFORE_MEETING = dt.timedelta(days=1)
-MISSED_THE_MEETING = "missed the meeting"
+MISSED_THE_MEETING = gettext_noop("missed the meeting")
 
 
 def invitation_terms(meeting: Meeting) -> tuple[str, dt.date]:
     """What an invitation to `meeting` asks, and the day its answer is due: the day
     before the meeting, or today when that is already gone."""
     starts = timezone.localtime(meeting.starts_at)
-    question = f"Come to “{meeting.title}” on {starts:%b} {starts.day}?"
+    organization = meeting.organization
+    with translation.override(organization.working_languages[0]):
+        day = date_format(starts, "MONTH_DAY_FORMAT")
+    question = in_working_language(organization, COME_TO, title=meeting.title, day=day)
     due_on = max(
         timezone.localdate(),
         timezone.localdate(meeting.starts_at) - ANSWER_BEFORE_MEETING,
@@ -711,7 +737,7 @@ def change_meeting(*, actor: Membership, meeting: Meeting, changes: dict[str, ob
     2. Save the meeting and its buildings.
     3. Rewrite the invitations that differ, with their trail rows."""
     if meeting.organization_id != actor.organization_id:
-        raise ValidationError("That meeting is not in your organization.")
+        raise ValidationError(_("That meeting is not in your organization."))
     Meeting.objects.select_for_update().filter(pk=meeting.pk).first()
     buildings = changes.pop("buildings", None)
     for name, value in changes.items():
@@ -747,12 +773,12 @@ def invite(
     2. Leave out who is already invited and who may not be asked.
     3. Create the rest in one statement, with their trail rows."""
     if meeting.organization_id != actor.organization_id:
-        raise ValidationError("That meeting is not in your organization.")
+        raise ValidationError(_("That meeting is not in your organization."))
     if meeting.closed_at is not None or meeting.is_past:
-        raise ValidationError("This meeting is over: nobody more can be invited to it.")
+        raise ValidationError(_("This meeting is over: nobody more can be invited to it."))
     people = list(contacts)
     if any(c.organization_id != actor.organization_id for c in people):
-        raise ValidationError("Only residents of your organization can be invited.")
+        raise ValidationError(_("Only residents of your organization can be invited."))
     Meeting.objects.select_for_update().filter(pk=meeting.pk).first()
     already = set(
         meeting.invitations.filter(contact__in=[c.pk for c in people]).values_list(
@@ -798,11 +824,11 @@ def mark_present(
     if meeting.organization_id != actor.organization_id or (
         contact.organization_id != actor.organization_id
     ):
-        raise ValidationError("That person or meeting is not in your organization.")
+        raise ValidationError(_("That person or meeting is not in your organization."))
     if meeting.closed_at is not None:
-        raise ValidationError("The attendance of this meeting is closed.")
+        raise ValidationError(_("The attendance of this meeting is closed."))
     if contact.status == Status.ERASED:
-        raise ValidationError("This person was erased on request.")
+        raise ValidationError(_("This person was erased on request."))
     Meeting.objects.select_for_update().filter(pk=meeting.pk).first()
     existing = Attendance.objects.filter(meeting=meeting, contact=contact).first()
     if existing is not None:
@@ -814,11 +840,11 @@ def mark_present(
         channel=Channel.MEETING,
         idempotency_key=idempotency_key,
         happened_at=happened_at,
-        note=f"Came to {meeting.title}.",
+        note=in_working_language(actor.organization, CAME_TO, title=meeting.title),
         at_contacts_unit=False,
     )
     if not created:
-        raise ValidationError("That submission key was used for something else; tap again.")
+        raise ValidationError(_("That submission key was used for something else; tap again."))
     invited = meeting.invitations.filter(contact=contact).exists()
     attendance = Attendance.objects.create(
         meeting=meeting, contact=contact, visit=visit, walk_in=not invited
@@ -840,9 +866,9 @@ def add_walk_in(
     them (living at `unit` when they said where), marked present. The same key adds them
     once."""
     if not name.strip():
-        raise ValidationError({"name": "Give the walk-in's name, or a description."})
+        raise ValidationError({"name": _("Give the walk-in's name, or a description.")})
     if unit is not None and unit.building.organization_id != actor.organization_id:
-        raise ValidationError({"unit": "That unit is not in your organization."})
+        raise ValidationError({"unit": _("That unit is not in your organization.")})
     contact = Contact.objects.filter(
         organization_id=actor.organization_id, submission_key=submission_key
     ).first()
@@ -874,7 +900,8 @@ def close_attendance(*, meeting: Meeting) -> int:
     if Meeting.objects.filter(pk=meeting.pk, closed_at=None).update(closed_at=now) != 1:
         return 0
     meeting.closed_at = now
-    days = Organization.objects.get(pk=meeting.organization_id).missed_meeting_days
+    organization = Organization.objects.get(pk=meeting.organization_id)
+    days = organization.missed_meeting_days
     planned_for = max(
         timezone.localdate(), timezone.localdate(meeting.starts_at) + dt.timedelta(days=days)
     )
@@ -884,12 +911,13 @@ def close_attendance(*, meeting: Meeting) -> int:
         .exclude(attendances__meeting=meeting)
         .exclude(follow_ups__submission_key=key)
     )
+    missed = in_working_language(organization, MISSED_THE_MEETING)
     follow_ups = [
         FollowUp(
             contact=contact,
             planned_for=planned_for,
             assigned_to_id=contact.owner_id,
-            purpose=MISSED_THE_MEETING,
+            purpose=missed,
             submission_key=key,
         )
         for contact in no_shows

@@ -13,6 +13,8 @@ country code in brackets, "(+1) 514 555 0100", as numbers are commonly written; 
 then starts with no formula character, and its spaces (between groups that are not three
 digits long, so no locale takes them for thousands) keep every spreadsheet from reading it
 as a number. The three open it as the text it is, and a phone dials it.
+
+The words in the cells (levels, states, languages) are in the exporting member's language.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable, Iterator
+
+from django.utils import timezone, translation
 
 from contacts.models import PHONE_PATTERN, ExportLog
 from organizing.models import Membership
@@ -79,10 +83,26 @@ class _Echo:
 
 
 def csv_lines(rows: Iterable[Iterable[object]]) -> Iterator[str]:
-    """Each row as a line of CSV, every cell made spreadsheet-safe; read as it is written."""
+    """Each row as a line of CSV, every cell made spreadsheet-safe; read as it is written.
+
+    Written in the language and time zone active now, the exporting member's: a streamed
+    response reads the rows after the view has returned, when the request's zone is gone,
+    and its words (levels, states, languages) and times are read then."""
+    language, zone = translation.get_language(), timezone.get_current_timezone()
     writer = csv.writer(_Echo())
-    for row in rows:
-        yield writer.writerow([spreadsheet_safe(value) for value in row])
+    cells = iter(rows)
+
+    def lines() -> Iterator[str]:
+        while True:
+            # Not across the yield: the reader's own code runs between two lines.
+            with translation.override(language), timezone.override(zone):
+                row = next(cells, None)
+                if row is None:
+                    return
+                line: str = writer.writerow([spreadsheet_safe(value) for value in row])
+            yield line
+
+    return lines()
 
 
 def log_export(*, actor: Membership, what: str, filters: str, rows: int) -> ExportLog:

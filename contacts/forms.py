@@ -10,6 +10,8 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from contacts.languages import language_code, language_name, most_used
 from contacts.models import Contact, Status
@@ -31,17 +33,19 @@ class ReassignForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         error_messages={
-            "invalid_choice": "Some of the ticked contacts are no longer listed.",
-            "invalid_pk_value": "Those contacts could not be read; tick them again.",
+            "invalid_choice": gettext_lazy("Some of the ticked contacts are no longer listed."),
+            "invalid_pk_value": gettext_lazy("Those contacts could not be read; tick them again."),
         },
     )
     to_owner = forms.ModelChoiceField(
-        label="New owner",
+        label=gettext_lazy("New owner"),
         queryset=User.objects.none(),
-        empty_label="Choose an organizer",
+        empty_label=gettext_lazy("Choose an organizer"),
         error_messages={
-            "required": "Choose the organizer who takes them over.",
-            "invalid_choice": "Contacts can only go to an active organizer of your organization.",
+            "required": gettext_lazy("Choose the organizer who takes them over."),
+            "invalid_choice": gettext_lazy(
+                "Contacts can only go to an active organizer of your organization."
+            ),
         },
     )
 
@@ -66,7 +70,7 @@ class ReassignForm(forms.Form):
     def clean_contacts(self) -> QuerySet[Contact]:
         contacts: QuerySet[Contact] = self.cleaned_data["contacts"]
         if not contacts and not self.cleaned_data.get("everyone"):
-            raise forms.ValidationError("Tick at least one contact to reassign.")
+            raise forms.ValidationError(_("Tick at least one contact to reassign."))
         return contacts
 
     def clean(self) -> dict[str, Any]:
@@ -75,8 +79,11 @@ class ReassignForm(forms.Form):
             now = self.matching.count()
             if data.get("expected") != now:
                 raise forms.ValidationError(
-                    f"The list changed since it was shown: {now} contacts match now. "
-                    "Check it and try again."
+                    _(
+                        "The list changed since it was shown: %(count)s contacts match now. "
+                        "Check it and try again."
+                    )
+                    % {"count": now}
                 )
         return data
 
@@ -110,7 +117,7 @@ class LanguageField(forms.CharField):
     widget = LanguageInput
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("label", "Language")
+        kwargs.setdefault("label", gettext_lazy("Language"))
         kwargs.setdefault("required", False)
         # The longest name CLDR gives a language has 31 characters.
         kwargs.setdefault("max_length", 60)
@@ -123,7 +130,10 @@ class LanguageField(forms.CharField):
         code = language_code(text)
         if code is None:
             raise forms.ValidationError(
-                "Unknown language: write its name, like Somali or Soomaali, or its code, like so.",
+                _(
+                    "Unknown language: write its name, like Somali or Soomaali, or its code, "
+                    "like so."
+                ),
                 code="unknown_language",
             )
         return code

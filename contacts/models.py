@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from buildings.models import Building, Turf, Unit
@@ -25,60 +26,60 @@ if TYPE_CHECKING:
 
 
 class Level(models.IntegerChoices):
-    NEW = 1, "New"
-    CONTACT = 2, "Contact"
-    SUPPORTER = 3, "Supporter"
-    ACTIVE = 4, "Active"
-    LEADER = 5, "Leader"
+    NEW = 1, _("New")
+    CONTACT = 2, _("Contact")
+    SUPPORTER = 3, _("Supporter")
+    ACTIVE = 4, _("Active")
+    LEADER = 5, _("Leader")
 
 
 class Status(models.TextChoices):
-    ACTIVE = "active", "Active"
-    MOVED = "moved", "Moved"
-    DO_NOT_CONTACT = "do_not_contact", "Do not contact"
-    ARCHIVED = "archived", "Archived"
+    ACTIVE = "active", _("Active")
+    MOVED = "moved", _("Moved")
+    DO_NOT_CONTACT = "do_not_contact", _("Do not contact")
+    ARCHIVED = "archived", _("Archived")
     # Erased on the person's request: the row stays only so that visits still count.
-    ERASED = "erased", "Erased"
+    ERASED = "erased", _("Erased")
 
 
 class Channel(models.TextChoices):
-    DOOR = "door", "Door"
-    PHONE = "phone", "Phone"
-    TEXT = "text", "Text"
-    MEETING = "meeting", "Meeting"
+    DOOR = "door", _("Door")
+    PHONE = "phone", _("Phone")
+    TEXT = "text", _("Text")
+    MEETING = "meeting", _("Meeting")
 
 
 class Outcome(models.TextChoices):
-    CONVERSATION = "conversation", "Conversation"
-    NOT_HOME = "not_home", "Not home"
-    COME_BACK = "come_back", "Come back later"
-    REFUSED = "refused", "Refused"
-    MOVED_OUT = "moved_out", "Moved out"
-    DO_NOT_CONTACT = "do_not_contact", "Do not contact"
+    CONVERSATION = "conversation", _("Conversation")
+    NOT_HOME = "not_home", _("Not home")
+    COME_BACK = "come_back", _("Come back later")
+    REFUSED = "refused", _("Refused")
+    MOVED_OUT = "moved_out", _("Moved out")
+    DO_NOT_CONTACT = "do_not_contact", _("Do not contact")
 
 
 class LapseFlag(models.TextChoices):
     """What the hourly job last found, most urgent last."""
 
-    OK = "ok", "OK"
-    DUE_SOON = "due_soon", "Due soon"
-    LAPSED = "lapsed", "Lapsed"
-    ESCALATED = "escalated", "Escalated"
+    OK = "ok", _("OK")
+    DUE_SOON = "due_soon", _("Due soon")
+    LAPSED = "lapsed", _("Lapsed")
+    ESCALATED = "escalated", _("Escalated")
 
 
 class LapseReason(models.TextChoices):
-    NO_CONVERSATION = "no_conversation", "No conversation within the threshold"
-    NEVER_TALKED = "never_talked", "Never talked since being added"
-    ASK_OVERDUE = "ask_overdue", "An ask is past its due date with no answer"
-    FOLLOW_UP_MISSED = "follow_up_missed", "A planned follow-up visit was missed"
+    NO_CONVERSATION = "no_conversation", _("No conversation within the threshold")
+    NEVER_TALKED = "never_talked", _("Never talked since being added")
+    ASK_OVERDUE = "ask_overdue", _("An ask is past its due date with no answer")
+    FOLLOW_UP_MISSED = "follow_up_missed", _("A planned follow-up visit was missed")
 
 
 class Answer(models.TextChoices):
-    PENDING = "pending", "Pending"
-    YES = "yes", "Yes"
-    NO = "no", "No"
+    PENDING = "pending", _("Pending")
+    YES = "yes", _("Yes")
+    NO = "no", _("No")
     # An answer all the same: the owner confirms it before the day (the meeting's list).
-    MAYBE = "maybe", "Maybe"
+    MAYBE = "maybe", _("Maybe")
 
 
 DEFAULT_THRESHOLD_DAYS: dict[int, int] = {
@@ -111,10 +112,10 @@ open_lapse_agrees_with_flag = (
 
 PHONE_PATTERN = r"^\+?[0-9 ().-]{7,20}$"
 phone_validator = RegexValidator(
-    PHONE_PATTERN, "Enter a phone number of 7 to 20 digits, like 555 010 1234."
+    PHONE_PATTERN, _("Enter a phone number of 7 to 20 digits, like 555 010 1234.")
 )
 idempotency_key_validator = RegexValidator(
-    r"^[A-Za-z0-9_-]{8,64}$", "The submission key must be 8 to 64 letters, digits, - or _."
+    r"^[A-Za-z0-9_-]{8,64}$", _("The submission key must be 8 to 64 letters, digits, - or _.")
 )
 
 
@@ -218,6 +219,7 @@ class Contact(models.Model):
         blank=True,
         related_name="residents",
         db_index=False,
+        verbose_name=_("unit"),
     )
     # The unit's building, denormalised so that the hourly job's pass over every contact
     # (contacts.lapse.job) counts each building's contacts without joining a million contacts
@@ -237,27 +239,38 @@ class Contact(models.Model):
         db_index=False,
     )
     name = models.CharField(
-        "name or description", max_length=200, help_text='A name, or "woman in 1204".'
+        _("name or description"), max_length=200, help_text=_('A name, or "woman in 1204".')
     )
-    phone = models.CharField(max_length=30, blank=True, validators=[phone_validator])
-    email = models.EmailField(blank=True)
-    language = models.CharField("preferred language", max_length=10, blank=True, choices=LANGUAGES)
+    phone = models.CharField(
+        max_length=30, blank=True, validators=[phone_validator], verbose_name=_("phone")
+    )
+    email = models.EmailField(blank=True, verbose_name=_("email"))
+    language = models.CharField(
+        _("preferred language"), max_length=10, blank=True, choices=LANGUAGES
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="owned_contacts",
-        help_text="The organizer responsible for this relationship.",
+        help_text=_("The organizer responsible for this relationship."),
         db_index=False,
+        verbose_name=_("owner"),
     )
-    level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.NEW)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    level = models.PositiveSmallIntegerField(
+        choices=Level.choices, default=Level.NEW, verbose_name=_("level")
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.ACTIVE, verbose_name=_("status")
+    )
     consent_note = models.TextField(
-        blank=True, help_text="What the person agreed to: calls, texts, being listed."
+        blank=True,
+        help_text=_("What the person agreed to: calls, texts, being listed."),
+        verbose_name=_("consent note"),
     )
-    notes = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    notes = models.TextField(blank=True, verbose_name=_("notes"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True)
     # The key of the form that added this contact: a resubmission finds it again.
     submission_key = models.CharField(max_length=64, blank=True, editable=False)
@@ -269,35 +282,55 @@ class Contact(models.Model):
         blank=True,
         related_name="brought_in",
         db_index=False,
+        verbose_name=_("brought in by"),
     )
 
     # Set by the hourly job (contacts.lapse.flag_lapsed); a conversation clears it at once.
     lapse_flag = models.CharField(
-        max_length=10, choices=LapseFlag.choices, default=LapseFlag.OK, editable=False
+        max_length=10,
+        choices=LapseFlag.choices,
+        default=LapseFlag.OK,
+        editable=False,
+        verbose_name=_("lapse flag"),
     )
     # The lapse open now, set with the flag (lapsed or escalated exactly while it is open),
     # and kept as a LapseEpisode when it ends (end_lapse). On the contact's row, so that a
     # contact lapses in one write: the job's first run finds a quarter of them lapsed.
-    lapse_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lapse_started_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("lapse started at")
+    )
     lapse_reason = models.CharField(
-        max_length=20, choices=LapseReason.choices, blank=True, editable=False
+        max_length=20,
+        choices=LapseReason.choices,
+        blank=True,
+        editable=False,
+        verbose_name=_("lapse reason"),
     )
     lapse_level = models.PositiveSmallIntegerField(
-        "level when it lapsed", choices=Level.choices, null=True, blank=True, editable=False
+        _("level when it lapsed"), choices=Level.choices, null=True, blank=True, editable=False
     )
-    lapse_escalated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lapse_escalated_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("lapse escalated at")
+    )
     orphaned = models.BooleanField(
         default=False,
         editable=False,
-        help_text="The owner left, or has recorded nothing for a while, or there is none.",
+        help_text=_("The owner left, or has recorded nothing for a while, or there is none."),
+        verbose_name=_("orphaned"),
     )
-    snoozed_until = models.DateField(null=True, blank=True)
-    snooze_reason = models.CharField(max_length=200, blank=True)
+    snoozed_until = models.DateField(null=True, blank=True, verbose_name=_("snoozed until"))
+    snooze_reason = models.CharField(max_length=200, blank=True, verbose_name=_("snooze reason"))
 
     # Denormalised, kept right only by contacts.actions.record_visit.
-    last_conversation_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
-    attempts_since_conversation = models.PositiveIntegerField(default=0, editable=False)
+    last_conversation_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("last conversation at")
+    )
+    last_attempt_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("last attempt at")
+    )
+    attempts_since_conversation = models.PositiveIntegerField(
+        default=0, editable=False, verbose_name=_("attempts since conversation")
+    )
 
     objects = ContactQuerySet.as_manager()
     # The unit and building as loaded or last saved, for save() to see the unit change.
@@ -327,7 +360,7 @@ class Contact(models.Model):
             models.CheckConstraint(
                 condition=level_in_range,
                 name="contact_level_1_to_5",
-                violation_error_message="Level must be between 1 (new) and 5 (leader).",
+                violation_error_message=_("Level must be between 1 (new) and 5 (leader)."),
             ),
             models.UniqueConstraint(
                 "organization",
@@ -338,7 +371,7 @@ class Contact(models.Model):
             models.CheckConstraint(
                 condition=Q(snoozed_until__isnull=True) | ~Q(snooze_reason=""),
                 name="contact_snooze_needs_reason",
-                violation_error_message="A snooze needs a reason.",
+                violation_error_message=_("A snooze needs a reason."),
             ),
             models.CheckConstraint(
                 condition=open_lapse_agrees_with_flag, name="contact_open_lapse_agrees_with_flag"
@@ -409,7 +442,7 @@ class Contact(models.Model):
 
     def clean(self) -> None:
         if self.unit is not None and self.unit.building.organization_id != self.organization_id:
-            raise ValidationError({"unit": "That unit belongs to another organization."})
+            raise ValidationError({"unit": _("That unit belongs to another organization.")})
         if self.owner_id:
             owner_org = (
                 Membership.objects.filter(user_id=self.owner_id, active=True)
@@ -418,13 +451,13 @@ class Contact(models.Model):
             )
             if owner_org != self.organization_id:
                 raise ValidationError(
-                    {"owner": "The owner must be an active member of this organization."}
+                    {"owner": _("The owner must be an active member of this organization.")}
                 )
 
     def set_level(self, level: int, *, by: User) -> LevelChange | None:
         """Change the level and keep who changed it from what, and when."""
         if level not in Level.values:
-            raise ValidationError({"level": "Level must be between 1 (new) and 5 (leader)."})
+            raise ValidationError({"level": _("Level must be between 1 (new) and 5 (leader).")})
         if level == self.level:
             return None
         change = LevelChange.objects.create(
@@ -472,12 +505,18 @@ class Contact(models.Model):
 
 class LevelChange(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="level_changes")
-    from_level = models.PositiveSmallIntegerField(choices=Level.choices)
-    to_level = models.PositiveSmallIntegerField(choices=Level.choices)
-    changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    from_level = models.PositiveSmallIntegerField(
+        choices=Level.choices, verbose_name=_("from level")
     )
-    changed_at = models.DateTimeField(default=timezone.now)
+    to_level = models.PositiveSmallIntegerField(choices=Level.choices, verbose_name=_("to level"))
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
+    changed_at = models.DateTimeField(default=timezone.now, verbose_name=_("changed at"))
 
     class Meta:
         ordering = ["-changed_at"]
@@ -502,6 +541,7 @@ class Visit(models.Model):
         blank=True,
         related_name="visits",
         db_index=False,
+        verbose_name=_("contact"),
     )
     # A unit with history can't be deleted on its own (mark it vacant or archive the
     # building); deleting the whole organization still removes its visits.
@@ -512,6 +552,7 @@ class Visit(models.Model):
         blank=True,
         related_name="visits",
         db_index=False,
+        verbose_name=_("unit"),
     )
     organizer = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -519,16 +560,19 @@ class Visit(models.Model):
         null=True,
         related_name="visits",
         db_index=False,
+        verbose_name=_("organizer"),
     )
-    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.DOOR)
-    outcome = models.CharField(max_length=20, choices=Outcome.choices)
-    happened_at = models.DateTimeField(default=timezone.now)
+    channel = models.CharField(
+        max_length=10, choices=Channel.choices, default=Channel.DOOR, verbose_name=_("channel")
+    )
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, verbose_name=_("outcome"))
+    happened_at = models.DateTimeField(default=timezone.now, verbose_name=_("happened at"))
     recorded_at = models.DateTimeField(auto_now_add=True)
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True, verbose_name=_("note"))
     idempotency_key = models.CharField(max_length=64, validators=[idempotency_key_validator])
     # Set when a knock sent late from a phone met a changed world (the contact had moved or
     # been handed to someone else): recorded all the same, and shown to its organizer.
-    needs_look = models.CharField(max_length=200, blank=True)
+    needs_look = models.CharField(max_length=200, blank=True, verbose_name=_("needs look"))
     # Knocking together: who came along, a member or a contact (a leader knocking with
     # us, for whom it counts as a conversation: contacts.actions.record_visit).
     companion = models.ForeignKey(
@@ -538,6 +582,7 @@ class Visit(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        verbose_name=_("companion"),
     )
     companion_contact = models.ForeignKey(
         Contact,
@@ -546,6 +591,7 @@ class Visit(models.Model):
         blank=True,
         related_name="knocks_joined",
         db_index=False,
+        verbose_name=_("companion contact"),
     )
 
     history = HistoricalRecords(excluded_fields=["recorded_at", "idempotency_key"])
@@ -556,7 +602,7 @@ class Visit(models.Model):
             models.CheckConstraint(
                 condition=Q(contact__isnull=False) | Q(unit__isnull=False),
                 name="visit_has_contact_or_unit",
-                violation_error_message="A visit needs a contact or a unit.",
+                violation_error_message=_("A visit needs a contact or a unit."),
             ),
             models.UniqueConstraint(
                 "organization",
@@ -597,20 +643,33 @@ class Visit(models.Model):
 class Ask(models.Model):
     """A commitment asked for at the door, with a date the answer is due back."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="asks")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="asks", verbose_name=_("contact")
+    )
     question = models.CharField(
-        "what was asked", max_length=200, help_text='Such as "floor captain?"'
+        _("what was asked"), max_length=200, help_text=_('Such as "floor captain?"')
     )
     asked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("asked by"),
     )
-    asked_at = models.DateTimeField(default=timezone.now)
-    due_on = models.DateField("answer due")
-    answer = models.CharField(max_length=10, choices=Answer.choices, default=Answer.PENDING)
-    answered_at = models.DateTimeField(null=True, blank=True)
+    asked_at = models.DateTimeField(default=timezone.now, verbose_name=_("asked at"))
+    due_on = models.DateField(_("answer due"))
+    answer = models.CharField(
+        max_length=10, choices=Answer.choices, default=Answer.PENDING, verbose_name=_("answer")
+    )
+    answered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("answered at"))
     # An invitation: the ask's subject is this meeting ("come to Thursday's meeting").
     meeting = models.ForeignKey(
-        "Meeting", on_delete=models.CASCADE, null=True, blank=True, related_name="invitations"
+        "Meeting",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="invitations",
+        verbose_name=_("meeting"),
     )
 
     history = HistoricalRecords()
@@ -635,7 +694,7 @@ class Ask(models.Model):
 
     def clean(self) -> None:
         if self.due_on and self.asked_at and self.due_on < timezone.localdate(self.asked_at):
-            raise ValidationError({"due_on": "The answer can't be due before it was asked."})
+            raise ValidationError({"due_on": _("The answer can't be due before it was asked.")})
 
     def record_answer(self, answer: str) -> None:
         self.answer = answer
@@ -651,18 +710,29 @@ class FollowUpQuerySet(models.QuerySet["FollowUp"]):
 class FollowUp(models.Model):
     """The next visit planned with a contact: done by a conversation, or cancelled."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="follow_ups")
-    planned_for = models.DateField()
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="follow_ups", verbose_name=_("contact")
+    )
+    planned_for = models.DateField(verbose_name=_("planned for"))
     assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="follow_ups"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="follow_ups",
+        verbose_name=_("assigned to"),
     )
-    purpose = models.CharField(max_length=200)
-    created_at = models.DateTimeField(default=timezone.now)
+    purpose = models.CharField(max_length=200, verbose_name=_("purpose"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
     done_by = models.ForeignKey(
-        Visit, on_delete=models.SET_NULL, null=True, blank=True, related_name="completed"
+        Visit,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="completed",
+        verbose_name=_("done by"),
     )
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    cancel_reason = models.CharField(max_length=200, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
+    cancel_reason = models.CharField(max_length=200, blank=True, verbose_name=_("cancel reason"))
     submission_key = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = FollowUpQuerySet.as_manager()
@@ -674,7 +744,7 @@ class FollowUp(models.Model):
             models.CheckConstraint(
                 condition=Q(cancelled_at__isnull=True) | ~Q(cancel_reason=""),
                 name="follow_up_cancel_needs_reason",
-                violation_error_message="Say why the follow-up is cancelled.",
+                violation_error_message=_("Say why the follow-up is cancelled."),
             ),
             models.UniqueConstraint(
                 "contact",
@@ -692,11 +762,11 @@ class FollowUp(models.Model):
 
     def clean(self) -> None:
         if self._state.adding and self.planned_for and self.planned_for < timezone.localdate():
-            raise ValidationError({"planned_for": "A follow-up can't be planned in the past."})
+            raise ValidationError({"planned_for": _("A follow-up can't be planned in the past.")})
 
     def cancel(self, reason: str) -> None:
         if not reason.strip():
-            raise ValidationError({"cancel_reason": "Say why the follow-up is cancelled."})
+            raise ValidationError({"cancel_reason": _("Say why the follow-up is cancelled.")})
         self.cancelled_at = timezone.now()
         self.cancel_reason = reason.strip()
         self.save(update_fields=["cancelled_at", "cancel_reason"])
@@ -708,10 +778,12 @@ class LapseThreshold(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="lapse_thresholds"
     )
-    level = models.PositiveSmallIntegerField(choices=Level.choices)
-    days = models.PositiveSmallIntegerField()
+    level = models.PositiveSmallIntegerField(choices=Level.choices, verbose_name=_("level"))
+    days = models.PositiveSmallIntegerField(verbose_name=_("days"))
     lead_days = models.PositiveSmallIntegerField(
-        default=2, help_text="Days before a lapse that the owner is told, at the least."
+        default=2,
+        help_text=_("Days before a lapse that the owner is told, at the least."),
+        verbose_name=_("lead days"),
     )
 
     class Meta:
@@ -721,14 +793,15 @@ class LapseThreshold(models.Model):
             models.CheckConstraint(
                 condition=Q(days__gte=1),
                 name="threshold_days_positive",
-                violation_error_message="A threshold is at least one day.",
+                violation_error_message=_("A threshold is at least one day."),
             ),
             models.CheckConstraint(condition=level_in_range, name="threshold_level_1_to_5"),
             models.CheckConstraint(
                 condition=Q(lead_days__gte=1, lead_days__lt=F("days")),
                 name="threshold_lead_within_threshold",
-                violation_error_message="The lead time is at least a day and shorter than the "
-                "threshold.",
+                violation_error_message=_(
+                    "The lead time is at least a day and shorter than the threshold."
+                ),
             ),
         ]
 
@@ -880,10 +953,10 @@ class Erasure(models.Model):
     asks = models.PositiveIntegerField(default=0)
     follow_ups = models.PositiveIntegerField(default=0)
     history_rows = models.PositiveIntegerField(
-        default=0, help_text="Rows of the audit trail that held the person's data."
+        default=0, help_text=_("Rows of the audit trail that held the person's data.")
     )
     mentions = models.PositiveIntegerField(
-        default=0, help_text="Other notes that named the person, now redacted."
+        default=0, help_text=_("Other notes that named the person, now redacted.")
     )
 
     class Meta:
@@ -895,9 +968,9 @@ class Erasure(models.Model):
 
 
 class DigestKind(models.TextChoices):
-    OWNER_DAILY = "owner_daily", "Owner's daily digest"
-    COMMITTEE_DAILY = "committee_daily", "Committee's daily list of contacts needing an owner"
-    COMMITTEE_WEEKLY = "committee_weekly", "Committee's weekly digest"
+    OWNER_DAILY = "owner_daily", _("Owner's daily digest")
+    COMMITTEE_DAILY = "committee_daily", _("Committee's daily list of contacts needing an owner")
+    COMMITTEE_WEEKLY = "committee_weekly", _("Committee's weekly digest")
 
 
 class DigestLog(models.Model):
@@ -908,10 +981,10 @@ class DigestLog(models.Model):
 
     membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=20, choices=DigestKind.choices)
-    period = models.DateField(help_text="The day, or the Monday of the week.")
+    period = models.DateField(help_text=_("The day, or the Monday of the week."))
     done_at = models.DateTimeField(default=timezone.now)
     emailed = models.BooleanField(
-        default=True, help_text="False when there was nothing to tell: no email that period."
+        default=True, help_text=_("False when there was nothing to tell: no email that period.")
     )
 
     class Meta:
@@ -1005,13 +1078,17 @@ class Meeting(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="meetings", db_index=False
     )
-    title = models.CharField(max_length=200)
-    starts_at = models.DateTimeField("when")
-    place = models.CharField("where", max_length=200)
+    title = models.CharField(max_length=200, verbose_name=_("title"))
+    starts_at = models.DateTimeField(_("when"))
+    place = models.CharField(_("where"), max_length=200)
     # None chosen is a meeting for everyone.
-    buildings = models.ManyToManyField(Building, blank=True, related_name="meetings")
-    language = models.CharField(max_length=10, blank=True, choices=LANGUAGES)
-    purpose = models.TextField(blank=True)
+    buildings = models.ManyToManyField(
+        Building, blank=True, related_name="meetings", verbose_name=_("buildings")
+    )
+    language = models.CharField(
+        max_length=10, blank=True, choices=LANGUAGES, verbose_name=_("language")
+    )
+    purpose = models.TextField(blank=True, verbose_name=_("purpose"))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -1030,7 +1107,7 @@ class Meeting(models.Model):
 
     def clean(self) -> None:
         if self._state.adding and self.starts_at and self.starts_at < timezone.now():
-            raise ValidationError({"starts_at": "A new meeting can't be in the past."})
+            raise ValidationError({"starts_at": _("A new meeting can't be in the past.")})
 
     @property
     def is_past(self) -> bool:

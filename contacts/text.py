@@ -12,6 +12,7 @@ import re
 import unicodedata
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 # Unicode's bidirectional formatting characters: embeddings, overrides, isolates, marks.
 BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -37,6 +38,6 @@ def not_a_phone(name: str) -> None:
     is checked and can be withheld from a do-not-contact's export."""
     if PHONE_ONLY.fullmatch(name) and sum(c.isdigit() for c in name) >= 7:
         raise ValidationError(
-            "This looks like a phone number, not a name: put it in the phone field.",
+            gettext("This looks like a phone number, not a name: put it in the phone field."),
             code="phone_in_name",
         )

@@ -19,9 +19,11 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 from django_htmx.middleware import HtmxDetails
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from organizing.i18n import activate_member
 from organizing.models import Membership, Role
 
 if TYPE_CHECKING:
@@ -88,11 +90,12 @@ def member_required(*roles: Role, two_factor: bool = True) -> Callable[[View], V
                 .first()
             )
             if membership is None:
-                raise PermissionDenied("You are not an active member of any organization.")
+                raise PermissionDenied(_("You are not an active member of any organization."))
+            activate_member(request, membership)
             if two_factor and (detour := two_factor_redirect(request, membership)):
                 return detour
             if roles and membership.role not in roles:
-                raise PermissionDenied("Your role does not give access to this page.")
+                raise PermissionDenied(_("Your role does not give access to this page."))
             request.membership = membership  # type: ignore[attr-defined]
             return view(request, *args, **kwargs)
 

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import unicodedata
+from contextlib import nullcontext
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,8 +32,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from organizing.i18n import for_member
 from organizing.invitations import (
     CantAccept,
     accept_invitation,
@@ -113,14 +117,19 @@ def email_password_link(user: User, *, invite: bool) -> None:
         "token": default_token_generator.make_token(user),
         "protocol": "https" if site.scheme == "https" else "http",
     }
-    PasswordResetForm().send_mail(
-        f"{prefix}_subject.txt",
-        f"{prefix}_email.txt",
-        context,
-        None,
-        user.email,
-        html_email_template_name=f"{prefix}_email.html",
+    membership = (
+        Membership.objects.select_related("organization").filter(user=user, active=True).first()
     )
+    # In the recipient's language; an account with no membership gets the language active.
+    with for_member(membership) if membership else nullcontext():
+        PasswordResetForm().send_mail(
+            f"{prefix}_subject.txt",
+            f"{prefix}_email.txt",
+            context,
+            None,
+            user.email,
+            html_email_template_name=f"{prefix}_email.html",
+        )
 
 
 password_reset = rate_limit("password_reset")(
@@ -138,13 +147,22 @@ password_reset = rate_limit("password_reset")(
 
 class NewAccountForm(forms.Form):
     name = forms.CharField(
-        label="Your name", max_length=150, required=False, help_text="How others see you."
+        label=gettext_lazy("Your name"),
+        max_length=150,
+        required=False,
+        help_text=gettext_lazy("How others see you."),
     )
     password1 = forms.CharField(
-        label="Choose a password", strip=False, max_length=128, widget=forms.PasswordInput
+        label=gettext_lazy("Choose a password"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput,
     )
     password2 = forms.CharField(
-        label="The same again", strip=False, max_length=128, widget=forms.PasswordInput
+        label=gettext_lazy("The same again"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput,
     )
 
     def __init__(self, *args: Any, email: str, **kwargs: Any) -> None:
@@ -155,7 +173,7 @@ class NewAccountForm(forms.Form):
         data = super().clean() or {}
         first, second = data.get("password1"), data.get("password2")
         if first and second and first != second:
-            self.add_error("password2", "The two passwords differ.")
+            self.add_error("password2", _("The two passwords differ."))
         elif first:
             user = User(username=self.email, email=self.email, first_name=data.get("name", ""))
             try:
@@ -197,7 +215,9 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         try:
             if state == "join":
                 accept_invitation(invitation_id=found.pk, user=request.user)  # type: ignore[arg-type]
-                messages.success(request, f"Welcome to {found.organization.name}.")
+                messages.success(
+                    request, _("Welcome to %(name)s.") % {"name": found.organization.name}
+                )
                 return redirect("home")
             assert form is not None
             if form.is_valid():
@@ -209,7 +229,9 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
                 log_in(
                     request, membership.user, backend="django.contrib.auth.backends.ModelBackend"
                 )
-                messages.success(request, f"Welcome to {found.organization.name}.")
+                messages.success(
+                    request, _("Welcome to %(name)s.") % {"name": found.organization.name}
+                )
                 return redirect("home")
         except CantAccept as refusal:
             found.refresh_from_db()

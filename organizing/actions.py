@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from organizing.models import Membership, Organization, Role, display_name
 
@@ -21,10 +23,10 @@ def lock_for_admin(actor: Membership, membership: Membership | None = None) -> N
     Organization.objects.select_for_update().only("pk").get(pk=actor.organization_id)
     still_admin = Membership.objects.filter(pk=actor.pk, role=Role.ADMIN, active=True)
     if not still_admin.exists():
-        raise PermissionDenied("Only admins manage members.")
+        raise PermissionDenied(_("Only admins manage members."))
     if membership is not None:
         if membership.organization_id != actor.organization_id:
-            raise ValidationError("That person is not in your organization.")
+            raise ValidationError(_("That person is not in your organization."))
         membership.refresh_from_db()
 
 
@@ -34,11 +36,30 @@ def runs_the_site(user: User) -> bool:
     return user.is_staff or user.is_superuser
 
 
+# Each refusal a whole sentence (French does not put the words where English does), named by
+# what was refused.
+ONLY_A_SUPERUSER = {
+    "change their role": gettext_lazy(
+        "%(name)s also runs the site: only a superuser can change their role."
+    ),
+    "deactivate them": gettext_lazy(
+        "%(name)s also runs the site: only a superuser can deactivate them."
+    ),
+}
+LAST_ADMIN = {
+    "given another role": gettext_lazy(
+        "%(name)s is the last admin and can't be given another role: make someone else an "
+        "admin first."
+    ),
+    "deactivated": gettext_lazy(
+        "%(name)s is the last admin and can't be deactivated: make someone else an admin first."
+    ),
+}
+
+
 def refuse_site_staff(actor: Membership, membership: Membership, what: str) -> None:
     if membership.pk != actor.pk and runs_the_site(membership.user):
-        raise ValidationError(
-            f"{display_name(membership.user)} also runs the site: only a superuser can {what}."
-        )
+        raise ValidationError(ONLY_A_SUPERUSER[what] % {"name": display_name(membership.user)})
 
 
 def refuse_last_admin(membership: Membership, what: str) -> None:
@@ -48,10 +69,7 @@ def refuse_last_admin(membership: Membership, what: str) -> None:
         organization_id=membership.organization_id, role=Role.ADMIN, active=True
     ).exclude(pk=membership.pk)
     if not others.exists():
-        raise ValidationError(
-            f"{display_name(membership.user)} is the last admin and can't be {what}: "
-            "make someone else an admin first."
-        )
+        raise ValidationError(LAST_ADMIN[what] % {"name": display_name(membership.user)})
 
 
 @transaction.atomic
@@ -69,3 +87,19 @@ def reactivate_member(*, actor: Membership, membership: Membership) -> None:
     lock_for_admin(actor, membership)
     membership.active = True
     membership.save(update_fields=["active"])
+
+
+@transaction.atomic
+def set_languages_and_time_zone(
+    *, actor: Membership, languages: list[str], time_zone: str
+) -> Organization:
+    """The organization's working languages (the first is its default) and its time zone.
+    A member whose language it no longer works in reads its first from their next page."""
+    if actor.role != Role.ADMIN:
+        raise PermissionDenied("Only an admin sets the organization's languages.")
+    organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
+    organization.languages = languages
+    organization.time_zone = time_zone
+    organization.full_clean(exclude=["name", "slug"])
+    organization.save(update_fields=["languages", "time_zone"])
+    return organization

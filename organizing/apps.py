@@ -6,4 +6,4 @@ class OrganizingConfig(AppConfig):
     verbose_name = "Organizations and members"
 
     def ready(self) -> None:
-        from organizing import accounts, checks, faults  # noqa: F401  (signal receivers, checks)
+        from organizing import accounts, checks, faults, i18n  # noqa: F401  (signal receivers, checks)

@@ -27,6 +27,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
+from django.utils.translation import gettext as _
 from kombu.exceptions import OperationalError as BrokerUnreachable
 from psycopg_pool import PoolTimeout
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -63,10 +64,10 @@ def fault_in(error: BaseException | None) -> BaseException | None:
 
 def unavailable(request: HttpRequest) -> HttpResponse:
     """The 503. Its page reads nothing from the database, which may be what is down."""
-    message = (
-        f"Doorstep could not finish this just now. Try again in {RETRY_AFTER_SECONDS} "
-        "seconds: a knock sent again is recorded once."
-    )
+    message = _(
+        "Doorstep could not finish this just now. Try again in %(count)s seconds: a knock "
+        "sent again is recorded once."
+    ) % {"count": RETRY_AFTER_SECONDS}
     wants_json = "application/json" in request.headers.get("Accept", "")
     response: HttpResponse
     if wants_json or request.headers.get("HX-Request") == "true":

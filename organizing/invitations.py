@@ -20,7 +20,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from organizing.actions import lock_for_admin
 from organizing.models import Invitation, Membership, Role, display_name
@@ -57,8 +58,11 @@ def invite_member(*, actor: Membership, email: str, role: Role, name: str = "") 
         organization_id=actor.organization_id, user__email__iexact=email
     ).select_related("user")
     if (member := members.first()) is not None:
-        state = "a member" if member.active else "a deactivated member: reactivate them"
-        raise ValidationError({"email": f"{display_name(member.user)} is already {state}."})
+        if member.active:
+            refusal = _("%(name)s is already a member.")
+        else:
+            refusal = _("%(name)s is already a deactivated member: reactivate them.")
+        raise ValidationError({"email": refusal % {"name": display_name(member.user)}})
     now = timezone.now()
     invitation = (
         Invitation.objects.open()
@@ -82,7 +86,7 @@ def invite_member(*, actor: Membership, email: str, role: Role, name: str = "") 
         with transaction.atomic():
             invitation.save()
     except IntegrityError as error:
-        raise ValidationError({"email": "Someone has just invited that address."}) from error
+        raise ValidationError({"email": _("Someone has just invited that address.")}) from error
     send_invitation(invitation)
     return invitation
 
@@ -121,24 +125,31 @@ def email_invitation(invitation_id: int) -> None:
     if opened.update(token_hash=hash_of(token)) != 1:
         return  # cancelled, accepted or expired before the worker got to it
     invitation = Invitation.objects.select_related("organization").get(pk=invitation_id)
+    organization = invitation.organization
     site = urlsplit(settings.SITE_URL)
-    context = {
-        "invitation": invitation,
-        "organization": invitation.organization.name,
-        "role": invitation.get_role_display().lower(),
-        "link": f"{site.scheme}://{site.netloc}{reverse('invitation', args=[token])}",
-        "days": INVITATION_DAYS,
-    }
-    subject = render_to_string("registration/invitation_subject.txt", context).strip()
-    message = EmailMultiAlternatives(
-        subject,
-        render_to_string("registration/invitation_email.txt", context),
-        None,
-        [invitation.email],
-    )
-    message.attach_alternative(
-        render_to_string("registration/invitation_email.html", context), "text/html"
-    )
+    # The invited person has no membership, so no language of their own yet: the one they
+    # most likely read is the one their organization works in first.
+    with (
+        translation.override(organization.working_languages[0]),
+        timezone.override(organization.zone),
+    ):
+        context = {
+            "invitation": invitation,
+            "organization": organization.name,
+            "role": invitation.get_role_display().lower(),
+            "link": f"{site.scheme}://{site.netloc}{reverse('invitation', args=[token])}",
+            "days": INVITATION_DAYS,
+        }
+        subject = render_to_string("registration/invitation_subject.txt", context).strip()
+        message = EmailMultiAlternatives(
+            subject,
+            render_to_string("registration/invitation_email.txt", context),
+            None,
+            [invitation.email],
+        )
+        message.attach_alternative(
+            render_to_string("registration/invitation_email.html", context), "text/html"
+        )
     message.send()
 
 
@@ -164,11 +175,11 @@ def refusal_for(invitation: Invitation, user: User) -> str | None:
     from organizing.accounts import folded
 
     if folded(user.email) != folded(invitation.email):
-        return "This invitation is for another address: log out, then open the link again."
+        return _("This invitation is for another address: log out, then open the link again.")
     if user.is_staff or user.is_superuser:
-        return "Your account runs the site: a superuser adds it to an organization."
+        return _("Your account runs the site: a superuser adds it to an organization.")
     if Membership.objects.filter(user=user).exists():
-        return (
+        return _(
             "Your account already belongs to an organization, and an account belongs to one. "
             "Ask the admin who invited you to invite another address."
         )
@@ -186,11 +197,11 @@ def accept_invitation(*, invitation_id: int, user: User) -> Membership:
     """
     invitation = Invitation.objects.select_for_update().get(pk=invitation_id)
     if invitation.accepted_at is not None:
-        raise CantAccept("This invitation has already been used.")
+        raise CantAccept(_("This invitation has already been used."))
     if invitation.cancelled_at is not None:
-        raise CantAccept("This invitation was cancelled.")
+        raise CantAccept(_("This invitation was cancelled."))
     if is_expired(invitation):
-        raise CantAccept("This invitation has expired: ask an admin to send a new one.")
+        raise CantAccept(_("This invitation has expired: ask an admin to send a new one."))
     if (reason := refusal_for(invitation, user)) is not None:
         raise CantAccept(reason)
     membership = Membership.objects.create(
@@ -211,7 +222,7 @@ def accept_with_new_account(*, invitation_id: int, password: str, name: str) -> 
         account_of(invitation.email) is not None
         or User.objects.filter(username__iexact=invitation.email).exists()
     ):
-        raise CantAccept("This address already has an account: log in to accept.")
+        raise CantAccept(_("This address already has an account: log in to accept."))
     user = User(username=invitation.email, email=invitation.email, first_name=name.strip())
     user.set_password(password)
     user.save()

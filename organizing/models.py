@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import zoneinfo
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 if TYPE_CHECKING:
@@ -13,6 +16,32 @@ if TYPE_CHECKING:
 def display_name(user: User) -> str:
     """How a member is named on every screen and in every message."""
     return user.get_full_name() or user.username
+
+
+def default_languages() -> list[str]:
+    """An organization's working languages when it sets none: every interface language."""
+    return [code for code, _name in settings.LANGUAGES]
+
+
+def default_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
+def validate_languages(value: object) -> None:
+    known = {code for code, _name in settings.LANGUAGES}
+    if not isinstance(value, list) or not value or not all(code in known for code in value):
+        raise ValidationError(
+            _("Choose one or more of: %(languages)s."),
+            params={"languages": ", ".join(sorted(known))},
+        )
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            _("%(zone)s is not a time zone; try one like America/Toronto."),
+            params={"zone": value},
+        )
 
 
 class Organization(models.Model):
@@ -41,6 +70,13 @@ class Organization(models.Model):
         help_text="A meeting to which fewer of those who said yes came, in percent, is raised "
         "on the committee's dashboard.",
     )
+    # The interface languages its members work in, the first one the default: a member whose
+    # browser asks for none of them gets it.
+    languages = models.JSONField(default=default_languages, validators=[validate_languages])
+    # Where its days begin and end: dates on its pages, in its emails and in the lapse rule.
+    time_zone = models.CharField(
+        max_length=64, default=default_time_zone, validators=[validate_time_zone]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -56,25 +92,49 @@ class Organization(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def working_languages(self) -> list[str]:
+        """Its languages that the interface speaks, in its order; never empty."""
+        known = {code for code, _name in settings.LANGUAGES}
+        return [code for code in self.languages or [] if code in known] or [settings.LANGUAGE_CODE]
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        try:
+            return zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
 
 class Role(models.TextChoices):
-    ORGANIZER = "organizer", "Organizer"
-    COMMITTEE = "committee", "Committee"
-    ADMIN = "admin", "Admin"
+    ORGANIZER = "organizer", _("Organizer")
+    COMMITTEE = "committee", _("Committee")
+    ADMIN = "admin", _("Admin")
 
 
 class Membership(models.Model):
     """A user's place in one organization. A user belongs to a single organization."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="membership",
+        verbose_name=_("user"),
     )
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="memberships"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("organization"),
     )
-    role = models.CharField(max_length=20, choices=Role.choices, default=Role.ORGANIZER)
-    active = models.BooleanField(default=True)
-    joined_at = models.DateTimeField(auto_now_add=True)
+    role = models.CharField(
+        max_length=20, choices=Role.choices, default=Role.ORGANIZER, verbose_name=_("role")
+    )
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    # The interface language the member reads, one of the organization's; blank until their
+    # first page, which takes it from the browser's.
+    language = models.CharField(max_length=8, blank=True, verbose_name=_("language"))
+    joined_at = models.DateTimeField(auto_now_add=True, verbose_name=_("joined at"))
 
     history = HistoricalRecords()
 
@@ -92,7 +152,7 @@ class Membership(models.Model):
     def display_name(self) -> str:
         """The member's name, marked when they have left the organization."""
         name = display_name(self.user)
-        return name if self.active else f"{name} (left)"
+        return name if self.active else _("%(name)s (left)") % {"name": name}
 
     @property
     def sees_whole_organization(self) -> bool:

@@ -19,10 +19,11 @@ from axes.exceptions import AxesBackendPermissionDenied
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import Sum
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import ngettext
 from django_ratelimit.core import get_usage
 from redis.exceptions import RedisError
 
@@ -135,12 +136,14 @@ def rate_limit(name: str, *, key: str = "ip") -> Callable[[View], View]:
 
 def too_many(request: HttpRequest, seconds: int) -> HttpResponse:
     seconds = max(int(seconds), 1)
+    response: HttpResponse
     if "application/json" in request.headers.get("Accept", ""):
-        response = HttpResponse(
-            f'{{"message": "Too many at once: try again in {seconds} seconds."}}',
-            content_type="application/json",
-            status=429,
-        )
+        message = ngettext(
+            "Too many at once: try again in %(count)s second.",
+            "Too many at once: try again in %(count)s seconds.",
+            seconds,
+        ) % {"count": seconds}
+        response = JsonResponse({"message": message}, status=429)
     else:
         response = render(request, "429.html", {"seconds": seconds}, status=429)
     response["Retry-After"] = str(seconds)

@@ -82,6 +82,9 @@ MIDDLEWARE = [
     # Django's, except that a session save failing after a knock was recorded keeps the
     # answer that says so.
     "organizing.faults.SessionMiddleware",
+    # The browser's language (or the language cookie) for pages before login; a member's own
+    # replaces it in member_required. Each request starts from the default time zone too.
+    "organizing.i18n.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -109,6 +112,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "organizing.i18n.languages",
             ],
         },
     },
@@ -240,8 +244,17 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# The interface's languages. A member reads the one on their profile, chosen on their first
+# page from the browser's among their organization's working languages (organizing.i18n).
 LANGUAGE_CODE = "en"
-TIME_ZONE = os.environ.get("TIME_ZONE", "America/New_York")
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
+# Dates and times each language writes its own way (organizing/formats/<language>/).
+FORMAT_MODULE_PATH = ["organizing.formats"]
+# The default of a new organization's time zone (each sets its own), and the clock of the
+# scheduled jobs' hours (OWNER_DIGEST_AT and the others).
+TIME_ZONE = os.environ.get("TIME_ZONE", "America/Toronto")
 USE_I18N = True
 USE_TZ = True
 

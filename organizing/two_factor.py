@@ -21,10 +21,11 @@ from django.contrib import messages
 from django.contrib.admin import AdminSite
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
@@ -63,6 +64,7 @@ class CodeRequiredAdminSite(AdminSite):
 
 class CodeForm(forms.Form):
     code = forms.CharField(
+        label=gettext_lazy("Code"),
         max_length=12,
         widget=forms.TextInput(
             attrs={
@@ -77,7 +79,7 @@ class CodeForm(forms.Form):
     def clean_code(self) -> str:
         code = self.cleaned_data["code"].replace(" ", "")
         if not (code.isascii() and code.isdigit() and len(code) == 6):
-            raise forms.ValidationError("The code is the 6 digits your app shows now.")
+            raise forms.ValidationError(_("The code is the 6 digits your app shows now."))
         return code
 
 
@@ -86,13 +88,16 @@ def refusal(device: TOTPDevice, code: str) -> str | None:
     allowed, details = device.verify_is_allowed()
     if not allowed and details and "locked_until" in details:
         wait = math.ceil((details["locked_until"] - timezone.now()).total_seconds())
-        return (
-            f"Too many wrong codes: wait {max(wait, 1)} second{pluralize(wait)}, then enter "
-            "the code your app shows then."
-        )
+        seconds = max(wait, 1)
+        return ngettext(
+            "Too many wrong codes: wait %(count)s second, then enter the code your app shows then.",
+            "Too many wrong codes: wait %(count)s seconds, then enter the code your app shows "
+            "then.",
+            seconds,
+        ) % {"count": seconds}
     if device.verify_token(code):
         return None
-    return "That code did not work: enter the code your app shows now (each code works once)."
+    return _("That code did not work: enter the code your app shows now (each code works once).")
 
 
 def code_entered(request: MemberRequest, device: TOTPDevice) -> None:
@@ -141,7 +146,7 @@ def setup(request: MemberRequest) -> HttpResponse:
             device.save(update_fields=["confirmed"])
             code_entered(request, device)
             messages.success(
-                request, "Two-factor is on: after your password, Doorstep asks for a code."
+                request, _("Two-factor is on: after your password, Doorstep asks for a code.")
             )
             return HttpResponseRedirect(next_url(request))
         form.add_error("code", problem)
@@ -195,8 +200,8 @@ def status(request: MemberRequest) -> HttpResponse:
 @member_required(*ROLES)
 def turn_off(request: MemberRequest) -> HttpResponse:
     if required(request):
-        messages.error(request, "Your role must use two-factor: it can't be turned off.")
+        messages.error(request, _("Your role must use two-factor: it can't be turned off."))
         return redirect("two_factor")
     TOTPDevice.objects.filter(user=request.user).delete()
-    messages.success(request, "Two-factor is off. Doorstep asks only for your password now.")
+    messages.success(request, _("Two-factor is off. Doorstep asks only for your password now."))
     return redirect("two_factor")

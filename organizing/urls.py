@@ -10,7 +10,7 @@ from contacts.field import offline, today
 from contacts.field import urls as field_urls
 from contacts.privacy import urls as privacy_urls
 from contacts.setup import urls as setup_urls
-from organizing import accounts, health, two_factor
+from organizing import accounts, health, i18n, outbox_words, two_factor
 
 # Where admins must use two-factor, so must Django's admin.
 admin.site.__class__ = two_factor.CodeRequiredAdminSite
@@ -22,6 +22,8 @@ urlpatterns = [
     path("offline/pages.json", offline.pages_to_keep, name="offline_pages"),
     path("login/", accounts.login, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("language/", i18n.choose_language, name="language"),
+    path("words/<str:language>.js", outbox_words.words, name="outbox_words"),
     path("password/", include("organizing.password_urls")),
     path("invitation/<str:token>/", accounts.invitation, name="invitation"),
     path("account/two-factor/", two_factor.status, name="two_factor"),

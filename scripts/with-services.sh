@@ -11,7 +11,7 @@
 #    temporary directory and exit with the command's status.
 #
 # A URL that is already set is used as it is and nothing is started for it. Missing Debian
-# packages (postgresql, redis-server, chromium, haproxy) are installed when running as root.
+# packages (postgresql, redis-server, chromium, haproxy, gettext) are installed when running as root.
 set -euo pipefail
 
 if [[ $# -eq 0 ]]; then
@@ -107,15 +107,22 @@ fi
 if ! command -v haproxy >/dev/null; then
   missing+=(haproxy)
 fi
+# xgettext, for the test that every string of the source is in the French catalogue.
+if ! command -v xgettext >/dev/null; then
+  missing+=(gettext)
+fi
 if [[ ${#missing[@]} -gt 0 ]] && { [[ $EUID -ne 0 ]] || ! command -v apt-get >/dev/null; }; then
   optional=" ${missing[*]} "
   optional=${optional// chromium / }
   optional=${optional// haproxy / }
+  optional=${optional// gettext / }
   if [[ -z ${optional// /} ]]; then
     [[ " ${missing[*]} " == *" chromium "* ]] && say "chromium is missing, so the browser" \
       "tests cannot run (Debian: sudo apt-get install chromium, or set CHROMIUM_PATH)"
     [[ " ${missing[*]} " == *" haproxy "* ]] && say "haproxy is missing, so the fault" \
       "test cannot run (Debian: sudo apt-get install haproxy)"
+    [[ " ${missing[*]} " == *" gettext "* ]] && say "gettext is missing, so the test that" \
+      "the catalogues are up to date cannot run (Debian: sudo apt-get install gettext)"
     missing=()
   else
     die "missing ${missing[*]}: install them (Debian: sudo apt-get install ${missing[*]})" \

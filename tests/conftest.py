@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.utils import timezone
+from django.utils import timezone, translation
 from time_machine import TimeMachineFixture
 
 from buildings.models import Building, Unit
@@ -32,6 +33,17 @@ def fast_password_hashing(settings: Any) -> None:
         "django.contrib.auth.hashers.MD5PasswordHasher",
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",  # what seed_demo made earlier
     ]
+
+
+@pytest.fixture(autouse=True)
+def english_and_the_default_clock() -> Iterator[None]:
+    """Each test starts, and leaves the thread, in English on the default time zone: a test
+    that renders for a French member or activates an organization's zone sets its own."""
+    translation.activate(settings.LANGUAGE_CODE)
+    timezone.deactivate()
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+    timezone.deactivate()
 
 
 @pytest.fixture(autouse=True)

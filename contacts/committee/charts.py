@@ -3,24 +3,43 @@ light enough for a weak signal."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 # Ceilings for the vertical axis, so gridlines fall on round percentages.
 CEILINGS = (0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1.0)
 
 
+def percent(share: float) -> str:
+    """A share as a whole percentage in the reader's language: 25% in English, 25 % in
+    French."""
+    return _("%(percent)s%%") % {"percent": f"{share * 100:.0f}"}
+
+
 @dataclass(frozen=True)
 class Point:
+    # A week kept as the ISO date it started (contacts.lapse.summary.week_label) is shown
+    # as the reader's language writes a day: "Dec 1", "1 déc.". Any other label as it is.
     label: str
     value: float  # a share, 0 to 1
 
+    def __post_init__(self) -> None:
+        try:
+            day = dt.date.fromisoformat(self.label)
+        except ValueError:
+            return
+        object.__setattr__(self, "label", date_format(day, "MONTH_DAY_FORMAT"))
+
     @property
     def percent(self) -> str:
-        return f"{self.value:.0%}"
+        return percent(self.value)
 
 
 def ceiling(values: Sequence[float]) -> float:
@@ -51,7 +70,7 @@ def rate_chart(
         '<line x1="{}" x2="{}" y1="{}" y2="{}" class="grid"/>'
         '<text x="{}" y="{}" class="axis" text-anchor="end">{}</text>',
         (
-            (left, width - right, y(share), y(share), left - 6, y(share) + 4, f"{share:.0%}")
+            (left, width - right, y(share), y(share), left - 6, y(share) + 4, percent(share))
             for share in (0.0, high / 2, high)
         ),
     )
@@ -102,13 +121,24 @@ class Turnout:
 
     @property
     def text(self) -> str:
-        figures = f"{self.invited} invited, {self.said_yes} said yes, {self.came} came"
-        return f"{self.title}, {self.label}: {figures}"
+        return _(
+            "%(title)s, %(date)s: %(invited)s invited, %(said_yes)s said yes, %(came)s came"
+        ) % {
+            "title": self.title,
+            "date": self.label,
+            "invited": self.invited,
+            "said_yes": self.said_yes,
+            "came": self.came,
+        }
 
 
 # The three bars of a meeting, told apart by their fill as well as by their place, so the
 # chart reads without colour: an outline, a hatching, a solid bar.
-TURNOUT_BARS = (("invited", "invited"), ("said_yes", "said yes"), ("came", "came"))
+TURNOUT_BARS = (
+    ("invited", gettext_lazy("invited")),
+    ("said_yes", gettext_lazy("said yes")),
+    ("came", gettext_lazy("came")),
+)
 
 
 def round_up(top: int) -> int:
@@ -194,7 +224,7 @@ def turnout_chart(
             for n, (field, words) in enumerate(TURNOUT_BARS)
         ),
     )
-    description = "; ".join(m.text for m in meetings) or "No meetings yet."
+    description = "; ".join(m.text for m in meetings) or _("No meetings yet.")
     return format_html(
         '<svg class="chart turnout" viewBox="0 0 {} {}" role="img"'
         ' aria-labelledby="{}-title {}-desc">'

@@ -7,25 +7,29 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from buildings.models import Building
 from contacts.actions import SNOOZE_AT_MOST
 from contacts.models import LapseFlag, LapseThreshold, Level, Meeting
 from organizing.models import Organization
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 # The list shows a contact by its lapse flag, or those orphaned whatever their flag.
 ORPHANED = "orphaned"
 STATE_CHOICES = [
-    ("", "Lapsed and escalated"),
+    ("", _("Lapsed and escalated")),
     *(
         (flag.value, flag.label)
         for flag in (LapseFlag.LAPSED, LapseFlag.ESCALATED, LapseFlag.DUE_SOON)
     ),
-    (ORPHANED, "Needs an owner"),
+    (ORPHANED, _("Needs an owner")),
 ]
 
 # An option of a select the page draws itself: its value, its label and whether it is chosen.
@@ -42,7 +46,7 @@ class LapsedFilterForm(forms.Form):
     building = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
     owner = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
     level = forms.TypedChoiceField(
-        choices=[("", "Any level"), *Level.choices], coerce=int, required=False, empty_value=None
+        choices=[("", _("Any level")), *Level.choices], coerce=int, required=False, empty_value=None
     )
     state = forms.ChoiceField(choices=STATE_CHOICES, required=False)
 
@@ -55,10 +59,10 @@ class LapsedFilterForm(forms.Form):
     ) -> None:
         super().__init__(data)
         cast(forms.ChoiceField, self.fields["building"]).choices = [
-            ("", "All buildings"),
+            ("", _("All buildings")),
             *buildings,
         ]
-        cast(forms.ChoiceField, self.fields["owner"]).choices = [("", "Any owner"), *owners]
+        cast(forms.ChoiceField, self.fields["owner"]).choices = [("", _("Any owner")), *owners]
 
     def filters(self) -> dict[str, Any]:
         self.is_valid()
@@ -83,16 +87,16 @@ class SnoozeForm(forms.Form):
     fields are optional here and the browser's `required` is only a first hint."""
 
     until = forms.DateField(
-        label="Until",
+        label=_("Until"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date", "required": True}),
-        error_messages={"invalid": "Enter a date such as 2030-07-01."},
+        error_messages={"invalid": _("Enter a date such as 2030-07-01.")},
     )
     reason = forms.CharField(
-        label="Why",
+        label=_("Why"),
         required=False,
         max_length=200,
-        widget=forms.TextInput(attrs={"required": True, "placeholder": "Away until June"}),
+        widget=forms.TextInput(attrs={"required": True, "placeholder": _("Away until June")}),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -114,16 +118,32 @@ THRESHOLD_FIELDS = {
     Level.NEW: "new",
 }
 WHO = {
-    Level.LEADER: "a leader",
-    Level.ACTIVE: "an active member",
-    Level.SUPPORTER: "a supporter",
-    Level.CONTACT: "a contact",
-    Level.NEW: "a new contact",
+    Level.LEADER: _("a leader"),
+    Level.ACTIVE: _("an active member"),
+    Level.SUPPORTER: _("a supporter"),
+    Level.CONTACT: _("a contact"),
+    Level.NEW: _("a new contact"),
+}
+# Each level's threshold named whole, so that French can give each its own gender.
+WHOSE_THRESHOLD = {
+    Level.LEADER: _("A leader's threshold"),
+    Level.ACTIVE: _("An active member's threshold"),
+    Level.SUPPORTER: _("A supporter's threshold"),
+    Level.CONTACT: _("A contact's threshold"),
+    Level.NEW: _("A new contact's threshold"),
+}
+# The same, as the second term of a comparison ("longer than ...").
+THAN_WHOSE = {
+    Level.LEADER: _("than a leader's"),
+    Level.ACTIVE: _("than an active member's"),
+    Level.SUPPORTER: _("than a supporter's"),
+    Level.CONTACT: _("than a contact's"),
+    Level.NEW: _("than a new contact's"),
 }
 MAX_DAYS = 365
 
 
-def days_field(label: str, help_text: str = "") -> forms.IntegerField:
+def days_field(label: StrOrPromise, help_text: StrOrPromise = "") -> forms.IntegerField:
     return forms.IntegerField(
         label=label,
         help_text=help_text,
@@ -131,10 +151,10 @@ def days_field(label: str, help_text: str = "") -> forms.IntegerField:
         max_value=MAX_DAYS,
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
         error_messages={
-            "required": "Give a number of days.",
-            "invalid": "Give a whole number of days.",
-            "min_value": "At least one day.",
-            "max_value": f"At most {MAX_DAYS} days.",
+            "required": _("Give a number of days."),
+            "invalid": _("Give a whole number of days."),
+            "min_value": _("At least one day."),
+            "max_value": _("At most %(limit_value)s days."),
         },
     )
 
@@ -143,56 +163,63 @@ class LapseSettingsForm(forms.Form):
     """Per level, the days without a conversation and the days of warning before; the
     organization's grace and orphan windows and its pace alarm."""
 
-    leader = days_field("Leader (level 5)")
-    active = days_field("Active (level 4)")
-    supporter = days_field("Supporter (level 3)")
-    contact = days_field("Contact (level 2)")
-    new = days_field("New (level 1)")
-    leader_lead = days_field("Warn the owner, days before")
-    active_lead = days_field("Warn the owner, days before")
-    supporter_lead = days_field("Warn the owner, days before")
-    contact_lead = days_field("Warn the owner, days before")
-    new_lead = days_field("Warn the owner, days before")
+    leader = days_field(_("Leader (level 5)"))
+    active = days_field(_("Active (level 4)"))
+    supporter = days_field(_("Supporter (level 3)"))
+    contact = days_field(_("Contact (level 2)"))
+    new = days_field(_("New (level 1)"))
+    leader_lead = days_field(_("Warn the owner, days before"))
+    active_lead = days_field(_("Warn the owner, days before"))
+    supporter_lead = days_field(_("Warn the owner, days before"))
+    contact_lead = days_field(_("Warn the owner, days before"))
+    new_lead = days_field(_("Warn the owner, days before"))
     grace_days = days_field(
-        "Grace period", "Days a contact stays lapsed before the lapse is escalated."
+        _("Grace period"), _("Days a contact stays lapsed before the lapse is escalated.")
     )
     orphan_after_days = days_field(
-        "Orphan window", "Days an owner may record nothing before their contacts are orphaned."
+        _("Orphan window"),
+        _("Days an owner may record nothing before their contacts are orphaned."),
     )
     pace_alarm_percent = forms.IntegerField(
-        label="Pace alarm",
-        help_text="Alarm the committee when a week's conversations fall this many percent "
-        "below the four weeks before.",
+        label=_("Pace alarm"),
+        help_text=_(
+            "Alarm the committee when a week's conversations fall this many percent "
+            "below the four weeks before."
+        ),
         min_value=1,
         max_value=99,
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
         error_messages={
-            "required": "Give a share in percent.",
-            "invalid": "Give a whole number of percent.",
-            "min_value": "At least 1 percent.",
-            "max_value": "At most 99 percent.",
+            "required": _("Give a share in percent."),
+            "invalid": _("Give a whole number of percent."),
+            "min_value": _("At least 1 percent."),
+            "max_value": _("At most 99 percent."),
         },
     )
 
     # Blank keeps what was set: a form from before these were on the page still saves.
     missed_meeting_days = forms.IntegerField(
-        label="Follow up a missed meeting within",
-        help_text="Days after a meeting: each yes who did not come gets a follow-up by then.",
+        label=_("Follow up a missed meeting within"),
+        help_text=_("Days after a meeting: each yes who did not come gets a follow-up by then."),
         required=False,
         min_value=1,
         max_value=30,
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
-        error_messages={"min_value": "At least 1 day.", "max_value": "At most 30 days."},
+        error_messages={"min_value": _("At least 1 day."), "max_value": _("At most 30 days.")},
     )
     turnout_alarm_percent = forms.IntegerField(
-        label="Turnout alarm",
-        help_text="Raise a meeting on the dashboard when fewer of those who said yes came, "
-        "in percent.",
+        label=_("Turnout alarm"),
+        help_text=_(
+            "Raise a meeting on the dashboard when fewer of those who said yes came, in percent."
+        ),
         required=False,
         min_value=1,
         max_value=100,
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
-        error_messages={"min_value": "At least 1 percent.", "max_value": "At most 100 percent."},
+        error_messages={
+            "min_value": _("At least 1 percent."),
+            "max_value": _("At most 100 percent."),
+        },
     )
 
     @staticmethod
@@ -241,8 +268,11 @@ class LapseSettingsForm(forms.Form):
             if days is not None and lead is not None and lead >= days:
                 self.add_error(
                     f"{name}_lead",
-                    f"The warning for {WHO[level]} ({lead} days) must come before their "
-                    f"threshold ({days} days).",
+                    _(
+                        "The warning for %(who)s (%(lead)s days) must come before their "
+                        "threshold (%(days)s days)."
+                    )
+                    % {"who": WHO[level], "lead": lead, "days": days},
                 )
         days_of = {level: data.get(name) for level, name in THRESHOLD_FIELDS.items()}
         if any(value is None for value in days_of.values()):
@@ -261,9 +291,16 @@ class LapseSettingsForm(forms.Form):
     def _too_long(self, higher: Level, lower: Level, days: dict[Level, int]) -> None:
         self.add_error(
             THRESHOLD_FIELDS[higher],
-            f"{WHO[higher].capitalize()}'s threshold ({days[higher]} days) can't be longer "
-            f"than {WHO[lower]}'s ({days[lower]} days): the more someone has stepped up, "
-            "the sooner they should hear from us.",
+            _(
+                "%(whose)s (%(days)s days) can't be longer %(than_whose)s (%(lower_days)s "
+                "days): the more someone has stepped up, the sooner they should hear from us."
+            )
+            % {
+                "whose": WHOSE_THRESHOLD[higher],
+                "days": days[higher],
+                "than_whose": THAN_WHOSE[lower],
+                "lower_days": days[lower],
+            },
         )
 
 
@@ -281,7 +318,7 @@ class MeetingForm(forms.ModelForm):
             "buildings": forms.CheckboxSelectMultiple,
             "purpose": forms.Textarea(attrs={"rows": 3}),
         }
-        help_texts = {"buildings": "None chosen: the meeting is for everyone."}
+        help_texts = {"buildings": _("None chosen: the meeting is for everyone.")}
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -301,7 +338,7 @@ class MeetingForm(forms.ModelForm):
         if starts_at == meeting.starts_at.replace(second=0, microsecond=0):
             return meeting.starts_at
         if meeting.is_past:
-            raise forms.ValidationError("The meeting has begun: its time can't be changed.")
+            raise forms.ValidationError(_("The meeting has begun: its time can't be changed."))
         if starts_at < timezone.now():
-            raise forms.ValidationError("A meeting can't be moved into the past.")
+            raise forms.ValidationError(_("A meeting can't be moved into the past."))
         return starts_at

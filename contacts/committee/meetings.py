@@ -7,6 +7,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from contacts.actions import change_meeting, close_attendance
@@ -26,7 +28,7 @@ def new_meeting(request: MemberRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         form.instance.created_by = request.user
         meeting = form.save()
-        messages.success(request, f"Meeting “{meeting.title}” called.")
+        messages.success(request, _("Meeting “%(title)s” called.") % {"title": meeting.title})
         return redirect("meetings:detail", meeting.pk)
     status = 422 if form.errors else 200
     return render(request, "committee/new_meeting.html", {"form": form}, status=status)
@@ -47,12 +49,16 @@ def edit_meeting(request: MemberRequest, meeting_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         changes = {name: form.cleaned_data[name] for name in form.changed_data}
         if not changes:
-            messages.info(request, "Nothing was changed.")
+            messages.info(request, _("Nothing was changed."))
             return redirect("meetings:detail", meeting.pk)
         rewritten = change_meeting(actor=request.membership, meeting=meeting, changes=changes)
-        text = f"Meeting “{meeting.title}” changed."
+        text = _("Meeting “%(title)s” changed.") % {"title": meeting.title}
         if rewritten:
-            text += f" {rewritten} invitation{'s' if rewritten != 1 else ''} updated to match."
+            text += " " + ngettext(
+                "%(count)s invitation updated to match.",
+                "%(count)s invitations updated to match.",
+                rewritten,
+            ) % {"count": rewritten}
         messages.success(request, text)
         return redirect("meetings:detail", meeting.pk)
     status = 422 if form.errors else 200
@@ -65,14 +71,20 @@ def edit_meeting(request: MemberRequest, meeting_id: int) -> HttpResponse:
 def close_meeting(request: MemberRequest, meeting_id: int) -> HttpResponse:
     meeting = get_object_or_404(Meeting.objects.visible_to(request.membership), pk=meeting_id)
     if not meeting.is_past:
-        messages.error(request, "The meeting has not started yet: its attendance stays open.")
+        messages.error(request, _("The meeting has not started yet: its attendance stays open."))
     elif meeting.closed_at is not None:
-        messages.info(request, "The attendance was already closed.")
+        messages.info(request, _("The attendance was already closed."))
     else:
         planned = close_attendance(meeting=meeting)
         messages.success(
             request,
-            f"Attendance closed. {planned} follow-up{'s' if planned != 1 else ''} planned "
-            "for those who said yes and did not come.",
+            ngettext(
+                "Attendance closed. %(count)s follow-up planned for those who said yes and "
+                "did not come.",
+                "Attendance closed. %(count)s follow-ups planned for those who said yes and "
+                "did not come.",
+                planned,
+            )
+            % {"count": planned},
         )
     return redirect("meetings:detail", meeting.pk)

@@ -10,7 +10,7 @@ indexes, a page of the list at a time, and the list's notes and asks are subquer
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -22,6 +22,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from buildings.models import Building
@@ -49,17 +52,20 @@ from contacts.models import (
 from organizing.access import MemberRequest, member_required
 from organizing.models import Membership, Organization, Role, display_name
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 PAGE_SIZE = 50
 # A meeting with a poor turnout stays on the dashboard this long: the no-shows' follow-ups
 # are due within days, and the organizers' will falters in the weeks after.
 TURNOUT_WATCHED_FOR = dt.timedelta(days=14)
 # The meetings drawn in the turnout chart: about a season of a committee's meetings.
 TURNOUT_MEETINGS = 12
-WHY: dict[str, str] = {
-    LapseReason.NO_CONVERSATION: "No conversation in time",
-    LapseReason.NEVER_TALKED: "Never talked",
-    LapseReason.ASK_OVERDUE: "Ask overdue",
-    LapseReason.FOLLOW_UP_MISSED: "Follow-up missed",
+WHY: dict[str, StrOrPromise] = {
+    LapseReason.NO_CONVERSATION: gettext_lazy("No conversation in time"),
+    LapseReason.NEVER_TALKED: gettext_lazy("Never talked"),
+    LapseReason.ASK_OVERDUE: gettext_lazy("Ask overdue"),
+    LapseReason.FOLLOW_UP_MISSED: gettext_lazy("Follow-up missed"),
 }
 committee_only = member_required(Role.COMMITTEE, Role.ADMIN)
 
@@ -285,7 +291,7 @@ def board_context(request: MemberRequest) -> dict[str, Any]:
     pace = summary.pace if summary.pace.get("week") == last_full_week(now) else {}
     turnouts = [
         Turnout(
-            label=f"{timezone.localtime(m.starts_at):%b} {timezone.localtime(m.starts_at).day}",
+            label=date_format(timezone.localtime(m.starts_at), "MONTH_DAY_FORMAT"),
             title=m.title,
             invited=m.invited,  # type: ignore[attr-defined]
             said_yes=m.said_yes,  # type: ignore[attr-defined]
@@ -304,12 +310,19 @@ def board_context(request: MemberRequest) -> dict[str, Any]:
         "organizer_rows": organizer_rows(context["members"], summary),
         "points": points,
         "chart": rate_chart(
-            points, title=f"Weekly lapse rate, last {CHART_WEEKS} weeks", chart_id="lapse-rate"
+            points,
+            title=_("Weekly lapse rate, last %(weeks)s weeks") % {"weeks": CHART_WEEKS},
+            chart_id="lapse-rate",
         ),
         "turnouts": turnouts,
         "turnout_chart": turnout_chart(
             turnouts,
-            title=f"Turnout of the last {len(turnouts)} meetings: invited, said yes, came",
+            title=ngettext(
+                "Turnout of the last meeting: invited, said yes, came",
+                "Turnout of the last %(count)s meetings: invited, said yes, came",
+                len(turnouts),
+            )
+            % {"count": len(turnouts)},
             chart_id="turnout",
         ),
     }
@@ -370,8 +383,12 @@ def reassign(request: MemberRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"{moved} contact{'s' if moved != 1 else ''} reassigned to "
-                f"{display_name(to_owner)}.",
+                ngettext(
+                    "%(count)s contact reassigned to %(owner)s.",
+                    "%(count)s contacts reassigned to %(owner)s.",
+                    moved,
+                )
+                % {"count": moved, "owner": display_name(to_owner)},
             )
             return after_action(request)
     return refused(request, reassign_form=form, selected={contact.pk for contact in contacts})
@@ -391,24 +408,32 @@ def snooze(request: MemberRequest, contact_id: int) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"{contact.name} snoozed until {until:%b %-d}: {reason}.")
+            messages.success(
+                request,
+                _("%(name)s snoozed until %(date)s: %(reason)s.")
+                % {
+                    "name": contact.name,
+                    "date": date_format(until, "MONTH_DAY_FORMAT"),
+                    "reason": reason,
+                },
+            )
             return after_action(request)
     return refused(request, snooze_form=form, snooze_for=contact)
 
 
 CSV_HEADER = (
-    "Name",
-    "Building",
-    "Unit",
-    "Level",
-    "Owner",
-    "State",
-    "Orphaned",
-    "Days since last conversation",
-    "Tried since",
-    "Open asks",
-    "Why",
-    "Last note",
+    gettext_lazy("Name"),
+    gettext_lazy("Building"),
+    gettext_lazy("Unit"),
+    gettext_lazy("Level"),
+    gettext_lazy("Owner"),
+    gettext_lazy("State"),
+    gettext_lazy("Orphaned"),
+    gettext_lazy("Days since last conversation"),
+    gettext_lazy("Tried since"),
+    gettext_lazy("Open asks"),
+    gettext_lazy("Why"),
+    gettext_lazy("Last note"),
 )
 
 
@@ -423,11 +448,11 @@ def lapsed_csv_row(contact: Contact, rules: Rules, now: dt.datetime) -> tuple[ob
         contact.get_level_display(),
         display_name(contact.owner) if contact.owner else "",
         contact.get_lapse_flag_display(),
-        "yes" if contact.orphaned else "no",
-        "never" if line["days_since"] is None else line["days_since"],
+        _("yes") if contact.orphaned else _("no"),
+        _("never") if line["days_since"] is None else line["days_since"],
         contact.attempts_since_conversation,
         contact.open_asks,  # type: ignore[attr-defined]
-        line["why"],
+        str(line["why"]),
         contact.last_note or "",  # type: ignore[attr-defined]
     )
 
@@ -443,7 +468,10 @@ def export(request: MemberRequest) -> HttpResponse:
     contacts = lapsed_contacts(organization, chosen)
     rules = Rules.of(organization)
     rows = [lapsed_csv_row(contact, rules, now) for contact in contacts.iterator(chunk_size=500)]
-    response = HttpResponse(csv_lines([CSV_HEADER, *rows]), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(
+        csv_lines([tuple(str(title) for title in CSV_HEADER), *rows]),
+        content_type="text/csv; charset=utf-8",
+    )
     response["Content-Disposition"] = (
         f'attachment; filename="lapsed-contacts-{timezone.localdate(now):%Y-%m-%d}.csv"'
     )
@@ -476,7 +504,7 @@ def lapse_settings(request: MemberRequest) -> HttpResponse:
             )
             messages.success(
                 request,
-                "Lapse settings saved. The dashboard follows them from the next hourly check.",
+                _("Lapse settings saved. The dashboard follows them from the next hourly check."),
             )
             return redirect("committee:settings")
         status = 422

@@ -12,6 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from buildings.models import Building, Unit
@@ -47,14 +49,14 @@ def building_list(request: MemberRequest) -> HttpResponse:
 class DoorState(models.TextChoices):
     """What a door on the grid says, each with a mark (aria-hidden) besides its colour."""
 
-    LAPSED = "lapsed", "lapsed"
-    DUE_SOON = "due_soon", "due soon"
-    NEVER_KNOCKED = "never", "never knocked"
-    NOT_TALKED = "untalked", "not talked to yet"
-    TALKED = "ok", "talked recently"
-    NOBODY_KNOWN = "empty", "nobody known"
-    DO_NOT_KNOCK = "dnk", "do not knock"
-    VACANT = "vacant", "vacant"
+    LAPSED = "lapsed", pgettext_lazy("door", "lapsed")
+    DUE_SOON = "due_soon", pgettext_lazy("door", "due soon")
+    NEVER_KNOCKED = "never", pgettext_lazy("door", "never knocked")
+    NOT_TALKED = "untalked", pgettext_lazy("door", "not talked to yet")
+    TALKED = "ok", pgettext_lazy("door", "talked recently")
+    NOBODY_KNOWN = "empty", pgettext_lazy("door", "nobody known")
+    DO_NOT_KNOCK = "dnk", pgettext_lazy("door", "do not knock")
+    VACANT = "vacant", pgettext_lazy("door", "vacant")
 
 
 MARKS = {
@@ -92,15 +94,22 @@ class Door:
     @property
     def spoken(self) -> str:
         """What a screen reader says after the door's label: its state in words."""
-        words = [self.state.label]
+        words = [str(self.state.label)]
         if self.talked_days_ago is not None:
             days = self.talked_days_ago
-            talked = {0: "talked today", 1: "talked yesterday"}.get(days, f"talked {days} days ago")
+            if days == 0:
+                talked = _("talked today")
+            elif days == 1:
+                talked = _("talked yesterday")
+            else:
+                said = ngettext("talked %(days)s day ago", "talked %(days)s days ago", days)
+                talked = said % {"days": days}
             words = [talked] if self.state == DoorState.TALKED else [*words, talked]
         if self.leader:
-            words.append("leader")
+            words.append(pgettext("door", "leader"))
         if self.knocked_today:
-            words.append("knocked today")
+            words.append(_("knocked today"))
+        # A list read aloud: "1203, lapsed, leader"; French separates it the same way.
         return ", ".join(words)
 
 
@@ -192,7 +201,7 @@ def knocked_note(
     labels = ", ".join(visit.unit.label for visit in visits)  # type: ignore[union-attr]
     return FloorNote(
         floor=visits[-1].unit.floor,  # type: ignore[union-attr]
-        text=f"Not home recorded at {labels}.",
+        text=_("Not home recorded at %(doors)s.") % {"doors": labels},
         undo=",".join(str(visit.pk) for visit in visits),
     )
 
@@ -270,7 +279,7 @@ def bulk_not_home(request: MemberRequest, building_id: int) -> HttpResponse:
     else:
         if replay:
             labels = ", ".join(units[u].label for u in form.cleaned_data["units"])
-            created = any(created for _, created in recorded)
+            created = any(created for _visit, created in recorded)
             return offline.reply("recorded" if created else "duplicate", labels)
         ids = [visit.pk for visit, _ in recorded]
         if not request.htmx:
@@ -301,7 +310,7 @@ def bulk_undo(request: MemberRequest, building_id: int) -> HttpResponse:
     floor = visits[-1].unit.floor if visits else None  # type: ignore[union-attr]
     try:
         if not visits:
-            raise ValidationError("Those knocks are no longer recorded.")
+            raise ValidationError(_("Those knocks are no longer recorded."))
         with transaction.atomic():
             for visit in visits:
                 undo_visit(actor=request.membership, visit=visit)
@@ -309,7 +318,7 @@ def bulk_undo(request: MemberRequest, building_id: int) -> HttpResponse:
         text, level = " ".join(error.messages), messages.ERROR
     else:
         labels = ", ".join(visit.unit.label for visit in visits)  # type: ignore[union-attr]
-        text, level = f"Undone: Not home at {labels}.", messages.SUCCESS
+        text, level = _("Undone: Not home at %(doors)s.") % {"doors": labels}, messages.SUCCESS
     if request.htmx and floor is not None:
         note = FloorNote(floor=floor, text=text)
         return render(
@@ -360,7 +369,11 @@ def unit_context(request: MemberRequest, unit: Unit) -> dict[str, object]:
         "cards": cards,
         "door_form": KnockForm(prefix="door"),
         "resident_form": ResidentForm(organization=request.membership.organization),
-        "knock_outcomes": KnockForm.base_fields["outcome"].choices,  # type: ignore[attr-defined]
+        # The outcomes the form takes, named as the model names them (in the reader's language).
+        "knock_outcomes": [
+            (value, Outcome(value).label)
+            for value, _label in KnockForm.base_fields["outcome"].choices  # type: ignore[attr-defined]
+        ],
         "knocking_with": request.session.get(SESSION_KEY, {}),
     }
 
@@ -394,11 +407,12 @@ def unit_response(
 def knock_conflict(contact: Contact, unit: Unit, seen_owner: str) -> str:
     """What changed since the page was shown: empty when nothing did."""
     if contact.unit_id != unit.pk or contact.status != Status.ACTIVE:
-        return (
-            f"is marked {contact.get_status_display().lower()} and no longer lives in {unit.label}"
-        )
+        return _("is marked %(status)s and no longer lives in %(unit)s") % {
+            "status": contact.get_status_display().lower(),
+            "unit": unit.label,
+        }
     if seen_owner and seen_owner != str(contact.owner_id or ""):
-        return "has been handed to another organizer"
+        return _("has been handed to another organizer")
     return ""
 
 
@@ -427,14 +441,14 @@ def knock(request: MemberRequest, building_id: int, unit_id: int) -> HttpRespons
         if needs_look and not replay:
             messages.error(
                 request,
-                f"{contact.name} {needs_look}; nothing was recorded. "
-                "The page now shows who lives here.",
+                _("%(name)s %(change)s; nothing was recorded. The page now shows who lives here.")
+                % {"name": contact.name, "change": needs_look},
             )
             return unit_response(request, unit)
     form = KnockForm(request.POST, prefix=f"c{contact.pk}" if contact else "door")
     try:
         if not form.is_valid():
-            raise ValidationError("That knock could not be read; please tap again.")
+            raise ValidationError(_("That knock could not be read; please tap again."))
         companion, companion_contact = companion_of(request)
         visit, created = record_visit(
             companion=companion,
@@ -452,15 +466,19 @@ def knock(request: MemberRequest, building_id: int, unit_id: int) -> HttpRespons
             return offline.reply("refused", " ".join(error.messages), http_status=422)
         messages.error(request, " ".join(error.messages))
         return unit_response(request, unit)
-    who = contact.name if contact else f"door {unit.label}"
-    text = f"{visit.get_outcome_display()}: {who}."
+    who = contact.name if contact else _("door %(label)s") % {"label": unit.label}
+    text = _("%(outcome)s: %(who)s.") % {"outcome": visit.get_outcome_display(), "who": who}
     if replay:
         status = "recorded" if created else "duplicate"
         return offline.reply(status, text, needs_look=f"{who} {needs_look}" if needs_look else "")
     if created:
         messages.success(request, text, extra_tags=f"undo:{visit.pk}")
     else:
-        messages.info(request, f"Already recorded: {visit.get_outcome_display()}, {who}.")
+        messages.info(
+            request,
+            _("Already recorded: %(outcome)s, %(who)s.")
+            % {"outcome": visit.get_outcome_display(), "who": who},
+        )
     return unit_response(request, unit)
 
 
@@ -475,7 +493,7 @@ def new_resident(request: MemberRequest, building_id: int, unit_id: int) -> Http
     form = ResidentForm(request.POST, organization=request.membership.organization)
     if form.is_valid():
         try:
-            _, brought_in_by = companion_of(request)
+            _companion, brought_in_by = companion_of(request)
             contact, created = add_resident(
                 brought_in_by=brought_in_by,
                 actor=request.membership,
@@ -489,10 +507,13 @@ def new_resident(request: MemberRequest, building_id: int, unit_id: int) -> Http
             form.add_error(None, error)
         else:
             if replay:
-                text = f"Added {contact.name} to {unit.label}."
+                text = _("Added %(name)s to %(unit)s.") % {"name": contact.name, "unit": unit.label}
                 return offline.reply("recorded" if created else "duplicate", text)
             if created:
-                messages.success(request, f"Added {contact.name} to {unit.label}.")
+                messages.success(
+                    request,
+                    _("Added %(name)s to %(unit)s.") % {"name": contact.name, "unit": unit.label},
+                )
             return unit_response(request, unit)
     if replay:
         problems = " ".join(str(e) for errors in form.errors.values() for e in errors)

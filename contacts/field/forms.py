@@ -7,6 +7,9 @@ from typing import Any
 
 from django import forms
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from contacts.actions import ASK_AGAIN_AFTER
 from contacts.forms import LanguageField, NameField
@@ -37,11 +40,11 @@ class KeyedForm(forms.Form):
 
 
 DOOR_OUTCOMES = [
-    (Outcome.NOT_HOME, "Not home"),
-    (Outcome.COME_BACK, "Come back later"),
-    (Outcome.REFUSED, "Refused"),
-    (Outcome.MOVED_OUT, "Moved out"),
-    (Outcome.DO_NOT_CONTACT, "Do not contact"),
+    (Outcome.NOT_HOME, gettext_lazy("Not home")),
+    (Outcome.COME_BACK, gettext_lazy("Come back later")),
+    (Outcome.REFUSED, gettext_lazy("Refused")),
+    (Outcome.MOVED_OUT, gettext_lazy("Moved out")),
+    (Outcome.DO_NOT_CONTACT, gettext_lazy("Do not contact")),
 ]
 
 
@@ -65,29 +68,34 @@ HORIZON = dt.timedelta(days=2 * 365)
 def within_horizon(day: dt.date | None) -> None:
     if day is not None and day > timezone.localdate() + HORIZON:
         raise forms.ValidationError(
-            f"That date is more than two years ahead ({day:%b %-d, %Y}): check the year."
+            _("That date is more than two years ahead (%(day)s): check the year.")
+            % {"day": date_format(day, "DATE_FORMAT")}
         )
 
 
 PICK_A_DATE = "pick"
 
 ASK_DECISIONS = [
-    (Answer.PENDING, "Still waiting"),
-    (Answer.YES, "Yes"),
-    (Answer.NO, "No"),
+    (Answer.PENDING, gettext_lazy("Still waiting")),
+    (Answer.YES, gettext_lazy("Yes")),
+    (Answer.NO, gettext_lazy("No")),
 ]
 # An invitation may be answered maybe: its owner confirms before the meeting. Any other
 # ask stays waiting until it is a yes or a no, so that its lapse still comes.
-INVITATION_DECISIONS = [*ASK_DECISIONS[:2], (Answer.MAYBE, "Maybe"), ASK_DECISIONS[2]]
+INVITATION_DECISIONS = [*ASK_DECISIONS[:2], (Answer.MAYBE, gettext_lazy("Maybe")), ASK_DECISIONS[2]]
 INVITATION_ANSWERS = [
-    (Answer.YES, "Yes"),
-    (Answer.MAYBE, "Maybe"),
-    (Answer.NO, "No"),
-    (Answer.PENDING, "Will say later"),
+    (Answer.YES, gettext_lazy("Yes")),
+    (Answer.MAYBE, gettext_lazy("Maybe")),
+    (Answer.NO, gettext_lazy("No")),
+    (Answer.PENDING, gettext_lazy("Will say later")),
 ]
 
 
-ASK_DUE_CHOICES = [("3", "In 3 days"), ("7", "In a week"), (PICK_A_DATE, "Pick a date")]
+ASK_DUE_CHOICES = [
+    ("3", gettext_lazy("In 3 days")),
+    ("7", gettext_lazy("In a week")),
+    (PICK_A_DATE, gettext_lazy("Pick a date")),
+]
 
 
 class TalkForm(KeyedForm):
@@ -98,31 +106,44 @@ class TalkForm(KeyedForm):
     date only when "Pick a date"), and the next visit is proposed, kept unless dropped."""
 
     unit = forms.IntegerField(widget=forms.HiddenInput, required=False)
-    channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.DOOR)
+    channel = forms.ChoiceField(
+        label=gettext_lazy("Channel"), choices=Channel.choices, initial=Channel.DOOR
+    )
     note = forms.CharField(
-        label="What did you talk about?",
+        label=gettext_lazy("What did you talk about?"),
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=2000,
-        error_messages={"required": "Say in a few words what you talked about."},
+        error_messages={"required": gettext_lazy("Say in a few words what you talked about.")},
     )
-    level = forms.TypedChoiceField(choices=Level.choices, coerce=int, widget=forms.RadioSelect)
-    ask = forms.CharField(label="Ask", max_length=200, required=False)
+    level = forms.TypedChoiceField(
+        label=gettext_lazy("Level"), choices=Level.choices, coerce=int, widget=forms.RadioSelect
+    )
+    ask = forms.CharField(label=pgettext_lazy("noun", "Ask"), max_length=200, required=False)
     ask_due = forms.ChoiceField(
-        label="Answer due", choices=ASK_DUE_CHOICES, required=False, widget=forms.RadioSelect
+        label=gettext_lazy("Answer due"),
+        choices=ASK_DUE_CHOICES,
+        required=False,
+        widget=forms.RadioSelect,
     )
     ask_due_on = forms.DateField(
-        label="Answer due on", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("Answer due on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     follow_up_on = forms.DateField(
-        label="Another date", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("Another date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
-    follow_up_purpose = forms.CharField(label="Purpose", max_length=200, required=False)
-    drop_follow_up = forms.BooleanField(label="Drop it", required=False)
+    follow_up_purpose = forms.CharField(
+        label=gettext_lazy("Purpose"), max_length=200, required=False
+    )
+    drop_follow_up = forms.BooleanField(label=gettext_lazy("Drop it"), required=False)
     meeting = forms.TypedChoiceField(
-        label="Invite to a meeting", coerce=int, required=False, empty_value=None
+        label=gettext_lazy("Invite to a meeting"), coerce=int, required=False, empty_value=None
     )
     meeting_answer = forms.ChoiceField(
-        label="Coming?",
+        label=gettext_lazy("Coming?"),
         choices=INVITATION_ANSWERS,
         initial=Answer.PENDING,
         required=False,
@@ -141,7 +162,7 @@ class TalkForm(KeyedForm):
         with a date (a week from today for one already overdue). `proposals` are the next
         visit's date by level, taken when no other date is given and the visit not dropped."""
         super().__init__(*args, **kwargs)
-        self.fields["meeting"].choices = [("", "No meeting"), *meetings]  # type: ignore[attr-defined]
+        self.fields["meeting"].choices = [("", gettext_lazy("No meeting")), *meetings]  # type: ignore[attr-defined]
         self.open_asks = list(open_asks)
         self.proposals = dict(proposals or {})
         again = timezone.localdate() + ASK_AGAIN_AFTER
@@ -154,7 +175,7 @@ class TalkForm(KeyedForm):
                 widget=forms.RadioSelect,
             )
             self.fields[f"open_ask_{ask.pk}_due"] = forms.DateField(
-                label="If still waiting, answer due by",
+                label=_("If still waiting, answer due by"),
                 initial=again if ask.due_on <= timezone.localdate() else ask.due_on,
                 required=False,
                 widget=forms.DateInput(attrs={"type": "date"}),
@@ -176,12 +197,12 @@ class TalkForm(KeyedForm):
 
     def clean_ask_due_on(self) -> dt.date | None:
         day = self.cleaned_data["ask_due_on"]
-        not_in_past(day, "The answer can't be due in the past.")
+        not_in_past(day, _("The answer can't be due in the past."))
         return day
 
     def clean_follow_up_on(self) -> dt.date | None:
         day = self.cleaned_data["follow_up_on"]
-        not_in_past(day, "The next visit can't be in the past.")
+        not_in_past(day, _("The next visit can't be in the past."))
         return day
 
     def chosen_visit(self) -> dt.date | None:
@@ -200,43 +221,54 @@ class TalkForm(KeyedForm):
             data["follow_up_on"], data["follow_up_purpose"] = None, ""
             self.errors.pop("follow_up_on", None)
         elif "follow_up_on" not in self.errors and not data.get("follow_up_on"):
-            # No other date given: the visit that the level set now calls for.
+            # No other date given: the visit that the level set now calls for. Its purpose is
+            # the one the form proposed, in the organizer's language, as if they had kept it.
             data["follow_up_on"] = self.proposals.get(data.get("level", 0))
             if data["follow_up_on"]:
-                data["follow_up_purpose"] = data.get("follow_up_purpose") or "Check in"
+                data["follow_up_purpose"] = data.get("follow_up_purpose") or _("Check in")
         if data.get("ask") and not data.get("ask_due_on") and "ask_due_on" not in self.errors:
-            self.add_error("ask_due_on", "When is the answer due?")
+            self.add_error("ask_due_on", _("When is the answer due?"))
         if data.get("ask_due_on") and not data.get("ask"):
-            self.add_error("ask", "What was asked?")
+            self.add_error("ask", _("What was asked?"))
         if data.get("follow_up_on") and not data.get("follow_up_purpose"):
-            self.add_error("follow_up_purpose", "What is the next visit for?")
+            self.add_error("follow_up_purpose", _("What is the next visit for?"))
         if (
             data.get("follow_up_purpose")
             and not data.get("follow_up_on")
             and "follow_up_on" not in self.errors
         ):
-            self.add_error("follow_up_on", "When is the next visit?")
+            self.add_error("follow_up_on", _("When is the next visit?"))
         for ask in self.open_asks:
             due = f"open_ask_{ask.pk}_due"
             still_waiting = data.get(f"open_ask_{ask.pk}") in (None, "", Answer.PENDING)
             if still_waiting and data.get(due) is not None and data[due] < timezone.localdate():
-                self.add_error(due, f"“{ask.question}”: the answer can't be due in the past.")
+                self.add_error(
+                    due,
+                    _("“%(question)s”: the answer can't be due in the past.")
+                    % {"question": ask.question},
+                )
             elif still_waiting and data.get(due) is not None:
                 try:
                     within_horizon(data[due])
                 except forms.ValidationError as error:
-                    self.add_error(due, f"“{ask.question}”: {error.messages[0]}")
+                    self.add_error(
+                        due,
+                        _("“%(question)s”: %(problem)s")
+                        % {"question": ask.question, "problem": error.messages[0]},
+                    )
         return data
 
 
 class ResidentForm(KeyedForm):
     name = NameField(
-        label="Name or description",
+        label=gettext_lazy("Name or description"),
         max_length=200,
-        help_text='A name, or "man with the red door".',
-        error_messages={"required": "Give a name or a short description."},
+        help_text=gettext_lazy('A name, or "man with the red door".'),
+        error_messages={"required": gettext_lazy("Give a name or a short description.")},
     )
-    phone = forms.CharField(max_length=30, required=False, validators=[phone_validator])
+    phone = forms.CharField(
+        label=gettext_lazy("Phone"), max_length=30, required=False, validators=[phone_validator]
+    )
     language = LanguageField()
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
@@ -246,13 +278,13 @@ class ResidentForm(KeyedForm):
 
 class BulkKnockForm(KeyedForm):
     units = forms.TypedMultipleChoiceField(
-        coerce=int, error_messages={"required": "Select at least one door."}
+        coerce=int, error_messages={"required": gettext_lazy("Select at least one door.")}
     )
 
     def __init__(self, *args: Any, unit_ids: list[int], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["units"].choices = [(pk, pk) for pk in unit_ids]  # type: ignore[attr-defined]
-        self.fields["units"].error_messages["invalid_choice"] = (
+        self.fields["units"].error_messages["invalid_choice"] = gettext_lazy(
             "One of the selected doors is not in this building."
         )
 
@@ -261,42 +293,54 @@ class ContactVisitForm(KeyedForm):
     """A call, a text or a meeting logged from the contact page."""
 
     channel = forms.ChoiceField(
-        choices=[c for c in Channel.choices if c[0] != Channel.DOOR], initial=Channel.PHONE
+        label=gettext_lazy("Channel"),
+        choices=[c for c in Channel.choices if c[0] != Channel.DOOR],
+        initial=Channel.PHONE,
     )
-    outcome = forms.ChoiceField(choices=Outcome.choices, initial=Outcome.CONVERSATION)
+    outcome = forms.ChoiceField(
+        label=gettext_lazy("Outcome"), choices=Outcome.choices, initial=Outcome.CONVERSATION
+    )
     note = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, required=False
+        label=gettext_lazy("Note"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        required=False,
     )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("outcome") == Outcome.CONVERSATION and not data.get("note"):
-            self.add_error("note", "Say in a few words what you talked about.")
+            self.add_error("note", gettext_lazy("Say in a few words what you talked about."))
         return data
 
 
 class FollowUpForm(KeyedForm):
-    planned_for = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
-    purpose = forms.CharField(max_length=200)
+    planned_for = forms.DateField(
+        label=gettext_lazy("Date"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    purpose = forms.CharField(label=gettext_lazy("Purpose"), max_length=200)
 
     def clean_planned_for(self) -> dt.date:
         day = self.cleaned_data["planned_for"]
-        not_in_past(day, "A follow-up can't be planned in the past.")
+        not_in_past(day, _("A follow-up can't be planned in the past."))
         return day
 
 
 class MoveFollowUpForm(forms.Form):
-    planned_for = forms.DateField(label="New date", widget=forms.DateInput(attrs={"type": "date"}))
+    planned_for = forms.DateField(
+        label=gettext_lazy("New date"), widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def clean_planned_for(self) -> dt.date:
         day = self.cleaned_data["planned_for"]
-        not_in_past(day, "A follow-up can't be moved into the past.")
+        not_in_past(day, _("A follow-up can't be moved into the past."))
         return day
 
 
 class CancelFollowUpForm(forms.Form):
     reason = forms.CharField(
-        max_length=200, error_messages={"required": "Say why the follow-up is cancelled."}
+        max_length=200,
+        error_messages={"required": gettext_lazy("Say why the follow-up is cancelled.")},
     )
 
 
@@ -310,11 +354,13 @@ class WalkInForm(KeyedForm):
     """Someone nobody knew, who came to the meeting."""
 
     name = forms.CharField(
-        label="Name or description",
+        label=gettext_lazy("Name or description"),
         max_length=200,
-        error_messages={"required": "Give the walk-in's name, or a description."},
+        error_messages={"required": gettext_lazy("Give the walk-in's name, or a description.")},
     )
-    phone = forms.CharField(max_length=30, required=False, validators=[phone_validator])
+    phone = forms.CharField(
+        label=gettext_lazy("Phone"), max_length=30, required=False, validators=[phone_validator]
+    )
 
 
 class InviteForm(forms.Form):
@@ -323,7 +369,10 @@ class InviteForm(forms.Form):
 
     building = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
     level = forms.TypedChoiceField(
-        coerce=int, required=False, empty_value=None, choices=[("", "Any level"), *Level.choices]
+        coerce=int,
+        required=False,
+        empty_value=None,
+        choices=[("", gettext_lazy("Any level")), *Level.choices],
     )
     owner = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
 
@@ -335,11 +384,13 @@ class InviteForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["building"].choices = [("", "Any building"), *buildings]  # type: ignore[attr-defined]
-        self.fields["owner"].choices = [("", "Anyone's"), *owners]  # type: ignore[attr-defined]
+        self.fields["building"].choices = [("", gettext_lazy("Any building")), *buildings]  # type: ignore[attr-defined]
+        self.fields["owner"].choices = [("", gettext_lazy("Anyone's")), *owners]  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if not any(data.get(name) for name in ("building", "level", "owner")):
-            raise forms.ValidationError("Choose a building, a level or an owner to invite.")
+            raise forms.ValidationError(
+                gettext_lazy("Choose a building, a level or an owner to invite.")
+            )
         return data

@@ -14,6 +14,8 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from buildings.models import Building
@@ -84,7 +86,7 @@ def invite_residents(request: MemberRequest, meeting_id: int) -> HttpResponse:
     form = invite_form(request.membership, request.POST)
     if not form.is_valid():
         messages.error(
-            request, " ".join(str(e) for e in form.non_field_errors()) or "Choose who to invite."
+            request, " ".join(str(e) for e in form.non_field_errors()) or _("Choose who to invite.")
         )
         return redirect("meetings:detail", meeting.pk)
     chosen = Contact.objects.visible_to(request.membership)
@@ -99,11 +101,25 @@ def invite_residents(request: MemberRequest, meeting_id: int) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("meetings:detail", meeting.pk)
-    text = f"Invited {result.invited}."
+    parts = [
+        ngettext("Invited %(count)s.", "Invited %(count)s.", result.invited)
+        % {"count": result.invited}
+    ]
     if result.already:
-        text += f" {result.already} already invited."
+        parts.append(
+            ngettext("%(count)s already invited.", "%(count)s already invited.", result.already)
+            % {"count": result.already}
+        )
     if result.do_not_contact:
-        text += f" {result.do_not_contact} left out: do not contact, moved or archived."
+        parts.append(
+            ngettext(
+                "%(count)s left out: do not contact, moved or archived.",
+                "%(count)s left out: do not contact, moved or archived.",
+                result.do_not_contact,
+            )
+            % {"count": result.do_not_contact}
+        )
+    text = " ".join(parts)
     messages.success(request, text)
     return redirect("meetings:detail", meeting.pk)
 
@@ -215,7 +231,7 @@ def attend(request: MemberRequest, meeting_id: int) -> HttpResponse:
     form = AttendForm(request.POST)
     if not form.is_valid():
         return attendance_reply(
-            request, meeting, text="That tap could not be read; please tap again.", created=None
+            request, meeting, text=_("That tap could not be read; please tap again."), created=None
         )
     seen = (
         offline.replayable(request.membership)
@@ -228,7 +244,7 @@ def attend(request: MemberRequest, meeting_id: int) -> HttpResponse:
     if contact is None:
         return HttpResponse(status=404)
     try:
-        _, created = mark_present(
+        _attendance, created = mark_present(
             actor=request.membership,
             meeting=meeting,
             contact=contact,
@@ -237,7 +253,11 @@ def attend(request: MemberRequest, meeting_id: int) -> HttpResponse:
         )
     except ValidationError as error:
         return attendance_reply(request, meeting, text=" ".join(error.messages), created=None)
-    text = f"{contact.name} came." if created else f"Already marked: {contact.name} came."
+    text = (
+        _("%(name)s came.") % {"name": contact.name}
+        if created
+        else _("Already marked: %(name)s came.") % {"name": contact.name}
+    )
     return attendance_reply(request, meeting, text=text, created=created, contact=contact)
 
 
@@ -265,5 +285,9 @@ def walk_in(request: MemberRequest, meeting_id: int) -> HttpResponse:
     except ValidationError as error:
         return attendance_reply(request, meeting, text=" ".join(error.messages), created=None)
     name = attendance_row.contact.name
-    text = f"Added {name}, who came." if created else f"Already added: {name}."
+    text = (
+        _("Added %(name)s, who came.") % {"name": name}
+        if created
+        else _("Already added: %(name)s.") % {"name": name}
+    )
     return attendance_reply(request, meeting, text=text, created=created)

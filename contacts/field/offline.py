@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, set_response_etag
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from buildings.models import Building, Unit
@@ -56,9 +57,9 @@ def happened_at(request: HttpRequest) -> dt.datetime | None:
     except ValueError:  # well formed but no real time, like February 30th or +99:00
         moment = None
     if moment is None or timezone.is_naive(moment):
-        raise ValidationError("The time of the knock could not be read.")
+        raise ValidationError(_("The time of the knock could not be read."))
     if moment < timezone.now() - OLDEST_REPLAY:
-        raise ValidationError("That knock is more than 30 days old; enter it by hand.")
+        raise ValidationError(_("That knock is more than 30 days old; enter it by hand."))
     return moment
 
 
@@ -218,7 +219,7 @@ def pages_to_keep(request: MemberRequest) -> HttpResponse:
     pages.append((reverse("contacts:talk_new", args=["new"]), version(today, membership.pk)))
     # Today first: it is what a phone opens; it lists what all the rest do. Then the
     # attendance pages, few and needed soon, before the turf's many.
-    today_page = (reverse("home"), version([v for _, v in pages]))
+    today_page = (reverse("home"), version([v for _url, v in pages]))
     pages[:0] = [today_page, *meetings_to_keep(membership, [b[0] for b in buildings])]
     # Offline, the phone shows these only as long as the session could still be alive.
     idle_minutes = settings.SESSION_COOKIE_AGE // 60

@@ -9,8 +9,13 @@ from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
@@ -41,7 +46,15 @@ from organizing.access import MemberRequest, member_required
 from organizing.models import Membership, Role
 from organizing.security import rate_limit
 
-ERASED = "This person was erased on request; nothing more is recorded about them."
+ERASED = gettext_lazy("This person was erased on request; nothing more is recorded about them.")
+
+# The next visit's day on the Talked form, "Tue 8 Dec": the day before the month in English
+# too, as the organizers read it at the door (and as French's SHORT_DATE_FORMAT writes it).
+SHORT_DAY = "D j M"
+
+
+def first_language(request: MemberRequest) -> str:
+    return request.membership.organization.working_languages[0]
 
 
 def get_contact(request: MemberRequest, contact_id: int) -> Contact:
@@ -127,10 +140,10 @@ def talk(request: MemberRequest, contact_id: int | None = None, key: str = "") -
             initial={
                 "unit": request.GET.get("unit") or contact.unit_id,
                 "level": contact.level,
-                "follow_up_purpose": "Check in",
+                "follow_up_purpose": _("Check in"),
             },
         )
-        return render(request, "field/talk.html", context | {"form": form})
+        return talk_page(request, context | {"form": form})
 
     form = TalkForm(request.POST, open_asks=open_asks, proposals=proposals, meetings=meetings)
     if form.is_valid():
@@ -138,12 +151,20 @@ def talk(request: MemberRequest, contact_id: int | None = None, key: str = "") -
         moved = contact.status != Status.ACTIVE or (
             data["unit"] is not None and data["unit"] != contact.unit_id
         )
-        needs_look = "had moved or changed status before this conversation arrived" if moved else ""
+        needs_look = ""
+        if moved:
+            # Stored on the visit and read later by members of either language: in the
+            # organization's first working language.
+            with translation.override(first_language(request)):
+                needs_look = _("had moved or changed status before this conversation arrived")
         if moved and not replay:
             form.add_error(
                 None,
-                f"{contact.name} has moved or changed status since this page was loaded; "
-                "nothing was recorded. Check the contact's page.",
+                _(
+                    "%(name)s has moved or changed status since this page was loaded; "
+                    "nothing was recorded. Check the contact's page."
+                )
+                % {"name": contact.name},
             )
         elif not theirs_now:
             return handed_on_conversation(request, contact, data)
@@ -171,9 +192,13 @@ def talk(request: MemberRequest, contact_id: int | None = None, key: str = "") -
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                text = f"Conversation with {contact.name} recorded."
+                text = _("Conversation with %(name)s recorded.") % {"name": contact.name}
                 if replay:
-                    look = f"{contact.name} {needs_look}" if needs_look else ""
+                    look = ""
+                    if needs_look:
+                        look = _(
+                            "%(name)s had moved or changed status before this conversation arrived"
+                        ) % {"name": contact.name}
                     return offline.reply(
                         "recorded" if created else "duplicate", text, needs_look=look
                     )
@@ -187,7 +212,7 @@ def talk(request: MemberRequest, contact_id: int | None = None, key: str = "") -
     if replay:
         problems = " ".join(str(e) for errors in form.errors.values() for e in errors)
         return offline.reply("refused", problems, http_status=422)
-    return render(request, "field/talk.html", context | {"form": form}, status=422)
+    return talk_page(request, context | {"form": form}, status=422)
 
 
 def coming_meetings(
@@ -205,7 +230,11 @@ def coming_meetings(
         .order_by("starts_at")
     )
     return [
-        (m.pk, f"{m.title}, {timezone.localtime(m.starts_at):%a %b %d %H:%M}") for m in meetings
+        (
+            m.pk,
+            f"{m.title}, {date_format(timezone.localtime(m.starts_at), 'SHORT_DATETIME_FORMAT')}",
+        )
+        for m in meetings
     ]
 
 
@@ -222,18 +251,41 @@ def added_on_the_phone(request: MemberRequest, proposals: dict[int, dt.date]) ->
     """The Talked form for a resident the phone added and has not sent yet: the page the
     phone keeps once and shows for every such resident. It posts to its own address, which
     names the resident by the key the phone made for them."""
-    stand_in = Contact(name="the resident you added", level=Level.NEW)
+    # The phone's outbox puts the name in place of these exact words (outbox.js).
+    stand_in = Contact(name=_("the resident you added"), level=Level.NEW)
     form = TalkForm(
         open_asks=[],
         proposals=proposals,
         initial={
             "unit": request.GET.get("unit"),
             "level": stand_in.level,
-            "follow_up_purpose": "Check in",
+            "follow_up_purpose": _("Check in"),
         },
     )
     context = {"contact": stand_in, "form": form, "proposals": proposals}
-    return render(request, "field/talk.html", context | {"today": timezone.localdate()})
+    return talk_page(request, context | {"today": timezone.localdate()})
+
+
+def talk_page(request: MemberRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    """The Talked form, with the next visit's day as its sentence shows it: the date typed,
+    else each level's proposal, the page showing the one of the level ticked."""
+    form, contact = context["form"], context["contact"]
+    if chosen := form.chosen_visit():
+        days = format_html("<strong>{}</strong>", date_format(chosen, SHORT_DAY))
+    else:
+        days = format_html_join(
+            "",
+            '<strong data-level="{}"{}>{}</strong>',
+            (
+                (
+                    level,
+                    mark_safe(' class="now"') if level == contact.level else "",
+                    date_format(day, SHORT_DAY),
+                )
+                for level, day in context["proposals"].items()
+            ),
+        )
+    return render(request, "field/talk.html", context | {"visit_days": days}, status=status)
 
 
 def handed_on_conversation(
@@ -247,12 +299,15 @@ def handed_on_conversation(
     door = None
     if data["unit"] is not None:
         door = Unit.objects.visible_to(request.membership).filter(pk=data["unit"]).first()
-    look = (
-        "is no longer one of yours: the conversation and its note were recorded, not the "
-        "level, ask or next visit. Tell their organizer."
-    )
+    # Stored on the visit and read later by members of either language: in the
+    # organization's first working language.
+    with translation.override(first_language(request)):
+        look = _(
+            "is no longer one of yours: the conversation and its note were recorded, not the "
+            "level, ask or next visit. Tell their organizer."
+        )
     try:
-        _, created = record_visit(
+        created = record_visit(
             actor=request.membership,
             contact=contact,
             outcome=Outcome.CONVERSATION,
@@ -263,13 +318,15 @@ def handed_on_conversation(
             note=data["note"],
             happened_at=offline.happened_at(request),
             needs_look=look,
-        )
+        )[1]
     except ValidationError as error:
         return offline.reply("refused", " ".join(error.messages), http_status=422)
-    text = f"Conversation with {contact.name} recorded."
-    return offline.reply(
-        "recorded" if created else "duplicate", text, needs_look=f"{contact.name} {look}"
-    )
+    text = _("Conversation with %(name)s recorded.") % {"name": contact.name}
+    told = _(
+        "%(name)s is no longer one of yours: the conversation and its note were recorded, not "
+        "the level, ask or next visit. Tell their organizer."
+    ) % {"name": contact.name}
+    return offline.reply("recorded" if created else "duplicate", text, needs_look=told)
 
 
 @require_POST
@@ -304,7 +361,8 @@ def log_visit(request: MemberRequest, contact_id: int) -> HttpResponse:
     if created:
         messages.success(
             request,
-            f"{visit.get_channel_display()}: {visit.get_outcome_display()} recorded.",
+            _("%(channel)s: %(outcome)s recorded.")
+            % {"channel": visit.get_channel_display(), "outcome": visit.get_outcome_display()},
             extra_tags=f"undo:{visit.pk}",
         )
     return redirect("contacts:detail", contact.pk)
@@ -326,7 +384,8 @@ def new_follow_up(request: MemberRequest, contact_id: int) -> HttpResponse:
         purpose=form.cleaned_data["purpose"],
         submission_key=form.cleaned_data["key"],
     )
-    messages.success(request, f"Follow-up planned for {form.cleaned_data['planned_for']:%b %-d}.")
+    day = date_format(form.cleaned_data["planned_for"], "MONTH_DAY_FORMAT")
+    messages.success(request, _("Follow-up planned for %(day)s.") % {"day": day})
     return redirect("contacts:detail", contact.pk)
 
 
@@ -348,7 +407,8 @@ def move_follow_up(request: MemberRequest, follow_up_id: int) -> HttpResponse:
         return rerender(request, follow_up.contact, move_form=form, form_for=follow_up.pk)
     follow_up.planned_for = form.cleaned_data["planned_for"]
     follow_up.save(update_fields=["planned_for"])
-    messages.success(request, f"Follow-up moved to {follow_up.planned_for:%b %-d}.")
+    day = date_format(follow_up.planned_for, "MONTH_DAY_FORMAT")
+    messages.success(request, _("Follow-up moved to %(day)s.") % {"day": day})
     return redirect("contacts:detail", follow_up.contact_id)
 
 
@@ -360,7 +420,7 @@ def cancel_follow_up(request: MemberRequest, follow_up_id: int) -> HttpResponse:
     if not form.is_valid():
         return rerender(request, follow_up.contact, cancel_form=form, form_for=follow_up.pk)
     follow_up.cancel(form.cleaned_data["reason"])
-    messages.success(request, "Follow-up cancelled.")
+    messages.success(request, _("Follow-up cancelled."))
     return redirect("contacts:detail", follow_up.contact_id)
 
 
@@ -373,10 +433,14 @@ def answer_ask(request: MemberRequest, ask_id: int) -> HttpResponse:
     )
     answer = request.POST.get("answer", "")
     if answer not in Answer.values or (answer == Answer.MAYBE and ask.meeting_id is None):
-        messages.error(request, "Choose yes, no or pending (maybe, for a meeting).")
+        messages.error(request, _("Choose yes, no or pending (maybe, for a meeting)."))
     else:
         ask.record_answer(answer)
-        messages.success(request, f"{ask.question}: {ask.get_answer_display()}.")
+        messages.success(
+            request,
+            _("%(question)s: %(answer)s.")
+            % {"question": ask.question, "answer": ask.get_answer_display()},
+        )
     return redirect("contacts:detail", ask.contact_id)
 
 
@@ -392,7 +456,7 @@ def undo(request: MemberRequest, visit_id: int) -> HttpResponse:
         text = " ".join(error.messages)
         status = 409
     else:
-        text, status = "Undone.", 200
+        text, status = _("Undone."), 200
     if request.htmx and status != 200:
         return render(request, "includes/note.html", {"text": text}, status=status)
     if request.htmx:

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from contacts.models import Contact, Level, Status
@@ -41,8 +42,14 @@ def companions(request: MemberRequest) -> list[tuple[str, str]]:
         .filter(status=Status.ACTIVE, level__gte=Level.ACTIVE)
         .order_by("-level", "name")[:MOST_COMPANIONS]
     )
-    return [(f"m{m.user_id}", f"{display_name(m.user)} (member)") for m in members] + [
-        (f"c{c.pk}", f"{c.name} ({c.get_level_display().lower()})") for c in leaders
+    return [
+        (f"m{m.user_id}", _("%(name)s (member)") % {"name": display_name(m.user)}) for m in members
+    ] + [
+        (
+            f"c{c.pk}",
+            _("%(name)s (%(level)s)") % {"name": c.name, "level": c.get_level_display().lower()},
+        )
+        for c in leaders
     ]
 
 
@@ -59,12 +66,12 @@ def companion_of(request: MemberRequest) -> tuple[User | None, Contact | None]:
             pk=pk, membership__organization_id=request.membership.organization_id
         ).first()
         if user is None:
-            raise ValidationError("Who came along is not a member of your organization.")
+            raise ValidationError(_("Who came along is not a member of your organization."))
         return user, None
     if raw[0] == "c":
         contact = Contact.objects.visible_to(request.membership).filter(pk=pk).first()
         if contact is None:
-            raise ValidationError("Who came along is not someone you organize with.")
+            raise ValidationError(_("Who came along is not someone you organize with."))
         return None, contact
     return None, None
 
@@ -86,14 +93,14 @@ def knocking_with(request: MemberRequest) -> HttpResponse:
         chosen = request.POST.get("with", "")
         names = dict(choices)
         if chosen and chosen not in names:
-            messages.error(request, "Choose someone from the list, or nobody.")
+            messages.error(request, _("Choose someone from the list, or nobody."))
         elif chosen:
             request.session[SESSION_KEY] = {"value": chosen, "name": names[chosen]}
-            messages.success(request, f"Knocking with {names[chosen]}.")
+            messages.success(request, _("Knocking with %(name)s.") % {"name": names[chosen]})
             return back(next_url)
         else:
             request.session.pop(SESSION_KEY, None)
-            messages.success(request, "Knocking on your own.")
+            messages.success(request, _("Knocking on your own."))
             return back(next_url)
     current = request.session.get(SESSION_KEY, {})
     context = {"choices": choices, "current": current.get("value", ""), "next": next_url}

@@ -23,7 +23,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, Expression, OuterRef, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 
 from contacts.lapse.due import owner_due
 from contacts.lapse.pace import Pace, pace_of
@@ -37,6 +40,7 @@ from contacts.models import (
     Status,
     needs_an_owner,
 )
+from organizing.i18n import for_member
 from organizing.models import Membership, Organization, Role, display_name
 
 log = logging.getLogger(__name__)
@@ -46,10 +50,10 @@ LAPSED = [LapseFlag.LAPSED, LapseFlag.ESCALATED]
 ESCALATIONS_LISTED = 50
 ORPHANS_LISTED = 100
 OWNER_SECTIONS = [
-    ("due_soon", "Due soon: talk to them before the day"),
-    ("lapsed", "Lapsed: talk to them first"),
-    ("coming", "Coming up this week"),
-    ("to_confirm", "Meetings: confirm they are coming"),
+    ("due_soon", gettext_lazy("Due soon: talk to them before the day")),
+    ("lapsed", gettext_lazy("Lapsed: talk to them first")),
+    ("coming", gettext_lazy("Coming up this week")),
+    ("to_confirm", gettext_lazy("Meetings: confirm they are coming")),
 ]
 
 
@@ -57,9 +61,23 @@ def absolute_url(path: str) -> str:
     return settings.SITE_URL + path
 
 
+def percent(value: int) -> str:
+    """A whole percentage as the reader's language writes it: 25% in English, 25 % in
+    French."""
+    return _("%(percent)s%%") % {"percent": value}
+
+
+def and_(parts: list[str]) -> str:
+    """Parts of a sentence one after the other: "a and b and c"."""
+    sentence = parts[0]
+    for part in parts[1:]:
+        sentence = _("%(before)s and %(after)s") % {"before": sentence, "after": part}
+    return sentence
+
+
 def place_of(contact: Contact) -> str:
     if contact.unit is None:
-        return "no unit on record"
+        return _("no unit on record")
     return f"{contact.unit.building.name}, {contact.unit.label}"
 
 
@@ -86,8 +104,8 @@ class CommitteeFigures:
     @property
     def lapse_rate(self) -> str:
         if not self.counted:
-            return "no active contacts"
-        return f"{round(100 * self.lapsed / self.counted)}%"
+            return _("no active contacts")
+        return percent(round(100 * self.lapsed / self.counted))
 
     @property
     def escalations_not_listed(self) -> int:
@@ -129,7 +147,9 @@ def _send_once(
                     )
             except IntegrityError:
                 return False
-            message = compose()
+            # In the recipient's language and their organization's time, subject included.
+            with for_member(membership):
+                message = compose()
             if message is None:
                 claim.emailed = False
                 claim.save(update_fields=["emailed"])
@@ -233,9 +253,21 @@ def owner_digest(membership: Membership, now: dt.datetime) -> EmailMultiAlternat
     due = owner_due(membership, now)
     if not (due.due_soon or due.lapsed or due.to_confirm):
         return None
-    parts = [f"{len(due.due_soon)} due soon"] if due.due_soon else []
-    parts += [f"{len(due.lapsed)} lapsed"] if due.lapsed else []
-    parts += [f"{len(due.to_confirm)} to confirm for a meeting"] if due.to_confirm else []
+    parts = []
+    if due.due_soon:
+        count = len(due.due_soon)
+        parts.append(ngettext("%(count)s due soon", "%(count)s due soon", count) % {"count": count})
+    if due.lapsed:
+        count = len(due.lapsed)
+        parts.append(ngettext("%(count)s lapsed", "%(count)s lapsed", count) % {"count": count})
+    if due.to_confirm:
+        count = len(due.to_confirm)
+        parts.append(
+            ngettext(
+                "%(count)s to confirm for a meeting", "%(count)s to confirm for a meeting", count
+            )
+            % {"count": count}
+        )
     sections = [
         {
             "heading": heading,
@@ -253,7 +285,8 @@ def owner_digest(membership: Membership, now: dt.datetime) -> EmailMultiAlternat
         if getattr(due, section)
     ]
     context: dict[str, object] = {"sections": sections}
-    return _message(membership, f"Doorstep: {' and '.join(parts)}", "owner_digest", context)
+    subject = _("Doorstep: %(what)s") % {"what": and_(parts)}
+    return _message(membership, subject, "owner_digest", context)
 
 
 # The committee's daily list of the contacts who need an owner
@@ -291,20 +324,26 @@ def send_orphan_digests(*, now: dt.datetime | None = None) -> int:
         .select_related("user", "organization")
         .order_by("organization_id", "pk")
     )
-    lists: dict[int, list[Orphan]] = {}
+    # Once per organization and language: the list is in its readers' words.
+    lists: dict[tuple[int, str], list[Orphan]] = {}
 
     def compose(membership: Membership) -> EmailMultiAlternatives | None:
         organization = membership.organization
-        if organization.pk not in lists:
-            lists[organization.pk] = orphans_of(organization)
-        orphans = lists[organization.pk]
+        key = (organization.pk, translation.get_language())
+        if key not in lists:
+            lists[key] = orphans_of(organization)
+        orphans = lists[key]
         if not orphans:
             return None
         more = "+" if len(orphans) == ORPHANS_LISTED else ""
-        who = "1 contact needs" if len(orphans) == 1 else f"{len(orphans)}{more} contacts need"
+        subject = ngettext(
+            "Doorstep: %(count)s contact needs an owner",
+            "Doorstep: %(count)s contacts need an owner",
+            len(orphans),
+        ) % {"count": f"{len(orphans)}{more}"}
         return _message(
             membership,
-            f"Doorstep: {who} an owner",
+            subject,
             "orphan_digest",
             {"orphans": orphans, "dashboard_url": absolute_url(reverse("committee:dashboard"))},
         )
@@ -325,7 +364,7 @@ def orphans_of(organization: Organization) -> list[Orphan]:
     return [
         Orphan(
             name=contact.name,
-            level=Level(contact.level).label,
+            level=str(Level(contact.level).label),
             place=place_of(contact),
             url=absolute_url(reverse("contacts:detail", args=[contact.pk])),
             owner=owner_of(contact),
@@ -336,12 +375,12 @@ def orphans_of(organization: Organization) -> list[Orphan]:
 
 def owner_of(contact: Contact) -> str:
     if contact.owner is None:
-        return "nobody"
+        return _("nobody")
     membership = getattr(contact.owner, "membership", None)
     if membership is not None and membership.organization_id == contact.organization_id:
         if not membership.active:
             return membership.display_name
-        return f"{membership.display_name}, nothing recorded lately"
+        return _("%(name)s, nothing recorded lately") % {"name": membership.display_name}
     return display_name(contact.owner)
 
 
@@ -359,7 +398,6 @@ def send_committee_digests(*, now: dt.datetime | None = None) -> int:
     monday = due_week(now, settings.COMMITTEE_DIGEST_AT)
     if monday is None:
         return 0
-    today = timezone.localdate(now)
     recipients = (
         Membership.objects.filter(
             _not_done(DigestKind.COMMITTEE_WEEKLY, monday),
@@ -370,21 +408,26 @@ def send_committee_digests(*, now: dt.datetime | None = None) -> int:
         .select_related("user", "organization")
         .order_by("organization_id", "pk")
     )
-    figures: dict[int, tuple[CommitteeFigures, Pace]] = {}
+    # Once per organization and language: the figures name people and levels in words.
+    figures: dict[tuple[int, str], tuple[CommitteeFigures, Pace]] = {}
 
     def compose(membership: Membership) -> EmailMultiAlternatives:
         organization = membership.organization
-        if organization.pk not in figures:
-            figures[organization.pk] = (
-                committee_figures(organization, today),
+        key = (organization.pk, translation.get_language())
+        if key not in figures:
+            # The organization's day, in its own time zone (compose runs in for_member).
+            figures[key] = (
+                committee_figures(organization, timezone.localdate(now)),
                 pace_of(organization, now),
             )
-        week, pace = figures[organization.pk]
-        subject = f"Doorstep: the week of {monday:%d %B}"
+        week, pace = figures[key]
+        # "01 December" in English, "1 décembre" in French.
+        day = date_format(monday, pgettext("the week of, in a subject", "d F"))
+        subject = _("Doorstep: the week of %(day)s") % {"day": day}
         if pace.alarm:
-            subject = (
-                f"Doorstep: conversations fell {max(pace.fell, pace.committed_fell)}% last week"
-            )
+            subject = _("Doorstep: conversations fell %(percent)s last week") % {
+                "percent": percent(max(pace.fell, pace.committed_fell))
+            }
         return _message(
             membership,
             subject,
@@ -397,7 +440,7 @@ def send_committee_digests(*, now: dt.datetime | None = None) -> int:
                 "leaders_lapsing": [
                     {
                         "name": leader.name,
-                        "owner": display_name(leader.owner) if leader.owner else "nobody",
+                        "owner": display_name(leader.owner) if leader.owner else _("nobody"),
                         "url": absolute_url(reverse("contacts:detail", args=[leader.pk])),
                     }
                     for leader in pace.leaders_lapsing
@@ -432,8 +475,8 @@ def committee_figures(organization: Organization, today: dt.date) -> CommitteeFi
     escalations = [
         Escalation(
             name=contact.name,
-            level=Level(contact.level).label,
-            owner=display_name(contact.owner) if contact.owner else "nobody",
+            level=str(Level(contact.level).label),
+            owner=display_name(contact.owner) if contact.owner else _("nobody"),
             place=place_of(contact),
             url=absolute_url(reverse("contacts:detail", args=[contact.pk])),
             # An escalated contact's lapse is open (contact_open_lapse_agrees_with_flag).

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.formats import date_format, time_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from contacts.lapse.rule import Clock, Reading, Rules, with_clocks
 from contacts.models import (
@@ -40,17 +43,18 @@ class DueLine:
     # The clock the line is about: the one that runs out first, or for a lapsed contact
     # the one its lapse is for.
     clock: Clock
-    # The day to act by: "Thu" within the coming week, else "Dec 12".
+    # The day to act by, in the reader's language: "Thu" within the coming week, else
+    # "Dec 12".
     day: str
     what: str
 
 
 def day_label(day: dt.date, today: dt.date) -> str:
     if day == today:
-        return "today"
+        return _("today")
     if today < day < today + dt.timedelta(days=COMING_DAYS):
-        return f"{day:%a}"
-    return f"{day:%b} {day.day}"
+        return date_format(day, "D")
+    return date_format(day, "MONTH_DAY_FORMAT")
 
 
 # An owner is reminded to confirm who said they would come this many days before a meeting.
@@ -108,13 +112,16 @@ def to_confirm(membership: Membership, now: dt.datetime) -> list[ConfirmLine]:
         meeting = ask.meeting
         assert meeting is not None
         starts = timezone.localtime(meeting.starts_at)
-        said = "said yes" if ask.answer == Answer.YES else "said maybe"
+        if ask.answer == Answer.YES:
+            what = _("confirm they are coming to “%(meeting)s” at %(time)s (said yes)")
+        else:
+            what = _("confirm they are coming to “%(meeting)s” at %(time)s (said maybe)")
         lines.append(
             ConfirmLine(
                 contact=ask.contact,
                 meeting=meeting,
                 day=day_label(starts.date(), today),
-                what=f"confirm they are coming to “{meeting.title}” at {starts:%H:%M} ({said})",
+                what=what % {"meeting": meeting.title, "time": time_format(starts, "TIME_FORMAT")},
             )
         )
     return lines
@@ -124,17 +131,26 @@ def words(contact: Contact, clock: Clock, rules: Rules) -> str:
     """The reason in the words of the digest and Today."""
     if clock.reason == LapseReason.ASK_OVERDUE:
         ask = contact.pending_asks[0]  # type: ignore[attr-defined]
-        return f"answer due on “{ask.question}”"
+        return _("answer due on “%(question)s”") % {"question": ask.question}
     if clock.reason == LapseReason.FOLLOW_UP_MISSED:
         follow_up = contact.open_follow_ups[0]  # type: ignore[attr-defined]
-        return f"the follow-up you planned ({follow_up.purpose})"
-    level = Level(contact.level).label.lower()
-    cadence = f"{level}: every {rules.days_by_level[contact.level]} days"
+        return _("the follow-up you planned (%(purpose)s)") % {"purpose": follow_up.purpose}
+    days = rules.days_by_level[contact.level]
+    cadence = ngettext("%(level)s: every %(days)s day", "%(level)s: every %(days)s days", days) % {
+        "level": str(Level(contact.level).label).lower(),
+        "days": days,
+    }
     if clock.reason == LapseReason.NEVER_TALKED:
         added = timezone.localdate(contact.created_at)
-        return f"never talked to, added {added:%b} {added.day} ({cadence})"
+        return _("never talked to, added %(day)s (%(cadence)s)") % {
+            "day": date_format(added, "MONTH_DAY_FORMAT"),
+            "cadence": cadence,
+        }
     talked = timezone.localdate(contact.last_conversation_at)  # type: ignore[arg-type]
-    return f"no conversation since {talked:%b} {talked.day} ({cadence})"
+    return _("no conversation since %(day)s (%(cadence)s)") % {
+        "day": date_format(talked, "MONTH_DAY_FORMAT"),
+        "cadence": cadence,
+    }
 
 
 def owner_due(membership: Membership, now: dt.datetime) -> OwnerDue:

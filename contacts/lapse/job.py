@@ -35,6 +35,7 @@ from contacts.models import (
     Status,
     Visit,
 )
+from organizing.i18n import local_to
 from organizing.models import Membership, Organization
 
 log = logging.getLogger(__name__)
@@ -150,11 +151,13 @@ class _Cutoffs:
     - due_before: one at or before it is due soon (the lead time and a day before);
     - due_day: an ask or follow-up dated before it is due soon (its clock runs out at the
       start of the next day, at or before the moment due soon begins);
-    - escalate_before: a lapse open since before it is past the grace period."""
+    - escalate_before: a lapse open since before it is past the grace period;
+    - today: the organization's date, in its own time zone as its pages count it
+      (organizing.i18n): a snooze holds through it, an ask or follow-up dated before it
+      has run out."""
 
     with_sql: str
     params: tuple[Any, ...]
-    today: dt.date
     # The latest due_day of any level: asks and follow-ups dated from it on change nothing.
     last_due_day: dt.date
     now: dt.datetime
@@ -167,18 +170,22 @@ class _Cutoffs:
         for organization in organizations:
             escalate_before = db_time(now - dt.timedelta(days=organization.lapse_grace_days))
             organization_rules = each[organization.pk]
-            for level in organization_rules.days_by_level:
-                cut = now - organization_rules.threshold(level)
-                warning = organization_rules.warning(level)
-                last_due_day = max(last_due_day, timezone.localdate(now + warning))
-                rules += [
-                    organization.pk,
-                    level,
-                    db_time(cut),
-                    db_time(cut + warning),
-                    db_date(timezone.localdate(now + warning)),
-                    escalate_before,
-                ]
+            with local_to(organization):
+                today = timezone.localdate(now)
+                for level in organization_rules.days_by_level:
+                    cut = now - organization_rules.threshold(level)
+                    warning = organization_rules.warning(level)
+                    due_day = timezone.localdate(now + warning)
+                    last_due_day = max(last_due_day, due_day)
+                    rules += [
+                        organization.pk,
+                        level,
+                        db_time(cut),
+                        db_time(cut + warning),
+                        db_date(due_day),
+                        escalate_before,
+                        db_date(today),
+                    ]
         # Each organization's members still around, (0, 0) standing for none.
         present: list[Any] = [0, 0]
         for member in present_members(organizations, now):
@@ -190,13 +197,12 @@ class _Cutoffs:
 
         with_sql = f"""
             WITH threshold (organization_id, level, lapse_before, due_before, due_day,
-                            escalate_before)
-            AS (VALUES {values(rules, 6)}),
+                            escalate_before, today)
+            AS (VALUES {values(rules, 7)}),
             present (organization_id, user_id) AS (VALUES {values(present, 2)})"""
         return cls(
             with_sql=with_sql,
             params=(*rules, *present),
-            today=timezone.localdate(now),
             last_due_day=last_due_day,
             now=now,
         )
@@ -236,7 +242,7 @@ def _states(cutoffs: _Cutoffs, where: str = "") -> tuple[str, list[Any]]:
     contact, ask, follow_up = (m._meta.db_table for m in (Contact, Ask, FollowUp))
     flagged = f"('{LapseFlag.LAPSED}', '{LapseFlag.ESCALATED}')"
     active = f"c.status = '{Status.ACTIVE}'"
-    counted = f"({active} AND (c.snoozed_until IS NULL OR c.snoozed_until < %s))"
+    counted = f"({active} AND (c.snoozed_until IS NULL OR c.snoozed_until < t.today))"
     clock = "coalesce(c.last_conversation_at, c.created_at)"
     # Lapsed also while a lapse is open that opened after the run's moment: the host's
     # clock went back. It stays open, rather than end now and open a second time later.
@@ -258,8 +264,8 @@ def _states(cutoffs: _Cutoffs, where: str = "") -> tuple[str, list[Any]]:
                    {counted} AS counted,
                    {counted} AND (
                        coalesce({clock} <= t.lapse_before, false)
-                       OR coalesce(a.first_due < %s, false)
-                       OR coalesce(f.first_on < %s, false)
+                       OR coalesce(a.first_due < t.today, false)
+                       OR coalesce(f.first_on < t.today, false)
                        OR coalesce(c.lapse_started_at > %s, false)
                    ) AS lapsed,
                    {counted} AND (
@@ -269,14 +275,18 @@ def _states(cutoffs: _Cutoffs, where: str = "") -> tuple[str, list[Any]]:
                    ) AS due,
                    {active} AND p.user_id IS NULL AS orphan,
                    coalesce(a.overdue, 0) AS asks_overdue,
-                   coalesce(f.first_on < %s, false) AS follow_up_missed
+                   coalesce(f.first_on < t.today, false) AS follow_up_missed
             FROM {contact} AS c
             LEFT JOIN threshold AS t
                 ON t.organization_id = c.organization_id AND t.level = c.level
             LEFT JOIN (
                 SELECT a.contact_id, min(a.due_on) AS first_due,
-                       count(CASE WHEN a.due_on < %s THEN 1 END) AS overdue
-                FROM {ask} AS a WHERE a.answer = '{Answer.PENDING}' AND a.due_on < %s
+                       count(CASE WHEN a.due_on < d.today THEN 1 END) AS overdue
+                FROM {ask} AS a
+                JOIN {contact} AS ac ON ac.id = a.contact_id
+                JOIN (SELECT DISTINCT organization_id, today FROM threshold) AS d
+                    ON d.organization_id = ac.organization_id
+                WHERE a.answer = '{Answer.PENDING}' AND a.due_on < %s
                 GROUP BY a.contact_id
             ) AS a ON a.contact_id = c.id
             LEFT JOIN (
@@ -288,12 +298,10 @@ def _states(cutoffs: _Cutoffs, where: str = "") -> tuple[str, list[Any]]:
                 ON p.organization_id = c.organization_id AND p.user_id = c.owner_id
             {where}
         ) AS s"""
-    today, last = db_date(cutoffs.today), db_date(cutoffs.last_due_day)
-    # In the order they appear: counted, counted, the asks and follow-ups run out, the
-    # lapse opened later, counted, the follow-up missed, the asks overdue, the asks and the
-    # follow-ups read.
-    now = db_time(cutoffs.now)
-    return sql, [today, today, today, today, now, today, today, today, last, last]
+    last = db_date(cutoffs.last_due_day)
+    # In the order they appear: the lapse opened after the run's moment, then the asks and
+    # the follow-ups read; every date is the organization's own (t.today).
+    return sql, [db_time(cutoffs.now), last, last]
 
 
 # A contact whose state moved since the last run, in terms of _states' columns: lapsed with

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from contacts.lapse.rule import Rules, with_clocks
 from contacts.lapse.schedule import due_week, one_organization
@@ -119,7 +120,7 @@ def pace_of(organization: Organization, now: dt.datetime | None = None) -> Pace:
     organizers = sorted(
         (
             OrganizerPace(
-                name=names.get(row["organizer"], "someone who left"),
+                name=names.get(row["organizer"], _("someone who left")),
                 last_week=row["last"],
                 average=row["before"] / TRAILING_WEEKS,
             )

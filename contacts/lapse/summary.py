@@ -46,7 +46,9 @@ def local_monday(now: dt.datetime) -> dt.datetime:
 
 
 def week_label(day: dt.date) -> str:
-    return f"{day:%b} {day.day}"
+    """A week kept by the day it started, as an ISO date: the job writes it in no one's
+    language, and the chart shows it in its reader's (contacts.committee.charts.Point)."""
+    return day.isoformat()
 
 
 def take_summaries(

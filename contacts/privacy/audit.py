@@ -15,6 +15,9 @@ from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from contacts.models import Ask, Contact, Erasure, ExportLog, FollowUp, Status, Visit
@@ -44,8 +47,8 @@ PRIVATE_FIELDS = {
 BOOKKEEPING = {"id", "history_id", "history_date", "history_change_reason", "history_type"}
 BOOKKEEPING |= {"history_user", "organization", "contact", "user"}
 # What a trail row shows of a user or an object deleted since: it keeps only the key.
-DELETED = "(deleted)"
-DELETED_ACCOUNT = "a deleted account"
+DELETED = gettext_lazy("(deleted)")
+DELETED_ACCOUNT = gettext_lazy("a deleted account")
 # Said by the entry's own date when an object is added.
 WHEN_ADDED = {"created_at", "joined_at", "asked_at"}
 
@@ -69,27 +72,28 @@ def _show(row: models.Model, model_field: models.Field) -> str:
         # A trail row keeps the key of what it pointed at, which may since be deleted.
         related = getattr(row, model_field.name)
         if related is None:
-            return DELETED
+            return str(DELETED)
         if hasattr(related, "get_username"):
             return related.get_full_name() or related.get_username()
         return str(getattr(related, "label", related))
     if isinstance(value, dt.datetime):
-        return f"{timezone.localtime(value):%b %-d, %Y %H:%M}"
+        return date_format(timezone.localtime(value), "DATETIME_FORMAT")
     if isinstance(value, dt.date):
-        return f"{value:%b %-d, %Y}"
+        return date_format(value, "DATE_FORMAT")
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     return str(value)
 
 
 def _entries(
     history: models.QuerySet,
-    label: str,
+    kind: str,
     related: list[str],
     subject: Callable[[Any], str] | None = None,
 ) -> list[Entry]:
     """The latest rows of one history table as entries, each compared with the row before
-    it of the same object. Two queries, whatever the size of the history."""
+    it of the same object, `kind` a key of _WHAT. Two queries, whatever the size of the
+    history."""
     model = history.model
     before = model.objects.filter(
         id=OuterRef("id"), history_date__lt=OuterRef("history_date")
@@ -107,11 +111,11 @@ def _entries(
     fields = [f for f in model._meta.fields if f.name not in BOOKKEEPING]
     entries = []
     for row in rows:
-        name = f"{label} of {subject(row)}" if subject else label
+        what = str(_WHAT[kind][row.history_type])
         entry = Entry(
             at=row.history_date,
             who=row.history_user,
-            what=f"{name} {_VERBS[row.history_type]}",
+            what=what % {"who": subject(row)} if subject else what,
             reason=row.history_change_reason or "",
         )
         if row.history_type != "-":
@@ -122,13 +126,41 @@ def _entries(
     return entries
 
 
-_VERBS = {"+": "added", "~": "changed", "-": "deleted"}
+# What a trail row says happened, whole, so that each language agrees its words.
+_WHAT = {
+    "contact": {
+        "+": gettext_lazy("Contact added"),
+        "~": gettext_lazy("Contact changed"),
+        "-": gettext_lazy("Contact deleted"),
+    },
+    "visit": {
+        "+": gettext_lazy("Visit added"),
+        "~": gettext_lazy("Visit changed"),
+        "-": gettext_lazy("Visit deleted"),
+    },
+    "ask": {
+        "+": gettext_lazy("Ask added"),
+        "~": gettext_lazy("Ask changed"),
+        "-": gettext_lazy("Ask deleted"),
+    },
+    "follow-up": {
+        "+": gettext_lazy("Follow-up added"),
+        "~": gettext_lazy("Follow-up changed"),
+        "-": gettext_lazy("Follow-up deleted"),
+    },
+    "membership": {
+        "+": gettext_lazy("Membership of %(who)s added"),
+        "~": gettext_lazy("Membership of %(who)s changed"),
+        "-": gettext_lazy("Membership of %(who)s deleted"),
+    },
+}
 
 
 def _added(row: Any, fields: list[models.Field]) -> list[str]:
     """What an object was added with; private fields and the date it was added left out."""
     return [
-        f"{model_field.verbose_name}: {_show(row, model_field)}"
+        _("%(field)s: %(value)s")
+        % {"field": model_field.verbose_name, "value": _show(row, model_field)}
         for model_field in fields
         if getattr(row, model_field.attname) not in (None, "", False)
         and model_field.name not in PRIVATE_FIELDS | WHEN_ADDED
@@ -139,9 +171,14 @@ def _changed(old: Any, row: Any, fields: list[models.Field]) -> list[str]:
     """What changed since the row before, in the model's order of fields."""
     changed = set(row.diff_against(old, excluded_fields=BOOKKEEPING).changed_fields)
     return [
-        f"{model_field.verbose_name} changed"
+        _("%(field)s changed") % {"field": model_field.verbose_name}
         if model_field.name in PRIVATE_FIELDS
-        else f"{model_field.verbose_name}: {_show(old, model_field)} → {_show(row, model_field)}"
+        else _("%(field)s: %(old)s → %(new)s")
+        % {
+            "field": model_field.verbose_name,
+            "old": _show(old, model_field),
+            "new": _show(row, model_field),
+        }
         for model_field in fields
         if model_field.name in changed
     ]
@@ -151,10 +188,10 @@ def contact_trail(contact: Contact) -> list[Entry]:
     """The contact's own changes and those of its visits, asks and follow-ups, newest
     first. Eight queries for any contact."""
     entries = [
-        *_entries(Contact.history.filter(id=contact.pk), "Contact", ["owner", "unit"]),
-        *_entries(Visit.history.filter(contact_id=contact.pk), "Visit", ["organizer", "unit"]),
-        *_entries(Ask.history.filter(contact_id=contact.pk), "Ask", ["asked_by"]),
-        *_entries(FollowUp.history.filter(contact_id=contact.pk), "Follow-up", ["assigned_to"]),
+        *_entries(Contact.history.filter(id=contact.pk), "contact", ["owner", "unit"]),
+        *_entries(Visit.history.filter(contact_id=contact.pk), "visit", ["organizer", "unit"]),
+        *_entries(Ask.history.filter(contact_id=contact.pk), "ask", ["asked_by"]),
+        *_entries(FollowUp.history.filter(contact_id=contact.pk), "follow-up", ["assigned_to"]),
     ]
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries[:TRAIL_LENGTH]
@@ -172,18 +209,20 @@ def erase(request: MemberRequest, contact_id: int) -> HttpResponse:
     """Erase a person on request: a page saying what goes and what stays, then the POST."""
     contact = _admin_contact(request, contact_id)
     if contact.status == Status.ERASED:
-        messages.info(request, "This person has already been erased.")
+        messages.info(request, _("This person has already been erased."))
         return redirect("audit:log")
     if request.method == "POST":
         if request.POST.get("confirm") != "erase":
-            messages.error(request, "Tick the box to confirm the erasure.")
+            messages.error(request, _("Tick the box to confirm the erasure."))
         else:
             try:
                 erasure = erase_contact(actor=request.membership, contact=contact)
             except ValidationError as error:
                 messages.error(request, " ".join(error.messages))
             else:
-                messages.success(request, f"Contact #{erasure.contact_id} erased.")
+                messages.success(
+                    request, _("Contact #%(number)s erased.") % {"number": erasure.contact_id}
+                )
                 return redirect("audit:log")
     context: dict[str, Any] = {"contact": contact, "scope": erasure_scope(contact)}
     status = 422 if request.method == "POST" else 200
@@ -206,9 +245,9 @@ def log(request: MemberRequest) -> HttpResponse:
         ],
         "member_changes": _entries(
             members,
-            "Membership",
+            "membership",
             ["user"],
-            subject=lambda row: display_name(row.user) if row.user else DELETED_ACCOUNT,
+            subject=lambda row: display_name(row.user) if row.user else str(DELETED_ACCOUNT),
         ),
     }
     return render(request, "privacy/audit_log.html", context)

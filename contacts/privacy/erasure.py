@@ -13,7 +13,9 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from buildings.models import Building
 from contacts.models import (
@@ -30,9 +32,12 @@ from contacts.models import (
 from contacts.text import one_line
 from organizing.models import Membership, Organization, Role
 
-ERASED_NAME = "Erased contact"
-ERASED_TEXT = "(erased)"
-REDACTED = "[erased]"
+# Written into the data in place of what was erased, in the organization's first language:
+# every member reads the same rows (see `markers`).
+ERASED_NAME = gettext_noop("Erased contact")
+ERASED_TEXT = gettext_noop("(erased)")
+REDACTED = gettext_noop("[erased]")
+ERASED_REASON = gettext_noop("erased on request")
 # Shorter names ("Al", "Jo") would redact unrelated words in other people's notes.
 SHORTEST_MENTION = 4
 # Fewer digits than a phone number has would match a unit, a date or an amount.
@@ -69,6 +74,22 @@ def erasure_scope(contact: Contact) -> ErasureScope:
     )
 
 
+@dataclass(frozen=True)
+class Markers:
+    name: str
+    text: str
+    redacted: str
+    reason: str
+
+
+def markers(organization: Organization) -> Markers:
+    """The erasure's markers in the organization's first language, whoever erases."""
+    with translation.override(organization.working_languages[0]):
+        return Markers(
+            name=_(ERASED_NAME), text=_(ERASED_TEXT), redacted=_(REDACTED), reason=_(ERASED_REASON)
+        )
+
+
 @transaction.atomic
 def erase_contact(*, actor: Membership, contact: Contact) -> Erasure:
     """Erase a person on their request, all or nothing. Admins only.
@@ -89,36 +110,37 @@ def erase_contact(*, actor: Membership, contact: Contact) -> Erasure:
        contact id, organization, who, when, and counts, nothing about the person.
     """
     if actor.role != Role.ADMIN:
-        raise PermissionDenied("Only an admin can erase a person.")
+        raise PermissionDenied(_("Only an admin can erase a person."))
     locked = (
         Contact.objects.select_for_update()
         .filter(pk=contact.pk, organization_id=actor.organization_id)
         .first()
     )
     if locked is None:
-        raise ValidationError("That contact is not in your organization.")
+        raise ValidationError(_("That contact is not in your organization."))
     if locked.status == Status.ERASED:
-        raise ValidationError("This person has already been erased.")
+        raise ValidationError(_("This person has already been erased."))
     organization_id = actor.organization_id
+    marked = markers(actor.organization)
 
-    mentions = _redact_mentions(locked, organization_id)
+    mentions = _redact_mentions(locked, organization_id, marked.redacted)
 
     visits = Visit.objects.filter(contact=locked).update(note="", needs_look="")
-    asks = Ask.objects.filter(contact=locked).update(question=ERASED_TEXT)
-    follow_ups = FollowUp.objects.filter(contact=locked).update(purpose=ERASED_TEXT)
+    asks = Ask.objects.filter(contact=locked).update(question=marked.text)
+    follow_ups = FollowUp.objects.filter(contact=locked).update(purpose=marked.text)
     FollowUp.objects.filter(contact=locked).exclude(cancel_reason="").update(
-        cancel_reason=ERASED_TEXT
+        cancel_reason=marked.text
     )
 
     LevelChange.objects.filter(contact=locked).delete()
     history_rows = 0
     for rows in _history(locked.pk):
         history_rows += rows.delete()[0]
-    _redact_admin_log(locked)
+    _redact_admin_log(locked, marked.text)
 
     now = timezone.now()
     locked.end_lapse(at=now)
-    locked.name = ERASED_NAME
+    locked.name = marked.name
     locked.phone = locked.email = locked.language = ""
     locked.notes = locked.consent_note = locked.snooze_reason = ""
     locked.snoozed_until = None
@@ -129,7 +151,7 @@ def erase_contact(*, actor: Membership, contact: Contact) -> Erasure:
     locked.status = Status.ERASED
     locked.orphaned = False
     locked._history_user = actor.user  # type: ignore[attr-defined]
-    locked._change_reason = "erased on request"  # type: ignore[attr-defined]
+    locked._change_reason = marked.reason  # type: ignore[attr-defined]
     locked.save()
 
     return Erasure.objects.create(
@@ -145,7 +167,7 @@ def erase_contact(*, actor: Membership, contact: Contact) -> Erasure:
     )
 
 
-def _redact_mentions(contact: Contact, organization_id: int) -> int:
+def _redact_mentions(contact: Contact, organization_id: int, redacted: str) -> int:
     """Replace the person's name, phone and email in the organization's other free text
     (other contacts, buildings, visits, asks, follow-ups, meetings) and in those texts'
     trail rows.
@@ -184,9 +206,9 @@ def _redact_mentions(contact: Contact, organization_id: int) -> int:
             ["purpose", "cancel_reason"],
         ),
     ]
-    count = sum(_redact(rows, fields, anchors, pattern) for rows, fields in live)
+    count = sum(_redact(rows, fields, anchors, pattern, redacted) for rows, fields in live)
     for rows, fields in trail:
-        _redact(rows, fields, anchors, pattern)
+        _redact(rows, fields, anchors, pattern, redacted)
     return count
 
 
@@ -221,7 +243,11 @@ def _mentions(contact: Contact) -> tuple[re.Pattern[str], list[str]] | None:
 
 
 def _redact(
-    rows: models.QuerySet, fields: list[str], anchors: list[str], pattern: re.Pattern[str]
+    rows: models.QuerySet,
+    fields: list[str],
+    anchors: list[str],
+    pattern: re.Pattern[str],
+    redacted: str,
 ) -> int:
     """Rewrite the rows that mention the person with an UPDATE each: no trail row is written
     for the redaction itself, since the trail's own copies are redacted the same way."""
@@ -231,14 +257,14 @@ def _redact(
             maybe |= Q(**{f"{field}__icontains": anchor})
     changed = 0
     for row in rows.filter(maybe).only("pk", *fields):
-        values = {field: pattern.sub(REDACTED, getattr(row, field)) for field in fields}
+        values = {field: pattern.sub(redacted, getattr(row, field)) for field in fields}
         if any(values[field] != getattr(row, field) for field in fields):
             type(row).objects.filter(pk=row.pk).update(**values)
             changed += 1
     return changed
 
 
-def _redact_admin_log(contact: Contact) -> None:
+def _redact_admin_log(contact: Contact, erased_text: str) -> None:
     """Django admin's log keeps each object's name as it was; it must not outlive it."""
     objects = [
         (Contact, [contact.pk]),
@@ -249,7 +275,7 @@ def _redact_admin_log(contact: Contact) -> None:
         LogEntry.objects.filter(
             content_type=ContentType.objects.get_for_model(model),
             object_id__in=[str(pk) for pk in pks],
-        ).update(object_repr=ERASED_TEXT, change_message="")
+        ).update(object_repr=erased_text, change_message="")
 
 
 @receiver(post_delete, sender=Organization)

@@ -43,6 +43,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from buildings.models import HIGHEST_FLOOR, LOWEST_FLOOR, Building, Unit, floor_from_label
 from contacts.forms import NameField, OneLineField
@@ -59,37 +63,60 @@ TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 @dataclass(frozen=True)
 class Column:
     name: str
-    help: str
+    help: str | Promise
     aliases: tuple[str, ...] = ()
 
 
 COLUMNS = [
-    Column("building", "The building's name. Required on every row."),
+    Column("building", gettext_lazy("The building's name. Required on every row.")),
     Column(
         "address",
-        "Street address. Needed on the first row of a building Doorstep doesn't have yet; "
-        "ignored for buildings it has.",
+        gettext_lazy(
+            "Street address. Needed on the first row of a building Doorstep doesn't have "
+            "yet; ignored for buildings it has."
+        ),
         ("street_address", "street"),
     ),
-    Column("city", "For a new building; optional.", ("town",)),
-    Column("postal_code", "For a new building; optional.", ("zip", "zip_code", "postcode")),
-    Column("unit", "The door's label, like 1204 or 2A.", ("unit_label", "apartment", "apt")),
+    Column("city", gettext_lazy("For a new building; optional."), ("town",)),
+    Column(
+        "postal_code",
+        gettext_lazy("For a new building; optional."),
+        ("zip", "zip_code", "postcode"),
+    ),
+    Column(
+        "unit",
+        gettext_lazy("The door's label, like 1204 or 2A."),
+        ("unit_label", "apartment", "apt"),
+    ),
     Column(
         "floor",
-        "The unit's floor; may be left blank for labels that start with it (1204 is on "
-        "floor 12, 305 on floor 3).",
+        gettext_lazy(
+            "The unit's floor; may be left blank for labels that start with it (1204 is on "
+            "floor 12, 305 on floor 3)."
+        ),
     ),
     Column(
         "name",
-        'The resident\'s name, or a description like "woman in 1204". Leave blank to add '
-        "the unit alone.",
+        gettext_lazy(
+            'The resident\'s name, or a description like "woman in 1204". Leave blank to '
+            "add the unit alone."
+        ),
         ("resident", "resident_name"),
     ),
-    Column("phone", "7 to 20 digits; spaces, dashes, dots, brackets and a leading + allowed."),
-    Column("email", "An email address."),
-    Column("language", "Preferred language: a code like es or a name like Spanish."),
-    Column("owner", "The organizer responsible: their username or email in Doorstep."),
-    Column("notes", "Anything else worth knowing."),
+    Column(
+        "phone",
+        gettext_lazy("7 to 20 digits; spaces, dashes, dots, brackets and a leading + allowed."),
+    ),
+    Column("email", gettext_lazy("An email address.")),
+    Column(
+        "language",
+        gettext_lazy("Preferred language: a code like es or a name like Spanish."),
+    ),
+    Column(
+        "owner",
+        gettext_lazy("The organizer responsible: their username or email in Doorstep."),
+    ),
+    Column("notes", gettext_lazy("Anything else worth knowing.")),
 ]
 ALIASES = {alias: c.name for c in COLUMNS for alias in (c.name, *c.aliases)}
 # How much of a cell a message quotes: a 100,000-character cell is not repeated back.
@@ -110,9 +137,9 @@ def quoted(value: str) -> str:
     return f'"{value[:QUOTED]}…"' if len(value) > QUOTED else f'"{value}"'
 
 
-def counted(number: int, singular: str, plural: str = "") -> str:
-    """ "1 resident", "2,000 residents"."""
-    return f"{number:,} {singular if number == 1 else plural or singular + 's'}"
+def grouped(number: int) -> str:
+    """2,000 in English, 2 000 in French."""
+    return number_format(number, force_grouping=True)
 
 
 def read_rows(data: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
@@ -134,7 +161,7 @@ def read_rows(data: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]
         while header is not None and not any(cell.strip() for cell in header):
             header = next(reader, None)
         if header is None:
-            raise ImportRefused("The file has no rows.")
+            raise ImportRefused(_("The file has no rows."))
         names = _header(header, reader.line_num)
         ignored = [original for original, name in names if name and name not in ALIASES]
         columns = [ALIASES.get(name, "") for _, name in names]
@@ -145,8 +172,11 @@ def read_rows(data: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]
             if any(cell.strip() for cell in cells):
                 if len(rows) == MAX_ROWS:
                     raise ImportRefused(
-                        f"The file has more than {MAX_ROWS:,} rows; split it into smaller "
-                        "files and import them one after the other."
+                        _(
+                            "The file has more than %(rows)s rows; split it into smaller "
+                            "files and import them one after the other."
+                        )
+                        % {"rows": grouped(MAX_ROWS)}
                     )
                 extra = [c for c in cells[len(columns) :] if c.strip()]
                 values = {col: cell for col, cell in zip(columns, cells, strict=False) if col}
@@ -156,18 +186,22 @@ def read_rows(data: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]
             line = reader.line_num + 1
     except csv.Error as error:
         raise ImportRefused(
-            f"Line {reader.line_num} can't be read as CSV ({error}). Is this a CSV file?"
+            _("Line %(line)s can't be read as CSV (%(error)s). Is this a CSV file?")
+            % {"line": reader.line_num, "error": error}
         ) from error
     return ignored, rows
 
 
 def _decode(data: bytes) -> str:
     if not data.strip():
-        raise ImportRefused("The file is empty.")
+        raise ImportRefused(_("The file is empty."))
     if data.startswith(b"PK\x03\x04"):
         raise ImportRefused(
-            "This looks like an Excel workbook, not a CSV file. In Excel choose File > Save As > "
-            "CSV UTF-8, or in LibreOffice Save As > Text CSV, then upload that file."
+            _(
+                "This looks like an Excel workbook, not a CSV file. In Excel choose File > "
+                "Save As > CSV UTF-8, or in LibreOffice Save As > Text CSV, then upload that "
+                "file."
+            )
         )
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         text = data.decode("utf-16")
@@ -177,15 +211,21 @@ def _decode(data: bytes) -> str:
         except UnicodeDecodeError as error:
             line = data.count(b"\n", 0, error.start) + 1
             raise ImportRefused(
-                f"Line {line} is not UTF-8 text. Save the file as CSV UTF-8 (Excel) or with the "
-                "Unicode (UTF-8) character set (LibreOffice), then upload it again."
+                _(
+                    "Line %(line)s is not UTF-8 text. Save the file as CSV UTF-8 (Excel) or "
+                    "with the Unicode (UTF-8) character set (LibreOffice), then upload it again."
+                )
+                % {"line": line}
             ) from error
     # Text never holds a NUL; PostgreSQL refuses one, so it would fail the whole import.
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise ImportRefused(
-            f"Line {line} holds a NUL character, which text never has: the file is damaged "
-            "or not a CSV file. Save it again as CSV UTF-8 and upload that file."
+            _(
+                "Line %(line)s holds a NUL character, which text never has: the file is "
+                "damaged or not a CSV file. Save it again as CSV UTF-8 and upload that file."
+            )
+            % {"line": line}
         )
     return text
 
@@ -196,13 +236,29 @@ def _header(cells: list[str], line: int) -> list[tuple[str, str]]:
     if "building" not in known:
         shown = ", ".join(cell.strip() for cell in cells)
         raise ImportRefused(
-            f"Line {line} should name the columns, with at least building (see the sample "
-            f'file); it reads "{shown[:100]}". Columns are separated by commas, semicolons '
-            "or tabs."
+            _(
+                "Line %(line)s should name the columns, with at least building (see the "
+                'sample file); it reads "%(header)s". Columns are separated by commas, '
+                "semicolons or tabs."
+            )
+            % {"line": line, "header": shown[:100]}
         )
     for name in {k for k in known if k and known.count(k) > 1}:
-        raise ImportRefused(f'The column "{name}" appears twice in the header (line {line}).')
+        raise ImportRefused(
+            _('The column "%(name)s" appears twice in the header (line %(line)s).')
+            % {"name": name, "line": line}
+        )
     return names
+
+
+# What a resident's detail given without their name says, per column.
+NEEDS_A_NAME = {
+    "phone": gettext_lazy("A phone needs the resident's name."),
+    "email": gettext_lazy("An email needs the resident's name."),
+    "language": gettext_lazy("A language needs the resident's name."),
+    "owner": gettext_lazy("An owner needs the resident's name."),
+    "notes": gettext_lazy("Notes need the resident's name."),
+}
 
 
 class RowForm(forms.Form):
@@ -235,10 +291,10 @@ class RowForm(forms.Form):
         value: str = self.cleaned_data["language"]
         code = language_code(value) if value else ""
         if code is None:
-            self.warning = (
-                f"language: Unknown language {quoted(value)}, left blank: use a code like so "
-                "or a name like Somali or Soomaali."
-            )
+            self.warning = _(
+                "language: Unknown language %(value)s, left blank: use a code like so or a "
+                "name like Somali or Soomaali."
+            ) % {"value": quoted(value)}
             return ""
         return code
 
@@ -253,7 +309,8 @@ class RowForm(forms.Form):
         owner = self.owners.get(value.lower())
         if owner is None:
             raise forms.ValidationError(
-                f"No active member of your organization has the username or email {quoted(value)}."
+                _("No active member of your organization has the username or email %(value)s.")
+                % {"value": quoted(value)}
             )
         return owner
 
@@ -263,9 +320,9 @@ class RowForm(forms.Form):
         about_resident = [name for name in resident_fields if data.get(name)]
         # A name with an error of its own already has its message.
         if about_resident and not data.get("name") and "name" not in self.errors:
-            self.add_error("name", f"A {about_resident[0]} needs the resident's name.")
+            self.add_error("name", NEEDS_A_NAME[about_resident[0]])
         if data.get("name") and not data.get("unit"):
-            self.add_error("unit", "A resident needs the unit they live in.")
+            self.add_error("unit", _("A resident needs the unit they live in."))
         return data
 
 
@@ -386,12 +443,18 @@ class Planner:
             cells, columns = values["__cells__"].split("/")
             if int(cells) < int(columns):
                 return [
-                    f"The row has {cells} cells but the header names {columns} columns: is "
-                    "the line cut off? Fill in the row, leaving blank cells blank."
+                    _(
+                        "The row has %(cells)s cells but the header names %(columns)s columns: "
+                        "is the line cut off? Fill in the row, leaving blank cells blank."
+                    )
+                    % {"cells": cells, "columns": columns}
                 ]
             return [
-                f"The row has {cells} cells but the header names {columns} columns. A value "
-                "with a comma or semicolon in it needs quotes around it."
+                _(
+                    "The row has %(cells)s cells but the header names %(columns)s columns. A "
+                    "value with a comma or semicolon in it needs quotes around it."
+                )
+                % {"cells": cells, "columns": columns}
             ]
         form = RowForm(values, owners=self.owners)
         self.warning = ""
@@ -416,12 +479,18 @@ class Planner:
             if not data["address"]:
                 if bkey in self.failed_buildings:
                     return [
-                        f'Building "{name}" would be created by line '
-                        f"{self.failed_buildings[bkey]}, which has an error; fix that line."
+                        _(
+                            'Building "%(name)s" would be created by line %(line)s, which has '
+                            "an error; fix that line."
+                        )
+                        % {"name": name, "line": self.failed_buildings[bkey]}
                     ]
                 return [
-                    f'Unknown building "{name}". Check the spelling, or give its street '
-                    "address in the address column to create it."
+                    _(
+                        'Unknown building "%(name)s". Check the spelling, or give its street '
+                        "address in the address column to create it."
+                    )
+                    % {"name": name}
                 ]
             building = Building(
                 organization=self.organization,
@@ -431,7 +500,10 @@ class Planner:
                 postal_code=data["postal_code"],
             )
         elif building.archived:
-            return [f'Building "{building.name}" is archived; restore it before importing into it.']
+            return [
+                _('Building "%(name)s" is archived; restore it before importing into it.')
+                % {"name": building.name}
+            ]
 
         # The unit: one we have, one an earlier row creates, or a new one.
         label: str = data["unit"]
@@ -447,35 +519,66 @@ class Planner:
             known_label, known_floor, unit_id = existing
             if known_label != label:
                 return [
-                    f'Duplicate unit: "{label}" is unit {known_label} of {building.name}, '
-                    "written in another case. Write it the same way."
+                    _(
+                        'Duplicate unit: "%(label)s" is unit %(known)s of %(building)s, '
+                        "written in another case. Write it the same way."
+                    )
+                    % {"label": label, "known": known_label, "building": building.name}
                 ]
             if floor is not None and floor != known_floor:
                 return [
-                    f"Duplicate unit: {building.name} already has {label} on floor "
-                    f"{known_floor}, not {floor}."
+                    _(
+                        "Duplicate unit: %(building)s already has %(label)s on floor "
+                        "%(known)s, not %(floor)s."
+                    )
+                    % {
+                        "building": building.name,
+                        "label": label,
+                        "known": known_floor,
+                        "floor": floor,
+                    }
                 ]
         elif planned is not None:
             unit = planned
             first = self.unit_lines[(bkey, ukey)]
             if unit.label != label:
                 return [
-                    f'Duplicate unit: "{label}" is unit {unit.label} of line {first}, written '
-                    "in another case. Write it the same way."
+                    _(
+                        'Duplicate unit: "%(label)s" is unit %(known)s of line %(line)s, '
+                        "written in another case. Write it the same way."
+                    )
+                    % {"label": label, "known": unit.label, "line": first}
                 ]
             if floor is not None and floor != unit.floor:
                 return [
-                    f"Duplicate unit: line {first} puts {label} on floor {unit.floor}, "
-                    f"this line on floor {floor}."
+                    _(
+                        "Duplicate unit: line %(line)s puts %(label)s on floor %(known)s, "
+                        "this line on floor %(floor)s."
+                    )
+                    % {"line": first, "label": label, "known": unit.floor, "floor": floor}
                 ]
         else:
             floor = floor if floor is not None else floor_from_label(label)
             if floor is None:
-                return [f"floor: Which floor is unit {label} on? Fill in the floor column."]
+                return [
+                    _("floor: Which floor is unit %(label)s on? Fill in the floor column.")
+                    % {"label": label}
+                ]
             if not creates_building and building.pk and floor > building.floors:
                 return [
-                    f"floor: {building.name} has {building.floors} floors; unit {label} is on "
-                    f"floor {floor}. Change the building's floors first if that's right."
+                    ngettext(
+                        "floor: %(building)s has %(floors)s floor; unit %(label)s is on floor "
+                        "%(floor)s. Change the building's floors first if that's right.",
+                        "floor: %(building)s has %(floors)s floors; unit %(label)s is on floor "
+                        "%(floor)s. Change the building's floors first if that's right.",
+                        building.floors,
+                    )
+                    % {
+                        "building": building.name,
+                        "floors": building.floors,
+                        "label": label,
+                        "floor": floor,
+                    }
                 ]
             unit = Unit(building=building, label=label, floor=floor)
 
@@ -488,8 +591,12 @@ class Planner:
                 self._summary(building, creates_building).already_there += 1
             elif (bkey, ukey, rkey) in self.resident_lines:
                 return [
-                    f"Duplicate resident: {data['name']} in {label} is already on line "
-                    f"{self.resident_lines[(bkey, ukey, rkey)]}."
+                    _("Duplicate resident: %(name)s in %(label)s is already on line %(line)s.")
+                    % {
+                        "name": data["name"],
+                        "label": label,
+                        "line": self.resident_lines[(bkey, ukey, rkey)],
+                    }
                 ]
             else:
                 resident = Contact(

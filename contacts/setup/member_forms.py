@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from buildings.models import Building
 from organizing.models import Organization, Role
@@ -10,19 +11,24 @@ from organizing.models import Organization, Role
 
 class AddMemberForm(forms.Form):
     email = forms.EmailField(
-        max_length=150, error_messages={"required": "Give the person's email address."}
+        label=_("Email"),
+        max_length=150,
+        error_messages={"required": _("Give the person's email address.")},
     )
     name = forms.CharField(
-        label="Name", max_length=150, required=False, help_text="How they are shown to others."
+        label=_("Name"),
+        max_length=150,
+        required=False,
+        help_text=_("How they are shown to others."),
     )
-    role = forms.ChoiceField(choices=Role.choices, initial=Role.ORGANIZER)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.ORGANIZER)
 
     def clean_email(self) -> str:
         return str(self.cleaned_data["email"]).strip().lower()
 
 
 class RoleForm(forms.Form):
-    role = forms.ChoiceField(choices=Role.choices)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
 
 
 class MemberTurfForm(forms.Form):
@@ -30,7 +36,7 @@ class MemberTurfForm(forms.Form):
         queryset=Building.objects.none(),
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        label="Buildings (turf)",
+        label=_("Buildings (turf)"),
     )
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:

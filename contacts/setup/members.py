@@ -9,6 +9,8 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -65,7 +67,9 @@ def member_add(request: MemberRequest) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Invitation sent to {invitation.email}.")
+            messages.success(
+                request, _("Invitation sent to %(email)s.") % {"email": invitation.email}
+            )
             return redirect("members:list")
     return render(request, "setup/members.html", member_list_context(request, form), status=422)
 
@@ -82,7 +86,7 @@ def get_invitation(request: MemberRequest, invitation_id: int) -> Invitation:
 def invitation_resend(request: MemberRequest, invitation_id: int) -> HttpResponse:
     invitation = get_invitation(request, invitation_id)
     resend_invitation(actor=request.membership, invitation=invitation)
-    messages.success(request, f"Invitation sent to {invitation.email}.")
+    messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
     return redirect("members:list")
 
 
@@ -92,7 +96,9 @@ def invitation_cancel(request: MemberRequest, invitation_id: int) -> HttpRespons
     invitation = get_invitation(request, invitation_id)
     cancel_invitation(actor=request.membership, invitation=invitation)
     messages.success(
-        request, f"Invitation to {invitation.email} cancelled: its link no longer works."
+        request,
+        _("Invitation to %(email)s cancelled: its link no longer works.")
+        % {"email": invitation.email},
     )
     return redirect("members:list")
 
@@ -141,14 +147,17 @@ def member_password_link(request: MemberRequest, membership_id: int) -> HttpResp
     if runs_the_site(membership.user) and membership.pk != request.membership.pk:
         messages.error(
             request,
-            f"{display_name(membership.user)} also runs the site: they reset their own password.",
+            _("%(name)s also runs the site: they reset their own password.")
+            % {"name": display_name(membership.user)},
         )
     elif not membership.active or not membership.user.email:
-        messages.error(request, "Only an active member with an email address can get a link.")
+        messages.error(request, _("Only an active member with an email address can get a link."))
     else:
         send_password_link(membership.user, invite=not membership.user.has_usable_password())
         messages.success(
-            request, f"A link to set a password is on its way to {membership.user.email}."
+            request,
+            _("A link to set a password is on its way to %(email)s.")
+            % {"email": membership.user.email},
         )
     return redirect("members:detail", membership.pk)
 
@@ -163,15 +172,16 @@ def member_two_factor_reset(request: MemberRequest, membership_id: int) -> HttpR
         # Their code also guards Django's admin over every organization: not ours to remove.
         messages.error(
             request,
-            f"{display_name(membership.user)} also runs the site: only a superuser can remove "
-            "their two-factor.",
+            _("%(name)s also runs the site: only a superuser can remove their two-factor.")
+            % {"name": display_name(membership.user)},
         )
         return redirect("members:detail", membership.pk)
-    removed, _ = TOTPDevice.objects.filter(user=membership.user).delete()
+    removed, _by_model = TOTPDevice.objects.filter(user=membership.user).delete()
+    name = display_name(membership.user)
     if removed:
-        messages.success(request, f"Two-factor removed for {display_name(membership.user)}.")
+        messages.success(request, _("Two-factor removed for %(name)s.") % {"name": name})
     else:
-        messages.info(request, f"{display_name(membership.user)} had no two-factor to remove.")
+        messages.info(request, _("%(name)s had no two-factor to remove.") % {"name": name})
     return redirect("members:detail", membership.pk)
 
 
@@ -187,7 +197,7 @@ def member_role(request: MemberRequest, membership_id: int) -> HttpResponse:
     membership = get_membership(request, membership_id)
     form = RoleForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose organizer, committee or admin.")
+        messages.error(request, _("Choose organizer, committee or admin."))
         return redirect("members:detail", membership.pk)
     try:
         change_role(actor=request.membership, membership=membership, role=form.cleaned_data["role"])
@@ -196,7 +206,11 @@ def member_role(request: MemberRequest, membership_id: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            f"{display_name(membership.user)} is now {membership.get_role_display().lower()}.",
+            _("%(name)s is now %(role)s.")
+            % {
+                "name": display_name(membership.user),
+                "role": membership.get_role_display().lower(),
+            },
         )
     return after_change(request, membership)
 
@@ -208,7 +222,7 @@ def member_turf(request: MemberRequest, membership_id: int) -> HttpResponse:
     membership = get_membership(request, membership_id)
     form = MemberTurfForm(request.POST, organization=request.membership.organization)
     if not form.is_valid():
-        messages.error(request, "Some of those buildings are not in your organization.")
+        messages.error(request, _("Some of those buildings are not in your organization."))
         return redirect("members:detail", membership.pk)
     try:
         set_organizer_turf(
@@ -222,7 +236,12 @@ def member_turf(request: MemberRequest, membership_id: int) -> HttpResponse:
         count = len(form.cleaned_data["buildings"])
         messages.success(
             request,
-            f"{display_name(membership.user)}'s turf: {count} building{'s' if count != 1 else ''}.",
+            ngettext(
+                "%(name)s's turf: %(count)s building.",
+                "%(name)s's turf: %(count)s buildings.",
+                count,
+            )
+            % {"name": display_name(membership.user), "count": count},
         )
     return redirect("members:detail", membership.pk)
 
@@ -238,15 +257,26 @@ def member_deactivate(request: MemberRequest, membership_id: int) -> HttpRespons
     else:
         messages.success(
             request,
-            f"Deactivated {display_name(membership.user)}. Their {orphaned} active "
-            f"contact{'s' if orphaned != 1 else ''} now show as orphaned until someone takes "
-            "them on.",
+            ngettext(
+                "Deactivated %(name)s. Their %(count)s active contact now show as orphaned until "
+                "someone takes them on.",
+                "Deactivated %(name)s. Their %(count)s active contacts now show as orphaned until "
+                "someone takes them on.",
+                orphaned,
+            )
+            % {"name": display_name(membership.user), "count": orphaned},
         )
         if alone:
             messages.warning(
                 request,
-                f"{', '.join(alone)} now {'has' if len(alone) == 1 else 'have'} no organizer: "
-                "give the turf to someone on the building's page.",
+                ngettext(
+                    "%(buildings)s now has no organizer: give the turf to someone on the "
+                    "building's page.",
+                    "%(buildings)s now have no organizer: give the turf to someone on each "
+                    "building's page.",
+                    len(alone),
+                )
+                % {"buildings": ", ".join(alone)},
             )
     return redirect("members:detail", membership.pk)
 
@@ -256,5 +286,5 @@ def member_deactivate(request: MemberRequest, membership_id: int) -> HttpRespons
 def member_reactivate(request: MemberRequest, membership_id: int) -> HttpResponse:
     membership = get_membership(request, membership_id)
     reactivate_member(actor=request.membership, membership=membership)
-    messages.success(request, f"Reactivated {display_name(membership.user)}.")
+    messages.success(request, _("Reactivated %(name)s.") % {"name": display_name(membership.user)})
     return redirect("members:detail", membership.pk)

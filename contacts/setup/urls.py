@@ -18,6 +18,7 @@ setup = (
         path("import/cancel/", views.import_cancel, name="import_cancel"),
         path("import/sample.csv", views.import_sample, name="import_sample"),
         path("export/", views.export_csv, name="export"),
+        path("organization/", views.organization_settings, name="organization"),
     ],
     "setup",
 )

@@ -18,6 +18,8 @@ from django.http import FileResponse, HttpResponse, HttpResponseBase, StreamingH
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -34,6 +36,7 @@ from contacts.setup.forms import (
     ConfirmImportForm,
     ExportForm,
     ImportForm,
+    OrganizationForm,
     OwnerFilterForm,
     UnitGeneratorForm,
 )
@@ -42,14 +45,15 @@ from contacts.setup.imports import (
     MAX_ROWS,
     ImportRefused,
     Plan,
-    counted,
     discard_upload,
+    grouped,
     import_residents,
     keep_upload,
     pending_upload,
     plan_import,
 )
 from organizing.access import MemberRequest, member_required
+from organizing.actions import set_languages_and_time_zone
 from organizing.models import Role
 
 BUILDINGS_PER_PAGE = 50
@@ -139,7 +143,7 @@ def generator_preview(
     if request.POST.get("confirm") and request.POST.get("previewed") == digest:
         return None
     if request.POST.get("confirm"):
-        messages.warning(request, "The units changed since the preview; check them again.")
+        messages.warning(request, _("The units changed since the preview; check them again."))
     floors = preview_floors(doors, have)
     new = sum(is_new for _, row in floors for _, is_new in row)
     return {"floors": floors, "new": new, "kept": len(doors) - new, "digest": digest}
@@ -170,10 +174,17 @@ def building_new(request: MemberRequest) -> HttpResponse:
                     organizers=form.cleaned_data["organizers"],
                     doors=doors,
                 )
+                created = (
+                    ngettext(
+                        "Created %(building)s with %(count)s unit.",
+                        "Created %(building)s with %(count)s units.",
+                        len(units),
+                    )
+                    if units
+                    else _("Created %(building)s. Add its units next.")
+                )
                 messages.success(
-                    request,
-                    f"Created {building.name}"
-                    + (f" with {len(units)} units." if units else ". Add its units next."),
+                    request, created % {"building": building.name, "count": len(units)}
                 )
                 return go_to(request, "setup:edit" if units else "setup:units", building.pk)
         else:
@@ -204,7 +215,7 @@ def building_edit(request: MemberRequest, building_id: int) -> HttpResponse:
                 building=building,
                 organizers=form.cleaned_data["organizers"],
             )
-        messages.success(request, f"Saved {building.name}.")
+        messages.success(request, _("Saved %(building)s.") % {"building": building.name})
         return redirect("setup:edit", building.pk)
     floors = building.units.values("floor").annotate(n=Count("pk")).order_by("-floor")
     return render(
@@ -223,9 +234,12 @@ def building_archive(request: MemberRequest, building_id: int) -> HttpResponse:
     building.archived = request.POST.get("archived") == "1"
     building.save(update_fields=["archived"])
     if building.archived:
-        messages.success(request, f"Archived {building.name}. Its history is kept.")
+        messages.success(
+            request,
+            _("Archived %(building)s. Its history is kept.") % {"building": building.name},
+        )
         return redirect("setup:buildings")
-    messages.success(request, f"Restored {building.name}.")
+    messages.success(request, _("Restored %(building)s.") % {"building": building.name})
     return redirect("setup:edit", building.pk)
 
 
@@ -246,16 +260,22 @@ def building_units(request: MemberRequest, building_id: int) -> HttpResponse:
             if preview is None:
                 units = add_units(actor=request.membership, building=building, doors=doors)
                 kept = len(doors) - len(units)
-                stays = "stays as it was" if kept == 1 else "stay as they were"
-                messages.success(
-                    request,
-                    f"Added {len(units)} units to {building.name}."
-                    + (f" {kept} already there {stays}." if kept else ""),
-                )
+                text = ngettext(
+                    "Added %(count)s unit to %(building)s.",
+                    "Added %(count)s units to %(building)s.",
+                    len(units),
+                ) % {"count": len(units), "building": building.name}
+                if kept:
+                    text += " " + ngettext(
+                        "%(count)s already there stays as it was.",
+                        "%(count)s already there stay as they were.",
+                        kept,
+                    ) % {"count": kept}
+                messages.success(request, text)
                 return go_to(request, "setup:edit", building.pk)
         else:
             if generator.is_valid():
-                generator.add_error(None, "Give floors and units, or paste labels.")
+                generator.add_error(None, _("Give floors and units, or paste labels."))
             status = 422
     context = {
         "building": building,
@@ -314,8 +334,12 @@ def owners(request: MemberRequest) -> HttpResponse:
             new_owner = form.cleaned_data["to_owner"]
             messages.success(
                 request,
-                f"{moved} contact{'s' if moved != 1 else ''} handed to "
-                f"{new_owner.first_name or new_owner.username}.",
+                ngettext(
+                    "%(count)s contact handed to %(owner)s.",
+                    "%(count)s contacts handed to %(owner)s.",
+                    moved,
+                )
+                % {"count": moved, "owner": new_owner.first_name or new_owner.username},
             )
             query = request.GET.urlencode()
             return redirect(request.path + (f"?{query}" if query else ""))
@@ -382,7 +406,7 @@ def import_confirm(request: MemberRequest) -> HttpResponse:
     if data is None:
         messages.error(
             request,
-            "That upload was already imported, cancelled or has expired. Upload the file again.",
+            _("That upload was already imported, cancelled or has expired. Upload the file again."),
         )
         return redirect("setup:import")
     token = form.cleaned_data["token"]
@@ -396,32 +420,47 @@ def import_confirm(request: MemberRequest) -> HttpResponse:
     if not plan.saved:
         messages.warning(
             request,
-            "Buildings, units or residents changed since the preview, so nothing was imported. "
-            "Here is the preview again.",
+            _(
+                "Buildings, units or residents changed since the preview, so nothing was "
+                "imported. Here is the preview again."
+            ),
         )
         context = {"form": ImportForm(), "columns": COLUMNS} | import_context(plan, token)
         return render(request, "setup/import.html", context, status=409)
     discard_upload(actor=request.membership, token=token)
-    created = [
-        counted(len(plan.new_residents), "resident"),
-        counted(len(plan.new_units), "unit"),
-        counted(len(plan.new_buildings), "building"),
-    ]
-    text = f"Imported {', '.join(created)}."
+    text = _("Imported %(residents)s, %(units)s, %(buildings)s.") % {
+        "residents": residents(len(plan.new_residents)),
+        "units": ngettext("%(count)s unit", "%(count)s units", len(plan.new_units))
+        % {"count": grouped(len(plan.new_units))},
+        "buildings": ngettext("%(count)s building", "%(count)s buildings", len(plan.new_buildings))
+        % {"count": grouped(len(plan.new_buildings))},
+    }
     if plan.already_there:
-        verb = "was" if plan.already_there == 1 else "were"
-        text += f" {counted(plan.already_there, 'resident')} {verb} already in Doorstep."
+        text += " " + ngettext(
+            "%(residents)s was already in Doorstep.",
+            "%(residents)s were already in Doorstep.",
+            plan.already_there,
+        ) % {"residents": residents(plan.already_there)}
     if plan.warnings:
-        verb = "was" if len(plan.warnings) == 1 else "were"
-        text += (
-            f" {counted(len(plan.warnings), 'resident')} {verb} imported with the language "
-            "left blank: the file's was unknown."
-        )
+        text += " " + ngettext(
+            "%(residents)s was imported with the language left blank: the file's was unknown.",
+            "%(residents)s were imported with the language left blank: the file's was unknown.",
+            len(plan.warnings),
+        ) % {"residents": residents(len(plan.warnings))}
     if plan.rows_with_errors:
-        verb = "was" if plan.rows_with_errors == 1 else "were"
-        text += f" {counted(plan.rows_with_errors, 'row')} with errors {verb} left out."
+        text += " " + ngettext(
+            "%(count)s row with errors was left out.",
+            "%(count)s rows with errors were left out.",
+            plan.rows_with_errors,
+        ) % {"count": grouped(plan.rows_with_errors)}
     messages.success(request, text)
     return redirect("setup:buildings")
+
+
+def residents(number: int) -> str:
+    return ngettext("%(count)s resident", "%(count)s residents", number) % {
+        "count": grouped(number)
+    }
 
 
 @require_POST
@@ -430,7 +469,7 @@ def import_cancel(request: MemberRequest) -> HttpResponse:
     form = ConfirmImportForm(request.POST)
     if form.is_valid():
         discard_upload(actor=request.membership, token=form.cleaned_data["token"])
-    messages.info(request, "Import cancelled; the uploaded file is deleted.")
+    messages.info(request, _("Import cancelled; the uploaded file is deleted."))
     return redirect("setup:import")
 
 
@@ -478,3 +517,31 @@ def export_csv(request: MemberRequest) -> HttpResponseBase:
 def _with_bom(lines: Iterator[str]) -> Iterator[str]:
     yield "\ufeff"
     yield from lines
+
+
+# The organization
+
+
+@member_required(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def organization_settings(request: MemberRequest) -> HttpResponse:
+    """Its working languages and its time zone."""
+    organization = request.membership.organization
+    form = OrganizationForm(
+        request.POST or None, initial=OrganizationForm.initial_for(organization)
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            set_languages_and_time_zone(
+                actor=request.membership,
+                languages=form.working_languages(),
+                time_zone=form.cleaned_data["time_zone"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Languages and time zone saved."))
+            return redirect("setup:organization")
+    status = 422 if form.errors else 200
+    context = {"form": form, "organization": organization, "here": "organization"}
+    return render(request, "setup/organization.html", context, status=status)

@@ -3,8 +3,12 @@ from __future__ import annotations
 import datetime as dt
 
 from django import template
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.html import format_html
 from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
+
+from organizing.outbox_words import SCRIPTS_LANGUAGE, words_url
 
 register = template.Library()
 
@@ -13,7 +17,17 @@ register = template.Library()
 def ago(moment: dt.datetime | None) -> str:
     """ "just now", "3 days ago": how long since, as an organizer would say it."""
     if moment is None:
-        return "never"
+        return _("never")
     if timezone.now() - moment < dt.timedelta(minutes=1):
-        return "just now"
-    return f"{timesince(moment, depth=1)} ago"
+        return _("just now")
+    # timesince speaks the active language: "3 days", « 3 jours ».
+    return _("%(time)s ago") % {"time": timesince(moment, depth=1)}
+
+
+@register.simple_tag
+def outbox_words() -> str:
+    """The outbox's words, before it, on a page not in the language it is written in."""
+    language = translation.get_language()
+    if language == SCRIPTS_LANGUAGE:
+        return ""
+    return format_html('<script src="{}" defer></script>', words_url(language))

@@ -27,6 +27,11 @@
   let again = false;
   let wait = 0;
   let retry = null;
+  // English, or the page's language (organizing/outbox_words.py).
+  const words = self.doorstepWords || {};
+  const t = (text, values = {}) => (words[text] || text).replace(/%\((\w+)\)s/g, (_, name) => values[name]);
+  const tn = (one, many, count) =>
+    t(words[one] ? words[one][Math.min(count, 2)] : count === 1 ? one : many, { count });
 
   /* Try again later: after the seconds the server asked for (Retry-After), else after a
    * wait that doubles. Returns the seconds. */
@@ -90,13 +95,12 @@
     return el;
   }
 
-  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
   /* "2 knocks, 1 conversation" */
   const counted = (items) =>
     ["knock", "new resident", "conversation", "attendance"]
       .map((kind) => [kind, items.filter((i) => kindOf(i) === kind).length])
       .filter(([, n]) => n)
-      .map(([kind, n]) => plural(n, kind))
+      .map(([kind, n]) => tn(`%(count)s ${kind}`, `%(count)s ${kind}s`, n))
       .join(", ");
   const kindOf = (item) =>
     /\/talk\/(\?|$)/.test(item.action)
@@ -115,16 +119,17 @@
     if (!navigator.onLine) {
       const saved = document.querySelector("meta[name='doorstep-rendered-at']");
       const at = saved ? new Date(saved.content) : null;
-      lines.push(`<strong>Offline</strong>${at ? `, saved at ${at.toTimeString().slice(0, 5)}` : ""}.`);
+      const time = at && at.toTimeString().slice(0, 5);
+      lines.push(time ? t("<strong>Offline</strong>, saved at %(time)s.", { time }) : t("<strong>Offline</strong>."));
     }
     if (waiting.length) {
       const why = !navigator.onLine ? "no signal" : waiting.some((i) => i.tried) ? "Doorstep did not answer yet" : "sending";
-      lines.push(`${counted(waiting)} waiting to send (${why}).`);
+      lines.push(t(`%(items)s waiting to send (${why}).`, { items: counted(waiting) }));
     }
     for (const item of stuck) {
-      const fix = item.typed ? ` <a href="${escape(item.page)}#correct-${escape(item.id)}">Correct it</a>` : "";
-      lines.push(`<span class="stuck">Not sent: ${escape(item.label)}. ${escape(item.problem)}${fix} ` +
-        `<button type="button" data-dismiss="${escape(item.id)}">Discard</button></span>`);
+      const fix = item.typed ? ` <a href="${escape(item.page)}#correct-${escape(item.id)}">${t("Correct it")}</a>` : "";
+      lines.push(`<span class="stuck">${t("Not sent: %(what)s.", { what: escape(item.label) })} ${escape(item.problem)}${fix} ` +
+        `<button type="button" data-dismiss="${escape(item.id)}">${t("Discard")}</button></span>`);
     }
     if (note) lines.push(note);
     const el = banner();
@@ -140,7 +145,7 @@
 
   function describe(form, submitter) {
     const tapped = submitter && submitter.textContent.trim();
-    const what = form.dataset.what || tapped || "Knock";
+    const what = form.dataset.what || tapped || t("Knock");
     const where = form.getAttribute("data-outbox") || "";
     return `${what}${where ? " · " + where : ""}`;
   }
@@ -180,7 +185,7 @@
     try {
       await put(item);
     } catch (error) {
-      alert("This could not be saved: the phone's storage is full. Write it down, then free some space.");
+      alert(t("This could not be saved: the phone's storage is full. Write it down, then free some space."));
       return null;
     }
     renewKeys(form);
@@ -243,9 +248,9 @@
   }
 
   async function refused(item, response) {
-    let problem = `Doorstep refused it (HTTP ${response.status}).`;
-    if (response.status === 404) problem = "That door or person is no longer in Doorstep.";
-    if (response.status === 413) problem = "Doorstep refused it as too large (HTTP 413).";
+    let problem = t("Doorstep refused it (HTTP %(status)s).", { status: response.status });
+    if (response.status === 404) problem = t("That door or person is no longer in Doorstep.");
+    if (response.status === 413) problem = t("Doorstep refused it as too large (HTTP 413).");
     if (response.status === 422 && !item.tried) return answered(item, response);
     if ((response.headers.get("Content-Type") || "").includes("json")) {
       problem = (await response.json()).message || problem;
@@ -267,17 +272,17 @@
       } catch (error) {
         // No signal after all, or the server out of reach: try again later.
         await put({ ...item, tried: true });
-        notes.push(`Could not reach Doorstep: saved on this phone, trying again in ${tryAgainLater(NaN)} s.`);
+        notes.push(t("Could not reach Doorstep: saved on this phone, trying again in %(seconds)s s.", { seconds: tryAgainLater(NaN) }));
         break;
       }
       if (response.type === "opaqueredirect" || response.status === 401 || response.status === 403) {
-        notes.push(`<a href="/login/?next=${encodeURIComponent(location.pathname)}">Log in</a> to send what waits on this phone.`);
+        notes.push(t('<a href="%(url)s">Log in</a> to send what waits on this phone.', { url: `/login/?next=${encodeURIComponent(location.pathname)}` }));
         break;
       }
       if (response.status === 429 || response.status >= 500) {
         await put({ ...item, tried: true });
         const seconds = tryAgainLater(Number(response.headers.get("Retry-After")));
-        notes.push(`Doorstep is busy: saved on this phone, trying again in ${seconds} s.`);
+        notes.push(t("Doorstep is busy: saved on this phone, trying again in %(seconds)s s.", { seconds }));
         break;
       }
       wait = 0;
@@ -289,11 +294,11 @@
         const answer = await response.json();
         await remove(item.id);
         if (answer.status === "recorded") sent.push(item);
-        if (answer.needs_look) notes.push(`Sent, but needs a look: ${escape(answer.needs_look)}.`);
+        if (answer.needs_look) notes.push(t("Sent, but needs a look: %(what)s.", { what: escape(answer.needs_look) }));
       }
     }
     if (sent.length) {
-      notes.unshift(`${counted(sent)} sent.`);
+      notes.unshift(t("%(items)s sent.", { items: counted(sent) }));
       refreshCards();
     }
     return notes;
@@ -336,8 +341,8 @@
     if (!list || !name) return;
     const card = document.createElement("article");
     card.className = "resident waiting";
-    card.innerHTML = `<header><h2></h2><span class="pill">Saved on this phone</span></header>` +
-      `<a class="button primary" href="/contacts/new/${encodeURIComponent(item.id)}/talk/${unit ? `?unit=${unit[1]}` : ""}">Talked</a>`;
+    card.innerHTML = `<header><h2></h2><span class="pill">${t("Saved on this phone")}</span></header>` +
+      `<a class="button primary" href="/contacts/new/${encodeURIComponent(item.id)}/talk/${unit ? `?unit=${unit[1]}` : ""}">${t("Talked")}</a>`;
     card.querySelector("h2").textContent = name;
     list.insertBefore(card, list.querySelector("article"));
   }
@@ -350,7 +355,7 @@
     const name = item && (item.fields.find(([n]) => n === "name") || [])[1];
     if (!name) return;
     document.querySelectorAll("h1, nav.crumbs").forEach((el) => {
-      el.textContent = el.textContent.replace("the resident you added", name);
+      el.textContent = el.textContent.replace(t("the resident you added"), name);
     });
     document.querySelectorAll("form[data-outbox]").forEach((form) => {
       form.dataset.outbox = name;
@@ -391,17 +396,17 @@
       if (navigator.onLine) return flush();
       // No signal: said at once, sent when it comes back.
       const warning = (await lowOnSpace())
-        ? " <strong>Phone storage is nearly full: free some space before the next knock.</strong>"
+        ? ` <strong>${t("Phone storage is nearly full: free some space before the next knock.")}</strong>`
         : "";
       if (form.dataset.after) {
         // The Talked form: back to the door, where the banner says it waits.
-        sessionStorage.setItem("doorstep-note", `Saved on this phone: ${item.label}.`);
+        sessionStorage.setItem("doorstep-note", t("Saved on this phone: %(what)s.", { what: item.label }));
         const back = form.dataset.after === "back";
         location.assign(back ? document.referrer || "/" : form.dataset.after);
         return;
       }
       if (item.live.url.endsWith("/residents/")) showWaitingResident(item);
-      await show(`Saved on this phone: ${escape(item.label)}.${warning}`);
+      await show(t("Saved on this phone: %(what)s.", { what: escape(item.label) }) + warning);
     },
     true,
   );
@@ -452,7 +457,7 @@
     const assets = [...document.querySelectorAll("link[rel=stylesheet], script[src]")].map(
       (el) => el.href || el.src,
     );
-    registration.active.postMessage({ type: "keep", assets });
+    registration.active.postMessage({ type: "keep", assets, language: document.documentElement.lang });
   }
   setInterval(keepTurfPages, 60 * 1000);
 

@@ -1,8 +1,8 @@
 /* Doorstep's service worker: keeps the organizer's pages so they open without a signal.
  *
  * Pages (HTML navigations) are network first: a fresh copy when there is a signal, the
- * last saved copy when there is none. Static files are cache first (their names change
- * when they change). htmx partials are never saved: they share URLs with whole pages.
+ * last saved copy when there is none. Static files and the words of a page's language are
+ * cache first (their URLs change when they change). htmx partials are never saved: they share URLs with whole pages.
  * A page that turns out to be the login page (the session ran out) empties the saved
  * pages. Offline, saved pages are shown only as long as the session could still be
  * alive: past the idle time since the phone last heard from the server, they are removed,
@@ -40,10 +40,28 @@ async function sessionOver() {
   return Date.now() - at > idle * 60 * 1000;
 }
 
-function offlinePage(message, link = " <a href='/'>Open Today</a>") {
+// The language of the last page shown or kept, whose words (outbox_words.py, kept as a
+// static file) the offline page speaks; English, the language this is written in, needs none.
+const LANGUAGE = "/offline/language";
+const WORDS = /^\/words\/[\w-]+\.js$/;
+
+async function wordsOf() {
+  const language = await caches.match(LANGUAGE, { cacheName: PAGES });
+  const path = `/words/${language ? await language.text() : "en"}.js`;
+  const statics = await caches.open(STATIC);
+  const kept = (await statics.keys()).filter((r) => new URL(r.url).pathname === path).pop();
+  if (!kept) return {};
+  const script = await (await statics.match(kept)).text();
+  return JSON.parse(script.slice(script.indexOf("{"), script.lastIndexOf("}") + 1));
+}
+
+async function offlinePage(message, withLink = true) {
+  const words = await wordsOf().catch(() => ({}));
+  const t = (text) => words[text] || text;
+  const link = withLink ? ` <a href='/'>${t("Open Today")}</a>` : "";
   return new Response(
-    "<!doctype html><meta name=viewport content='width=device-width'><title>Offline</title>" +
-      `<p style='font:18px system-ui;padding:16px'>${message}${link}</p>`,
+    `<!doctype html><meta name=viewport content='width=device-width'><title>${t("Offline")}</title>` +
+      `<p style='font:18px system-ui;padding:16px'>${t(message)}${link}</p>`,
     { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } },
   );
 }
@@ -61,17 +79,20 @@ async function networkFirst(request) {
     } else if (savable(response)) {
       const cache = await caches.open(PAGES);
       await cache.put(request.url, response.clone());
+      await cache.put(LANGUAGE, new Response(response.headers.get("Content-Language") || "en"));
       await seen(cache);
     }
     return response;
   } catch (error) {
     if (await sessionOver()) {
-      await caches.delete(PAGES);
-      return offlinePage(
+      // Written first, in the language of the pages then removed.
+      const page = await offlinePage(
         "You are offline, and the session on this phone has ended, so the pages saved on it " +
           "were removed. Knocks waiting to send are kept: log in once you have a signal.",
-        "",
+        false,
       );
+      await caches.delete(PAGES);
+      return page;
     }
     const path = new URL(request.url).pathname;
     const url = ADDED_ON_PHONE.test(path) ? new URL(ADDED_ON_PHONE_PAGE, request.url).href : request.url;
@@ -94,7 +115,7 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (request.headers.get("HX-Request")) return;
-  if (url.pathname.startsWith("/static/")) {
+  if (url.pathname.startsWith("/static/") || WORDS.test(url.pathname)) {
     event.respondWith(cacheFirst(request));
   } else if (request.mode === "navigate") {
     event.respondWith(networkFirst(request));
@@ -122,8 +143,9 @@ async function versions(cache) {
 /* One pass over the turf: the list of its pages with their versions (answered 304 when
  * nothing changed since the last pass), then each page that changed. Returns false when the
  * pass had to stop (no signal, the session over). */
-async function keepTurf(assets) {
+async function keepTurf(assets, language) {
   const kept = await caches.open(PAGES);
+  if (language) await kept.put(LANGUAGE, new Response(language));
   const last = await kept.match(LIST);
   const etag = last && last.headers.get("ETag");
   let answer;
@@ -157,7 +179,7 @@ async function keepPages(pages, idleMinutes) {
   try {
     for (const [path, version] of pages) {
       const url = new URL(path, self.location.origin);
-      const isStatic = url.pathname.startsWith("/static/");
+      const isStatic = url.pathname.startsWith("/static/") || WORDS.test(url.pathname);
       if (isStatic ? await statics.match(url.href) : known[url.href] === version) continue;
       if (bytes > PASS_BYTES) break; // the rest next time: a pass never eats a data plan
       const response = await fetch(url, { credentials: "same-origin" });
@@ -198,7 +220,7 @@ self.addEventListener("message", (event) => {
   event.waitUntil(
     (async () => {
       try {
-        if (!(await keepTurf(event.data.assets || []))) return;
+        if (!(await keepTurf(event.data.assets || [], event.data.language))) return;
       } finally {
         passing = false;
       }

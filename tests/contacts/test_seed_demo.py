@@ -1,5 +1,7 @@
 """seed_demo builds the Eastside Tenants Union demo once, every visit through record_visit,
-with contacts in each lapse state and Tamara, the leader nobody has talked to for a month."""
+with contacts in each lapse state and Tamara, the leader nobody has talked to for a month: a
+Toronto union whose members work in English and French, among tenants who speak the
+city's languages."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import datetime as dt
 import io
 import itertools
 import re
+import zoneinfo
 from collections.abc import Iterator
 from typing import Any
 
@@ -149,27 +152,27 @@ def test_the_logins_have_their_roles_and_the_demo_password(demo: Organization) -
 def test_the_organizers_own_contacts_only_on_their_turf(demo: Organization) -> None:
     turf = set(Turf.objects.values_list("organizer__username", "building__name"))
     assert turf == {
-        ("maria", "Riverside Towers"),
-        ("kwame", "Riverside Towers"),
-        ("kwame", "Maple Court"),
-        ("li", "Linden House"),
+        ("maria", "Thorncliffe Towers"),
+        ("kwame", "Thorncliffe Towers"),
+        ("kwame", "Wellesley Court"),
+        ("li", "Grenoble House"),
     }
     owned = Contact.objects.filter(owner__isnull=False, unit__isnull=False)
     assert owned.count() > 40
     assert set(owned.values_list("owner__username", "unit__building__name")) <= turf
 
 
-def test_riverside_towers_has_12_floors_of_8_units(demo: Organization) -> None:
+def test_thorncliffe_towers_has_12_floors_of_8_units(demo: Organization) -> None:
     labels = set(
-        Unit.objects.filter(building__name="Riverside Towers").values_list("floor", "label")
+        Unit.objects.filter(building__name="Thorncliffe Towers").values_list("floor", "label")
     )
 
     assert len(labels) == 96
     assert labels == {
         (floor, f"{floor}{door:02d}") for floor in range(1, 13) for door in range(1, 9)
     }
-    assert Unit.objects.filter(building__name="Maple Court").count() == 12
-    assert Unit.objects.filter(building__name="Linden House").count() == 8
+    assert Unit.objects.filter(building__name="Wellesley Court").count() == 12
+    assert Unit.objects.filter(building__name="Grenoble House").count() == 8
     assert Unit.objects.filter(vacant=True).exists()
     assert Unit.objects.filter(do_not_knock=True).exists()
     assert not Visit.objects.filter(Q(unit__vacant=True) | Q(unit__do_not_knock=True)).exists()
@@ -189,7 +192,7 @@ def test_tamara_is_a_leader_who_said_yes_and_has_not_been_talked_to_for_30_days(
     assert tamara.unit and tamara.owner and tamara.last_conversation_at
 
     assert tamara.level == Level.LEADER
-    assert (tamara.unit.building.name, tamara.unit.label) == ("Riverside Towers", "1204")
+    assert (tamara.unit.building.name, tamara.unit.label) == ("Thorncliffe Towers", "1204")
     assert tamara.owner.username == "maria"
     ask = tamara.asks.get(question="Floor captain for the 12th floor?")
     assert ask.answer == Answer.YES
@@ -298,12 +301,68 @@ def test_asks_and_follow_ups_span_past_and_coming_days(demo: Organization) -> No
         ).exists()
 
 
-def test_languages_are_known_codes(demo: Organization) -> None:
+def test_the_residents_speak_torontos_languages_by_known_codes(demo: Organization) -> None:
     languages = set(Contact.objects.values_list("language", flat=True)) - {""}
 
     assert languages <= {code for code, _ in LANGUAGES}
-    assert {"en", "es", "zh", "ht", "bn", "ar"} <= languages
+    assert languages == {"ta", "so", "tl", "yue", "pt", "es", "fa", "am", "ur", "ar", "en", "fr"}
     assert Contact.objects.filter(name__contains=" in ").exists()
+    # Cantonese names are written family name first, as in Hong Kong.
+    cantonese = Contact.objects.filter(language="yue").exclude(name__contains=" in ")
+    assert cantonese.exists()
+    assert all(
+        name.split()[0] in {"Chan", "Wong", "Leung", "Cheung", "Lau", "Ng"}
+        for name in cantonese.values_list("name", flat=True)
+    )
+
+
+def test_the_buildings_are_in_toronto_with_toronto_postal_codes(demo: Organization) -> None:
+    buildings = Building.objects.filter(organization=demo).order_by("name")
+
+    assert [(b.name, b.street_address) for b in buildings] == [
+        ("Grenoble House", "40 Grenoble Drive"),
+        ("Thorncliffe Towers", "71 Thorncliffe Park Drive"),
+        ("Wellesley Court", "285 Wellesley Street East"),
+    ]
+    for building in buildings:
+        assert building.city == "Toronto, ON"
+        # Letter digit letter, space, digit letter digit; Toronto's begin with M.
+        assert re.fullmatch(r"M\d[A-Z] \d[A-Z]\d", building.postal_code), building.postal_code
+    phones = Contact.objects.exclude(phone="").values_list("phone", flat=True)
+    assert {phone[:5] for phone in phones} <= {"(416)", "(647)", "(437)"}
+
+
+def test_the_union_works_in_english_and_french_on_torontos_clock(demo: Organization) -> None:
+    assert demo.time_zone == "America/Toronto"
+    assert demo.languages == ["en", "fr"]
+    languages = dict(demo.memberships.values_list("user__username", "language"))
+    assert languages == {"maria": "en", "kwame": "en", "li": "en", "dana": "fr", "admin": "en"}
+    # Some of what organizers wrote down is in French, to French speakers.
+    assert Building.objects.filter(organization=demo, access_notes__contains="interphone").exists()
+    french_notes = Visit.objects.filter(
+        organization=demo,
+        note__in=[
+            "Le chauffage ne marche plus depuis dimanche.",
+            "Veut la convocation à la réunion en français.",
+            "A reçu un avis N4 pour un mois de retard; inquiète.",
+            "A signé la pétition pour les réparations.",
+        ],
+    )
+    assert french_notes.exists()
+    assert not french_notes.exclude(contact__language="fr").exists()
+
+
+def test_the_meetings_are_at_toronto_evening_hours(demo: Organization) -> None:
+    toronto = zoneinfo.ZoneInfo("America/Toronto")
+    starts = {
+        meeting.title: timezone.localtime(meeting.starts_at, toronto).time()
+        for meeting in Meeting.objects.filter(organization=demo)
+    }
+
+    assert starts == {
+        "Thorncliffe repairs meeting": dt.time(19, 0),
+        "Vote sur la grève des loyers / Rent strike vote": dt.time(18, 30),
+    }
 
 
 def test_reset_seeds_the_same_demo_again(demo: Organization) -> None:
@@ -342,8 +401,8 @@ def test_the_dashboards_weekly_rate_has_the_weeks_behind_it(demo: Organization) 
 def test_it_has_a_poor_meeting_with_its_no_shows_followed_up_and_a_coming_one(
     demo: Organization,
 ) -> None:
-    past = Meeting.objects.get(title="Riverside repairs meeting")
-    coming = Meeting.objects.get(title="Rent strike vote")
+    past = Meeting.objects.get(title="Thorncliffe repairs meeting")
+    coming = Meeting.objects.get(title="Vote sur la grève des loyers / Rent strike vote")
 
     turnout = past.turnout().total
     assert (turnout.invited, turnout.said_yes, turnout.came) == (16, 8, 3)

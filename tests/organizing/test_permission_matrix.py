@@ -48,6 +48,10 @@ MATRIX: dict[str, dict[str, str]] = {
     "service_worker": PUBLIC,
     "login": PUBLIC,
     "logout": PUBLIC,
+    # The footer's language switcher: anyone, for the login page too.
+    "language": PUBLIC,
+    # The outbox's words in a language: the same for everyone, nothing of anyone's.
+    "outbox_words": PUBLIC,
     "password_reset": PUBLIC,
     "password_reset_done": PUBLIC,
     "password_reset_confirm": PUBLIC,
@@ -105,6 +109,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "setup:import_confirm": ADMIN,
     "setup:import_cancel": ADMIN,
     "setup:import_sample": ADMIN,
+    "setup:organization": ADMIN,
     "setup:export": answers(LOGIN, FORBIDDEN, FORBIDDEN, OK, OK, OK),
     "setup:edit": ADMIN_OBJECT,
     "setup:archive": ADMIN_OBJECT,
@@ -194,6 +199,7 @@ def ask(client: Client, name: str, ids: dict[str, int | str]) -> tuple[int, str]
         {},
         {"building_id": ids["building_id"], "unit_id": ids["unit_id"]},
         {"uidb64": "MQ", "token": "not-a-token"},
+        {"language": "fr"},
     ]
     candidates += [{key: value} for key, value in ids.items()]
     for kwargs in candidates:

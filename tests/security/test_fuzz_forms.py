@@ -53,6 +53,7 @@ from contacts.setup.forms import (
     ConfirmImportForm,
     ExportForm,
     ImportForm,
+    OrganizationForm,
     UnitGeneratorForm,
 )
 from contacts.setup.member_forms import AddMemberForm, MemberTurfForm, RoleForm
@@ -131,6 +132,15 @@ def visit_ids(ours: Ground) -> Strategy:
 POSTS: dict[str, Post] = {
     "login": Post(ANONYMOUS, lambda ours: [AuthenticationForm()]),
     "logout": Post("olivia"),
+    "language": Post(
+        "olivia",
+        by_hand={
+            "language": lambda ours: st.sampled_from(["en", "fr", "xx", ""]) | st.text(max_size=12),
+            "next": lambda ours: (
+                st.sampled_from(["/", "https://evil.example/", "//evil"]) | st.text()
+            ),
+        },
+    ),
     "password_reset": Post(ANONYMOUS, lambda ours: [PasswordResetForm()]),
     "password_reset_confirm": Post(
         ANONYMOUS,
@@ -244,6 +254,7 @@ POSTS: dict[str, Post] = {
         ],
     ),
     "setup:import": Post("ada", lambda ours: [ImportForm()]),
+    "setup:organization": Post("ada", lambda ours: [OrganizationForm()]),
     "setup:import_confirm": Post("ada", lambda ours: [ConfirmImportForm()]),
     "setup:import_cancel": Post("ada", lambda ours: [ConfirmImportForm()]),
     "setup:export": Post("cora", lambda ours: [ExportForm(organization=ours.organization)]),
@@ -277,6 +288,7 @@ def url_of(name: str, ground: Ground) -> tuple[str, bool]:
         {},
         {"building_id": ground.building.pk, "unit_id": ground.unit.pk},
         {"uidb64": "MQ", "token": "set-password"},
+        {"language": "fr"},
     ]
     candidates += [{key: value} for key, value in ground.url_ids().items()]
     candidates += [{key: value} for key, value in ground.url_keys().items()]

@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import ngettext
 
 from contacts.actions import close_past_meetings
 
@@ -14,4 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         planned = close_past_meetings()
-        self.stdout.write(f"Planned {planned} follow-up{'s' if planned != 1 else ''}.")
+        self.stdout.write(
+            ngettext("Planned %(count)s follow-up.", "Planned %(count)s follow-ups.", planned)
+            % {"count": planned}
+        )

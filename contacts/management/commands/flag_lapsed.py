@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
 from contacts.lapse.job import flag_lapsed
 
@@ -11,7 +12,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         counts = flag_lapsed()
         self.stdout.write(
-            f"Lapses opened: {counts.opened}, ended: {counts.resolved}, "
-            f"escalated: {counts.escalated}; due soon: {counts.due_soon}; "
-            f"newly orphaned: {counts.orphaned}."
+            _(
+                "Lapses opened: %(opened)s, ended: %(resolved)s, escalated: %(escalated)s; "
+                "due soon: %(due_soon)s; newly orphaned: %(orphaned)s."
+            )
+            % vars(counts)
         )

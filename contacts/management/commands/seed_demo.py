@@ -1,4 +1,6 @@
-"""Seed the demo organization, Eastside Tenants Union, to try Doorstep out.
+"""Seed the demo organization, Eastside Tenants Union, to try Doorstep out: three buildings
+in Toronto's east end, residents who speak as the city does, members who work in English and
+in French.
 
 `make run` calls this after migrating. It is idempotent: when the organization exists it
 changes nothing and prints the logins again; `--reset` deletes the demo and seeds it anew.
@@ -11,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -43,10 +46,15 @@ from contacts.models import (
     Visit,
     set_buildings,
 )
+from organizing.i18n import local_to
 from organizing.models import Membership, Organization, Role
 
 SLUG = "eastside"
 ORGANIZATION_NAME = "Eastside Tenants Union"
+# Toronto's east end: Thorncliffe Park, St. James Town, Flemingdon Park.
+TIME_ZONE = "America/Toronto"
+CITY = "Toronto, ON"
+WORKING_LANGUAGES = ["en", "fr"]
 PASSWORD = "doorstep-demo"
 URL = "http://127.0.0.1:8000/"
 SEED = 1204
@@ -59,14 +67,15 @@ class Login:
     first_name: str
     last_name: str
     role: Role
+    language: str  # the interface language the member reads
 
 
 LOGINS = (
-    Login("maria", "Maria", "Santos", Role.ORGANIZER),
-    Login("kwame", "Kwame", "Asante", Role.ORGANIZER),
-    Login("li", "Li", "Na", Role.ORGANIZER),
-    Login("dana", "Dana", "Whitfield", Role.COMMITTEE),
-    Login("admin", "Sam", "Okoro", Role.ADMIN),
+    Login("maria", "Maria", "Santos", Role.ORGANIZER, "en"),
+    Login("kwame", "Kwame", "Asante", Role.ORGANIZER, "en"),
+    Login("li", "Li", "Na", Role.ORGANIZER, "en"),
+    Login("dana", "Dana", "Bélanger", Role.COMMITTEE, "fr"),
+    Login("admin", "Sam", "Okoro", Role.ADMIN, "en"),
 )
 USERNAMES = [login.username for login in LOGINS]
 
@@ -93,17 +102,18 @@ class BuildingSpec:
         return [f"{floor}{door:02d}" for door in range(1, self.doors_per_floor + 1)]
 
 
-RIVERSIDE = BuildingSpec(
-    name="Riverside Towers",
-    street_address="2150 Riverside Avenue",
-    postal_code="10453",
-    landlord="Parkline Property Management",
+THORNCLIFFE = BuildingSpec(
+    name="Thorncliffe Towers",
+    street_address="71 Thorncliffe Park Drive",
+    postal_code="M4H 1L3",
+    landlord="Northgate Residential REIT",
     access_notes=(
-        "Buzzer code 4471#. If the front door is locked, the back door by the laundry room "
+        "Enterphone code 4471. If the lobby door is locked, the side door by the laundry room "
         "is usually propped open. Elevator B is often out: take the north stairwell."
     ),
     notes="No heat on the upper floors most of last winter; the 12th floor had no hot water "
-    "for two weeks. Super lives in 702.",
+    "for two weeks. The landlord has applied to the LTB for an above-guideline increase. "
+    "The super lives in 702.",
     floors=12,
     doors_per_floor=8,
     lettered=False,
@@ -112,14 +122,15 @@ RIVERSIDE = BuildingSpec(
     vacant=("208", "507", "1103"),
     do_not_knock=("702",),
 )
-MAPLE = BuildingSpec(
-    name="Maple Court",
-    street_address="418 Maple Street",
-    postal_code="10457",
-    landlord="Beacon Residential LLC",
-    access_notes="No buzzer: knock on 1B and ask to be let in, or come Saturday mornings "
-    "when the front door is open for deliveries.",
-    notes="Three-floor walk-up. Mould in the bathrooms of the C line.",
+WELLESLEY = BuildingSpec(
+    name="Wellesley Court",
+    street_address="285 Wellesley Street East",
+    postal_code="M4X 1G7",
+    landlord="Bloor-Parliament Holdings Inc.",
+    access_notes="Pas d'interphone : frapper au 1B pour se faire ouvrir, ou passer le samedi "
+    "matin quand la porte d'entrée reste ouverte pour les livraisons.",
+    notes="Three-storey walk-up at the edge of St. James Town. Mould in the bathrooms of the "
+    "C line; RentSafeTO was called twice.",
     floors=3,
     doors_per_floor=4,
     lettered=True,
@@ -128,13 +139,15 @@ MAPLE = BuildingSpec(
     vacant=("3C",),
     do_not_knock=("1A",),
 )
-LINDEN = BuildingSpec(
-    name="Linden House",
-    street_address="77 Linden Place",
-    postal_code="10458",
-    landlord="M. Goldfarb Realty",
-    access_notes="Buzzer code 19. The back door on the alley is locked after 9 pm.",
-    notes="Four-floor walk-up; the landlord is pushing a 9% increase at renewal.",
+FLEMINGDON = BuildingSpec(
+    name="Grenoble House",
+    street_address="40 Grenoble Drive",
+    postal_code="M3C 1C6",
+    landlord="Don Mills Realty Partners",
+    access_notes="Code 19 à l'interphone. The back door on the parking lot side is locked "
+    "after 9 pm.",
+    notes="Four-storey walk-up in Flemingdon Park; N12 notices to two tenants this year, "
+    "both for 'a family member moving in'.",
     floors=4,
     doors_per_floor=2,
     lettered=True,
@@ -143,46 +156,94 @@ LINDEN = BuildingSpec(
     vacant=("4B",),
     do_not_knock=(),
 )
-BUILDINGS = (RIVERSIDE, MAPLE, LINDEN)
-TAMARAS_DOOR = (RIVERSIDE, "1204")
+BUILDINGS = (THORNCLIFFE, WELLESLEY, FLEMINGDON)
+TAMARAS_DOOR = (THORNCLIFFE, "1204")
 
-# Given names, then family names; for Chinese names the family name comes first.
+# Given names, then family names. Cantonese names are written family name first, as in
+# Hong Kong; Tamil and Amharic family names are often a father's given name.
 NAMES: dict[str, tuple[list[str], list[str]]] = {
     language: (given.split(", "), family.split(", "))
     for language, given, family in [
         (
             "en",
-            "Denise, Marcus, Keisha, Tom, Patricia, Andre, Gloria, Ray, Brenda, Curtis, Shanice, "
-            "Darnell, Linda, Terrence, Monique, Walter",
-            "Walker, Johnson, Brown, O'Brien, Hill, Williams, Simmons, Thompson, Greene, Bell, "
-            "Jackson, Harris, Robinson, Coleman",
+            "Denise, Marcus, Keisha, Tom, Patricia, Andre, Gloria, Trevor, Brenda, Curtis, "
+            "Shanice, Kofi, Linda, Precious, Monique, Walter",
+            "Walker, Campbell, Brown, O'Brien, Grant, Williams, Clarke, Thompson, Mensah, "
+            "MacDonald, Adeyemi, Robinson, Coleman",
+        ),
+        (
+            "fr",
+            "Josée, Marc-André, Nadège, Jean-Pierre, Émilie, Fabrice, Mireille, Aïcha",
+            "Tremblay, Gagnon, Pierre, Lavoie, Mbuyi, Diallo, Côté",
+        ),
+        (
+            "ta",
+            "Tharshini, Kajan, Nirosha, Sivakumar, Thushanth, Vanitha, Kumaran, Abirami, "
+            "Pirakash, Mathivathani",
+            "Sivapalan, Kanagaratnam, Thurairajah, Selvarajah, Balasubramaniam, Nadarajah",
+        ),
+        (
+            "so",
+            "Hodan, Abdirahman, Fadumo, Mohamed, Ifrah, Abdikarim, Sahra, Yusuf, Hawa, Liban",
+            "Farah, Warsame, Abdi, Hassan, Jama, Osman, Mohamud",
+        ),
+        (
+            "tl",
+            "Maricel, Jun, Rowena, Rodel, Jocelyn, Arnel, Liza, Ernesto, Analyn, Reynaldo",
+            "Reyes, dela Cruz, Bautista, Villanueva, Mendoza, Aquino, Manalo",
+        ),
+        (
+            "yue",
+            "Ka-wai, Siu-ming, Wing-yan, Kwok-keung, Mei-ling, Chi-hung, Suk-fan",
+            "Chan, Wong, Leung, Cheung, Lau, Ng",
+        ),
+        (
+            "pt",
+            "Manuel, Fátima, José, Conceição, Paulo, Lurdes, Carlos, Filomena, Duarte",
+            "Medeiros, Furtado, Pacheco, Sousa, Rebelo, Cabral, Melo",
         ),
         (
             "es",
-            "Rosa, Luis, Carmen, Héctor, Yesenia, Jorge, Ana Lucía, Miguel, Marisol, Wilfredo, "
-            "Dolores, Ramón",
-            "Martínez, Hernández, Díaz, Ramírez, Torres, Castillo, Vega, Ortiz, Rivera, Santiago",
-        ),
-        ("zh", "Mei, Jun, Yan, Wei, Xiu, Hong, Lei", "Chen, Wang, Liu, Zhang, Huang, Lin"),
-        (
-            "ht",
-            "Jean-Baptiste, Marie-Claude, Fabiola, Wilner, Nadège, Jocelyn, Rose-Andrée",
-            "Pierre, Joseph, Charles, Étienne, Louis, Desir",
+            "Rosa, Luis, Carmen, Héctor, Yesenia, Jorge, Ana Lucía, Miguel, Marisol, Wilfredo",
+            "Martínez, Hernández, Díaz, Ramírez, Torres, Castillo, Vega, Guzmán",
         ),
         (
-            "bn",
-            "Rahima, Abdul, Shirin, Mohammed, Nasrin, Kamal",
-            "Begum, Karim, Akter, Hossain, Sultana, Uddin",
+            "fa",
+            "Maryam, Reza, Shirin, Ali, Nasrin, Behrouz, Parisa, Kourosh, Leila, Hamid",
+            "Ahmadi, Hosseini, Rahimi, Karimi, Moradi, Jafari",
+        ),
+        (
+            "am",
+            "Meron, Dawit, Tigist, Yohannes, Selamawit, Bereket, Hiwot, Abebe",
+            "Tesfaye, Haile, Alemu, Bekele, Tadesse, Girma",
+        ),
+        (
+            "ur",
+            "Ayesha, Imran, Sadia, Faisal, Nadia, Tariq, Rubina, Usman",
+            "Khan, Qureshi, Siddiqui, Malik, Chaudhry, Iqbal",
         ),
         (
             "ar",
-            "Fatima, Omar, Layla, Youssef, Amal, Samir",
+            "Fatima, Omar, Layla, Youssef, Amal, Samir, Rania, Khaled",
             "Haddad, Khalil, Mansour, Nasser, Saleh",
         ),
     ]
 }
-FAMILY_NAME_FIRST = {"zh"}
-LANGUAGE_WEIGHTS = {"en": 35, "es": 25, "zh": 12, "ht": 10, "bn": 10, "ar": 8}
+FAMILY_NAME_FIRST = {"yue"}
+LANGUAGE_WEIGHTS = {
+    "en": 22,
+    "ta": 10,
+    "tl": 9,
+    "yue": 9,
+    "so": 8,
+    "pt": 7,
+    "es": 7,
+    "fa": 7,
+    "ur": 6,
+    "ar": 5,
+    "am": 5,
+    "fr": 5,
+}
 DESCRIPTIONS = [
     "woman in {label}",
     "older man in {label}",
@@ -191,21 +252,34 @@ DESCRIPTIONS = [
     "family in {label}, kids' bikes by the door",
     "grandmother in {label}",
 ]
-CONSENT_NOTES = [
-    "OK to text about meetings.",
-    "Calls after 6 pm only.",
-    "OK to call; no voicemail.",
-    "Texts only, works days.",
-]
-CONVERSATION_NOTES = [
-    "Heat out again since Sunday.",
-    "The landlord's crew painted over the mould; it is back.",
-    "Wants the meeting flyer in their language.",
-    "Worried about retaliation; keep the name off the petition for now.",
-    "Signed the repair log.",
-    "Asked how the rent-board hearing went.",
-    "Has a lease renewal coming with a big increase.",
-]
+# Organizers write a resident's notes in English, or in French for one who speaks it.
+CONSENT_NOTES = {
+    "en": [
+        "OK to text about meetings.",
+        "Calls after 6 pm only.",
+        "OK to call; no voicemail.",
+        "Texts only, works days.",
+    ],
+    "fr": ["Textos seulement, travaille de jour.", "Appeler après 18 h; pas de message vocal."],
+}
+CONVERSATION_NOTES = {
+    "en": [
+        "Heat out again since Sunday.",
+        "The landlord's crew painted over the mould; it is back.",
+        "Wants the meeting flyer in their language.",
+        "Worried about retaliation; keep the name off the petition for now.",
+        "Signed the repair log.",
+        "Asked how the hearing at the Landlord and Tenant Board went.",
+        "Got an N12: the landlord says his son is moving in.",
+        "Called 311 about the cockroaches; no inspector came.",
+    ],
+    "fr": [
+        "Le chauffage ne marche plus depuis dimanche.",
+        "Veut la convocation à la réunion en français.",
+        "A reçu un avis N4 pour un mois de retard; inquiète.",
+        "A signé la pétition pour les réparations.",
+    ],
+}
 # (lowest level at which it is asked, the ask)
 ASKS = [
     (Level.CONTACT, "Sign the repairs petition?"),
@@ -214,18 +288,18 @@ ASKS = [
     (Level.SUPPORTER, "Bring a neighbour to the next meeting?"),
     (Level.SUPPORTER, "Join the delegation to the management office?"),
     (Level.ACTIVE, "Knock your floor with an organizer on Saturday?"),
-    (Level.ACTIVE, "Speak at the tenants' meeting?"),
+    (Level.ACTIVE, "Fight the above-guideline increase at the LTB with us?"),
     (Level.LEADER, "Chair the next building committee meeting?"),
 ]
 FOLLOW_UP_PURPOSES = [
     "Bring the repair log form",
     "Check whether the heat was fixed",
     "Remind about Thursday's meeting",
-    "Drop off translated flyers",
+    "Apporter les dépliants traduits",
     "Follow up on the petition",
-    "Introduce to the building committee",
+    "Présenter au comité de l'immeuble",
 ]
-CANCEL_REASONS = ["Saw them at the meeting instead", "Asked us to call instead"]
+CANCEL_REASONS = ["Saw them at the meeting instead", "Préfère qu'on l'appelle"]
 # Roughly how often each level is talked to, in days, when the committee keeps up.
 CONVERSATION_GAP_DAYS = {
     Level.NEW: 30,
@@ -312,8 +386,8 @@ class DemoSeeder:
     4. The history played in time order, every visit through record_visit, so that the
        denormalised clocks come out as they would have in real use.
     5. A few follow-ups planned for the coming days.
-    6. A leader of Riverside who knocked doors with Maria three days ago. Two meetings: one
-       two days ago at Riverside where few of those who said yes came
+    6. A leader of Thorncliffe Towers who knocked doors with Maria three days ago. Two
+       meetings: one two days ago at Thorncliffe Towers where few of those who said yes came
        (its attendance closed, a follow-up for each no-show), and one next week for
        everyone, with invitations answered and waiting. Drawn from a random source of
        their own, so the rest of the demo stays as it was.
@@ -322,7 +396,7 @@ class DemoSeeder:
     def __init__(self, rng: random.Random, now: dt.datetime) -> None:
         self.rng = rng
         self.now = now
-        self.zone = timezone.get_current_timezone()
+        self.zone = zoneinfo.ZoneInfo(TIME_ZONE)
         self.today = timezone.localdate(now, self.zone)
         self.members: dict[str, Membership] = {}
         self.events: list[tuple[dt.datetime, int, Callable[[], object]]] = []
@@ -332,7 +406,15 @@ class DemoSeeder:
         self.used_names: set[str] = set()
 
     def seed(self) -> str:
-        organization = Organization.objects.create(name=ORGANIZATION_NAME, slug=SLUG)
+        organization = Organization.objects.create(
+            name=ORGANIZATION_NAME, slug=SLUG, time_zone=TIME_ZONE, languages=WORKING_LANGUAGES
+        )
+        # The organization's days, not the server's: what record_visit and the lapse job
+        # count as today and as a due date.
+        with local_to(organization):
+            return self.seed_in(organization)
+
+    def seed_in(self, organization: Organization) -> str:
         self.members = self.create_members(organization)
         units = self.create_buildings(organization)
         residents, unknown_doors = self.draw_residents(organization, units)
@@ -397,7 +479,7 @@ class DemoSeeder:
                 is_superuser=is_admin,
             )
             members[login.username] = Membership.objects.create(
-                user=user, organization=organization, role=login.role
+                user=user, organization=organization, role=login.role, language=login.language
             )
         return members
 
@@ -408,7 +490,7 @@ class DemoSeeder:
                 organization=organization,
                 name=spec.name,
                 street_address=spec.street_address,
-                city="Bronx, NY",
+                city=CITY,
                 postal_code=spec.postal_code,
                 floors=spec.floors,
                 access_notes=spec.access_notes,
@@ -466,8 +548,8 @@ class DemoSeeder:
             housemate = residents[-1] if residents and residents[-1].contact.unit is unit else None
             residents.append(self.resident(organization, spec, unit, level, state, housemate))
 
-        self.give_ending(residents, Outcome.MOVED_OUT, Level.CONTACT, prefer=MAPLE)
-        self.give_ending(residents, Outcome.DO_NOT_CONTACT, Level.NEW, prefer=RIVERSIDE)
+        self.give_ending(residents, Outcome.MOVED_OUT, Level.CONTACT, prefer=WELLESLEY)
+        self.give_ending(residents, Outcome.DO_NOT_CONTACT, Level.NEW, prefer=THORNCLIFFE)
         return residents, unknown_doors
 
     def spread_levels(self, count: int) -> list[Level]:
@@ -523,7 +605,7 @@ class DemoSeeder:
             owner=self.members[owner].user if owner else None,
             phone=self.phone() if has_phone else "",
             email=f"{slugify(name)}@example.net" if level >= Level.SUPPORTER and has_phone else "",
-            consent_note=rng.choice(CONSENT_NOTES) if has_phone else "",
+            consent_note=rng.choice(notes_in(CONSENT_NOTES, language)) if has_phone else "",
             notes="A neighbour mentioned them; not met yet." if state == UNMET else "",
         )
         return Resident(contact, spec, level, state, family_name)
@@ -548,7 +630,7 @@ class DemoSeeder:
 
     def phone(self) -> str:
         # 555-0100 to 555-0199 are reserved for fiction.
-        return f"({self.rng.choice(['718', '347', '929'])}) 555-01{self.rng.randint(0, 99):02d}"
+        return f"({self.rng.choice(['416', '647', '437'])}) 555-01{self.rng.randint(0, 99):02d}"
 
     def give_ending(
         self, residents: list[Resident], ending: Outcome, level: Level, prefer: BuildingSpec
@@ -566,13 +648,13 @@ class DemoSeeder:
             unit=unit,
             name="Tamara Okafor",
             language="en",
-            phone="(718) 555-0142",
+            phone="(416) 555-0142",
             consent_note="OK to text about meetings.",
             owner=self.members["maria"].user,
             notes="Knows everyone on the 12th floor; her kids play with the kids in 1202 and 1207.",
         )
         self.used_names.add(contact.name)
-        return Resident(contact, RIVERSIDE, Level.LEADER, LAPSED, "Okafor")
+        return Resident(contact, THORNCLIFFE, Level.LEADER, LAPSED, "Okafor")
 
     # 3. History, planned
 
@@ -679,7 +761,9 @@ class DemoSeeder:
                 actor, channel = closing_by, Channel.DOOR
             else:
                 actor, channel = self.conversation_reach(resident, levels[i])
-            note = rng.choice(CONVERSATION_NOTES) if rng.random() < 0.15 else ""
+            note = ""
+            if rng.random() < 0.15:
+                note = rng.choice(notes_in(CONVERSATION_NOTES, contact.language))
             self.schedule_visit(at, resident, Outcome.CONVERSATION, actor, channel, note)
             if levels[i] != level:
                 level = levels[i]
@@ -846,24 +930,26 @@ class DemoSeeder:
         rng = random.Random(SEED + 20)
         dana = self.members["dana"]
         reachable = [r for r in residents if r.ending is None]
-        riverside = [r for r in reachable if r.spec == RIVERSIDE]
+        thorncliffe = [r for r in reachable if r.spec == THORNCLIFFE]
         held_at = dt.datetime.combine(
             self.today - dt.timedelta(days=2), dt.time(19, 0), tzinfo=self.zone
         )
         past = Meeting.objects.create(
             organization=organization,
-            title="Riverside repairs meeting",
+            title="Thorncliffe repairs meeting",
             starts_at=held_at,
-            place="Riverside Towers, community room",
+            place="Thorncliffe Towers, party room",
             language="en",
             purpose="Plan the repairs petition and who carries it floor by floor.",
             created_by=dana.user,
             created_at=held_at - dt.timedelta(days=10),
         )
-        past.buildings.set(Building.objects.filter(organization=organization, name=RIVERSIDE.name))
+        past.buildings.set(
+            Building.objects.filter(organization=organization, name=THORNCLIFFE.name)
+        )
         # Those who came are among the residents talked to recently anyway, so that coming
         # leaves each lapse state as drawn.
-        invited = rng.sample(riverside, min(16, len(riverside)))
+        invited = rng.sample(thorncliffe, min(16, len(thorncliffe)))
         invited.sort(key=lambda r: r.state != OK)
         answers = [Answer.YES] * 8 + [Answer.MAYBE] * 3 + [Answer.NO] * 5
         self.invite(past, invited, answers, asked_at=held_at - dt.timedelta(days=7))
@@ -872,12 +958,13 @@ class DemoSeeder:
 
         coming = Meeting.objects.create(
             organization=organization,
-            title="Rent strike vote",
+            title="Vote sur la grève des loyers / Rent strike vote",
             starts_at=dt.datetime.combine(
                 self.today + dt.timedelta(days=6), dt.time(18, 30), tzinfo=self.zone
             ),
-            place="St. Ann's church hall",
-            purpose="Every building votes on the rent strike.",
+            place="Thorncliffe Park library, program room",
+            purpose="Every building votes on the rent strike, in English and French, with "
+            "interpretation in Tamil, Somali, Tagalog and Cantonese.",
             created_by=dana.user,
             created_at=self.now - dt.timedelta(days=3),
         )
@@ -889,18 +976,18 @@ class DemoSeeder:
     def plan_knocking_together(
         self, residents: list[Resident], unknown_doors: list[tuple[BuildingSpec, Unit]]
     ) -> None:
-        """A Riverside leader, talked to lately anyway, knocked four doors nobody answered
+        """A Thorncliffe Towers leader, talked to lately anyway, knocked four doors nobody answered
         with Maria three days ago: one conversation with her that day."""
         rng = random.Random(SEED + 30)
         leaders = [
             r
             for r in residents
-            if r.spec == RIVERSIDE and r.level == Level.LEADER and r.state == OK and not r.ending
+            if r.spec == THORNCLIFFE and r.level == Level.LEADER and r.state == OK and not r.ending
         ]
         if not leaders:
             return
         leader = rng.choice(leaders)
-        doors = [unit for spec, unit in unknown_doors if spec == RIVERSIDE][:4]
+        doors = [unit for spec, unit in unknown_doors if spec == THORNCLIFFE][:4]
         at = dt.datetime.combine(
             self.today - dt.timedelta(days=3), dt.time(18, 0), tzinfo=self.zone
         )
@@ -985,6 +1072,10 @@ class DemoSeeder:
             return []
         picks = sorted(self.rng.sample(range(days), min(count, days)))
         return [self.at(first + dt.timedelta(days=pick)) for pick in picks]
+
+
+def notes_in(notes: dict[str, list[str]], language: str) -> list[str]:
+    return notes.get(language, notes["en"])
 
 
 def level_path(count: int, level: Level, last_step: bool) -> list[Level]:

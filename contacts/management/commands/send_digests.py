@@ -1,6 +1,8 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from contacts.lapse.digests import (
     send_committee_digests,
@@ -25,9 +27,27 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not (options["daily"] or options["weekly"]):
-            raise CommandError("Say which digests to send: --daily, --weekly, or both.")
+            raise CommandError(_("Say which digests to send: --daily, --weekly, or both."))
         if options["daily"]:
-            self.stdout.write(f"Sent {send_owner_digests()} owner digests.")
-            self.stdout.write(f"Sent {send_orphan_digests()} lists of contacts needing an owner.")
+            sent = send_owner_digests()
+            self.stdout.write(
+                ngettext("Sent %(count)s owner digest.", "Sent %(count)s owner digests.", sent)
+                % {"count": sent}
+            )
+            sent = send_orphan_digests()
+            self.stdout.write(
+                ngettext(
+                    "Sent %(count)s list of contacts needing an owner.",
+                    "Sent %(count)s lists of contacts needing an owner.",
+                    sent,
+                )
+                % {"count": sent}
+            )
         if options["weekly"]:
-            self.stdout.write(f"Sent {send_committee_digests()} committee digests.")
+            sent = send_committee_digests()
+            self.stdout.write(
+                ngettext(
+                    "Sent %(count)s committee digest.", "Sent %(count)s committee digests.", sent
+                )
+                % {"count": sent}
+            )

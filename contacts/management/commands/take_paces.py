@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import ngettext
 
 from contacts.lapse.pace import take_paces
 
@@ -14,4 +15,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         taken = take_paces()
-        self.stdout.write(f"Took the pace of {taken} organization{'s' if taken != 1 else ''}.")
+        self.stdout.write(
+            ngettext(
+                "Took the pace of %(count)s organization.",
+                "Took the pace of %(count)s organizations.",
+                taken,
+            )
+            % {"count": taken}
+        )
