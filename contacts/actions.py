@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q, QuerySet
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -32,6 +32,7 @@ from contacts.models import (
     Visit,
 )
 from organizing.actions import lock_for_admin, refuse_last_admin, refuse_site_staff
+from organizing.i18n import for_organization
 from organizing.models import Membership, Organization, Role
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ COME_TO = gettext_noop("Come to “%(title)s” on %(day)s?")
 
 def in_working_language(organization: Organization, text: str, **values: str) -> str:
     """`text` (marked with gettext_noop) in `organization`'s first working language."""
-    with translation.override(organization.working_languages[0]):
+    with for_organization(organization):
         written = _(text)
     return written % values if values else written
 
@@ -715,7 +716,7 @@ def invitation_terms(meeting: Meeting) -> tuple[str, dt.date]:
     before the meeting, or today when that is already gone."""
     starts = timezone.localtime(meeting.starts_at)
     organization = meeting.organization
-    with translation.override(organization.working_languages[0]):
+    with for_organization(organization):
         day = date_format(starts, "MONTH_DAY_FORMAT")
     question = in_working_language(organization, COME_TO, title=meeting.title, day=day)
     due_on = max(

@@ -121,6 +121,18 @@ def for_member(membership: Membership) -> Iterator[None]:
 
 
 @contextmanager
+def for_organization(organization: Organization) -> Iterator[None]:
+    """Write what everyone in `organization` reads (a stored note, an erasure marker) or what
+    someone with no membership yet receives (an invitation) in its first working language,
+    dated in its time zone."""
+    with (
+        translation.override(organization.working_languages[0]),
+        timezone.override(organization.zone),
+    ):
+        yield
+
+
+@contextmanager
 def local_to(organization: Organization) -> Iterator[None]:
     """Count `organization`'s days in its own time zone."""
     with timezone.override(organization.zone):

@@ -20,10 +20,11 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from organizing.actions import lock_for_admin
+from organizing.i18n import for_organization
 from organizing.models import Invitation, Membership, Role, display_name
 
 INVITATION_DAYS = 7
@@ -129,10 +130,7 @@ def email_invitation(invitation_id: int) -> None:
     site = urlsplit(settings.SITE_URL)
     # The invited person has no membership, so no language of their own yet: the one they
     # most likely read is the one their organization works in first.
-    with (
-        translation.override(organization.working_languages[0]),
-        timezone.override(organization.zone),
-    ):
+    with for_organization(organization):
         context = {
             "invitation": invitation,
             "organization": organization.name,

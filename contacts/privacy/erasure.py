@@ -13,7 +13,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -30,6 +30,7 @@ from contacts.models import (
     Visit,
 )
 from contacts.text import one_line
+from organizing.i18n import for_organization
 from organizing.models import Membership, Organization, Role
 
 # Written into the data in place of what was erased, in the organization's first language:
@@ -84,7 +85,7 @@ class Markers:
 
 def markers(organization: Organization) -> Markers:
     """The erasure's markers in the organization's first language, whoever erases."""
-    with translation.override(organization.working_languages[0]):
+    with for_organization(organization):
         return Markers(
             name=_(ERASED_NAME), text=_(ERASED_TEXT), redacted=_(REDACTED), reason=_(ERASED_REASON)
         )
