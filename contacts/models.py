@@ -13,6 +13,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -827,6 +829,18 @@ class LapseThreshold(models.Model):
     @classmethod
     def days_by_level(cls, organization_ids: Iterable[int]) -> dict[int, dict[int, int]]:
         return {pk: days for pk, (days, _) in cls.settings_by_level(organization_ids).items()}
+
+
+@receiver([post_save, post_delete], sender=LapseThreshold)
+def count_rules_change(
+    sender: type[LapseThreshold], instance: LapseThreshold, **kwargs: Any
+) -> None:
+    """Tell every process that kept this organization's rules in memory that they changed.
+    Thresholds are saved one by one (contacts.actions.set_thresholds, the admin): a bulk
+    write or QuerySet.update() would have to count up the version itself."""
+    Organization.objects.filter(pk=instance.organization_id).update(
+        lapse_rules_version=F("lapse_rules_version") + 1
+    )
 
 
 class OwnerChange(models.Model):

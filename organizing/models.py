@@ -78,6 +78,10 @@ class Organization(models.Model):
         max_length=64, default=default_time_zone, validators=[validate_time_zone]
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Counts up whenever one of its lapse thresholds is saved or deleted (a signal in
+    # contacts.models), so that each process may keep its rules in memory and know, from the
+    # row every request reads anyway, when they changed (contacts.lapse.rule.Rules.of).
+    lapse_rules_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -6,7 +6,7 @@ from itertools import groupby
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Count, F, Prefetch, Q
+from django.db.models import Count, F, Prefetch, Q, prefetch_related_objects
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -338,21 +338,29 @@ def unit_context(request: MemberRequest, unit: Unit) -> dict[str, object]:
     residents = list(
         with_clocks(unit.residents.filter(status=Status.ACTIVE))
         .select_related("owner")
-        .prefetch_related(
-            Prefetch(
-                "asks",
-                queryset=Ask.objects.filter(answer=Answer.PENDING),
-                to_attr="open_asks",
-            )
-        )
         .order_by("-level", "name")
     )
-    last_talks = {
-        visit.contact_id: visit
-        for visit in Visit.objects.filter(contact__in=residents, outcome=Outcome.CONVERSATION)
-        .filter(happened_at=F("contact__last_conversation_at"))
-        .select_related("organizer")
-    }
+    # The clocks say who has an open ask and who was ever talked to: nobody asks the
+    # database for what can only be empty (a door nobody has talked to, the usual knock).
+    asking = [contact for contact in residents if contact.first_ask_due is not None]  # type: ignore[attr-defined]
+    prefetch_related_objects(
+        asking,
+        Prefetch("asks", queryset=Ask.objects.filter(answer=Answer.PENDING), to_attr="open_asks"),
+    )
+    for contact in residents:
+        if contact.first_ask_due is None:  # type: ignore[attr-defined]
+            contact.open_asks = []  # type: ignore[attr-defined]
+    talked = [contact for contact in residents if contact.last_conversation_at is not None]
+    last_talks = (
+        {
+            visit.contact_id: visit
+            for visit in Visit.objects.filter(contact__in=talked, outcome=Outcome.CONVERSATION)
+            .filter(happened_at=F("contact__last_conversation_at"))
+            .select_related("organizer")
+        }
+        if talked
+        else {}
+    )
     rules = Rules.of(request.membership.organization)
     cards = [
         {

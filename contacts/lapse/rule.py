@@ -114,6 +114,11 @@ class Reading:
         return next((clock for clock in self.clocks if clock.reason == reason), None)
 
 
+# Rules.of's, by (organization, version of its thresholds). Rules are frozen, so threads may
+# share them; a version no longer read stays until the process is replaced (gunicorn's
+# max_requests), a few hundred bytes each.
+KEPT: dict[tuple[int, int], Rules] = {}
+
 # Among the clocks run out, which one a lapse is said to be for.
 REASON_ORDER = [
     LapseReason.ASK_OVERDUE,
@@ -132,7 +137,14 @@ class Rules:
 
     @classmethod
     def of(cls, organization: Organization) -> Rules:
-        return cls.of_each([organization])[organization.pk]
+        """The organization's rules, kept in this process until its thresholds change
+        (Organization.lapse_rules_version, read with the organization): a page asks no
+        query for them but the first time."""
+        key = (organization.pk, organization.lapse_rules_version)
+        rules = KEPT.get(key)
+        if rules is None:
+            rules = KEPT[key] = cls.of_each([organization])[organization.pk]
+        return rules
 
     @classmethod
     def of_each(cls, organizations: list[Organization]) -> dict[int, Rules]:
