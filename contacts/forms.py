@@ -3,11 +3,14 @@ these read the input."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -17,6 +20,18 @@ from contacts.languages import language_code, language_name, most_used
 from contacts.models import Contact, Status
 from contacts.text import not_a_phone, one_line
 from organizing.models import Organization, Role
+
+# Plans further ahead than this are typing slips (a year of 2205, 9999-12-31), and a date
+# near the calendar's end would overflow wherever a day is added to it.
+HORIZON = dt.timedelta(days=2 * 365)
+
+
+def within_horizon(day: dt.date | None) -> None:
+    if day is not None and day > timezone.localdate() + HORIZON:
+        raise forms.ValidationError(
+            _("That date is more than two years ahead (%(day)s): check the year.")
+            % {"day": date_format(day, "DATE_FORMAT")}
+        )
 
 
 class ReassignForm(forms.Form):

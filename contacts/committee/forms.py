@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from buildings.models import Building
 from contacts.actions import SNOOZE_AT_MOST
+from contacts.forms import within_horizon
 from contacts.models import LapseFlag, LapseThreshold, Level, Meeting
 from organizing.models import Organization
 
@@ -329,8 +330,10 @@ class MeetingForm(forms.ModelForm):
 
     def clean_starts_at(self) -> dt.datetime:
         """A meeting already called may be moved, but not into the past, and not once it
-        has begun: its attendance is being taken, or was."""
+        has begun: its attendance is being taken, or was. Never more than two years ahead
+        (a slip of the year), as every date the app takes."""
         starts_at: dt.datetime = self.cleaned_data["starts_at"]
+        within_horizon(timezone.localdate(starts_at))
         meeting = self.instance
         if meeting._state.adding:
             return starts_at

@@ -7,12 +7,11 @@ from typing import Any
 
 from django import forms
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from contacts.actions import ASK_AGAIN_AFTER
-from contacts.forms import LanguageField, NameField
+from contacts.forms import LanguageField, NameField, within_horizon
 from contacts.models import (
     Answer,
     Ask,
@@ -58,19 +57,6 @@ def not_in_past(day: dt.date | None, message: str) -> None:
     if day is not None and day < timezone.localdate():
         raise forms.ValidationError(message)
     within_horizon(day)
-
-
-# Plans further ahead than this are typing slips (a year of 2205, 9999-12-31), and a date
-# near the calendar's end would overflow wherever a day is added to it.
-HORIZON = dt.timedelta(days=2 * 365)
-
-
-def within_horizon(day: dt.date | None) -> None:
-    if day is not None and day > timezone.localdate() + HORIZON:
-        raise forms.ValidationError(
-            _("That date is more than two years ahead (%(day)s): check the year.")
-            % {"day": date_format(day, "DATE_FORMAT")}
-        )
 
 
 PICK_A_DATE = "pick"

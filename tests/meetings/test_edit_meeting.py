@@ -165,6 +165,18 @@ def test_moving_a_meeting_into_the_past_is_refused_with_the_input_kept(
     assert Ask.objects.values_list("question", "due_on").get() == asked
 
 
+def test_moving_a_meeting_to_the_year_2205_is_refused(cora: User, meeting: Meeting) -> None:
+    when = timezone.localtime(meeting.starts_at)
+    response = client_of(cora).post(
+        edit_url(meeting), form_of(meeting, starts_at=when.replace(year=2205).strftime(MINUTES))
+    )
+
+    assert response.status_code == 422
+    assert "more than two years ahead" in response.content.decode()
+    meeting.refresh_from_db()
+    assert meeting.starts_at == when
+
+
 def test_a_meeting_that_has_begun_keeps_its_time_but_its_title_can_be_fixed(
     cora: User, org: Organization
 ) -> None:

@@ -125,6 +125,20 @@ def test_a_meeting_in_the_past_is_refused_with_the_input_kept(cora: User) -> Non
     assert not Meeting.objects.exists()
 
 
+def test_a_meeting_years_ahead_is_refused_as_a_slip_of_the_year(cora: User) -> None:
+    slip = (timezone.localtime() + 3 * 365 * DAY).strftime("%Y-%m-%dT%H:%M")
+    response = client_of(cora).post(
+        reverse("committee:new_meeting"),
+        {"title": "Rent strike vote", "starts_at": slip, "place": "Riverside lobby"},
+    )
+
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert "more than two years ahead" in page and "check the year" in page
+    assert f'value="{slip}"' in page and 'value="Rent strike vote"' in page
+    assert not Meeting.objects.exists()
+
+
 def test_an_organizer_may_not_call_a_meeting(olivia: User) -> None:
     response = client_of(olivia).get(reverse("committee:new_meeting"))
 
