@@ -53,8 +53,9 @@ class KnockForm(KeyedForm):
     outcome = forms.ChoiceField(choices=DOOR_OUTCOMES)
 
 
-def not_in_past(day: dt.date | None, message: str) -> None:
-    if day is not None and day < timezone.localdate():
+def not_in_past(day: dt.date | None, message: str, today: dt.date | None = None) -> None:
+    """Refuse a day before `today` (the day something happened; today by default)."""
+    if day is not None and day < (today or timezone.localdate()):
         raise forms.ValidationError(message)
     within_horizon(day)
 
@@ -142,16 +143,20 @@ class TalkForm(KeyedForm):
         open_asks: Sequence[Ask] = (),
         proposals: Mapping[int, dt.date] | None = None,
         meetings: Sequence[tuple[int, str]] = (),
+        today: dt.date | None = None,
         **kwargs: Any,
     ) -> None:
         """A choice for each of the contact's unanswered asks: answered now, or asked again
         with a date (a week from today for one already overdue). `proposals` are the next
-        visit's date by level, taken when no other date is given and the visit not dropped."""
+        visit's date by level, taken when no other date is given and the visit not dropped.
+        `today` is the day of the conversation, which a phone may send days later: "in a
+        week" counts from it, and a date is in the past only if it was before it."""
         super().__init__(*args, **kwargs)
+        self.today = today or timezone.localdate()
         self.fields["meeting"].choices = [("", gettext_lazy("No meeting")), *meetings]  # type: ignore[attr-defined]
         self.open_asks = list(open_asks)
         self.proposals = dict(proposals or {})
-        again = timezone.localdate() + ASK_AGAIN_AFTER
+        again = self.today + ASK_AGAIN_AFTER
         for ask in self.open_asks:
             self.fields[f"open_ask_{ask.pk}"] = forms.ChoiceField(
                 label=ask.question,
@@ -162,7 +167,7 @@ class TalkForm(KeyedForm):
             )
             self.fields[f"open_ask_{ask.pk}_due"] = forms.DateField(
                 label=_("If still waiting, answer due by"),
-                initial=again if ask.due_on <= timezone.localdate() else ask.due_on,
+                initial=again if ask.due_on <= self.today else ask.due_on,
                 required=False,
                 widget=forms.DateInput(attrs={"type": "date"}),
             )
@@ -183,12 +188,12 @@ class TalkForm(KeyedForm):
 
     def clean_ask_due_on(self) -> dt.date | None:
         day = self.cleaned_data["ask_due_on"]
-        not_in_past(day, _("The answer can't be due in the past."))
+        not_in_past(day, _("The answer can't be due in the past."), self.today)
         return day
 
     def clean_follow_up_on(self) -> dt.date | None:
         day = self.cleaned_data["follow_up_on"]
-        not_in_past(day, _("The next visit can't be in the past."))
+        not_in_past(day, _("The next visit can't be in the past."), self.today)
         return day
 
     def chosen_visit(self) -> dt.date | None:
@@ -201,7 +206,7 @@ class TalkForm(KeyedForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("ask_due") in ("3", "7"):
-            data["ask_due_on"] = timezone.localdate() + dt.timedelta(days=int(data["ask_due"]))
+            data["ask_due_on"] = self.today + dt.timedelta(days=int(data["ask_due"]))
             self.errors.pop("ask_due_on", None)
         if data.get("drop_follow_up"):
             data["follow_up_on"], data["follow_up_purpose"] = None, ""
@@ -227,7 +232,7 @@ class TalkForm(KeyedForm):
         for ask in self.open_asks:
             due = f"open_ask_{ask.pk}_due"
             still_waiting = data.get(f"open_ask_{ask.pk}") in (None, "", Answer.PENDING)
-            if still_waiting and data.get(due) is not None and data[due] < timezone.localdate():
+            if still_waiting and data.get(due) is not None and data[due] < self.today:
                 self.add_error(
                     due,
                     _("“%(question)s”: the answer can't be due in the past.")

@@ -63,6 +63,16 @@ def happened_at(request: HttpRequest) -> dt.datetime | None:
     return moment
 
 
+def day_of(request: HttpRequest) -> dt.date:
+    """The local day the knock or conversation happened on the phone; today when it was
+    sent at once, or its time can't be read (recording it says so)."""
+    try:
+        moment = happened_at(request)
+    except ValidationError:
+        moment = None
+    return timezone.localdate(moment) if moment else timezone.localdate()
+
+
 def reply(
     status: str, message: str, *, needs_look: str = "", http_status: int = 200
 ) -> JsonResponse:

@@ -118,7 +118,9 @@ def talk(request: MemberRequest, contact_id: int | None = None, key: str = "") -
     # Sent late by the phone's outbox: the contact may have moved off this organizer's turf
     # or been handed on since. Only a POST is a replay; a page is only shown for what they see.
     replay = request.method == "POST" and offline.is_replay(request)
-    proposals = next_visits(Rules.of(request.membership.organization))
+    # The day of the conversation, which the phone may send days later (its outbox).
+    day = offline.day_of(request) if request.method == "POST" else timezone.localdate()
+    proposals = next_visits(Rules.of(request.membership.organization), day)
     if key and request.method == "GET":
         # The same page whatever the key: it shows nothing of anyone.
         return added_on_the_phone(request, proposals)
@@ -145,7 +147,9 @@ def talk(request: MemberRequest, contact_id: int | None = None, key: str = "") -
         )
         return talk_page(request, context | {"form": form})
 
-    form = TalkForm(request.POST, open_asks=open_asks, proposals=proposals, meetings=meetings)
+    form = TalkForm(
+        request.POST, open_asks=open_asks, proposals=proposals, meetings=meetings, today=day
+    )
     if form.is_valid():
         data = form.cleaned_data
         moved = contact.status != Status.ACTIVE or (
@@ -238,10 +242,11 @@ def coming_meetings(
     ]
 
 
-def next_visits(rules: Rules) -> dict[int, dt.date]:
-    """The next visit to propose after a conversation, by the level it leaves the contact
-    at: before they would be due soon, so the visit comes ahead of the warning."""
-    today = timezone.localdate()
+def next_visits(rules: Rules, today: dt.date | None = None) -> dict[int, dt.date]:
+    """The next visit to propose after a conversation on `today` (today by default), by the
+    level it leaves the contact at: before they would be due soon, so the visit comes
+    ahead of the warning."""
+    today = today or timezone.localdate()
     return {
         level: max(today + rules.threshold(level) - rules.warning(level), today) for level in Level
     }

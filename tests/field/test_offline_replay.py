@@ -464,3 +464,35 @@ def test_a_resident_of_another_organization_is_not_found_by_their_key(
     assert "Not ours" not in page.content.decode()
     assert replay.status_code == 404
     assert not Visit.objects.exists()
+
+
+def test_a_conversation_sent_days_late_counts_its_dates_from_the_day_it_happened(
+    as_olivia: Client, maria: Contact
+) -> None:
+    """Talked on Monday with no signal, sent on Thursday: "in a week" is the Monday after,
+    the proposed visit counts from Monday, and a date picked for Tuesday is not refused as
+    past."""
+    monday = timezone.now() - 3 * DAY
+    week_later = {**replayed_talk(monday), "ask": "Come to the meeting?", "ask_due": "7"}
+    picked = {
+        **replayed_talk(monday),
+        "key": "outbox-talk-0043",
+        "ask": "Sign the petition?",
+        "ask_due": "pick",
+        "ask_due_on": (timezone.localdate(monday) + DAY).isoformat(),
+    }
+
+    sent = as_olivia.post(talk_url(maria), week_later, headers=REPLAY)
+    sent_picked = as_olivia.post(talk_url(maria), picked, headers=REPLAY)
+
+    assert sent.json()["status"] == "recorded"
+    assert sent_picked.json()["status"] == "recorded"
+    monday_day = timezone.localdate(monday)
+    dues = dict(Ask.objects.values_list("question", "due_on"))
+    assert dues == {
+        "Come to the meeting?": monday_day + 7 * DAY,
+        "Sign the petition?": monday_day + DAY,
+    }
+    # Level 3 is due two weeks (21 days, less three of warning) after Monday's talk.
+    visit = FollowUp.objects.order_by("pk").first()
+    assert visit is not None and visit.planned_for == monday_day + 18 * DAY
