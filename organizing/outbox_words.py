@@ -1,10 +1,10 @@
 """The phone's own words (static/js/outbox.js and sw.js) in the member's language.
 
-The scripts are written in English and speak it with nothing more. A page in another
-language loads, before them, a small script of their words in it (`words`, linked by the
-`outbox_words` tag in base.html): its URL names the language and a digest of the words,
-so the browser and the service worker keep it until the words change, and it is there
-without a signal. An English page loads nothing more, and weighs what it did.
+The scripts are written in English and speak it with nothing more. On a page in another
+language (`<html lang>`), outbox.js asks for their words in it (`words`, a small JSON)
+once the page is shown, and the service worker keeps them for offline use, with the pages
+of the turf. No page carries them or links them: a page in French weighs what the same
+page in English does, but for its own words.
 """
 
 from __future__ import annotations
@@ -14,14 +14,10 @@ import json
 from functools import cache
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils import translation
 from django.utils.translation import gettext, gettext_noop, ngettext
 from django.views.decorators.http import require_GET
-
-# The language the scripts are written in.
-SCRIPTS_LANGUAGE = "en"
 
 # Marked here, translated when the script is written, keyed by the English the scripts write.
 WORDS = [
@@ -79,25 +75,27 @@ def counted() -> dict[str, list[str]]:
 
 
 @cache
-def script(language: str) -> bytes:
-    """The words in `language` as the scripts read them (`self.doorstepWords`)."""
+def catalogue(language: str) -> bytes:
+    """The words in `language`, keyed by the English the scripts write."""
     with translation.override(language):
         words: dict[str, object] = {word: gettext(word) for word in WORDS}
         words |= counted()
-    data = json.dumps(words, ensure_ascii=False, separators=(",", ":"))
-    return b"self.doorstepWords=%s;\n" % data.encode()
-
-
-def words_url(language: str) -> str:
-    digest = hashlib.blake2b(script(language), digest_size=6).hexdigest()
-    return f"{reverse('outbox_words', args=[language])}?v={digest}"
+    return json.dumps(words, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @require_GET
 def words(request: HttpRequest, language: str) -> HttpResponse:
-    """The same for everyone, and kept for good: a change of the words changes the URL."""
+    """The same for everyone. A browser keeps them an hour and then asks again with their
+    digest, so that words changed by a deploy arrive within the hour, and unchanged ones
+    cost a 304."""
     if language not in dict(settings.LANGUAGES):
         raise Http404
-    response = HttpResponse(script(language), content_type="text/javascript; charset=utf-8")
-    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    body = catalogue(language)
+    etag = f'"{hashlib.blake2b(body, digest_size=8).hexdigest()}"'
+    if etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["ETag"] = etag
+    response["Cache-Control"] = "public, max-age=3600"
     return response

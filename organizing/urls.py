@@ -23,7 +23,7 @@ urlpatterns = [
     path("login/", accounts.login, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("language/", i18n.choose_language, name="language"),
-    path("words/<str:language>.js", outbox_words.words, name="outbox_words"),
+    path("words/<str:language>.json", outbox_words.words, name="outbox_words"),
     path("password/", include("organizing.password_urls")),
     path("invitation/<str:token>/", accounts.invitation, name="invitation"),
     path("account/two-factor/", two_factor.status, name="two_factor"),

@@ -3,12 +3,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django import template
-from django.utils import timezone, translation
-from django.utils.html import format_html
+from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
-
-from organizing.outbox_words import SCRIPTS_LANGUAGE, words_url
 
 register = template.Library()
 
@@ -22,12 +19,3 @@ def ago(moment: dt.datetime | None) -> str:
         return _("just now")
     # timesince speaks the active language: "3 days", « 3 jours ».
     return _("%(time)s ago") % {"time": timesince(moment, depth=1)}
-
-
-@register.simple_tag
-def outbox_words() -> str:
-    """The outbox's words, before it, on a page not in the language it is written in."""
-    language = translation.get_language()
-    if language == SCRIPTS_LANGUAGE:
-        return ""
-    return format_html('<script src="{}" defer></script>', words_url(language))

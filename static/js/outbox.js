@@ -27,8 +27,14 @@
   let again = false;
   let wait = 0;
   let retry = null;
-  // English, or the page's language (organizing/outbox_words.py).
-  const words = self.doorstepWords || {};
+  // English as written; on a page in another language, its words, asked for once the page
+  // is shown (organizing/outbox_words.py) and kept by the service worker for offline use.
+  const language = document.documentElement.lang || "en";
+  let words = {};
+  const wordsRead = language === "en" ? Promise.resolve() :
+    fetch(`/words/${language}.json`, { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.json() : {}))
+      .then((read) => { words = read; }, () => {});
   const t = (text, values = {}) => (words[text] || text).replace(/%\((\w+)\)s/g, (_, name) => values[name]);
   const tn = (one, many, count) =>
     t(words[one] ? words[one][Math.min(count, 2)] : count === 1 ? one : many, { count });
@@ -457,7 +463,7 @@
     const assets = [...document.querySelectorAll("link[rel=stylesheet], script[src]")].map(
       (el) => el.href || el.src,
     );
-    registration.active.postMessage({ type: "keep", assets, language: document.documentElement.lang });
+    registration.active.postMessage({ type: "keep", assets, language });
   }
   setInterval(keepTurfPages, 60 * 1000);
 
@@ -466,7 +472,8 @@
   const note = sessionStorage.getItem("doorstep-note");
   sessionStorage.removeItem("doorstep-note");
   nameTheResidentAdded();
-  correct()
+  wordsRead
+    .then(correct)
     .then(() => flush(note ? escape(note) : ""))
     .then(keepTurfPages);
 })();

@@ -40,19 +40,17 @@ async function sessionOver() {
   return Date.now() - at > idle * 60 * 1000;
 }
 
-// The language of the last page shown or kept, whose words (outbox_words.py, kept as a
-// static file) the offline page speaks; English, the language this is written in, needs none.
+// The language of the last page shown or kept, whose words (outbox_words.py, kept with the
+// static files) the offline page speaks; English, the language this is written in, needs none.
 const LANGUAGE = "/offline/language";
-const WORDS = /^\/words\/[\w-]+\.js$/;
+const WORDS = /^\/words\/[\w-]+\.json$/;
+const wordsPath = (language) => `/words/${language}.json`;
 
 async function wordsOf() {
   const language = await caches.match(LANGUAGE, { cacheName: PAGES });
-  const path = `/words/${language ? await language.text() : "en"}.js`;
-  const statics = await caches.open(STATIC);
-  const kept = (await statics.keys()).filter((r) => new URL(r.url).pathname === path).pop();
-  if (!kept) return {};
-  const script = await (await statics.match(kept)).text();
-  return JSON.parse(script.slice(script.indexOf("{"), script.lastIndexOf("}") + 1));
+  if (!language) return {};
+  const kept = await caches.match(wordsPath(await language.text()), { cacheName: STATIC });
+  return kept ? kept.json() : {};
 }
 
 async function offlinePage(message, withLink = true) {
@@ -102,6 +100,20 @@ async function networkFirst(request) {
   }
 }
 
+/* The words: the copy kept here at once, and a fresh one kept for next time while online
+ * (the browser asks the server at most hourly: outbox_words.py). */
+async function keptThenFresh(event) {
+  const statics = await caches.open(STATIC);
+  const saved = await statics.match(event.request);
+  const fresh = fetch(event.request).then(async (response) => {
+    if (savable(response)) await statics.put(event.request, response.clone());
+    return response;
+  });
+  if (!saved) return fresh;
+  event.waitUntil(fresh.catch(() => {}));
+  return saved;
+}
+
 async function cacheFirst(request) {
   const saved = await caches.match(request, { cacheName: STATIC });
   if (saved) return saved;
@@ -115,7 +127,9 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (request.headers.get("HX-Request")) return;
-  if (url.pathname.startsWith("/static/") || WORDS.test(url.pathname)) {
+  if (WORDS.test(url.pathname)) {
+    event.respondWith(keptThenFresh(event));
+  } else if (url.pathname.startsWith("/static/")) {
     event.respondWith(cacheFirst(request));
   } else if (request.mode === "navigate") {
     event.respondWith(networkFirst(request));
@@ -166,7 +180,9 @@ async function keepTurf(assets, language) {
   } catch (error) {
     return false;
   }
-  const pages = [...assets.map((url) => [url, "static"]), ...answer.pages];
+  // The words of the page's language too, once: the outbox's page keeps them fresh.
+  const words = language && language !== "en" ? [[wordsPath(language), "static"]] : [];
+  const pages = [...assets.map((url) => [url, "static"]), ...words, ...answer.pages];
   return keepPages(pages, answer.idle_minutes);
 }
 

@@ -50,3 +50,27 @@ def test_offline_the_outbox_and_the_missing_page_speak_french(
         "Vous êtes hors ligne et cette page n’a pas été gardée sur ce téléphone."
     )
     expect(page.get_by_role("link", name="Ouvrir Aujourd’hui")).to_be_visible()
+
+
+def test_a_knock_kept_at_once_after_the_first_french_page_is_told_in_french(
+    phone: Page, olivia: User, maria: Contact, unit_1204: Unit
+) -> None:
+    """No page carries the outbox's words: it asks for them when the page is shown. The
+    first French page, then no signal at once, before any page was kept for offline."""
+    Membership.objects.filter(user=olivia).update(language="fr")
+    page = phone
+    page.goto("/")
+    page.get_by_label("Username").fill(olivia.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    with page.expect_response(lambda response: "/words/fr.json" in response.url):
+        page.goto(reverse("buildings:unit", args=[unit_1204.building_id, unit_1204.pk]))
+
+    page.context.set_offline(True)
+    card(page, maria).locator("button[value=not_home]").click()
+
+    banner = page.locator("#outbox")
+    expect(banner).to_contain_text("1 visite en attente d’envoi (pas de réseau).")
+    expect(banner).to_contain_text("Gardé sur ce téléphone\u00a0: ")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "first-page-then-offline-fr.png", full_page=True)

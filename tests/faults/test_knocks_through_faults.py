@@ -179,7 +179,9 @@ class Phone:
             conn.close()
             retry_after = response.getheader("Retry-After", "")
             return response.status, retry_after, time.monotonic() - started
-        except OSError:
+        except (OSError, http.client.HTTPException):
+            # No answer, or one cut short (a server killed as it wrote it): the phone's
+            # fetch fails alike, and it sends the knock again with its key.
             return 0, "", time.monotonic() - started
 
 

@@ -23,7 +23,7 @@ from contacts.models import Contact
 from organizing.accounts import email_password_link
 from organizing.actions import change_role
 from organizing.models import Membership, Role
-from organizing.outbox_words import WORDS, words_url
+from organizing.outbox_words import WORDS
 from tests.organizing.test_accounts import PASSWORD
 
 NBSP = "\u00a0"
@@ -71,15 +71,18 @@ def test_a_wrong_password_is_refused_in_french(client: Client, olivia: User) -> 
     assert "Saisissez un nom d’utilisateur et un mot de passe valides" in response.content.decode()
 
 
-def test_a_french_members_frame_is_in_french_and_loads_the_outbox_words(
+def test_a_french_members_frame_is_in_french_and_carries_nothing_more_than_an_english_one(
     as_olivia: Client,
 ) -> None:
+    """The outbox asks for its words itself: a French page weighs what an English one does
+    but for its own words."""
     text = as_olivia.get(reverse("home")).content.decode()
 
     for words in ("Aujourd’hui", "Immeubles", "Assemblées", "Se déconnecter"):
         assert f">{words}<" in text
     assert ">Today</a>" not in text
-    assert f'<script src="{words_url("fr")}" defer></script>' in text
+    assert '<html lang="fr">' in text
+    assert "/words/" not in text
 
 
 def test_an_english_page_loads_no_words(omar: User) -> None:
@@ -89,16 +92,23 @@ def test_an_english_page_loads_no_words(omar: User) -> None:
     assert "/words/" not in text
 
 
-def test_the_outbox_words_are_french_and_kept_until_they_change(client: Client) -> None:
-    response = client.get(words_url("fr"))
+def test_the_outbox_words_are_french_and_asked_again_only_with_their_digest(
+    client: Client,
+) -> None:
+    url = reverse("outbox_words", args=["fr"])
+    response = client.get(url)
 
-    body = response.content.decode()
     assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/javascript")
-    assert "immutable" in response["Cache-Control"]
-    assert "%(items)s en attente d’envoi (pas de réseau)." in body
-    knocks = '"%(count)s knock":["%(count)s visite","%(count)s visite","%(count)s visites"]'
-    assert knocks in body
+    assert response["Content-Type"].startswith("application/json")
+    assert response["Cache-Control"] == "public, max-age=3600"
+    words = response.json()
+    assert words["%(items)s waiting to send (no signal)."] == (
+        "%(items)s en attente d’envoi (pas de réseau)."
+    )
+    assert words["%(count)s knock"] == ["%(count)s visite", "%(count)s visite", "%(count)s visites"]
+    again = client.get(url, headers={"If-None-Match": response["ETag"]})
+    assert again.status_code == 304 and again.content == b""
+    assert client.get(reverse("outbox_words", args=["en"])).json()["Knock"] == "Knock"
     assert client.get(reverse("outbox_words", args=["xx"])).status_code == 404
 
 
