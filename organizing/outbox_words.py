@@ -92,6 +92,7 @@ def words(request: HttpRequest, language: str) -> HttpResponse:
         raise Http404
     body = catalogue(language)
     etag = f'"{hashlib.blake2b(body, digest_size=8).hexdigest()}"'
+    response: HttpResponse
     if etag in request.headers.get("If-None-Match", ""):
         response = HttpResponseNotModified()
     else:
