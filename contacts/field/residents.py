@@ -43,14 +43,11 @@ from contacts.models import (
 )
 from contacts.privacy.audit import contact_trail
 from organizing.access import MemberRequest, member_required
+from organizing.formats import our_format
 from organizing.models import Membership, Role
 from organizing.security import rate_limit
 
 ERASED = gettext_lazy("This person was erased on request; nothing more is recorded about them.")
-
-# The next visit's day on the Talked form, "Tue 8 Dec": the day before the month in English
-# too, as the organizers read it at the door (and as French's SHORT_DATE_FORMAT writes it).
-SHORT_DAY = "D j M"
 
 
 def first_language(request: MemberRequest) -> str:
@@ -276,7 +273,9 @@ def talk_page(request: MemberRequest, context: dict[str, Any], status: int = 200
     else each level's proposal, the page showing the one of the level ticked."""
     form, contact = context["form"], context["contact"]
     if chosen := form.chosen_visit():
-        days = format_html("<strong>{}</strong>", date_format(chosen, SHORT_DAY))
+        days = format_html(
+            "<strong>{}</strong>", date_format(chosen, our_format("SHORT_DAY_FORMAT"))
+        )
     else:
         days = format_html_join(
             "",
@@ -285,7 +284,7 @@ def talk_page(request: MemberRequest, context: dict[str, Any], status: int = 200
                 (
                     level,
                     mark_safe(' class="now"') if level == contact.level else "",
-                    date_format(day, SHORT_DAY),
+                    date_format(day, our_format("SHORT_DAY_FORMAT")),
                 )
                 for level, day in context["proposals"].items()
             ),

@@ -57,8 +57,8 @@ def test_the_talked_form_is_in_french_with_its_next_visit_dated_the_french_way(
         assert words in page
     assert "De quoi avez-vous parlé\u00a0?" in page
     # A new contact's visit comes in 57 days: Thursday 7 August 2031, from Wednesday 11 June.
-    proposed = in_french(dt.date(2031, 8, 7), "D j M")
-    assert proposed.startswith("jeu 7 ")
+    proposed = in_french(dt.date(2031, 8, 7), "D j N")
+    assert proposed == "jeu 7 août"
     assert f'Nous prévoirons une visite le <strong data-level="1" class="now">{proposed}<' in page
     assert "(prendre des nouvelles)." in page
     assert "Enregistrer la conversation" in page
@@ -184,3 +184,17 @@ def test_the_talked_form_of_a_resident_added_on_the_phone_names_them_as_the_outb
 
     assert "Parlé avec le·la résident·e ajouté·e" in page
     assert 'data-outbox="le·la résident·e ajouté·e"' in page
+
+
+def test_the_next_visit_day_abbreviates_the_month_as_french_does(
+    as_olivia_in_french: Client, maria: Contact, clock: dt.datetime
+) -> None:
+    """Typed for January: « janv. », never the English "Jan"."""
+    january = dt.date(clock.year + 1, 1, 30)
+    page = as_olivia_in_french.post(
+        reverse("contacts:talk", args=[maria.pk]),
+        {"key": new_key(), "level": Level.NEW, "follow_up_on": january.isoformat()},
+    ).text
+
+    assert f"<strong>{in_french(january, 'D')} 30 janv.</strong>" in page
+    assert " Jan<" not in page

@@ -8,6 +8,9 @@ SHORT_DATE_FORMAT = "D M j"
 SHORT_DATETIME_FORMAT = "D M j, H:i"
 TIME_FORMAT = "H:i"
 YEAR_MONTH_FORMAT = "F Y"
+# The next visit's day on the Talked form, "Tue 8 Dec": the day before the month, as the
+# organizers read it at the door (organizing.formats.our_format).
+SHORT_DAY_FORMAT = "D j M"
 
 # What forms read and what their date and time inputs are filled with: the ISO forms an
 # <input type="date"> or "datetime-local" sends and expects, in every language.

@@ -7,6 +7,8 @@ SHORT_DATE_FORMAT = "D j N"
 SHORT_DATETIME_FORMAT = "D j N, H \\h i"
 TIME_FORMAT = "H \\h i"
 YEAR_MONTH_FORMAT = "F Y"
+# The next visit's day on the Talked form: « sam 30 janv. » (organizing.formats.our_format).
+SHORT_DAY_FORMAT = "D j N"
 
 # What forms read and what their date and time inputs are filled with: the ISO forms an
 # <input type="date"> or "datetime-local" sends and expects, in every language.
