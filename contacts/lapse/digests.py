@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import operator
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import partial, reduce
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -30,7 +32,7 @@ from django.utils.translation import gettext_lazy, ngettext, pgettext
 
 from contacts.lapse.due import owner_due
 from contacts.lapse.pace import Pace, pace_of
-from contacts.lapse.schedule import NOBODYS_FAULT, due_day, due_week
+from contacts.lapse.schedule import NOBODYS_FAULT, due_periods, due_week
 from contacts.models import (
     Contact,
     DigestKind,
@@ -186,6 +188,19 @@ def _not_done(kind: DigestKind, period: dt.date) -> Expression:
     return ~Exists(done)
 
 
+def _due_and_not_done(kind: DigestKind, periods: dict[int, dt.date]) -> Q:
+    """Members of the organizations now due (`periods`, schedule.due_periods) whose digest of
+    that organization's period is not done. Organizations share a period but for the hours
+    their zones differ: a term per period, not per organization."""
+    by_period: dict[dt.date, list[int]] = defaultdict(list)
+    for organization_id, period in periods.items():
+        by_period[period].append(organization_id)
+    return reduce(
+        operator.or_,
+        (Q(_not_done(kind, period), organization_id__in=ids) for period, ids in by_period.items()),
+    )
+
+
 def _message(
     membership: Membership, subject: str, template: str, context: dict[str, object]
 ) -> EmailMultiAlternatives:
@@ -222,8 +237,8 @@ def send_owner_digests(*, now: dt.datetime | None = None) -> int:
     (`manage.py send_digests --daily`). Before settings.OWNER_DIGEST_AT nothing is due.
     """
     now = now or timezone.now()
-    today = due_day(now, settings.OWNER_DIGEST_AT)
-    if today is None:
+    days = due_periods(now, settings.OWNER_DIGEST_AT)
+    if not days:
         return 0
     owned = Contact.objects.filter(
         organization_id=OuterRef("organization_id"),
@@ -232,7 +247,7 @@ def send_owner_digests(*, now: dt.datetime | None = None) -> int:
     )
     owners = (
         Membership.objects.filter(
-            Exists(owned), _not_done(DigestKind.OWNER_DAILY, today), active=True
+            Exists(owned), _due_and_not_done(DigestKind.OWNER_DAILY, days), active=True
         )
         .exclude(user__email="")
         .select_related("user", "organization")
@@ -240,7 +255,10 @@ def send_owner_digests(*, now: dt.datetime | None = None) -> int:
     )
     return sum(
         _send_once(
-            membership, DigestKind.OWNER_DAILY, today, partial(owner_digest, membership, now)
+            membership,
+            DigestKind.OWNER_DAILY,
+            days[membership.organization_id],
+            partial(owner_digest, membership, now),
         )
         for membership in owners
     )
@@ -309,14 +327,14 @@ def send_orphan_digests(*, now: dt.datetime | None = None) -> int:
     member deactivated at 6 a.m. has their contacts in that morning's list: deactivation
     marks them at once, the hourly job the quiet ones. Due from settings.ORPHAN_DIGEST_AT;
     on a day with nobody to list then, the first run that finds someone sends it."""
-    today = due_day(now or timezone.now(), settings.ORPHAN_DIGEST_AT)
-    if today is None:
+    days = due_periods(now or timezone.now(), settings.ORPHAN_DIGEST_AT)
+    if not days:
         return 0
     needing = Contact.objects.filter(needs_an_owner, organization_id=OuterRef("organization_id"))
     recipients = (
         Membership.objects.filter(
             Exists(needing),
-            _not_done(DigestKind.COMMITTEE_DAILY, today),
+            _due_and_not_done(DigestKind.COMMITTEE_DAILY, days),
             active=True,
             role__in=[Role.COMMITTEE, Role.ADMIN],
         )
@@ -349,7 +367,12 @@ def send_orphan_digests(*, now: dt.datetime | None = None) -> int:
         )
 
     return sum(
-        _send_once(membership, DigestKind.COMMITTEE_DAILY, today, partial(compose, membership))
+        _send_once(
+            membership,
+            DigestKind.COMMITTEE_DAILY,
+            days[membership.organization_id],
+            partial(compose, membership),
+        )
         for membership in recipients
     )
 
@@ -395,12 +418,12 @@ def send_committee_digests(*, now: dt.datetime | None = None) -> int:
     computed once per organization, and only when someone there still needs them this
     week."""
     now = now or timezone.now()
-    monday = due_week(now, settings.COMMITTEE_DIGEST_AT)
-    if monday is None:
+    mondays = due_periods(now, settings.COMMITTEE_DIGEST_AT, due_week)
+    if not mondays:
         return 0
     recipients = (
         Membership.objects.filter(
-            _not_done(DigestKind.COMMITTEE_WEEKLY, monday),
+            _due_and_not_done(DigestKind.COMMITTEE_WEEKLY, mondays),
             active=True,
             role__in=[Role.COMMITTEE, Role.ADMIN],
         )
@@ -413,6 +436,7 @@ def send_committee_digests(*, now: dt.datetime | None = None) -> int:
 
     def compose(membership: Membership) -> EmailMultiAlternatives:
         organization = membership.organization
+        monday = mondays[organization.pk]
         key = (organization.pk, translation.get_language())
         if key not in figures:
             # The organization's day, in its own time zone (compose runs in for_member).
@@ -451,7 +475,10 @@ def send_committee_digests(*, now: dt.datetime | None = None) -> int:
     sent = 0
     for membership in recipients:
         sent += _send_once(
-            membership, DigestKind.COMMITTEE_WEEKLY, monday, partial(compose, membership)
+            membership,
+            DigestKind.COMMITTEE_WEEKLY,
+            mondays[membership.organization_id],
+            partial(compose, membership),
         )
     return sent
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.lapse.rule import Rules, with_clocks
-from contacts.lapse.schedule import due_week, one_organization
+from contacts.lapse.schedule import due_periods, due_week, one_organization
 from contacts.lapse.summary import WEEK, local_monday
 from contacts.models import Contact, LapseSummary, Level, Outcome, Status, Visit
 from organizing.models import Organization
@@ -176,14 +176,17 @@ def take_paces(now: dt.datetime | None = None) -> int:
     job, whose runs carry the week's pace along, so that its pass costs the same every
     hour. An organization whose pace raises is logged and left to the next run."""
     now = now or timezone.now()
-    if due_week(now, settings.PACE_AT) is None:
-        return 0
-    week = last_full_week(now)
+    due = due_periods(now, settings.PACE_AT, due_week)
     taken = 0
-    not_taken = ~Q(pace__has_key="week") | ~Q(pace__week=week)
-    for summary in LapseSummary.objects.filter(not_taken).select_related("organization"):
-        with one_organization("The pace", summary.organization_id):
-            summary.pace = pace_of(summary.organization, now).as_summary()
-            summary.save(update_fields=["pace"])
-            taken += 1
+    summaries = LapseSummary.objects.filter(organization_id__in=due).select_related("organization")
+    for summary in summaries:
+        # Its own week: Monday 00:00 where it works.
+        with timezone.override(summary.organization.zone):
+            week = last_full_week(now)
+            if (summary.pace or {}).get("week") == week:
+                continue
+            with one_organization("The pace", summary.organization_id):
+                summary.pace = pace_of(summary.organization, now).as_summary()
+                summary.save(update_fields=["pace"])
+                taken += 1
     return taken

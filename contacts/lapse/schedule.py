@@ -3,19 +3,22 @@
 Beat fires each job more often than it is due (settings.CELERY_BEAT_SCHEDULE). The job
 works out what is due and not yet done: a firing lost to a broker outage, a restart or a
 deploy is made up by the next one, and a firing that finds everything done does nothing.
-The times are local, in settings.TIME_ZONE, as every date the lapse rule reads.
+The times are each organization's own (Organization.time_zone): its owners' digest comes
+at 07:00 where it works, Vancouver's three hours after Toronto's, each on its own day.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
+
+from organizing.models import Organization
 
 log = logging.getLogger(__name__)
 
@@ -24,19 +27,34 @@ log = logging.getLogger(__name__)
 NOBODYS_FAULT = (InterfaceError, OperationalError, SoftTimeLimitExceeded)
 
 
-def due_day(now: dt.datetime, at: dt.time) -> dt.date | None:
-    """Today, once its `at` has passed; None before it."""
-    local = timezone.localtime(now)
+Due = Callable[[dt.datetime, dt.time, dt.tzinfo | None], dt.date | None]
+
+
+def due_day(now: dt.datetime, at: dt.time, zone: dt.tzinfo | None = None) -> dt.date | None:
+    """Today in `zone` (the current time zone by default), once its `at` has passed; None
+    before it."""
+    local = timezone.localtime(now, zone)
     return local.date() if local.time() >= at else None
 
 
-def due_week(now: dt.datetime, at: dt.time) -> dt.date | None:
-    """This week's Monday, once Monday's `at` has passed; None before it. What was missed on
-    Monday is due on every day after it that week."""
-    local = timezone.localtime(now)
+def due_week(now: dt.datetime, at: dt.time, zone: dt.tzinfo | None = None) -> dt.date | None:
+    """This week's Monday in `zone`, once Monday's `at` has passed; None before it. What was
+    missed on Monday is due on every day after it that week."""
+    local = timezone.localtime(now, zone)
     if local.weekday() == 0 and local.time() < at:
         return None
     return local.date() - dt.timedelta(days=local.weekday())
+
+
+def due_periods(now: dt.datetime, at: dt.time, due: Due = due_day) -> dict[int, dt.date]:
+    """The period (a day, a week's Monday) now due for each organization, by its own clock;
+    an organization whose `at` has not come yet is left out. One query."""
+    organizations = Organization.objects.only("pk", "time_zone")
+    return {
+        organization.pk: period
+        for organization in organizations
+        if (period := due(now, at, organization.zone)) is not None
+    }
 
 
 @contextmanager
