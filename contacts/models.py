@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
@@ -931,6 +932,22 @@ class LapseSummary(models.Model):
         return f"{self.organization} as of {self.taken_at:%Y-%m-%d %H:%M}"
 
 
+# An export's kind and filters are stored in no one's language (contacts.exports.log_export)
+# and shown in the reader's: these are the words for what is stored.
+EXPORT_KINDS = {"contacts": _("contacts"), "lapsed contacts": _("lapsed contacts")}
+EXPORT_FILTER_WORDS = {
+    "all buildings": _("all buildings"),
+    "active only": _("active only"),
+    "everyone": _("moved, archived and do-not-contact residents included"),
+}
+EXPORT_FILTER_NAMES = {
+    "building": _("building"),
+    "owner": _("owner"),
+    "level": _("level"),
+    "state": _("state"),
+}
+
+
 class ExportLog(models.Model):
     """Who took personal data out of the app, and when."""
 
@@ -948,6 +965,34 @@ class ExportLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.what} by {self.user} at {self.exported_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def what_in_words(self) -> str:
+        return str(EXPORT_KINDS.get(self.what, self.what))
+
+    @property
+    def filters_in_words(self) -> str:
+        """ "building: Maple Court · active only", in the reader's language. The setup's
+        export stores "building=Maple Court; active only", the committee's its list's query
+        string ("level=5&state=escalated"); anything else is shown as stored."""
+        parts = []
+        for part in filter(None, re.split(r"; |&", self.filters)):
+            name, equals, value = part.partition("=")
+            if part in EXPORT_FILTER_WORDS:
+                parts.append(str(EXPORT_FILTER_WORDS[part]))
+            elif equals and name in EXPORT_FILTER_NAMES:
+                if name == "level" and value.isdecimal() and int(value) in Level.values:
+                    value = str(Level(int(value)).label)
+                elif name == "state" and value in LapseFlag.values:
+                    value = str(LapseFlag(value).label)
+                elif name == "state" and value == "orphaned":
+                    value = str(_("Needs an owner"))
+                parts.append(
+                    _("%(name)s: %(value)s") % {"name": EXPORT_FILTER_NAMES[name], "value": value}
+                )
+            else:
+                parts.append(part)
+        return " · ".join(parts)
 
 
 class Erasure(models.Model):

@@ -462,9 +462,8 @@ def lapsed_csv_row(contact: Contact, rules: Rules, now: dt.datetime) -> tuple[ob
 def export(request: MemberRequest) -> HttpResponse:
     """The lapsed list as filtered, every page of it, as CSV; the export is logged."""
     organization, now = request.membership.organization, timezone.now()
-    chosen = filter_form(
-        request, building_choices(organization), members_of(organization)
-    ).filters()
+    members, buildings = members_of(organization), building_choices(organization)
+    chosen = filter_form(request, buildings, members).filters()
     contacts = lapsed_contacts(organization, chosen)
     rules = Rules.of(organization)
     rows = [lapsed_csv_row(contact, rules, now) for contact in contacts.iterator(chunk_size=500)]
@@ -475,10 +474,18 @@ def export(request: MemberRequest) -> HttpResponse:
     response["Content-Disposition"] = (
         f'attachment; filename="lapsed-contacts-{timezone.localdate(now):%Y-%m-%d}.csv"'
     )
+    # The building and owner by name, as the log is read long after ids mean anything.
+    names = {
+        "building": dict(buildings),
+        "owner": {member.user_id: member.display_name for member in members},
+    }
     log_export(
         actor=request.membership,
         what="lapsed contacts",
-        filters="&".join(f"{name}={value}" for name, value in sorted(chosen.items())),
+        filters="&".join(
+            f"{name}={names[name].get(value, value) if name in names else value}"
+            for name, value in sorted(chosen.items())
+        ),
         rows=len(rows),
     )
     return response

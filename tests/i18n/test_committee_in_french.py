@@ -192,3 +192,31 @@ def test_an_erasure_writes_its_markers_in_the_organizations_language(
 
     assert Contact.objects.get(pk=maria.pk).name == "Contact effacé"
     assert Contact.objects.get(pk=neighbour.pk).notes == "Voisine de [effacé]"
+
+
+def test_exports_made_in_english_read_in_french_on_the_audit_and_export_pages(
+    cora: User, ada: User, maria: Contact
+) -> None:
+    """The log stores what was exported in no one's language; each reader reads it in
+    theirs, names of buildings and owners as they are."""
+    mark_lapsed(maria, escalated=True)
+    english = Client()
+    english.force_login(cora)
+    building = maria.unit.building  # type: ignore[union-attr]
+    english.get(
+        reverse("committee:export"),
+        {"building": building.pk, "level": Level.NEW, "state": "escalated"},
+    )
+    english.post(reverse("setup:export"), {"building": ""})
+
+    audit = in_french(ada).get(reverse("audit:log")).content.decode()
+    exports = in_french(ada).get(reverse("setup:export")).content.decode()
+
+    committee_line = (
+        f"contacts décrochés · 1 ligne · immeuble{NBSP}: Riverside Towers · "
+        f"niveau{NBSP}: Nouveau·elle · état{NBSP}: Signalé·e"
+    )
+    assert committee_line in audit
+    assert "cora · contacts · 1 ligne · tous les immeubles · personnes actives seulement" in audit
+    assert "tous les immeubles · personnes actives seulement" in exports
+    assert "lapsed contacts" not in audit and "active only" not in exports

@@ -578,4 +578,4 @@ def test_the_export_page_lists_recent_exports(as_ada: Client, cora: User, maria:
 
     page = as_ada.get(reverse("setup:export")).content.decode()
 
-    assert "cora · 1 row · all buildings; active only" in page
+    assert "cora · 1 row · all buildings · active only" in page
