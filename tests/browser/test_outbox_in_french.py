@@ -21,15 +21,19 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOTS = Path("/tmp/shots-i18n-org")
 
 
+def log_in_reading_french(page: Page, user: User) -> None:
+    Membership.objects.filter(user=user).update(language="fr")
+    page.goto("/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
 def test_offline_the_outbox_and_the_missing_page_speak_french(
     phone: Page, olivia: User, maria: Contact, unit_1204: Unit
 ) -> None:
-    Membership.objects.filter(user=olivia).update(language="fr")
     page = phone
-    page.goto("/")
-    page.get_by_label("Username").fill(olivia.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in_reading_french(page, olivia)
     expect(page.get_by_role("link", name="Aujourd’hui")).to_be_visible()
     page.reload()
     expect(page.locator("html[data-kept=yes]")).to_be_attached(timeout=15_000)
@@ -57,12 +61,8 @@ def test_a_knock_kept_at_once_after_the_first_french_page_is_told_in_french(
 ) -> None:
     """No page carries the outbox's words: it asks for them when the page is shown. The
     first French page, then no signal at once, before any page was kept for offline."""
-    Membership.objects.filter(user=olivia).update(language="fr")
     page = phone
-    page.goto("/")
-    page.get_by_label("Username").fill(olivia.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in_reading_french(page, olivia)
     with page.expect_response(lambda response: "/words/fr.json" in response.url):
         page.goto(reverse("buildings:unit", args=[unit_1204.building_id, unit_1204.pk]))
 
