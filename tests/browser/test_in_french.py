@@ -88,7 +88,7 @@ def test_an_organizer_whose_phone_asks_for_french_knocks_in_french(
         page,
         "4-unit",
         "La porte",
-        "Ajouter un·e résident·e rencontré·e ici",
+        "Ajouter une personne rencontrée ici",
         pending=frozenset(PENDING_ELSEWHERE),
     )
 

@@ -78,7 +78,7 @@ def test_a_french_members_frame_is_in_french_and_carries_nothing_more_than_an_en
     but for its own words."""
     text = as_olivia.get(reverse("home")).content.decode()
 
-    for words in ("Aujourd’hui", "Immeubles", "Assemblées", "Se déconnecter"):
+    for words in ("Aujourd’hui", "Immeubles", "Assemblées", "Déconnexion"):
         assert f">{words}<" in text
     assert ">Today</a>" not in text
     assert '<html lang="fr">' in text
