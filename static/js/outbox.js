@@ -31,10 +31,13 @@
   // is shown (organizing/outbox_words.py) and kept by the service worker for offline use.
   const language = document.documentElement.lang || "en";
   let words = {};
-  const wordsRead = language === "en" ? Promise.resolve() :
+  // Never waited for long: a knock kept before they come is sent all the same.
+  const wordsRead = language === "en" ? Promise.resolve() : Promise.race([
     fetch(`/words/${language}.json`, { credentials: "same-origin" })
       .then((response) => (response.ok ? response.json() : {}))
-      .then((read) => { words = read; }, () => {});
+      .then((read) => { words = read; }, () => {}),
+    new Promise((resolve) => setTimeout(resolve, 3000)),
+  ]);
   const t = (text, values = {}) => (words[text] || text).replace(/%\((\w+)\)s/g, (_, name) => values[name]);
   const tn = (one, many, count) =>
     t(words[one] ? words[one][Math.min(count, 2)] : count === 1 ? one : many, { count });
