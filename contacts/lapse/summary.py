@@ -8,6 +8,7 @@ grows; the job reads every contact anyway, so it counts them in that same pass, 
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from contacts.models import (
     Status,
     Visit,
 )
+from organizing.i18n import local_to
 from organizing.models import Organization
 
 WEEK = dt.timedelta(weeks=1)
@@ -69,13 +71,15 @@ def take_summaries(
     past = past or past_weeks(now)
     summaries = []
     for organization in organizations or Organization.objects.order_by("pk"):
-        summary = take_summary(
-            organization,
-            now,
-            by_organization.get(organization.pk, []),
-            conversations=conversations.get(organization.pk, (0, 0)),
-            past=past,
-        )
+        # Its weeks are labelled by its own Mondays.
+        with local_to(organization):
+            summary = take_summary(
+                organization,
+                now,
+                by_organization.get(organization.pk, []),
+                conversations=conversations.get(organization.pk, (0, 0)),
+                past=past,
+            )
         summaries.append(summary)
     return summaries
 
@@ -98,21 +102,45 @@ def past_weeks(now: dt.datetime) -> PastWeeks:
     last run's summary; in a new week, or with no summary, the lapses open at each end are
     counted afresh, from those that ended (LapseEpisode) and those still open (on the
     contacts, read off the flag's index), and divided by the contacts counted now."""
-    this_monday = local_monday(now)
-    kept = list(LapseSummary.objects.only("taken_at", "weeks", "pace"))
-    rates = {
-        summary.organization_id: summary.weeks[:-1]
-        for summary in kept
-        if local_monday(summary.taken_at) == this_monday and summary.taken_at <= now
+    kept = {
+        summary.organization_id: summary
+        for summary in LapseSummary.objects.only("taken_at", "weeks", "pace")
     }
-    last_week = (this_monday - WEEK).date().isoformat()
-    paces = {
-        summary.organization_id: summary.pace
-        for summary in kept
-        if summary.pace.get("week") == last_week
-    }
-    afresh = Organization.objects.exclude(pk__in=list(rates)).values("pk")
-    ends = week_ends(now)[:-1]
+    rates: dict[int, list[Any]] = {}
+    paces: dict[int, dict[str, Any]] = {}
+    lapses: dict[int, list[int]] = {}
+    for zone, organization_ids in by_zone().items():
+        # Each organization's weeks end on its own Mondays.
+        with timezone.override(zone):
+            this_monday = local_monday(now)
+            last_week = (this_monday - WEEK).date().isoformat()
+            for organization_id in organization_ids:
+                summary = kept.get(organization_id)
+                if summary is None:
+                    continue
+                if local_monday(summary.taken_at) == this_monday and summary.taken_at <= now:
+                    rates[organization_id] = summary.weeks[:-1]
+                if summary.pace.get("week") == last_week:
+                    paces[organization_id] = summary.pace
+            afresh = [pk for pk in organization_ids if pk not in rates]
+            if afresh:
+                lapses |= lapses_at_week_ends(afresh, week_ends(now)[:-1])
+    return PastWeeks(rates=rates, lapses=lapses, paces=paces)
+
+
+def by_zone() -> dict[zoneinfo.ZoneInfo, list[int]]:
+    """The organizations' ids by time zone: what counts weeks is run once per zone."""
+    zones: dict[zoneinfo.ZoneInfo, list[int]] = {}
+    for organization in Organization.objects.only("pk", "time_zone").order_by("pk"):
+        zones.setdefault(organization.zone, []).append(organization.pk)
+    return zones
+
+
+def lapses_at_week_ends(
+    organization_ids: list[int], ends: list[dt.datetime]
+) -> dict[int, list[int]]:
+    """The lapses open at each of `ends`, for these organizations: those that ended
+    (LapseEpisode) and those still open (on the contacts, read off the flag's index)."""
     lapses: dict[int, list[int]] = {}
     for rows, started, ended in (
         (
@@ -135,7 +163,7 @@ def past_weeks(now: dt.datetime) -> PastWeeks:
             for i, end in enumerate(ends)
         }
         counted = (
-            rows.filter(organization__in=afresh, **{f"{started}__lte": ends[-1]})
+            rows.filter(organization__in=organization_ids, **{f"{started}__lte": ends[-1]})
             .values("organization_id")
             .annotate(**open_at)
             .order_by()
@@ -144,15 +172,14 @@ def past_weeks(now: dt.datetime) -> PastWeeks:
         for organization, *counts in counted:
             total = lapses.setdefault(organization, [0] * len(ends))
             lapses[organization] = [a + b for a, b in zip(total, counts, strict=True)]
-    return PastWeeks(rates=rates, lapses=lapses, paces=paces)
+    return lapses
 
 
 def conversations_by_week(now: dt.datetime) -> dict[int, tuple[int, int]]:
-    """Each organization's conversations this week and last, recorded by now. The last
-    run's counts carry on, with the conversations recorded since (an hour's, read off
-    visit_org_talk_recorded); counted afresh in a new week, or for an organization the
-    last run did not count."""
-    this_monday = local_monday(now)
+    """Each organization's conversations this week and last, recorded by now, its weeks
+    starting on its own Mondays. The last run's counts carry on, with the conversations
+    recorded since (an hour's, read off visit_org_talk_recorded); counted afresh in a new
+    week, or for an organization the last run did not count."""
     previous = {
         summary.organization_id: summary
         for summary in LapseSummary.objects.only(
@@ -160,29 +187,41 @@ def conversations_by_week(now: dt.datetime) -> dict[int, tuple[int, int]]:
         )
     }
     last = max((summary.taken_at for summary in previous.values()), default=None)
+    counts: dict[int, tuple[int, int]] = {}
+    for zone, organization_ids in by_zone().items():
+        with timezone.override(zone):
+            counts |= conversations_in_zone(now, organization_ids, previous, last)
+    return counts
+
+
+def conversations_in_zone(
+    now: dt.datetime,
+    organization_ids: list[int],
+    previous: dict[int, LapseSummary],
+    last: dt.datetime | None,
+) -> dict[int, tuple[int, int]]:
+    """conversations_by_week for the organizations of the active time zone."""
+    this_monday = local_monday(now)
     carried = [
         organization
-        for organization, summary in previous.items()
-        if last is not None
-        and summary.taken_at == last
+        for organization in organization_ids
+        if organization in previous
+        and last is not None
+        and previous[organization].taken_at == last
         and local_monday(last) == this_monday
         and last <= now
     ]
     conversations = Visit.objects.filter(
         outcome=Outcome.CONVERSATION, happened_at__gte=this_monday - WEEK, recorded_at__lte=now
     )
-    afresh = [
-        organization
-        for organization in Organization.objects.values_list("pk", flat=True)
-        if organization not in carried
-    ]
+    afresh = [organization for organization in organization_ids if organization not in carried]
     counts = dict.fromkeys(carried, (0, 0))
     # Each by organization, so that each reads its organizations' part of an index.
     for partial in (
         conversations.filter(organization__in=carried, recorded_at__gt=last)
         if carried
         else conversations.none(),
-        conversations.filter(organization__in=afresh),
+        conversations.filter(organization__in=afresh) if afresh else conversations.none(),
     ):
         weeks = (
             partial.values("organization_id")
