@@ -29,6 +29,8 @@ WORDS = [
     gettext_noop("the resident you added"),
     gettext_noop("<strong>Offline</strong>."),
     gettext_noop("<strong>Offline</strong>, saved at %(time)s."),
+    # The time the page was saved, as the pages write a time (TIME_FORMAT): 14:30, 14 h 30.
+    gettext_noop("%(hours)s:%(minutes)s"),
     gettext_noop("%(items)s waiting to send (no signal)."),
     gettext_noop("%(items)s waiting to send (Doorstep did not answer yet)."),
     gettext_noop("%(items)s waiting to send (sending)."),

@@ -128,7 +128,8 @@
     if (!navigator.onLine) {
       const saved = document.querySelector("meta[name='doorstep-rendered-at']");
       const at = saved ? new Date(saved.content) : null;
-      const time = at && at.toTimeString().slice(0, 5);
+      const two = (n) => String(n).padStart(2, "0");
+      const time = at && t("%(hours)s:%(minutes)s", { hours: two(at.getHours()), minutes: two(at.getMinutes()) });
       lines.push(time ? t("<strong>Offline</strong>, saved at %(time)s.", { time }) : t("<strong>Offline</strong>."));
     }
     if (waiting.length) {

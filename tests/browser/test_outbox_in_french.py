@@ -4,6 +4,7 @@ with the pages kept for offline use, not from the network."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,8 @@ def test_offline_the_outbox_and_the_missing_page_speak_french(
 
     banner = page.locator("#outbox")
     expect(banner).to_contain_text("1 visite en attente d’envoi (pas de réseau).")
-    expect(banner).to_contain_text("Hors ligne, page enregistrée à")
+    # The time as the French pages write it: 14 h 30.
+    expect(banner).to_contain_text(re.compile(r"Hors ligne, page enregistrée à \d\d h \d\d\."))
     expect(banner).to_contain_text("Gardé sur ce téléphone\u00a0: ")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / "offline-knock-waiting-fr.png", full_page=True)
