@@ -13,7 +13,6 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from contacts.lapse.rule import Rules, with_clocks
 from contacts.lapse.schedule import due_periods, due_week, one_organization
@@ -120,7 +119,8 @@ def pace_of(organization: Organization, now: dt.datetime | None = None) -> Pace:
     organizers = sorted(
         (
             OrganizerPace(
-                name=names.get(row["organizer"], _("someone who left")),
+                # Empty for someone who left: the page or email says so in its reader's words.
+                name=names.get(row["organizer"], ""),
                 last_week=row["last"],
                 average=row["before"] / TRAILING_WEEKS,
             )

@@ -183,3 +183,24 @@ def test_the_command_takes_every_organizations_pace(
     assert out.getvalue() == "Took the pace of 1 organization.\n"
     pace = LapseSummary.objects.get(organization=org).pace
     assert (pace["week"], pace["alarm"], pace["fell"]) == ("2026-03-02", True, 83)
+
+
+def test_an_organizer_who_left_is_named_in_the_readers_words_on_the_banner(
+    tenants: tuple[Contact, Contact], olivia: User, cora: User, client: Client
+) -> None:
+    """The job keeps the pace in no one's language: who left is said when the page is read."""
+    supporter, _leader = tenants
+    conversations(supporter, olivia, [6, 6, 6, 6, 1])
+    olivia.membership.delete()  # type: ignore[attr-defined]
+    client.force_login(cora)
+
+    with time_machine.travel(NOW, tick=False):
+        flag_lapsed(now=NOW)
+        take_paces(NOW)
+        english = client.get(reverse("committee:dashboard")).content.decode()
+        cora.membership.language = "fr"  # type: ignore[attr-defined]
+        cora.membership.save(update_fields=["language"])  # type: ignore[attr-defined]
+        french = client.get(reverse("committee:dashboard")).content.decode()
+
+    assert "Fell most: someone who left (1 against 6)." in english
+    assert "une personne partie (1 contre 6)" in french and "someone who left" not in french
