@@ -9,7 +9,7 @@ refused everything of ours, and gets a 404 rather than a hint that it exists.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -133,3 +133,9 @@ def unit_1204(riverside: Building) -> Unit:
 @pytest.fixture
 def maria(unit_1204: Unit, olivia: User) -> Contact:
     return make_contact(unit_1204, owner=olivia, name="Maria Lopez")
+
+
+@pytest.fixture
+def on_commit(django_capture_on_commit_callbacks: Callable[..., Any]) -> Callable[..., Any]:
+    """Call it around what sends email after its transaction: the callbacks run at once."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)

@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -44,14 +44,11 @@ from contacts.models import (
 from contacts.privacy.audit import contact_trail
 from organizing.access import MemberRequest, member_required
 from organizing.formats import our_format
+from organizing.i18n import for_organization
 from organizing.models import Membership, Role
 from organizing.security import rate_limit
 
 ERASED = gettext_lazy("This person was erased on request; nothing more is recorded about them.")
-
-
-def first_language(request: MemberRequest) -> str:
-    return request.membership.organization.working_languages[0]
 
 
 def get_contact(request: MemberRequest, contact_id: int) -> Contact:
@@ -156,7 +153,7 @@ def talk(request: MemberRequest, contact_id: int | None = None, key: str = "") -
         if moved:
             # Stored on the visit and read later by members of either language: in the
             # organization's first working language.
-            with translation.override(first_language(request)):
+            with for_organization(request.membership.organization):
                 needs_look = _("had moved or changed status before this conversation arrived")
         if moved and not replay:
             form.add_error(
@@ -305,7 +302,7 @@ def handed_on_conversation(
         door = Unit.objects.visible_to(request.membership).filter(pk=data["unit"]).first()
     # Stored on the visit and read later by members of either language: in the
     # organization's first working language.
-    with translation.override(first_language(request)):
+    with for_organization(request.membership.organization):
         look = _(
             "is no longer one of yours: the conversation and its note were recorded, not the "
             "level, ask or next visit. Tell their organizer."

@@ -18,6 +18,7 @@ from contacts.lapse.rule import Rules, with_clocks
 from contacts.lapse.schedule import due_periods, due_week, one_organization
 from contacts.lapse.summary import WEEK, local_monday
 from contacts.models import Contact, LapseSummary, Level, Outcome, Status, Visit
+from organizing.i18n import local_to
 from organizing.models import Organization
 
 # The weeks the last one is compared with.
@@ -181,7 +182,7 @@ def take_paces(now: dt.datetime | None = None) -> int:
     summaries = LapseSummary.objects.filter(organization_id__in=due).select_related("organization")
     for summary in summaries:
         # Its own week: Monday 00:00 where it works.
-        with timezone.override(summary.organization.zone):
+        with local_to(summary.organization):
             week = last_full_week(now)
             if (summary.pace or {}).get("week") == week:
                 continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import zoneinfo
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -46,14 +47,23 @@ def due_week(now: dt.datetime, at: dt.time, zone: dt.tzinfo | None = None) -> dt
     return local.date() - dt.timedelta(days=local.weekday())
 
 
+def by_zone() -> dict[zoneinfo.ZoneInfo, list[int]]:
+    """The organizations' ids by time zone: what depends on the clock is worked out once per
+    zone. One query."""
+    zones: dict[zoneinfo.ZoneInfo, list[int]] = {}
+    for organization in Organization.objects.only("pk", "time_zone").order_by("pk"):
+        zones.setdefault(organization.zone, []).append(organization.pk)
+    return zones
+
+
 def due_periods(now: dt.datetime, at: dt.time, due: Due = due_day) -> dict[int, dt.date]:
     """The period (a day, a week's Monday) now due for each organization, by its own clock;
-    an organization whose `at` has not come yet is left out. One query."""
-    organizations = Organization.objects.only("pk", "time_zone")
+    an organization whose `at` has not come yet is left out."""
     return {
-        organization.pk: period
-        for organization in organizations
-        if (period := due(now, at, organization.zone)) is not None
+        organization_id: period
+        for zone, organization_ids in by_zone().items()
+        if (period := due(now, at, zone)) is not None
+        for organization_id in organization_ids
     }
 
 

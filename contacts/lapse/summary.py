@@ -8,13 +8,13 @@ grows; the job reads every contact anyway, so it counts them in that same pass, 
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from contacts.lapse.schedule import by_zone
 from contacts.models import (
     Contact,
     LapseEpisode,
@@ -126,14 +126,6 @@ def past_weeks(now: dt.datetime) -> PastWeeks:
             if afresh:
                 lapses |= lapses_at_week_ends(afresh, week_ends(now)[:-1])
     return PastWeeks(rates=rates, lapses=lapses, paces=paces)
-
-
-def by_zone() -> dict[zoneinfo.ZoneInfo, list[int]]:
-    """The organizations' ids by time zone: what counts weeks is run once per zone."""
-    zones: dict[zoneinfo.ZoneInfo, list[int]] = {}
-    for organization in Organization.objects.only("pk", "time_zone").order_by("pk"):
-        zones.setdefault(organization.zone, []).append(organization.pk)
-    return zones
 
 
 def lapses_at_week_ends(

@@ -59,7 +59,10 @@ def browser() -> Iterator[Browser]:
     )
 
 
-def open_phone(browser: Browser, live_server: LiveServer, *, javascript: bool) -> Iterator[Page]:
+def open_phone(
+    browser: Browser, live_server: LiveServer, *, javascript: bool, locale: str | None = None
+) -> Iterator[Page]:
+    """A phone's browser; `locale` sets the languages it asks for (Accept-Language)."""
     context = browser.new_context(
         viewport=PHONE,
         device_scale_factor=2,
@@ -67,6 +70,7 @@ def open_phone(browser: Browser, live_server: LiveServer, *, javascript: bool) -
         has_touch=True,
         base_url=live_server.url,
         java_script_enabled=javascript,
+        locale=locale,
     )
     # Nothing here should take long on a local server; fail fast instead of waiting 30 s.
     context.set_default_timeout(5_000)

@@ -16,7 +16,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from buildings.models import Unit
 from contacts.models import Contact, Outcome, Visit
-from tests.browser.conftest import PHONE
+from tests.browser.conftest import open_phone
 from tests.browser.test_organizer_at_the_door import PASSWORD, card
 from tests.i18n.test_doors_in_french import PENDING_ELSEWHERE
 from tests.i18n.test_every_page_in_french import (
@@ -35,19 +35,7 @@ SHOTS = Path("/tmp/shots-i18n-doors")
 @pytest.fixture
 def french_phone(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     """A phone whose browser asks for Canadian French first (its Accept-Language)."""
-    context = browser.new_context(
-        viewport=PHONE,
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        base_url=live_server.url,
-        locale="fr-CA",
-    )
-    context.set_default_timeout(5_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+    yield from open_phone(browser, live_server, javascript=True, locale="fr-CA")
 
 
 def in_french(page: Page, name: str, *words: str, pending: frozenset[str] = frozenset()) -> None:

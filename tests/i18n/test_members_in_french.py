@@ -28,20 +28,9 @@ from tests.i18n.test_every_page_in_french import (
     data_strings,
     english_left,
 )
-from tests.organizing.test_invitations import invite, link_in, shape
+from tests.organizing.test_invitations import client_for, invite, link_in, shape
 
 NBSP = "\u00a0"
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def on_commit(django_capture_on_commit_callbacks: Callable[..., Any]) -> Callable[..., Any]:
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 @pytest.fixture

@@ -197,11 +197,6 @@ def test_the_client_address_behind_our_proxy_is_the_one_it_saw(settings: Any, rf
 # Passwords by email
 
 
-@pytest.fixture
-def on_commit(django_capture_on_commit_callbacks: Callable[..., Any]) -> Callable[..., Any]:
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 def test_a_forgotten_password_is_set_again_by_email(
     olivia: User, on_commit: Callable[..., Any]
 ) -> None:

@@ -30,11 +30,6 @@ def client_for(user: User) -> Client:
     return client
 
 
-@pytest.fixture
-def on_commit(django_capture_on_commit_callbacks: Callable[..., Any]) -> Callable[..., Any]:
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 def invite(admin: Client, email: str, on_commit: Callable[..., Any], **fields: str) -> Any:
     with on_commit():
         return admin.post(
