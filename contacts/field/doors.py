@@ -436,13 +436,8 @@ def knock(request: MemberRequest, building_id: int, unit_id: int) -> HttpRespons
     unit = get_unit(request, building_id, unit_id)
     contact, needs_look = None, ""
     if contact_id := request.POST.get("contact"):
-        scope = (
-            offline.replayable(request.membership)
-            if replay
-            else Contact.objects.visible_to(request.membership)
-        )
         # Hand-read, so checked by hand: "abc" is no contact of ours either.
-        contact = scope.filter(pk=contact_id).first() if contact_id.isdecimal() else None
+        contact = offline.contact_named(request, contact_id) if contact_id.isdecimal() else None
         if contact is None:
             return HttpResponse(status=404)
         needs_look = knock_conflict(contact, unit, request.POST.get("owner", ""))

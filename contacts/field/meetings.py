@@ -233,15 +233,8 @@ def attend(request: MemberRequest, meeting_id: int) -> HttpResponse:
         return attendance_reply(
             request, meeting, text=_("That tap could not be read; please tap again."), created=None
         )
-    seen = (
-        offline.replayable(request.membership)
-        if offline.is_replay(request)
-        else Contact.objects.visible_to(request.membership)
-    )
-    contact = seen.filter(
-        pk=form.cleaned_data["contact"], organization_id=meeting.organization_id
-    ).first()
-    if contact is None:
+    contact = offline.contact_named(request, form.cleaned_data["contact"])
+    if contact is None or contact.organization_id != meeting.organization_id:
         return HttpResponse(status=404)
     try:
         _attendance, created = mark_present(

@@ -47,6 +47,17 @@ def replayable(membership: Membership) -> ContactQuerySet:
     return Contact.objects.replayable_by(membership, timezone.now() - OLDEST_REPLAY)
 
 
+def contact_named(request: MemberRequest, pk: object) -> Contact | None:
+    """The contact a tap names, if the member may name them: someone they see now or, for a
+    replay, someone they could see when it was made. A replay nearly always names someone
+    still theirs, so the trail (replayable) is searched only when the first look finds
+    nobody: the usual knock costs the simple query."""
+    found = Contact.objects.visible_to(request.membership).filter(pk=pk).first()
+    if found is None and is_replay(request):
+        found = replayable(request.membership).filter(pk=pk).first()
+    return found
+
+
 def happened_at(request: HttpRequest) -> dt.datetime | None:
     """The time the knock happened on the phone, or None for "now"."""
     raw = request.POST.get("happened_at", "").strip()
