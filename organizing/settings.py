@@ -186,7 +186,7 @@ REDIS_TIMEOUT = envfloat("REDIS_TIMEOUT", "0.5")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "organizing.cache.KeptClientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "doorstep",
             # Tried once (redis-py retries nothing on a pool's connections unless told):

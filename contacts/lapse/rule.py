@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 from dataclasses import dataclass
-from functools import reduce
+from functools import cache, reduce
 
 from django.db.models import (
     Min,
@@ -65,6 +65,14 @@ def with_clocks(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
     """The contacts with the two dates the rule needs beside their own row: their earliest
     unanswered ask's due date (`first_ask_due`) and earliest open follow-up's date
     (`first_follow_up_on`), as subqueries."""
+    asks, follow_ups = _clock_subqueries()
+    return contacts.annotate(first_ask_due=Subquery(asks), first_follow_up_on=Subquery(follow_ups))
+
+
+@cache
+def _clock_subqueries() -> tuple[QuerySet[Ask], QuerySet[FollowUp]]:
+    """Built once per process: the same for every query, and building them cost more than
+    the rest of a unit page's residents query (Subquery works on its own copy)."""
     asks = (
         Ask.objects.filter(contact=OuterRef("pk"), answer=Answer.PENDING)
         .order_by()
@@ -80,7 +88,7 @@ def with_clocks(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
         .annotate(first=Min("planned_for"))
         .values("first")
     )
-    return contacts.annotate(first_ask_due=Subquery(asks), first_follow_up_on=Subquery(follow_ups))
+    return asks, follow_ups
 
 
 @dataclass(frozen=True)
