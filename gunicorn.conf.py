@@ -69,6 +69,7 @@ def post_worker_init(worker: object) -> None:
     every thread of the worker."""
     gc.freeze()
 
+
 # Nothing of ours drives gunicorn through its control socket, and its default path (in the
 # home directory) is not writable in the image and would be shared by two servers on a host.
 control_socket_disable = True
