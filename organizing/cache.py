@@ -18,10 +18,11 @@ class KeptClient(RedisCacheClient):
         super().__init__(*args, **kwargs)
         self._clients: dict[int, Any] = {}
 
-    def get_client(self, key: str | None = None, *, write: bool = False) -> Any:
-        index = self._get_connection_pool_index(write)
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        this: Any = self  # Django's private parts, which its type stubs leave out
+        index = this._get_connection_pool_index(write)
         if index not in self._clients:
-            self._clients[index] = self._client(connection_pool=self._get_connection_pool(write))
+            self._clients[index] = this._client(connection_pool=this._get_connection_pool(write))
         return self._clients[index]
 
 

@@ -47,7 +47,7 @@ def replayable(membership: Membership) -> ContactQuerySet:
     return Contact.objects.replayable_by(membership, timezone.now() - OLDEST_REPLAY)
 
 
-def contact_named(request: MemberRequest, pk: object) -> Contact | None:
+def contact_named(request: MemberRequest, pk: int | str) -> Contact | None:
     """The contact a tap names, if the member may name them: someone they see now or, for a
     replay, someone they could see when it was made. A replay nearly always names someone
     still theirs, so the trail (replayable) is searched only when the first look finds

@@ -23,6 +23,7 @@ import datetime as dt
 import operator
 from dataclasses import dataclass
 from functools import cache, reduce
+from typing import Any
 
 from django.db.models import (
     Min,
@@ -70,7 +71,7 @@ def with_clocks(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
 
 
 @cache
-def _clock_subqueries() -> tuple[QuerySet[Ask], QuerySet[FollowUp]]:
+def _clock_subqueries() -> tuple[QuerySet[Any], QuerySet[Any]]:
     """Built once per process: the same for every query, and building them cost more than
     the rest of a unit page's residents query (Subquery works on its own copy)."""
     asks = (
