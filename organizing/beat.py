@@ -38,9 +38,10 @@ class OneBeatScheduler(RedBeatScheduler):
             if self.lock_lost:
                 if not self.lock.acquire(blocking=False):
                     return float(self.max_interval)
-                log.info("beat: Acquired lock again")
                 self.setup_schedule()
                 self.lock_lost = False
+                # Said once the schedule is written again, so that it means "scheduling".
+                log.info("beat: Acquired lock again")
             return float(super().tick(*args, **kwargs))
         except LockError:
             self.lock_lost = True
