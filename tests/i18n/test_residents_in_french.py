@@ -59,7 +59,7 @@ def test_the_talked_form_is_in_french_with_its_next_visit_dated_the_french_way(
     # A new contact's visit comes in 57 days: Thursday 7 August 2031, from Wednesday 11 June.
     proposed = in_french(dt.date(2031, 8, 7), "D j N")
     assert proposed == "jeu 7 août"
-    assert f'Nous prévoirons une visite le <strong data-level="1" class="now">{proposed}<' in page
+    assert f'Une visite sera prévue le <strong data-level="1" class="now">{proposed}<' in page
     assert "(prendre des nouvelles)." in page
     assert "Enregistrer la conversation" in page
     assert "We&#x27;ll plan" not in page and "Save conversation" not in page
@@ -119,7 +119,7 @@ def test_a_residents_page_is_in_french_for_a_french_organizer(
         "Historique des niveaux",
     ):
         assert words in page
-    assert "Aucune visite de suivi prévue." in page
+    assert "Aucun suivi prévu." in page
     assert "No asks yet" not in page and "Level history" not in page
 
 
