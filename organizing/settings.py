@@ -136,11 +136,6 @@ if DATABASE_URL:
             },
             # Seconds to open a connection to a PostgreSQL that does not answer.
             "connect_timeout": envint("DATABASE_CONNECT_TIMEOUT", "2"),
-            # Each statement and its values sent apart, so that psycopg prepares a
-            # statement once it has run five times on a connection: PostgreSQL no longer
-            # parses and plans a knock's statements every time (DATABASE_PGBOUNCER turns
-            # preparing off below; binding apart works through PgBouncer all the same).
-            "server_side_binding": True,
         }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
