@@ -143,7 +143,8 @@ def attendance_context(request: MemberRequest, meeting: Meeting) -> dict[str, ob
         .select_related("contact__unit")
         .order_by("contact__name")
     )
-    query = request.GET.get("q", "").strip()[:100]
+    # PostgreSQL text can't hold NUL, and nobody searches for one.
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:100]
     found: list[Contact] = []
     if query:
         found = list(

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from buildings.models import Building, Unit
+from contacts.actions import CLOCK_SKEW
 from contacts.models import Ask, Attendance, Contact, ContactQuerySet, FollowUp, Meeting, Status
 from organizing.access import MemberRequest, member_required
 from organizing.models import Membership
@@ -71,6 +72,10 @@ def happened_at(request: HttpRequest) -> dt.datetime | None:
         raise ValidationError(_("The time of the knock could not be read."))
     if moment < timezone.now() - OLDEST_REPLAY:
         raise ValidationError(_("That knock is more than 30 days old; enter it by hand."))
+    if moment > timezone.now() + CLOCK_SKEW:
+        # Refused here, before anything reads its local day: the last moment of year 9999
+        # at -23:59 has none (OverflowError).
+        raise ValidationError(_("A visit can't be recorded in the future."))
     return moment
 
 

@@ -182,6 +182,28 @@ def test_a_knock_older_than_thirty_days_is_refused_with_a_reason(
     assert not Visit.objects.exists()
 
 
+@pytest.mark.parametrize("view", ["buildings:knock", "contacts:talk"])
+def test_a_time_past_the_last_day_a_calendar_has_is_refused_not_a_500(
+    as_olivia: Client, maria: Contact, unit_1204: Unit, view: str
+) -> None:
+    """Year 9999's last second at -23:59 is a moment with no local day (found by the
+    fuzzer: OverflowError while working out the day of a conversation)."""
+    if view == "buildings:knock":
+        args = [unit_1204.building_id, unit_1204.pk]
+        data = queued(maria, "not_home", timezone.now())
+    else:
+        args = [maria.pk]
+        data = {"key": "outbox-talk-0001", "unit": str(maria.unit_id), "channel": "door"}
+        data |= {"note": "Talked in the hall", "level": "2"}
+    data["happened_at"] = "9999-12-31T23:59:59-23:59"
+
+    response = as_olivia.post(reverse(view, args=args), data, headers=REPLAY)
+
+    assert response.status_code == 422
+    assert "can't be recorded in the future" in response.content.decode()
+    assert not Visit.objects.exists()
+
+
 def test_the_pages_kept_offline_are_the_organizers_turf_and_own_contacts(
     as_olivia: Client, olivia: User, maria: Contact, unit_1204: Unit, maple: Building
 ) -> None:

@@ -394,6 +394,18 @@ def test_a_walk_in_found_by_search_is_marked_as_a_walk_in(
     assert Attendance.objects.get().walk_in is True
 
 
+def test_a_walk_in_search_with_a_nul_character_finds_by_the_rest_not_a_500(
+    olivia: User, tonight: Meeting, maria: Contact
+) -> None:
+    """PostgreSQL text can't hold NUL (found by the fuzzer: DataError, a 500)."""
+    url = reverse("meetings:attendance", args=[tonight.pk])
+
+    page = client_of(olivia).get(url, {"q": "ma\x00ri"})
+
+    assert page.status_code == 200
+    assert "Maria Lopez" in page.content.decode()
+
+
 def test_a_new_walk_in_is_added_as_a_resident_and_marked_present_once(
     olivia: User, tonight: Meeting
 ) -> None:
