@@ -11,7 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from buildings.models import Building, Turf, Unit
-from contacts.models import Contact, LapseFlag, LapseReason
+from contacts.models import Contact, LapseFlag, LapseReason, Outcome, Visit
 from organizing.models import Membership, Organization, Role
 
 _serial = itertools.count(1)
@@ -67,6 +67,20 @@ def mark_lapsed(
 
 def new_key() -> str:
     return f"test-key-{next(_serial):08d}"
+
+
+def make_conversation(contact: Contact, organizer: User, happened_at: dt.datetime) -> Visit:
+    """A conversation as stored, written straight in: the contact's clocks are not moved
+    (for what is counted from the visits, as the weekly counts and the pace are)."""
+    return Visit.objects.create(
+        organization=contact.organization,
+        contact=contact,
+        unit=contact.unit,
+        organizer=organizer,
+        outcome=Outcome.CONVERSATION,
+        idempotency_key=new_key(),
+        happened_at=happened_at,
+    )
 
 
 def misplaced_contacts() -> list[Contact]:

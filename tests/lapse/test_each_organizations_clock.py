@@ -15,7 +15,7 @@ from time_machine import TimeMachineFixture
 
 from buildings.models import Building
 from contacts.lapse.job import flag_lapsed
-from contacts.models import Contact, DigestKind, DigestLog, LapseSummary, Outcome, Visit
+from contacts.models import DigestKind, DigestLog, LapseSummary
 from contacts.tasks import send_committee_digests_task, send_owner_digests_task, take_paces_task
 from organizing.models import Organization, Role
 from tests.lapse.test_catching_up import (
@@ -28,7 +28,13 @@ from tests.lapse.test_catching_up import (
     quarter_hours,
     sent_to,
 )
-from tests.makers import make_building, make_contact, make_member, make_unit, new_key
+from tests.makers import (
+    make_building,
+    make_contact,
+    make_conversation,
+    make_member,
+    make_unit,
+)
 
 # `at` is Toronto's time (settings.TIME_ZONE): Vancouver's 07:00 is Toronto's 10:00.
 VANCOUVER_LATER = 3
@@ -111,26 +117,14 @@ def test_the_pace_of_each_organization_is_taken_from_its_own_monday(
     assert weeks == {"eastside": last_week, "hastings": last_week}
 
 
-def talked_at(contact: Contact, organizer: User, moment: dt.datetime) -> None:
-    Visit.objects.create(
-        organization=contact.organization,
-        contact=contact,
-        unit=contact.unit,
-        organizer=organizer,
-        outcome=Outcome.CONVERSATION,
-        idempotency_key=new_key(),
-        happened_at=moment,
-    )
-
-
 def test_the_committees_weekly_chart_starts_each_week_on_its_own_monday(
     olivia: User, riverside: Building, vera: User, hastings: Building
 ) -> None:
     maria = make_contact(make_unit(riverside, "1204"), owner=olivia, name="Maria Lopez")
     ana = make_contact(make_unit(hastings, "301"), owner=vera, name="Ana Cruz")
     # Late on Sunday, each in its own city: Vancouver's 22:00 is Monday 01:00 in Toronto.
-    talked_at(maria, olivia, at(MONDAY - DAY, 22))
-    talked_at(ana, vera, at(MONDAY, 1))
+    make_conversation(maria, olivia, at(MONDAY - DAY, 22))
+    make_conversation(ana, vera, at(MONDAY, 1))
 
     flag_lapsed(now=at(MONDAY, VANCOUVER_LATER + 1))
 

@@ -20,9 +20,9 @@ from buildings.models import Unit
 from contacts.lapse.digests import send_committee_digests
 from contacts.lapse.job import flag_lapsed
 from contacts.lapse.pace import pace_of, take_paces
-from contacts.models import Contact, LapseSummary, Level, Outcome, Visit
+from contacts.models import Contact, LapseSummary, Level
 from organizing.models import Organization
-from tests.makers import make_contact, new_key
+from tests.makers import make_contact, make_conversation
 
 # A Wednesday afternoon; the last full week began on Monday 2 March.
 NOW = dt.datetime(2026, 3, 11, 15, 0, tzinfo=dt.UTC).astimezone(timezone.get_default_timezone())
@@ -35,15 +35,8 @@ def conversations(contact: Contact, organizer: User, per_week: list[int]) -> Non
     week."""
     for weeks_ago, count in zip(range(4, -1, -1), per_week, strict=True):
         for n in range(count):
-            Visit.objects.create(
-                organization=contact.organization,
-                contact=contact,
-                unit=contact.unit,
-                organizer=organizer,
-                outcome=Outcome.CONVERSATION,
-                idempotency_key=new_key(),
-                happened_at=LAST_MONDAY - weeks_ago * WEEK + n * dt.timedelta(minutes=30),
-            )
+            moment = LAST_MONDAY - weeks_ago * WEEK + n * dt.timedelta(minutes=30)
+            make_conversation(contact, organizer, moment)
 
 
 @pytest.fixture
