@@ -81,7 +81,7 @@ BARE_POST = "bare view POST"
 KNOCK = "knock POST (htmx, not home)"
 # What each is a ratio to: a request of the same method.
 BASELINES = {BARE_GET: None, UNIT_PAGE: BARE_GET, BARE_POST: BARE_GET, KNOCK: BARE_POST}
-# The unit page's forms post with htmx, which answers with the residents' part of the page.
+# The unit page's knocks post with htmx, which answers with the cards: the residents and the door.
 HTMX = {"HX-Request": "true"}
 
 
@@ -245,8 +245,8 @@ def progress(message: str) -> None:
 def check(name: str, response: Response) -> None:
     if response.status_code != 200:
         raise AssertionError(f"{name}: {response.status_code}")
-    if name == KNOCK and b'id="residents"' not in response.content:
-        raise AssertionError(f"{name}: the residents partial did not come back")
+    if name == KNOCK and b'id="cards"' not in response.content:
+        raise AssertionError(f"{name}: the cards did not come back")
 
 
 @dataclass

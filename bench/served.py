@@ -8,7 +8,7 @@
 3. Rounds, so that a slow spell of the shared machine hits every kind alike: in each, 32
    clients (one thread each, keeping its connection) send REQUESTS requests of one kind as
    fast as they are answered: GET /healthz, a knock replayed by the outbox (JSON answer), a
-   knock tapped on the page (htmx, the residents rendered again). Each knock has a new key;
+   knock tapped on the page (htmx, the cards rendered again). Each knock has a new key;
    the per-organizer rate limit is counted but set out of reach.
 4. Throughput is requests per second over the wall time of the kind's rounds; the knocks'
    is printed as a ratio to /healthz's, with each kind's 99th percentile.

@@ -332,8 +332,9 @@ def bulk_undo(request: MemberRequest, building_id: int) -> HttpResponse:
     return redirect(grid_url(building, request, floor))
 
 
-def unit_context(request: MemberRequest, unit: Unit) -> dict[str, object]:
-    """Everything an organizer reads before knocking, in a constant number of queries."""
+def unit_context(request: MemberRequest, unit: Unit, *, adding: bool = True) -> dict[str, object]:
+    """Everything an organizer reads before knocking, in a constant number of queries.
+    Without `adding`, the cards alone: no form to add a resident."""
     now = timezone.now()
     residents = list(
         with_clocks(unit.residents.filter(status=Status.ACTIVE))
@@ -371,12 +372,11 @@ def unit_context(request: MemberRequest, unit: Unit) -> dict[str, object]:
         }
         for contact in residents
     ]
-    return {
+    context = {
         "unit": unit,
         "building": unit.building,
         "cards": cards,
         "door_form": KnockForm(prefix="door"),
-        "resident_form": ResidentForm(organization=request.membership.organization),
         # The outcomes the form takes, named as the model names them (in the reader's language).
         "knock_outcomes": [
             (value, Outcome(value).label)
@@ -384,6 +384,9 @@ def unit_context(request: MemberRequest, unit: Unit) -> dict[str, object]:
         ],
         "knocking_with": request.session.get(SESSION_KEY, {}),
     }
+    if adding:
+        context["resident_form"] = ResidentForm(organization=request.membership.organization)
+    return context
 
 
 def get_unit(request: MemberRequest, building_id: int, unit_id: int) -> Unit:
@@ -398,17 +401,23 @@ def get_unit(request: MemberRequest, building_id: int, unit_id: int) -> Unit:
 @member_required()
 def unit_detail(request: MemberRequest, building_id: int, unit_id: int) -> HttpResponse:
     unit = get_unit(request, building_id, unit_id)
-    # The phone's outbox asks for the residents again once it has sent what it kept.
+    # The phone's outbox asks for the cards again once it has sent what it kept; the form
+    # to add a resident, maybe half filled in, stays as it is.
+    if request.htmx and request.htmx.target == "cards":
+        return render(
+            request, "field/unit_detail.html#cards", unit_context(request, unit, adding=False)
+        )
     template = "field/unit_detail.html#residents" if request.htmx else "field/unit_detail.html"
     return render(request, template, unit_context(request, unit))
 
 
-def unit_response(
-    request: MemberRequest, unit: Unit, context: dict[str, object] | None = None
-) -> HttpResponse:
+def cards_response(request: MemberRequest, unit: Unit) -> HttpResponse:
+    """A knock's answer: the cards and the door again, with what became of it. The form to
+    add a resident is left alone, with whatever is being typed into it."""
     if request.htmx:
-        full = unit_context(request, unit) | (context or {})
-        return render(request, "field/unit_detail.html#residents", full)
+        return render(
+            request, "field/unit_detail.html#cards", unit_context(request, unit, adding=False)
+        )
     return redirect("buildings:unit", unit.building_id, unit.pk)
 
 
@@ -447,7 +456,7 @@ def knock(request: MemberRequest, building_id: int, unit_id: int) -> HttpRespons
                 _("%(name)s %(change)s; nothing was recorded. The page now shows who lives here.")
                 % {"name": contact.name, "change": needs_look},
             )
-            return unit_response(request, unit)
+            return cards_response(request, unit)
     form = KnockForm(request.POST, prefix=f"c{contact.pk}" if contact else "door")
     try:
         if not form.is_valid():
@@ -468,7 +477,7 @@ def knock(request: MemberRequest, building_id: int, unit_id: int) -> HttpRespons
         if replay:
             return offline.reply("refused", " ".join(error.messages), http_status=422)
         messages.error(request, " ".join(error.messages))
-        return unit_response(request, unit)
+        return cards_response(request, unit)
     who = contact.name if contact else _("door %(label)s") % {"label": unit.label}
     text = _("%(outcome)s: %(who)s.") % {"outcome": visit.get_outcome_display(), "who": who}
     if replay:
@@ -482,7 +491,7 @@ def knock(request: MemberRequest, building_id: int, unit_id: int) -> HttpRespons
             _("Already recorded: %(outcome)s, %(who)s.")
             % {"outcome": visit.get_outcome_display(), "who": who},
         )
-    return unit_response(request, unit)
+    return cards_response(request, unit)
 
 
 @require_POST
@@ -517,10 +526,13 @@ def new_resident(request: MemberRequest, building_id: int, unit_id: int) -> Http
                     request,
                     _("Added %(name)s to %(unit)s.") % {"name": contact.name, "unit": unit.label},
                 )
-            return unit_response(request, unit)
+            if not request.htmx:
+                return redirect("buildings:unit", unit.building_id, unit.pk)
+            # The new card, and the form emptied for the next resident met.
+            return render(request, "field/unit_detail.html#residents", unit_context(request, unit))
     if replay:
         problems = " ".join(str(e) for errors in form.errors.values() for e in errors)
         return offline.reply("refused", problems, http_status=422)
-    context = unit_context(request, unit) | {"resident_form": form}
+    context = unit_context(request, unit, adding=False) | {"resident_form": form}
     template = "field/unit_detail.html#residents" if request.htmx else "field/unit_detail.html"
     return render(request, template, context, status=422 if not request.htmx else 200)

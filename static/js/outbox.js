@@ -335,7 +335,7 @@
 
   /* After a replay the cards on this page may be out of date: ask for them again. */
   function refreshCards() {
-    for (const target of ["#residents", "#grid", "#people"]) {
+    for (const target of ["#cards", "#grid", "#people"]) {
       if (document.querySelector(target)) {
         htmx.ajax("GET", location.pathname + location.search, { target, swap: "outerHTML" });
       }
@@ -345,7 +345,7 @@
   /* A resident added without a signal: a card on the unit page until it is sent, with the
    * Talked form that finds them by the key the phone made for them. */
   function showWaitingResident(item) {
-    const list = document.getElementById("residents");
+    const list = document.getElementById("cards");
     const name = (item.fields.find(([n]) => n === "name") || [])[1];
     const unit = location.pathname.match(/units\/(\d+)/);
     if (!list || !name) return;

@@ -81,7 +81,7 @@ def test_an_organizer_whose_phone_asks_for_french_knocks_in_french(
     )
 
     card(page, maria).locator("button[value=not_home]").click()
-    expect(page.locator("#residents")).to_contain_text("Absent\u00a0: Maria Lopez.")
+    expect(page.locator("#cards")).to_contain_text("Absent\u00a0: Maria Lopez.")
     assert Visit.objects.filter(contact=maria, outcome=Outcome.NOT_HOME).count() == 1
     in_french(page, "5-knocked-not-home", "Annuler", pending=frozenset(PENDING_ELSEWHERE))
 

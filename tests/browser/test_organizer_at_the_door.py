@@ -151,6 +151,30 @@ def test_olivia_knocks_talks_and_adds_a_resident_on_her_phone(
     expect(card(page, maria)).not_to_contain_text("tried 1 time")
 
 
+def test_a_knock_leaves_a_resident_half_written_as_it_was(
+    phone: Page, screenshot: Screenshot, olivia: User, riverside: Building, maria: Contact
+) -> None:
+    """Olivia starts writing down a neighbour, then taps Maria's door: the knock's answer
+    brings the cards back, and what she was typing is still there."""
+    page = phone
+    log_in(page, olivia)
+    page.goto(reverse("buildings:unit", args=[riverside.pk, maria.unit_id]))
+    page.get_by_text("Add a resident met here").click()
+    page.get_by_label("Name or description").fill("woman with the stroller")
+
+    card(page, maria).get_by_role("button", name="Not home").click()
+
+    expect(page.locator(".message").filter(has_text="Not home: Maria Lopez.")).to_be_visible()
+    expect(card(page, maria)).to_contain_text("tried 1 time since")
+    expect(page.get_by_label("Name or description")).to_have_value("woman with the stroller")
+    screenshot(page, "unit-1204-knock-while-adding")
+    page.get_by_role("button", name="Add resident").click()
+    expect(page.get_by_text("Added woman with the stroller to 1204.")).to_be_visible()
+    expect(page.get_by_label("Name or description")).to_have_value("")
+    assert Visit.objects.filter(contact=maria, outcome=Outcome.NOT_HOME).count() == 1
+    assert Contact.objects.filter(name="woman with the stroller", unit=maria.unit).count() == 1
+
+
 def test_a_knock_records_once_without_javascript(
     phone_without_javascript: Page,
     screenshot: Screenshot,

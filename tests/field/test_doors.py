@@ -387,6 +387,24 @@ def test_not_home_records_an_attempt_and_returns_the_residents_in_place(
     assert "Not home: Maria Lopez." in response.content.decode()
     assert "Undo" in response.content.decode()
     assert Contact.objects.get(pk=maria.pk).attempts_since_conversation == 1
+    # The cards and the door come back; the form to add a resident, perhaps being typed
+    # into, is left as it is on the page.
+    assert b'<section id="cards">' in response.content
+    assert b'name="name"' not in response.content
+
+
+def test_the_outbox_asks_again_for_the_cards_alone(
+    as_olivia: Client, maria: Contact, unit_1204: Unit
+) -> None:
+    url = reverse("buildings:unit", args=[unit_1204.building_id, unit_1204.pk])
+
+    cards = as_olivia.get(url, headers=HTMX | {"HX-Target": "cards"}).content.decode()
+    everything = as_olivia.get(url, headers=HTMX | {"HX-Target": "residents"}).content.decode()
+
+    assert cards.lstrip().startswith('<section id="cards">') and "Maria Lopez" in cards
+    assert "Add a resident met here" not in cards
+    assert everything.lstrip().startswith('<div id="residents">') and "Maria Lopez" in everything
+    assert "Add a resident met here" in everything
 
 
 def test_a_knock_works_without_javascript(
@@ -659,6 +677,16 @@ def test_a_resident_without_a_name_is_refused_and_the_phone_kept(
     assert response.status_code == 422
     assert "Give a name or a short description." in response.content.decode()
     assert 'value="555 010 7788"' in response.content.decode()
+    assert not Contact.objects.exists()
+
+    # The same through htmx: the form back in place, open, with the error and the number.
+    answer = as_olivia.post(
+        url, {"name": " ", "phone": "555 010 7788", "key": "resident-key-2"}, headers=HTMX
+    ).content.decode()
+    assert answer.lstrip().startswith('<div id="residents">')
+    assert '<details class="resident" open>' in answer
+    assert "Give a name or a short description." in answer
+    assert 'value="555 010 7788"' in answer
     assert not Contact.objects.exists()
 
 
