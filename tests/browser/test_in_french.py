@@ -76,7 +76,7 @@ def test_an_organizer_whose_phone_asks_for_french_knocks_in_french(
         page,
         "4-unit",
         "La porte",
-        "Ajouter une personne rencontrée ici",
+        "Ajouter une personne rencontrée",
         pending=frozenset(PENDING_ELSEWHERE),
     )
 

@@ -110,7 +110,7 @@ def test_the_grid_says_each_door_in_french_to_the_eye_and_to_a_screen_reader(
     assert '<span class="visually-hidden">1204, parlé il y a 3 jours</span>' in page
     assert "1205, décroché·e, parlé il y a 9 jours, leader</span>" in page
     assert "<summary>Notes d’accès</summary>" in page
-    assert 'aria-label="Ce que montrent les portes"' in page
+    assert '<ul class="legend" aria-label="Légende">' in page
     assert "Bientôt dû" in page and "Parlé récemment" in page
     assert english_words(page) == set()
     selecting = in_french.get(reverse("buildings:detail", args=[riverside.pk]) + "?select=1")
@@ -167,7 +167,7 @@ def test_the_unit_page_and_a_knock_speak_french(
     assert ">Parlé</a>" in page and "<summary>Plus</summary>" in page
     assert "Ne pas contacter" in page and "La porte" in page
     assert 'value="not_home">Absent</button>' in page
-    assert 'value="come_back">Repasser plus tard</button>' in page
+    assert 'value="come_back">À repasser</button>' in page
     assert english_words(page) <= PENDING_ELSEWHERE, " ".join(sorted(english_words(page)))
     assert f"Absent{NBSP}: Maria Lopez." in knocked
     assert english_words(knocked) <= PENDING_ELSEWHERE

@@ -61,7 +61,7 @@ def test_the_talked_form_is_in_french_with_its_next_visit_dated_the_french_way(
     assert proposed == "jeu 7 août"
     assert f'Une visite sera prévue le <strong data-level="1" class="now">{proposed}<' in page
     assert "(prendre des nouvelles)." in page
-    assert "Enregistrer la conversation" in page
+    assert '<button class="primary">Enregistrer</button>' in page
     assert "We&#x27;ll plan" not in page and "Save conversation" not in page
 
 
@@ -115,7 +115,7 @@ def test_a_residents_page_is_in_french_for_a_french_organizer(
     for words in (
         "Demandes",
         "Visites de suivi",
-        "Prévoir une visite de suivi",
+        "Prévoir un suivi",
         "Historique des niveaux",
     ):
         assert words in page
