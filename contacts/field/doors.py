@@ -401,24 +401,23 @@ def get_unit(request: MemberRequest, building_id: int, unit_id: int) -> Unit:
 @member_required()
 def unit_detail(request: MemberRequest, building_id: int, unit_id: int) -> HttpResponse:
     unit = get_unit(request, building_id, unit_id)
-    # The phone's outbox asks for the cards again once it has sent what it kept; the form
-    # to add a resident, maybe half filled in, stays as it is.
-    if request.htmx and request.htmx.target == "cards":
-        return render(
-            request, "field/unit_detail.html#cards", unit_context(request, unit, adding=False)
-        )
-    template = "field/unit_detail.html#residents" if request.htmx else "field/unit_detail.html"
-    return render(request, template, unit_context(request, unit))
+    if request.htmx:
+        # The phone's outbox asks for the cards again once it has sent what it kept.
+        return cards_response(request, unit)
+    return render(request, "field/unit_detail.html", unit_context(request, unit))
 
 
 def cards_response(request: MemberRequest, unit: Unit) -> HttpResponse:
     """A knock's answer: the cards and the door again, with what became of it. The form to
     add a resident is left alone, with whatever is being typed into it."""
-    if request.htmx:
-        return render(
-            request, "field/unit_detail.html#cards", unit_context(request, unit, adding=False)
-        )
-    return redirect("buildings:unit", unit.building_id, unit.pk)
+    if not request.htmx:
+        return redirect("buildings:unit", unit.building_id, unit.pk)
+    if request.htmx.target == "residents":
+        # A page a phone kept from before the cards had a section of their own.
+        return render(request, "field/unit_detail.html#residents", unit_context(request, unit))
+    return render(
+        request, "field/unit_detail.html#cards", unit_context(request, unit, adding=False)
+    )
 
 
 def knock_conflict(contact: Contact, unit: Unit, seen_owner: str) -> str:

@@ -399,6 +399,7 @@ def test_the_outbox_asks_again_for_the_cards_alone(
     url = reverse("buildings:unit", args=[unit_1204.building_id, unit_1204.pk])
 
     cards = as_olivia.get(url, headers=HTMX | {"HX-Target": "cards"}).content.decode()
+    # A page kept on a phone from before the cards had their own section asks for all.
     everything = as_olivia.get(url, headers=HTMX | {"HX-Target": "residents"}).content.decode()
 
     assert cards.lstrip().startswith('<section id="cards">') and "Maria Lopez" in cards
