@@ -57,7 +57,6 @@ def in_working_language(organization: Organization, text: str, **values: str) ->
 CLOCK_SKEW = dt.timedelta(minutes=10)
 
 
-@transaction.atomic
 def record_visit(
     *,
     actor: Membership,
@@ -132,38 +131,50 @@ def record_visit(
     )
     # Inserted straight away: a new key, by far the usual case, costs no look-up first. A
     # key seen before (a double tap, a replay, a race) hits the unique (organization, key)
-    # constraint, and the visit already recorded with it is returned.
+    # constraint: everything since the insert is rolled back, and the visit already
+    # recorded with that key is returned. The insert and the clocks share one transaction
+    # (one savepoint when called inside another), not a savepoint of their own around the
+    # insert: two round trips to the database fewer for every knock.
     try:
         with transaction.atomic():
             visit.save()
+            _move_clocks(actor, visit, contact, companion_contact)
     except IntegrityError:
         existing = Visit.objects.filter(
             organization_id=organization_id, idempotency_key=idempotency_key
         ).first()
         if existing is None:
-            raise  # another constraint refused the row
+            raise  # another constraint refused a row
         return existing, False
+    return visit, True
 
-    talked = outcome == Outcome.CONVERSATION
-    if unit_id is not None:
-        _advance(Unit.objects.filter(pk=unit_id), "last_attempt_at", happened_at)
+
+def _move_clocks(
+    actor: Membership, visit: Visit, contact: Contact | None, companion_contact: Contact | None
+) -> None:
+    """What a new visit changes beyond itself: the unit's and the contact's clocks, and the
+    conversation with whoever knocked with us."""
+    talked = visit.outcome == Outcome.CONVERSATION
+    if visit.unit_id is not None:
+        _advance(Unit.objects.filter(pk=visit.unit_id), "last_attempt_at", visit.happened_at)
         if talked:
-            _advance(Unit.objects.filter(pk=unit_id), "last_conversation_at", happened_at)
+            _advance(
+                Unit.objects.filter(pk=visit.unit_id), "last_conversation_at", visit.happened_at
+            )
     if contact is not None:
         _update_contact(contact, visit)
     if companion_contact is not None:
         # She was with us: one conversation with her for the day, however many doors.
-        day = timezone.localdate(happened_at)
+        day = timezone.localdate(visit.happened_at)
         record_visit(
             actor=actor,
             contact=companion_contact,
             outcome=Outcome.CONVERSATION,
             idempotency_key=f"with-{companion_contact.pk}-{day:%Y%m%d}",
-            happened_at=happened_at,
+            happened_at=visit.happened_at,
             note=in_working_language(actor.organization, KNOCKED_WITH_US),
             at_contacts_unit=False,
         )
-    return visit, True
 
 
 def _companion_errors(

@@ -26,9 +26,9 @@ DAY = dt.timedelta(days=1)
 HTMX = {"HX-Request": "true"}
 # A tapped knock's queries, counting the test transaction's savepoints; the session is not
 # saved again within a minute of its last save (organizing.faults.RENEW_EVERY).
-KNOCK_QUERIES = 17
+KNOCK_QUERIES = 15
 # The same knock replayed by the phone's outbox: answered in JSON, no residents shown again.
-REPLAY_QUERIES = 14
+REPLAY_QUERIES = 12
 
 
 @pytest.fixture
