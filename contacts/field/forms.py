@@ -30,8 +30,18 @@ def new_key() -> str:
     return uuid.uuid4().hex
 
 
+class KeyInput(forms.HiddenInput):
+    """A form's idempotency key, rendered without an id: no label points at it, and a page
+    with two keyed forms (the contact page) would otherwise say id="id_key" twice."""
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        context["widget"]["attrs"].pop("id", None)
+        return context
+
+
 class KeyedForm(forms.Form):
-    key = forms.CharField(widget=forms.HiddenInput, validators=[idempotency_key_validator])
+    key = forms.CharField(widget=KeyInput, validators=[idempotency_key_validator])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {}).setdefault("key", new_key())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.auth.models import User
@@ -243,6 +244,22 @@ def test_the_contact_page_shows_history_and_phone_links(
     assert 'href="tel:555 010 1234"' in page and 'href="sms:555 010 1234"' in page
     assert "New → Supporter by olivia" in page
     assert "Not home" in page
+
+
+def test_no_id_is_said_twice_on_the_pages_of_a_resident(as_olivia: Client, maria: Contact) -> None:
+    """Two keyed forms on one page (plan a follow-up, log a call) each carry a hidden key;
+    an id on each said id="id_key" twice, which a screen reader's jump-to-id and the
+    browser's form lookups get wrong."""
+    pages = [
+        reverse("contacts:detail", args=[maria.pk]),
+        reverse("contacts:talk", args=[maria.pk]),
+        reverse("buildings:unit", args=[maria.building_id, maria.unit_id]),
+    ]
+    for url in pages:
+        page = as_olivia.get(url).content.decode()
+        ids = re.findall(r'\bid="([^"]+)"', page)
+        assert ids and len(ids) == len(set(ids)), (url, sorted(ids))
+        assert 'name="key"' in page or f'name="c{maria.pk}-key"' in page
 
 
 def test_a_phone_call_is_logged_as_a_visit_on_that_channel(
